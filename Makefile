@@ -1,0 +1,46 @@
+# Kotapintar — the commands a newcomer needs. `make demo` and `make test` work on a fresh machine with
+# Python 3.11: they create .venv and install what they need on first use.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint format bench install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kotapintar needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## A live command center of the demo city (Kabupaten Kapuas) on http://127.0.0.1:8000, SQLite, one process.
+demo: $(STAMP)
+	$(BIN)/kotapintar serve --demo --host 127.0.0.1 --port 8000
+
+## The whole test suite (SQLite always; PostgreSQL, MQTT and the browser when configured — see README).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -x -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check kotapintar tests benchmarks scripts
+	$(BIN)/ruff format --check kotapintar tests benchmarks scripts
+	$(BIN)/mypy kotapintar
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix kotapintar tests benchmarks scripts
+	$(BIN)/ruff format kotapintar tests benchmarks scripts
+
+## Benchmarks print their figures and a ratio to a baseline measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/intake.py
+	$(BIN)/python benchmarks/dispatch.py --quick
+	$(BIN)/python benchmarks/sop_engine.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m kotapintar` runs the CLI."""
+
+from kotapintar.cli import main
+
+main()

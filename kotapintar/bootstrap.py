@@ -1,0 +1,21 @@
+"""Opening the configured database, migrated to the newest schema, for the CLI, server and demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kotapintar.settings import Settings
+from kotapintar.store.db import Database
+from kotapintar.store.migrate import upgrade
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """The settings' database; on first use creates the SQLite file's folder and runs the migrations."""
+    if settings.database_url.startswith("sqlite:///"):
+        path = Path(settings.database_url.removeprefix("sqlite:///"))
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    if migrate:
+        upgrade(db.engine)
+    return db

@@ -1,0 +1,68 @@
+"""One typed settings class: every option is a `KOTAPINTAR_*` environment variable, read once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Deployment configuration. The defaults run the demo: an embedded SQLite file, one process."""
+
+    model_config = SettingsConfigDict(env_prefix="KOTAPINTAR_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="`production` refuses the default secret and insecure cookies."
+    )
+    database_url: str = Field(
+        "sqlite:///kotapintar.db",
+        description="SQLAlchemy URL. Default: an SQLite file in the working directory; "
+        "`postgresql+psycopg://user@host/db` for PostgreSQL.",
+    )
+    secret_key: str = Field(
+        DEV_SECRET, description="Signs session cookies and CSRF tokens. Must be set outside development."
+    )
+    region_code: str = Field("62.03", description="Kemendagri code of the kabupaten/kota this center serves.")
+    timezone: str = Field("Asia/Jakarta", description="Zone used to show times (WIB/WITA/WIT).")
+    ticket_prefix: str = Field("KPS", description="Prefix of public ticket numbers, e.g. KPS-2026-000123.")
+    media_dir: Path = Field(Path("var/media"), description="Where uploaded photos are stored on disk.")
+    max_description_chars: int = Field(5000, description="Longest report text accepted.")
+    max_request_bytes: int = Field(
+        12 * 1024 * 1024, description="Largest request body accepted (photos included)."
+    )
+    session_max_age_s: int = Field(8 * 3600, description="Browser session lifetime (session timeout).")
+    token_max_age_s: int = Field(24 * 3600, description="Lifetime of API bearer tokens.")
+    location_tolerance_m: float = Field(
+        5000.0, description="How far outside the kabupaten a report may be and still be accepted."
+    )
+    stream_poll_s: float = Field(0.25, description="How often the SSE stream polls the events table.")
+    demo_report_interval_s: float = Field(
+        20.0, description="Seconds between synthetic reports in `make demo` (0 disables)."
+    )
+    cookie_secure: bool = Field(False, description="Mark cookies Secure (HTTPS only); true in production.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "KOTAPINTAR_SECRET_KEY must be set to a long random value in production "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite default."""
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Repositories: the only place where SQL is written."""

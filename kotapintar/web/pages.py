@@ -1,0 +1,58 @@
+"""Server-rendered pages of the spine: the live page of incoming cases and public ticket tracking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from kotapintar.api.deps import DbDep, SettingsDep
+from kotapintar.domain.cases import CaseStatus
+from kotapintar.domain.errors import NotFound
+from kotapintar.services import cases as svc
+from kotapintar.services.actors import PUBLIC
+from kotapintar.store.repositories.cases import CaseFilter
+from kotapintar.web.templating import make_templates
+
+router = APIRouter(include_in_schema=False)
+templates = make_templates()
+
+
+def base_context(request: Request, settings: Any, **extra: Any) -> dict[str, Any]:
+    """What every page needs: the kabupaten's name and the navigation."""
+    return {
+        "kabupaten": "Kabupaten Kapuas" if settings.region_code == "62.03" else settings.region_code,
+        "nav_items": [("/", "nav.home", request.url.path == "/"), ("/docs", "live_page.api_docs", False)],
+        **extra,
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def live_page(request: Request, db: DbDep, settings: SettingsDep) -> HTMLResponse:
+    """Incoming cases, live: a map and a list that update as events are committed."""
+    page = svc.list_cases(db, PUBLIC, CaseFilter(), limit=50)
+    context = base_context(
+        request,
+        settings,
+        cases=page.items,
+        statuses=list(CaseStatus),
+        live_url="/api/v1/stream",
+    )
+    return templates.TemplateResponse(request, "pages/live.html", context)
+
+
+@router.get("/lacak/{ticket}", response_class=HTMLResponse)
+def track_page(ticket: str, request: Request, db: DbDep, settings: SettingsDep) -> HTMLResponse:
+    """The public view of one report: status, responsible agency and the handling history."""
+    try:
+        case = svc.case_detail(db, PUBLIC, svc.case_by_ticket(db, ticket))
+    except NotFound:
+        context = base_context(request, settings, case=None, ticket=ticket)
+        return templates.TemplateResponse(request, "pages/track.html", context, status_code=404)
+    with db.reading() as uow:
+        agency = uow.agencies.get(case.agency_code) if case.agency_code else None
+    context = base_context(
+        request, settings, case=case, ticket=ticket, agency_name=agency.name if agency else None
+    )
+    return templates.TemplateResponse(request, "pages/track.html", context)
