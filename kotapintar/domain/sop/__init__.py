@@ -1,0 +1,1 @@
+"""The SOP engine: file format, validator, working-day calendar, pure decide() and rendering."""
