@@ -1,0 +1,130 @@
+"""Pure rollups of readings into 1-minute, 1-hour and 1-day buckets (min, max, mean, count) and retention."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
+
+from kotapintar.sensors.payloads import Reading
+
+
+class Resolution(StrEnum):
+    """Rollup bucket sizes."""
+
+    MINUTE = "1m"
+    HOUR = "1h"
+    DAY = "1d"
+
+    @property
+    def step(self) -> timedelta:
+        """Length of one bucket."""
+        return {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """Aggregate of one device attribute over one bucket; `total` lets partial rollups be merged exactly."""
+
+    device_id: str
+    attribute: str
+    resolution: Resolution
+    bucket_start: datetime
+    count: int
+    min: float
+    max: float
+    mean: float
+    total: float
+
+
+def bucket_start(moment: datetime, resolution: Resolution, *, day_tz: tzinfo = UTC) -> datetime:
+    """The UTC start of the bucket holding `moment`; days follow midnight in `day_tz` (e.g. WIB)."""
+    if resolution is Resolution.MINUTE:
+        return moment.astimezone(UTC).replace(second=0, microsecond=0)
+    if resolution is Resolution.HOUR:
+        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    local = moment.astimezone(day_tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def rollup(readings: Iterable[Reading], resolution: Resolution, *, day_tz: tzinfo = UTC) -> list[Rollup]:
+    """Bucket readings per device, attribute and bucket; the result does not depend on input order.
+
+    Exact duplicates (same device, attribute, time and value) count once. Means use an exactly rounded
+    sum (math.fsum), so any order of the same readings gives bit-identical results.
+    """
+    groups: dict[tuple[str, str, datetime], list[float]] = {}
+    seen: set[Reading] = set()
+    for r in readings:
+        if r in seen:
+            continue
+        seen.add(r)
+        key = (r.device_id, r.attribute, bucket_start(r.observed_at, resolution, day_tz=day_tz))
+        groups.setdefault(key, []).append(r.value)
+    out = []
+    for (device_id, attribute, start), values in sorted(groups.items()):
+        total = math.fsum(values)
+        out.append(
+            Rollup(
+                device_id=device_id,
+                attribute=attribute,
+                resolution=resolution,
+                bucket_start=start,
+                count=len(values),
+                min=min(values),
+                max=max(values),
+                mean=total / len(values),
+                total=total,
+            )
+        )
+    return out
+
+
+def merge(parts: Iterable[Rollup]) -> list[Rollup]:
+    """Merge partial rollups of the same bucket (e.g. two ingest batches) into one each."""
+    groups: dict[tuple[str, str, Resolution, datetime], list[Rollup]] = {}
+    for p in parts:
+        groups.setdefault((p.device_id, p.attribute, p.resolution, p.bucket_start), []).append(p)
+    out = []
+    for (device_id, attribute, resolution, start), items in sorted(groups.items()):
+        count = sum(i.count for i in items)
+        total = math.fsum(i.total for i in items)
+        out.append(
+            Rollup(
+                device_id,
+                attribute,
+                resolution,
+                start,
+                count,
+                min(i.min for i in items),
+                max(i.max for i in items),
+                total / count,
+                total,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long each form of the data is kept; None = forever."""
+
+    raw: timedelta | None = timedelta(days=90)
+    minute: timedelta | None = timedelta(days=365)
+    hour: timedelta | None = None
+    day: timedelta | None = None
+
+    def cutoffs(self, now: datetime) -> dict[str, datetime | None]:
+        """For each form ('raw', '1m', '1h', '1d'): rows observed before this time may be deleted."""
+        spans = {"raw": self.raw, "1m": self.minute, "1h": self.hour, "1d": self.day}
+        return {name: (now - span if span is not None else None) for name, span in spans.items()}
+
+
+def expired(readings: Iterable[Reading], now: datetime, policy: RetentionPolicy) -> list[Reading]:
+    """The raw readings that the policy allows to delete at `now` (their rollups are kept)."""
+    cutoff = policy.cutoffs(now)["raw"]
+    if cutoff is None:
+        return []
+    return [r for r in readings if r.observed_at < cutoff]
