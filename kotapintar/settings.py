@@ -46,6 +46,43 @@ class Settings(BaseSettings):
         20.0, description="Seconds between synthetic reports in `make demo` (0 disables)."
     )
     cookie_secure: bool = Field(False, description="Mark cookies Secure (HTTPS only); true in production.")
+    tile_url: str | None = Field(
+        None, description="Optional online map tile URL template; the default base layer is the region boundaries."
+    )
+    # --- background work
+    scheduler_interval_s: float = Field(1.0, description="How often the timer scheduler claims due timers.")
+    run_scheduler: bool = Field(True, description="Run the timer scheduler inside `kotapintar serve`.")
+    # --- triage
+    triage_review_threshold: float = Field(
+        0.6, description="Below this classifier confidence a report goes to the operator's triage queue."
+    )
+    duplicate_merge_threshold: float = Field(
+        0.85, description="Above this duplicate score a report joins the existing case automatically."
+    )
+    duplicate_suggest_threshold: float = Field(
+        0.5, description="Above this score (and below the merge threshold) the operator sees 'possible duplicate'."
+    )
+    # --- channels
+    outbound_gateway: Literal["console", "http"] = Field(
+        "console", description="Where messages to citizens go: the log (default) or an HTTP gateway."
+    )
+    outbound_http_url: str | None = Field(None, description="URL of the HTTP gateway for outbound messages.")
+    sms_webhook_secret: str | None = Field(None, description="Shared secret the SMS gateway signs webhooks with.")
+    whatsapp_app_secret: str | None = Field(None, description="WhatsApp Cloud API app secret (X-Hub-Signature-256).")
+    whatsapp_verify_token: str | None = Field(None, description="Token echoed in the WhatsApp webhook verification.")
+    telegram_secret_token: str | None = Field(
+        None, description="Telegram bot webhook secret (X-Telegram-Bot-Api-Secret-Token)."
+    )
+    quiet_hours: str = Field("21:00-06:00", description="Local hours without non-emergency messages to citizens.")
+    rate_limit_per_ip: str = Field("30/minute", description="Report submissions allowed per IP address.")
+    rate_limit_per_phone: str = Field("10/hour", description="Report submissions allowed per phone number.")
+    # --- sensors
+    mqtt_url: str | None = Field(
+        None, description="MQTT broker for sensor and unit-position ingest, e.g. mqtt://127.0.0.1:1883 (optional)."
+    )
+    sensor_key_secret: str | None = Field(
+        None, description="Secret that derives per-device API keys of the demo devices (defaults to secret_key)."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import h3
 from sqlalchemy.exc import IntegrityError
 
-from kotapintar.domain.cases import CaseStatus, Priority
+from kotapintar.domain.cases import CaseStatus
 from kotapintar.domain.errors import ValidationFailed
 from kotapintar.domain.events import EventType, utcnow
 from kotapintar.services.actors import Actor
-from kotapintar.services.locating import locate_report, region_index, region_name
+from kotapintar.services.assess import Assessment, assess_report
+from kotapintar.services.case_hooks import on_case_opened
 from kotapintar.services.schemas import ReportIn, SubmitResult
 from kotapintar.settings import Settings, get_settings
 from kotapintar.store.db import Database
 from kotapintar.store.repositories.events import case_stream
 from kotapintar.store.uow import UnitOfWork
-from kotapintar.triage.geo import Location
 
 H3_RESOLUTION = 9  # ~0.1 km² cells: the binning used for hotspots and nearby-duplicate search
 
@@ -55,11 +56,13 @@ def submit_report(
     *,
     idempotency_key: str | None = None,
     settings: Settings | None = None,
+    media: list[dict[str, Any]] | None = None,
 ) -> SubmitResult:
-    """Accept a report: validate, place it, open a case for it, log both events, in one transaction.
+    """Accept a report: assess it, open a case for it (or join a confident duplicate), log the events.
 
     A retry carrying the same idempotency key (header or `client_ref`) returns the first result, also
     when both attempts race: the unique key decides, and the loser reads the winner's result.
+    `media` are stored attachments (see the media service) that belong to this report.
     """
     settings = settings or get_settings()
     if len(report.description) > settings.max_description_chars:
@@ -69,23 +72,16 @@ def submit_report(
             field="description",
         )
     key = _idempotency_key(actor, report, idempotency_key)
-    location = locate_report(
-        db,
-        report.lon,
-        report.lat,
-        served_code=settings.region_code,
-        tolerance_m=settings.location_tolerance_m,
-    )
-    place = region_name(region_index(db), location.kecamatan_code) if location else None
+    assessment = assess_report(db, report, settings)
     try:
         with db.transaction() as uow:
-            if key is not None:
-                earlier = _replay(uow, key)
-                if earlier is not None:
-                    return earlier
-            return _create(uow, actor, report, key, location, place, settings)
+            if assessment.merge_into_case_id is not None:
+                joined = _join_existing(uow, actor, report, key, assessment, media or [])
+                if joined is not None:
+                    return joined
+            return _create(uow, actor, report, key, assessment, settings, media or [])
     except IntegrityError:
-        # Two submissions with the same key raced: the unique key let one in; return what it made.
+        # Two submissions with the same key raced (or this is a retry): the unique key let one in.
         if key is None:
             raise
         with db.reading() as uow:
@@ -95,51 +91,114 @@ def submit_report(
         return earlier
 
 
+def _report_row(
+    report: ReportIn,
+    case_id: int,
+    key: str | None,
+    reporter_id: int | None,
+    media: list[dict[str, Any]],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "service_code": report.service_code,
+        "description": report.description,
+        "lon": report.lon,
+        "lat": report.lat,
+        "address": report.address,
+        "channel": report.channel,
+        "reporter_id": reporter_id,
+        "anonymous": report.anonymous,
+        "confidential": report.confidential,
+        "idempotency_key": key,
+        "external_id": report.external_id,
+        "attributes": report.attributes,
+        "media": media,
+        "received_at": now,
+    }
+
+
+def _store_reporter(uow: UnitOfWork, report: ReportIn, now: datetime) -> int | None:
+    person = report.reporter
+    if person is None or not any((person.name, person.phone, person.email, person.nik)):
+        return None
+    return uow.reports.insert_reporter(
+        name=person.name,
+        phone=person.phone,
+        email=str(person.email) if person.email else None,
+        nik=person.nik,
+        created_at=now,
+    )
+
+
+def _join_existing(
+    uow: UnitOfWork,
+    actor: Actor,
+    report: ReportIn,
+    key: str | None,
+    assessment: Assessment,
+    media: list[dict[str, Any]],
+) -> SubmitResult | None:
+    """Attach the report to the case triage is confident it duplicates; None when that case moved on."""
+    target_id = assessment.merge_into_case_id
+    assert target_id is not None
+    case = uow.cases.get(target_id, for_update=True)
+    if case is None or not CaseStatus(case.status).is_open:
+        return None
+    now = utcnow()
+    reporter_id = _store_reporter(uow, report, now)
+    report_id = uow.reports.insert(**_report_row(report, case.id, key, reporter_id, media, now))
+    case.updated_at = now
+    uow.events.append(
+        stream=case_stream(case.id),
+        case_id=case.id,
+        type=EventType.REPORT_RECEIVED,
+        actor=actor.name,
+        at=now,
+        payload={
+            "report_id": report_id,
+            "channel": report.channel,
+            "anonymous": report.anonymous,
+            "auto_merged": True,
+            "duplicate_score": dict(assessment.possible_duplicates).get(case.id),
+        },
+    )
+    return SubmitResult(
+        case_id=case.id,
+        ticket=case.ticket or "",
+        report_id=report_id,
+        status=case.status,
+        merged_into=case.ticket,
+    )
+
+
 def _create(
     uow: UnitOfWork,
     actor: Actor,
     report: ReportIn,
     key: str | None,
-    loc: Location | None,
-    place: str | None,
+    assessment: Assessment,
     settings: Settings,
+    media: list[dict[str, Any]],
 ) -> SubmitResult:
-    service = uow.services.routing(report.service_code)
-    if service is None or not service[3]:
-        known = ", ".join(s.code for s in uow.services.all())
-        raise ValidationFailed(
-            f"Layanan '{report.service_code}' tidak dikenal; pilih salah satu: {known}.",
-            code="unknown_service",
-            field="service_code",
-        )
-    service_name, default_priority, agency_code, _ = service
     now = utcnow()
-    reporter_id: int | None = None
-    person = report.reporter
-    if person is not None and any((person.name, person.phone, person.email, person.nik)):
-        reporter_id = uow.reports.insert_reporter(
-            name=person.name,
-            phone=person.phone,
-            email=str(person.email) if person.email else None,
-            nik=person.nik,
-            created_at=now,
-        )
-    priority = Priority(report.priority or default_priority)
-    title = service_name + (f" — {place}" if place else "")
-    has_point = report.lon is not None and report.lat is not None
+    loc = assessment.location
+    reporter_id = _store_reporter(uow, report, now)
+    title = assessment.service.name + (f" — {assessment.place_name}" if assessment.place_name else "")
+    lon, lat = assessment.lon, assessment.lat
     case_id = uow.cases.insert(
-        service_code=report.service_code,
-        priority=priority.value,
+        service_code=assessment.service.code,
+        priority=assessment.priority.value,
         status=CaseStatus.RECEIVED.value,
         title=title[:300],
         description=report.description,
-        lon=report.lon,
-        lat=report.lat,
-        h3_cell=h3.latlng_to_cell(report.lat, report.lon, H3_RESOLUTION) if has_point else None,
+        lon=lon,
+        lat=lat,
+        h3_cell=h3.latlng_to_cell(lat, lon, H3_RESOLUTION) if lon is not None and lat is not None else None,
         address=report.address,
         region_code=loc.region_code if loc else None,
         kecamatan_code=loc.kecamatan_code if loc else None,
-        agency_code=agency_code,
+        agency_code=assessment.agency_code,
         channel=report.channel,
         confidential=report.confidential,
         created_at=now,
@@ -147,23 +206,7 @@ def _create(
     )
     ticket = make_ticket(settings.ticket_prefix, case_id, now, settings.timezone)
     uow.cases.set_ticket(case_id, ticket)
-    report_id = uow.reports.insert(
-        case_id=case_id,
-        service_code=report.service_code,
-        description=report.description,
-        lon=report.lon,
-        lat=report.lat,
-        address=report.address,
-        channel=report.channel,
-        reporter_id=reporter_id,
-        anonymous=report.anonymous,
-        confidential=report.confidential,
-        idempotency_key=key,
-        external_id=report.external_id,
-        attributes=report.attributes,
-        media=[],
-        received_at=now,
-    )
+    report_id = uow.reports.insert(**_report_row(report, case_id, key, reporter_id, media, now))
     stream = case_stream(case_id)
     uow.events.append(
         stream=stream,
@@ -182,15 +225,31 @@ def _create(
         at=now,
         payload={
             "ticket": ticket,
-            "service": report.service_code,
-            "priority": priority.value,
+            "service": assessment.service.code,
+            "priority": assessment.priority.value,
             "status": CaseStatus.RECEIVED.value,
             "channel": report.channel,
             "region": loc.region_code if loc else None,
             "kecamatan": loc.kecamatan_code if loc else None,
-            "agency": agency_code,
+            "agency": assessment.agency_code,
+            "informed": list(assessment.informed),
             "confidential": report.confidential,
             "precision": loc.precision if loc else "unknown",
         },
     )
+    if assessment.needs_review or assessment.possible_duplicates or assessment.cues:
+        uow.events.append(
+            stream=stream,
+            case_id=case_id,
+            type=EventType.TRIAGE_SUGGESTED,
+            actor="system:triage",
+            at=now,
+            payload={
+                "needs_review": assessment.needs_review,
+                "suggestions": [list(s) for s in assessment.suggestions],
+                "cues": list(assessment.cues),
+                "possible_duplicates": [list(d) for d in assessment.possible_duplicates],
+            },
+        )
+    on_case_opened(uow, actor, case_id, assessment, now)
     return SubmitResult(case_id=case_id, ticket=ticket, report_id=report_id, status=CaseStatus.RECEIVED.value)

@@ -300,3 +300,7 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime]
+
+
+# Tables of the other parts live in their own modules (tables_<area>.py) next to this one; they are imported
+# here so that `Base.metadata` (migrations, tests) always knows every table.
