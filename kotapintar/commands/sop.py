@@ -23,10 +23,28 @@ def set_version_source(source: VersionSource) -> None:
     _version_source = source
 
 
-def _resolve(ref: str) -> SopSpec:
+def _database_source() -> VersionSource:
+    """Published versions in the configured database (plugged in on first use)."""
+    global _version_source
+    if _version_source is None:
+        from kotapintar.bootstrap import open_database
+        from kotapintar.services.sop_library import DatabaseVersionSource
+        from kotapintar.settings import get_settings
+
+        _version_source = DatabaseVersionSource(open_database(get_settings()))
+    return _version_source
+
+
+def _resolve(ref: str, version: str | None = None) -> SopSpec:
     path = Path(ref)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_sop(path)
+    source = _database_source()
+    if version is not None:
+        return source.get(ref, version)
+    published = source.versions(ref)
+    if published:
+        return source.get(ref, published[-1])
     return load_sop(shipped_sop_path(ref))
 
 
@@ -61,10 +79,13 @@ def render_cmd(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Berkas keluaran (bawaan: stdout untuk html/svg)."
     ),
+    version: str | None = typer.Option(
+        None, "--version", "-v", help="Versi terbit di basis data (bawaan: yang terbaru)."
+    ),
 ) -> None:
-    """Cetak SOP sebagai tabel dan bagan alir PermenPANRB 35/2012."""
+    """Cetak SOP sebagai tabel dan bagan alir PermenPANRB 35/2012 (versi terbit terbaru dari basis data)."""
     try:
-        spec = _resolve(code)
+        spec = _resolve(code, version)
         if format == "pdf":
             data = render_pdf(spec)
             target = out or Path(f"{spec.code}.pdf")
@@ -94,7 +115,7 @@ def diff_cmd(
     """Tampilkan perubahan antara dua SOP: `diff A.yaml B.yaml` atau `diff KODE V1 V2`."""
     try:
         if c is not None:
-            source = _version_source or DirectoryVersionSource(versions_dir or Path("sop_versions"))
+            source = DirectoryVersionSource(versions_dir) if versions_dir else _database_source()
             old, new = source.get(a, b), source.get(a, c)
         else:
             old, new = _resolve(a), _resolve(b)
@@ -107,3 +128,31 @@ def diff_cmd(
         return
     for line in lines:
         typer.echo(line)
+
+
+@app.command("publish")
+def publish_cmd(
+    paths: list[Path] = typer.Argument(None, help="Berkas atau folder SOP (bawaan: pustaka SOP bawaan)."),
+) -> None:
+    """Terbitkan SOP ke basis data: versi baru yang tidak dapat diubah bila isinya berubah."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services.actors import system_actor
+    from kotapintar.services.sop_library import publish_sop
+    from kotapintar.settings import get_settings
+
+    files: list[Path] = []
+    for path in paths or [SHIPPED_SOP_DIR]:
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    db = open_database(get_settings())
+    failed = 0
+    for file in files:
+        try:
+            result = publish_sop(db, system_actor("cli"), file)
+        except DomainError as exc:
+            typer.echo(str(exc), err=True)
+            failed += 1
+            continue
+        state = "versi baru" if result.created else "tidak berubah"
+        typer.echo(f"{result.code}: v{result.version} ({state}, {result.content_hash[:12]})")
+    if failed:
+        raise typer.Exit(1)

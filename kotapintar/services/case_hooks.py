@@ -1,4 +1,4 @@
-"""What else happens, in the same transaction, when intake opens a case (e.g. its SOP starts)."""
+"""What else happens, in the same transaction, when intake opens a case (its SOP starts)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from kotapintar.services.actors import Actor
 from kotapintar.services.assess import Assessment
+from kotapintar.services.sop_runtime import start_case_sop
 from kotapintar.store.uow import UnitOfWork
 
 
@@ -15,10 +16,4 @@ def on_case_opened(uow: UnitOfWork, actor: Actor, case_id: int, assessment: Asse
     The SOP runtime starts the case's procedure here: tasks, timers and their events are written in the
     same transaction as the case itself, so a case never exists without its SOP having started.
     """
-    del (
-        uow,
-        actor,
-        case_id,
-        assessment,
-        at,
-    )  # nothing yet beyond the case itself (the SOP runtime hooks in here)
+    start_case_sop(uow, actor, case_id, assessment, at)

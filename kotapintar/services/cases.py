@@ -13,6 +13,7 @@ from kotapintar.domain.cases import CaseStatus, check_transition
 from kotapintar.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kotapintar.domain.events import EventType, utcnow
 from kotapintar.domain.roles import Permission, Role
+from kotapintar.domain.sop.engine import CaseRerouted, CaseResolvedManually
 from kotapintar.services.actors import Actor
 from kotapintar.services.schemas import (
     CaseDetail,
@@ -23,9 +24,11 @@ from kotapintar.services.schemas import (
     ReportView,
     TaskView,
 )
+from kotapintar.services.sop_runtime import feed_event
 from kotapintar.store.db import Database
 from kotapintar.store.repositories.cases import CaseFilter
 from kotapintar.store.repositories.events import case_stream
+from kotapintar.store.repositories.sop import SopRepository
 from kotapintar.store.tables import Case, Task
 from kotapintar.store.uow import UnitOfWork
 
@@ -157,9 +160,15 @@ def assign_case(
     note: str | None = None,
     due_hours: float | None = None,
 ) -> TaskView:
-    """Dispose (disposisi) a case to an agency: the case is assigned and the agency gets a task."""
+    """Dispose (disposisi) a case to an agency by hand: the case is assigned and the agency gets a task.
+
+    The manual disposition of the spine, kept for cases the operator routes outside the SOP steps. When the
+    case runs an SOP and the agency is not its responsible agency, the SOP is re-routed too (its open tasks
+    of the old agency are cancelled and the new agency gets them).
+    """
     actor.require(Permission.TRIAGE_CASES)
     with db.transaction() as uow:
+        instance = SopRepository(uow.session).instance(case_id, for_update=True)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
         if uow.agencies.get(agency_code) is None:
             raise NotFound(f"Instansi '{agency_code}' tidak dikenal / unknown agency.", field="agency_code")
@@ -199,6 +208,18 @@ def assign_case(
                 "due_at": due_at.isoformat() if due_at else None,
             },
         )
+        if (
+            instance is not None
+            and instance.status == "running"
+            and instance.state.get("responsible_agency") != agency_code
+        ):
+            feed_event(
+                uow,
+                actor.name,
+                case.id,
+                lambda _s: CaseRerouted(at=now, actor=actor.name, new_agency=agency_code, reason=note or ""),
+                now,
+            )
         return task_view(task)
 
 
@@ -206,6 +227,13 @@ def accept_task(db: Database, actor: Actor, task_id: int) -> TaskView:
     """An agency takes on its task; the case is then being handled (ditangani)."""
     if not actor.can(Permission.TRIAGE_CASES):
         actor.require(Permission.WORK_OWN_TASKS)
+    with db.reading() as uow:
+        probe = uow.tasks.get(task_id)
+        sop_task = probe is not None and probe.task_key is not None
+    if sop_task:  # a task of the SOP: the engine decides (time-to-accept metric, case status)
+        from kotapintar.services.tasks import accept_task as accept_sop_task
+
+        return accept_sop_task(db, actor, task_id)
     with db.transaction() as uow:
         task = uow.tasks.get(task_id, for_update=True)
         if task is None or (
@@ -240,16 +268,29 @@ def accept_task(db: Database, actor: Actor, task_id: int) -> TaskView:
 
 
 def resolve_case(db: Database, actor: Actor, case_id: int, resolution: str) -> CaseSummary:
-    """Mark a case resolved (selesai) with what was done; open tasks of it are completed."""
+    """Mark a case resolved (selesai) with what was done; its manual tasks are completed.
+
+    When the case runs an SOP, the SOP's open tasks are cancelled and the SOP waits for the closure check
+    (confirmation or auto-close), exactly as when its last step is done.
+    """
     actor.require(Permission.RESOLVE_CASES)
     with db.transaction() as uow:
+        instance = SopRepository(uow.session).instance(case_id, for_update=True)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
         _require_agency_reach(uow, actor, case)
         now = _move(uow, actor, case, CaseStatus.RESOLVED, EventType.CASE_RESOLVED, resolution=resolution)
         case.resolved_at = now
         case.resolution = resolution
+        if instance is not None and instance.status == "running":
+            feed_event(
+                uow,
+                actor.name,
+                case.id,
+                lambda _s: CaseResolvedManually(at=now, actor=actor.name, resolution=resolution),
+                now,
+            )
         for task in uow.tasks.for_case(case.id):
-            if task.status in OPEN_TASK_STATUSES:
+            if task.status in OPEN_TASK_STATUSES and task.task_key is None:
                 task.status = "done"
                 task.completed_at = now
                 uow.events.append(

@@ -297,6 +297,13 @@ class CaseCancelled(_Event):
     final_status: Literal["rejected", "merged"] = "rejected"
 
 
+class CaseResolvedManually(_Event):
+    """Staff marked the case resolved outside the SOP steps (the case service already moved its status)."""
+
+    type: Literal["case_resolved_manually"] = "case_resolved_manually"
+    resolution: str = ""
+
+
 Event = Annotated[
     CaseOpened
     | TaskAccepted
@@ -309,7 +316,8 @@ Event = Annotated[
     | AnswerApproved
     | ClosureConfirmed
     | CaseRerouted
-    | CaseCancelled,
+    | CaseCancelled
+    | CaseResolvedManually,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -1235,7 +1243,31 @@ def _on_cancelled(run: _Run, event: _Event) -> None:
     run.fire("case_cancelled", reason=event.reason)
 
 
+def _on_resolved_manually(run: _Run, event: _Event) -> None:
+    assert isinstance(event, CaseResolvedManually)
+    _running(run)
+    for task in run.s.open_tasks():
+        run.stop_timer(task)
+        run.move_task(task, TaskStatus.CANCELLED, reason="kasus diselesaikan: " + event.resolution)
+    for st in run.s.steps.values():
+        if st.status in ("active", "waiting"):
+            st.status = "idle"
+    run.s.resolved_at = run.at
+    run.s.case_status = CaseStatus.RESOLVED  # the case service made that change; no command
+    run.fire("case_resolved")
+    closure = run.spec.closure
+    if not closure.confirm_by and closure.auto_close_after is None:
+        run.close("tanpa konfirmasi")
+        return
+    run.s.status = "awaiting_closure"
+    if closure.auto_close_after is not None:
+        due = run.ctx.calendar.add_duration(run.at, closure.auto_close_after)
+        run.s.timers["case/auto_close"] = TimerRef(kind="auto_close", due_at=due)
+        run.emit(StartTimer(key="case/auto_close", due_at=due, kind="auto_close", payload={}))
+
+
 _HANDLERS: dict[type[_Event], Any] = {
+    CaseResolvedManually: _on_resolved_manually,
     TaskAccepted: _on_accepted,
     TaskRejected: _on_rejected,
     CaseRerouted: _on_rerouted,
