@@ -164,3 +164,16 @@ def recommend(
     except DomainError as exc:
         raise _fail(exc.message) from exc
     typer.echo(json.dumps(rec.to_dict(), ensure_ascii=False, indent=2))
+
+
+@app.command("unit-token")
+def unit_token_cmd(
+    code: Annotated[str, typer.Argument(help="unit code, e.g. AMB-01")],
+    base_url: Annotated[str, typer.Option(help="where the crew opens the page")] = "http://127.0.0.1:8000",
+) -> None:
+    """Print a unit's crew token and the link of its crew page (rotate unit_token_secret to revoke)."""
+    from kotapintar.services.dispatch import unit_token
+    from kotapintar.settings import get_settings
+
+    token = unit_token(get_settings(), code)
+    typer.echo(f"{code}\t{token}\t{base_url.rstrip('/')}/unit/{code}?token={token}")

@@ -25,6 +25,12 @@ KIND_LABELS: dict[str, str] = {
     "rescue_boat": "perahu SAR",
     "rescue_team": "regu penyelamat",
     "tree_crew": "regu pohon tumbang",
+    "trc_team": "regu TRC BPBD",
+    "water_tender": "mobil tangki air",
+    "satpolpp_team": "regu Satpol PP",
+    "pln_crew": "regu PLN",
+    "pdam_crew": "regu PDAM",
+    "road_crew": "regu jalan",
 }
 
 
