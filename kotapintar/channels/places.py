@@ -1,0 +1,53 @@
+"""Finding a place a citizen names in a message (desa, kelurahan or kecamatan of the kabupaten)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from kotapintar.store.db import Database
+
+
+@dataclass(frozen=True)
+class Place:
+    """A named region and the point it is labelled at."""
+
+    code: str
+    name: str
+    level: str
+    lon: float
+    lat: float
+
+
+_cache: dict[str, list[Place]] = {}
+_lock = threading.Lock()
+_PREFIX = re.compile(r"^(desa|kelurahan|kel\.?|kecamatan|kec\.?)\s+", re.IGNORECASE)
+
+
+def _places(db: Database) -> list[Place]:
+    with _lock:
+        found = _cache.get(db.url)
+        if found is None:
+            with db.reading() as uow:
+                found = [
+                    Place(r.code, r.name, r.level, r.label_lon, r.label_lat)
+                    for r in uow.regions.all()
+                    if r.level in ("desa", "kecamatan")
+                    and r.label_lon is not None
+                    and r.label_lat is not None
+                ]
+            # Desa before kecamatan (more precise), longer names first ("Selat Hilir" before "Selat").
+            found.sort(key=lambda p: (p.level != "desa", -len(p.name)))
+            _cache[db.url] = found
+        return found
+
+
+def find_place(db: Database, text: str) -> Place | None:
+    """The most precise region whose name appears as whole words in `text`, or None."""
+    lowered = f" {re.sub(r'[^0-9a-z]+', ' ', text.lower())} "
+    for place in _places(db):
+        name = _PREFIX.sub("", place.name).strip().lower()
+        if len(name) >= 3 and f" {re.sub(r'[^0-9a-z]+', ' ', name).strip()} " in lowered:
+            return place
+    return None

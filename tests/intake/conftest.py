@@ -1,0 +1,41 @@
+"""Fixtures of the intake tests: settings with channel secrets, a fresh rate limiter, HTTP helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kotapintar.services.abuse import limiter
+from kotapintar.settings import Settings
+from kotapintar.store.db import Database
+from tests.intake.intake_helpers import SMS_SECRET, TG_SECRET, WA_SECRET, WA_VERIFY
+
+
+@pytest.fixture
+def settings(db: Database, tmp_path: Path) -> Settings:
+    """Test settings with the channel secrets set and limits loose enough for a dialogue."""
+    return Settings(
+        environment="test",
+        database_url=db.url,
+        media_dir=tmp_path / "media",
+        demo_report_interval_s=0,
+        stream_poll_s=0.05,
+        sms_webhook_secret=SMS_SECRET,
+        whatsapp_app_secret=WA_SECRET,
+        whatsapp_verify_token=WA_VERIFY,
+        telegram_secret_token=TG_SECRET,
+        rate_limit_per_ip="100/minute",
+        rate_limit_per_phone="100/minute",
+        public_base_url="https://lapor.example.go.id",
+        quiet_hours="",
+    )
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits() -> Iterator[None]:
+    """Every test starts with empty rate-limit counters."""
+    limiter().reset()
+    yield
+    limiter().reset()
