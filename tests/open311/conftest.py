@@ -1,0 +1,23 @@
+"""Fixtures of the Open311 tests: the live server with a client key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from open311_support import Open311
+
+from kotapintar.services.abuse import limiter
+from kotapintar.services.auth import create_api_key
+from kotapintar.store.db import Database
+
+
+@pytest.fixture
+def o311(live_server: Any, db: Database) -> Iterator[Open311]:
+    """An HTTP client of the live server and a fresh API key named 'fms-test'."""
+    limiter().reset()  # the per-phone limit is process-wide; each test starts with a clean count
+    key = create_api_key(db, "fms-test")
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        yield Open311(http=http, key=key, db=db)
