@@ -120,3 +120,40 @@ def classify_command(
         except DomainError as exc:
             payload = {"error": exc.code, "message": exc.message}
         typer.echo(json.dumps(payload, ensure_ascii=False))
+
+
+places_app = typer.Typer(help="Tempat terkenal untuk gazetir triase. / Well-known places for the gazetteer.")
+app.add_typer(places_app, name="places")
+
+
+@places_app.command("import")
+def places_import_command(
+    file: Path = typer.Argument(..., help="YAML tempat (lihat data/triage/places.yaml)."),
+) -> None:
+    """Impor sekolah, pasar, puskesmas, jembatan, jalan ... beserta titiknya ke tabel `places`."""
+    from kotapintar.services.actors import system_actor
+    from kotapintar.services.triage_places import import_places_file
+    from kotapintar.settings import get_settings
+    from kotapintar.store.db import Database
+
+    db = Database(get_settings().database_url)
+    try:
+        result = import_places_file(db, system_actor("cli"), file)
+    finally:
+        db.dispose()
+    typer.echo(f"tempat: {result.created} baru, {result.updated} diperbarui")
+
+
+@app.command("export-corrections")
+def export_corrections_command(out: Path = typer.Argument(..., help="Berkas JSONL tujuan.")) -> None:
+    """Tulis koreksi operator (event triage_corrected) sebagai JSONL untuk `train --with-corrections`."""
+    from kotapintar.services.triage_corrections import export_corrections
+    from kotapintar.settings import get_settings
+    from kotapintar.store.db import Database
+
+    db = Database(get_settings().database_url)
+    try:
+        count = export_corrections(db, out)
+    finally:
+        db.dispose()
+    typer.echo(f"{count} koreksi ditulis ke {out}")

@@ -48,8 +48,8 @@ def test_split_is_deterministic_and_about_a_fifth() -> None:
 def test_shipped_model_macro_f1_on_held_out(clf: Classifier, test_split: list[Example]) -> None:
     predicted = clf.predict([e.text for e in test_split])
     truth = [e.service for e in test_split]
-    # Target of the issue: 0.90. Measured 0.898 when shipped (docs/triage.md); this floor guards regressions.
-    assert f1_score(truth, predicted, average="macro") >= 0.89
+    # Target of the issue: macro-F1 >= 0.90 on the held-out split (measured 0.926, docs/triage.md).
+    assert f1_score(truth, predicted, average="macro") >= 0.90
 
 
 def test_shipped_model_was_trained_without_the_held_out_split(clf: Classifier) -> None:

@@ -1,0 +1,203 @@
+"""Full triage of reports against a large case table: classify + locate + route + duplicate search.
+
+    .venv/bin/python benchmarks/triage.py            # --quick: 100,000 cases, 1,000 reports
+    .venv/bin/python benchmarks/triage.py --full     # the issue's numbers: 1,000,000 cases, 10,000 reports
+
+SQLite by default; PostgreSQL when KOTAPINTAR_TEST_POSTGRES_URL is set (a scratch database is created and
+dropped). Setup bulk-inserts synthetic cases with executemany (benchmark setup, not the service path).
+Each report goes through `assess_report`, the one place intake asks triage; in the same run the classifier
+alone is timed on the same texts as the baseline, and the ratio is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import h3
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from kotapintar.domain.events import utcnow
+from kotapintar.services.actors import system_actor
+from kotapintar.services.assess import assess_report
+from kotapintar.services.catalogue import load_demo_city
+from kotapintar.services.schemas import ReportIn
+from kotapintar.services.triage_places import import_places_file
+from kotapintar.settings import Settings
+from kotapintar.store.db import Database
+from kotapintar.store.migrate import upgrade
+from kotapintar.triage.classify.dataset import data_dir, load_external
+from kotapintar.triage.classify.model import Classifier
+
+# Settled places of the demo city (lon, lat) where reports and cases cluster; spread ~2 km around each.
+CENTRES = [(114.382, -3.004), (114.452, -2.985), (114.465, -3.085), (114.295, -2.96), (114.49, -2.9)]
+STATUSES = ["received", "verified", "assigned", "in_progress", "resolved", "closed", "closed", "closed"]
+PLACE_TEXTS = [
+    "dpn pasar kapuas",
+    "ds. selat hulu",
+    "kec kapuas hilir",
+    "jln pemuda",
+    "dekat sdn 2 selat",
+    "",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def jitter(rng: random.Random) -> tuple[float, float]:
+    """A point near one of the settled centres."""
+    lon, lat = rng.choice(CENTRES)
+    return lon + rng.uniform(-0.02, 0.02), lat + rng.uniform(-0.02, 0.02)
+
+
+def fill_cases(db: Database, n: int, services: list[str], texts: list[str], seed: int = 7) -> float:
+    """Bulk-insert `n` synthetic cases spread over two years; returns seconds taken."""
+    rng = random.Random(seed)
+    now = utcnow()
+    start = time.perf_counter()
+    batch: list[dict[str, object]] = []
+    sql = text(
+        "INSERT INTO cases (service_code, priority, status, title, description, lon, lat, h3_cell, "
+        "channel, confidential, created_at, updated_at) VALUES (:service_code, :priority, :status, :title, "
+        ":description, :lon, :lat, :h3_cell, :channel, :confidential, :created_at, :updated_at)"
+    )
+    stamp_naive = db.is_sqlite
+    with db.engine.begin() as conn:
+        for i in range(n):
+            lon, lat = jitter(rng)
+            at = now - timedelta(hours=rng.uniform(0, 2 * 365 * 24))
+            if stamp_naive:
+                at = at.replace(tzinfo=None)
+            batch.append(
+                {
+                    "service_code": rng.choice(services),
+                    "priority": "P3",
+                    "status": rng.choice(STATUSES),
+                    "title": "bench",
+                    "description": rng.choice(texts),
+                    "lon": lon,
+                    "lat": lat,
+                    "h3_cell": h3.latlng_to_cell(lat, lon, 9),
+                    "channel": "api",
+                    "confidential": False,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
+            if len(batch) >= 20_000 or i == n - 1:
+                conn.execute(sql, batch)
+                batch = []
+        if db.is_postgres:
+            conn.execute(text("ANALYZE cases"))
+    return time.perf_counter() - start
+
+
+def make_reports(n: int, texts: list[str], seed: int = 11) -> list[ReportIn]:
+    """Reports without a chosen service; two in three carry a point, the rest only a place in the text."""
+    rng = random.Random(seed)
+    reports: list[ReportIn] = []
+    for i in range(n):
+        body = f"{rng.choice(texts)} {rng.choice(PLACE_TEXTS)}".strip()
+        point = jitter(rng) if i % 3 else (None, None)
+        reports.append(
+            ReportIn(service_code="auto", description=body, lon=point[0], lat=point[1], channel="api")
+        )
+    return reports
+
+
+def run(url: str, n_cases: int, n_reports: int) -> None:
+    """Set up the database at `url`, run the benchmark and print the figures."""
+    db = Database(url)
+    upgrade(db.engine)
+    system = system_actor("benchmark")
+    load_demo_city(db, system, with_users=False)
+    import_places_file(db, system, data_dir() / "places.yaml")
+    texts = [e.text for e in load_external()]
+    with db.reading() as uow:
+        services = [s.code for s in uow.services.all()]
+    seconds = fill_cases(db, n_cases, services, texts)
+    print(f"[{db.engine.dialect.name}] {n_cases:,} kasus dimuat dalam {seconds:.1f} s")
+    settings = Settings(database_url=url, environment="test")
+    reports = make_reports(n_reports, texts)
+    classifier = Classifier.load()
+    assess_report(db, reports[0], settings)  # warm caches (model, region index, gazetteer, routing)
+    baseline: list[float] = []
+    for r in reports:
+        t0 = time.perf_counter()
+        classifier.classify(r.description)
+        baseline.append(time.perf_counter() - t0)
+    full: list[float] = []
+    merged = possible = located_from_text = 0
+    t_all = time.perf_counter()
+    for r in reports:
+        t0 = time.perf_counter()
+        result = assess_report(db, r, settings)
+        full.append(time.perf_counter() - t0)
+        merged += result.merge_into_case_id is not None
+        possible += bool(result.possible_duplicates)
+        located_from_text += any(n.startswith("location_from_text") for n in result.notes)
+    wall = time.perf_counter() - t_all
+    ms = [v * 1000 for v in full]
+    base_ms = [v * 1000 for v in baseline]
+    print(
+        f"triase penuh: {n_reports:,} laporan  p50 {percentile(ms, 0.5):.2f} ms  p99 {percentile(ms, 0.99):.2f} ms  "
+        f"{n_reports / wall:,.0f} laporan/s"
+    )
+    print(
+        f"baseline klasifikasi saja: p50 {percentile(base_ms, 0.5):.2f} ms  p99 {percentile(base_ms, 0.99):.2f} ms  "
+        f"mean {statistics.mean(base_ms):.2f} ms"
+    )
+    print(
+        f"rasio triase penuh / klasifikasi: p50 {percentile(ms, 0.5) / percentile(base_ms, 0.5):.2f}x  "
+        f"mean {statistics.mean(ms) / statistics.mean(base_ms):.2f}x"
+    )
+    print(
+        f"hasil: {merged} gabung otomatis, {possible} kemungkinan duplikat, "
+        f"{located_from_text} dilokasikan dari teks"
+    )
+    db.dispose()
+
+
+def main() -> None:
+    """Parse options and run on SQLite, and on PostgreSQL when configured."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--full", action="store_true", help="1,000,000 cases and 10,000 reports")
+    parser.add_argument("--cases", type=int, default=None)
+    parser.add_argument("--reports", type=int, default=None)
+    parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (needs the URL variable)")
+    args = parser.parse_args()
+    n_cases = args.cases or (1_000_000 if args.full else 100_000)
+    n_reports = args.reports or (10_000 if args.full else 1_000)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{Path(tmp) / 'bench.db'}", n_cases, n_reports)
+    server = os.environ.get("KOTAPINTAR_TEST_POSTGRES_URL")
+    if server:
+        name = f"kp_bench_{uuid.uuid4().hex[:6]}"
+        admin = Database(server)
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            run(make_url(server).set(database=name).render_as_string(hide_password=False), n_cases, n_reports)
+        finally:
+            with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
