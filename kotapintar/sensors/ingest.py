@@ -19,10 +19,12 @@ class IngestResult:
     readings: list[Reading] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    by_device: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def reject(self, reason: str, message: str, count: int = 1) -> None:
-        """Count `count` rejected items under `reason` and keep the first messages for the caller."""
+    def reject(self, reason: str, message: str, count: int = 1, device_id: str = "-") -> None:
+        """Count `count` rejected items under `reason` (and the claimed device, `-` when unknown)."""
         self.rejected[reason] += count
+        self.by_device[(device_id[:128], reason)] += count
         if len(self.errors) < 20:
             self.errors.append(message)
 
@@ -42,14 +44,16 @@ def accept_mqtt(
 ) -> IngestResult:
     """Turn one MQTT message into readings of a known device with a matching key, or count the rejection."""
     result = IngestResult()
+    claimed = "-"
     try:
         parsed = parse_topic(topic)
+        claimed = parsed.device_id
         device = registry.authenticate(parsed.device_id, parsed.api_key)
         _, readings = parse_mqtt(topic, payload, received_at=received_at, units_for=registry.units_for)
         for r in readings:
             registry.check_attribute(device, r.attribute)
     except DomainError as exc:
-        result.reject(_reason(exc), exc.message)
+        result.reject(_reason(exc), exc.message, device_id=claimed)
         return result
     result.readings = normalise(readings)
     return result
@@ -87,7 +91,7 @@ def accept_http(
             for r in items:
                 registry.check_attribute(device, r.attribute)
         except DomainError as exc:
-            result.reject(_reason(exc), exc.message, len(items))
+            result.reject(_reason(exc), exc.message, len(items), device_id=device_id)
             continue
         accepted.extend(items)
     result.readings = normalise(accepted)

@@ -83,6 +83,21 @@ def flag_reading(
     received_at: datetime | None = None,
 ) -> frozenset[QualityFlag]:
     """The flags of `reading` given the same device+attribute's earlier readings (any order; later ones ignored)."""
+    before = sorted(
+        (
+            h
+            for h in history
+            if h.reading.observed_at < reading.observed_at and h.reading.attribute == reading.attribute
+        ),
+        key=lambda h: h.reading.observed_at,
+    )
+    return _flags(reading, before, config, received_at)
+
+
+def _flags(
+    reading: Reading, before: Sequence[FlaggedReading], config: QualityConfig, received_at: datetime | None
+) -> frozenset[QualityFlag]:
+    """The checks, given the earlier readings of the same attribute in time order."""
     flags: set[QualityFlag] = set()
     value, when = reading.value, reading.observed_at
     if (config.valid_min is not None and value < config.valid_min) or (
@@ -91,10 +106,6 @@ def flag_reading(
         flags.add(QualityFlag.OUT_OF_RANGE)
     if received_at is not None and when - received_at > config.max_clock_skew:
         flags.add(QualityFlag.CLOCK_SKEW)
-    before = sorted(
-        (h for h in history if h.reading.observed_at < when and h.reading.attribute == reading.attribute),
-        key=lambda h: h.reading.observed_at,
-    )
     if before and config.expected_interval is not None:
         silence = when - before[-1].reading.observed_at
         if silence > config.expected_interval * config.gap_factor:
@@ -127,15 +138,33 @@ def flag_series(
     history: Sequence[FlaggedReading] = (),
 ) -> list[FlaggedReading]:
     """Flag a series of one device+attribute in time order, each against the ones before it."""
-    done: list[FlaggedReading] = sorted(history, key=lambda h: h.reading.observed_at)
+    ordered = sorted(readings)
+    attributes = {r.attribute for r in ordered}
+    if len(attributes) > 1:
+        return [
+            FlaggedReading(
+                r,
+                flag_reading(
+                    r,
+                    [*history, *[FlaggedReading(x) for x in ordered if x < r]],
+                    config,
+                    received_at=received_at,
+                ),
+            )
+            for r in ordered
+        ]
+    done: list[FlaggedReading] = sorted(
+        (h for h in history if h.reading.attribute in attributes), key=lambda h: h.reading.observed_at
+    )
     times = [h.reading.observed_at for h in done]
     out: list[FlaggedReading] = []
     window = history_needed(config)
-    for reading in sorted(readings):
+    for reading in ordered:
         # From the last reading at or before the look-back edge: enough for every check to be exact.
         lo = max(0, bisect.bisect_right(times, reading.observed_at - window) - 1)
         hi = bisect.bisect_left(times, reading.observed_at)
-        flags = flag_reading(reading, done[lo:hi], config, received_at=received_at)
+        # done[lo:hi] is already in time order and strictly before the reading (one series, one attribute).
+        flags = _flags(reading, done[lo:hi], config, received_at)
         item = FlaggedReading(reading, flags)
         pos = bisect.bisect_right(times, reading.observed_at)
         times.insert(pos, reading.observed_at)

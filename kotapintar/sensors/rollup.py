@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 
 from kotapintar.sensors.payloads import Reading
@@ -22,6 +22,9 @@ class Resolution(StrEnum):
     def step(self) -> timedelta:
         """Length of one bucket."""
         return {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}[self.value]
+
+
+_STEP_S = {Resolution.MINUTE: 60, Resolution.HOUR: 3600, Resolution.DAY: 86400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +44,14 @@ class Rollup:
 
 def bucket_start(moment: datetime, resolution: Resolution, *, day_tz: tzinfo = UTC) -> datetime:
     """The UTC start of the bucket holding `moment`; days follow midnight in `day_tz` (e.g. WIB)."""
-    if resolution is Resolution.MINUTE:
-        return moment.astimezone(UTC).replace(second=0, microsecond=0)
-    if resolution is Resolution.HOUR:
-        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if resolution is not Resolution.DAY or isinstance(day_tz, timezone):
+        # Fixed offsets (UTC, WIB): plain arithmetic on POSIX seconds, ~10x cheaper than replace()/astimezone().
+        shift = day_tz.utcoffset(None) if resolution is Resolution.DAY else None
+        offset = shift.total_seconds() if shift is not None else 0.0
+        step = _STEP_S[resolution]
+        seconds = math.floor(moment.timestamp()) + offset
+        return datetime.fromtimestamp(seconds - seconds % step - offset, UTC)
+    # Days in a zone with daylight saving or history (ZoneInfo): midnight in that zone.
     local = moment.astimezone(day_tz)
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 

@@ -1,0 +1,133 @@
+"""Sensor API: device list and series for the map and charts, quality, HTTP ingest, CAP feed, active warnings."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from kotapintar.api.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.domain.errors import ValidationFailed
+from kotapintar.domain.events import utcnow
+from kotapintar.services import sensors as svc
+
+router = APIRouter(tags=["sensors"])
+PREFIX = "/api/v1/sensors"
+AUTH_REASONS = frozenset({"unknown_device", "bad_api_key"})
+MAX_INGEST_BYTES = 1024 * 1024
+
+
+@router.get(f"{PREFIX}/devices", response_model=list[dict[str, Any]])
+def list_devices(db: DbDep, settings: SettingsDep) -> list[dict[str, Any]]:
+    """Every device with position, health (ok/stale/never_seen), 24-hour quality and latest values (map)."""
+    return svc.device_overview(db, settings=settings)
+
+
+@router.get(f"{PREFIX}/devices/{{device_id}}/series", response_model=dict[str, Any])
+def device_series(
+    device_id: str,
+    db: DbDep,
+    settings: SettingsDep,
+    start: Annotated[str | None, Query(description="ISO 8601; default 24 h before end")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601; default now")] = None,
+    resolution: Annotated[str, Query(pattern="^(raw|1m|1h|1d)$")] = "raw",
+    attribute: Annotated[str | None, Query(description="default: the device's main attribute")] = None,
+) -> dict[str, Any]:
+    """A device's series for a range: raw readings with quality flags, or 1m/1h/1d min/max/mean/count."""
+    until = svc.parse_time(end, utcnow())
+    since = svc.parse_time(start, until - timedelta(hours=24))
+    return svc.device_series(
+        db, device_id, start=since, end=until, resolution=resolution, attribute=attribute, settings=settings
+    )
+
+
+@router.get(f"{PREFIX}/latest", response_model=list[dict[str, Any]])
+def latest(
+    db: DbDep,
+    settings: SettingsDep,
+    kind: Annotated[str, Query(description="water_level, rain_gauge, air_quality, weather, …")],
+) -> list[dict[str, Any]]:
+    """The latest value of every device of a kind (with the flood level for river gauges)."""
+    return svc.latest_of_kind(db, kind, settings=settings)
+
+
+@router.get(f"{PREFIX}/quality", response_model=dict[str, Any])
+def quality(
+    db: DbDep, settings: SettingsDep, hours: Annotated[int, Query(ge=1, le=744)] = 24
+) -> dict[str, Any]:
+    """Data quality per device and per kind: completeness %, flagged %, last seen (published as open data)."""
+    return svc.quality_report(db, hours=hours, settings=settings)
+
+
+@router.get(f"{PREFIX}/rejections", response_model=list[dict[str, Any]])
+def rejections(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """Rejected messages per claimed device and reason (operators)."""
+    return svc.rejection_counts(db, actor)
+
+
+@router.get(f"{PREFIX}/cases/{{case_id}}/observations", response_model=dict[str, Any])
+def case_observations(case_id: int, db: DbDep, actor: ActorDep, settings: SettingsDep) -> dict[str, Any]:
+    """The readings behind a case a rule opened: each evidence series from 6 h before it opened (chart)."""
+    return svc.case_observations(db, actor, case_id, settings=settings)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_INGEST_BYTES:
+        raise ValidationFailed("Muatan terlalu besar (maks. 1 MB) / payload too large.", code="too_large")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValidationFailed("JSON tidak sah / invalid JSON.", code="bad_json") from exc
+
+
+def _answer(outcome: svc.IngestOutcome) -> JSONResponse:
+    body = outcome.as_dict()
+    if outcome.accepted == 0 and outcome.rejected:
+        status = 403 if set(outcome.rejected) & AUTH_REASONS else 400
+    else:
+        status = 202
+    return JSONResponse(body, status_code=status)
+
+
+@router.post(f"{PREFIX}/ingest", status_code=202, response_model=dict[str, Any])
+async def ingest(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    x_device_key: Annotated[str | None, Header(description="the device's API key")] = None,
+    k: Annotated[str | None, Query(description="API key (FIWARE IoT Agent style), if no header")] = None,
+) -> JSONResponse:
+    """HTTP ingest: one `{deviceId, <attrs>}` object, a batch array, or NGSI-LD entities (key per request)."""
+    body = await _body(request)
+    outcome = svc.ingest_http(db, body, api_key=x_device_key or k, settings=settings)
+    return _answer(outcome)
+
+
+@router.post(f"{PREFIX}/ngsi-ld/entities", status_code=202, response_model=dict[str, Any])
+async def ingest_ngsi_ld(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    x_device_key: Annotated[str | None, Header(description="the device's API key")] = None,
+) -> JSONResponse:
+    """NGSI-LD entities (WaterObserved, AirQualityObserved, …; normalized or concise, one or an array)."""
+    body = await _body(request)
+    outcome = svc.ingest_http(db, body, api_key=x_device_key, settings=settings)
+    return _answer(outcome)
+
+
+@router.get("/api/v1/public/warnings.cap.xml", response_class=Response)
+def cap_feed(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    """Active public warnings as an Atom feed with each CAP 1.2 alert inline (valid against the CAP XSD)."""
+    data = svc.cap_feed(db, link=str(request.url), settings=settings)
+    return Response(content=data, media_type="application/atom+xml; charset=utf-8")
+
+
+@router.get("/api/v1/public/warnings", response_model=list[dict[str, Any]])
+def active_warnings(db: DbDep) -> list[dict[str, Any]]:
+    """Active public warnings (area, level, headline, CAP identifier) for the public portal."""
+    return svc.active_warnings(db)

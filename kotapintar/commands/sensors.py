@@ -1,0 +1,86 @@
+"""`kotapintar sensors ...`: register devices, run the MQTT ingest loop, staleness tick, retention, quality."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+import typer
+
+from kotapintar.bootstrap import open_database
+from kotapintar.services import sensors as svc
+from kotapintar.services.actors import system_actor
+from kotapintar.settings import get_settings
+
+app = typer.Typer(help="Sensor kota terpadu / integrated city sensors.", no_args_is_help=True)
+
+
+@app.command("load-demo")
+def load_demo() -> None:
+    """Register the shipped Kapuas demo devices (idempotent)."""
+    db = open_database(get_settings())
+    n = svc.load_demo_devices(db, system_actor("cli"))
+    typer.echo(f"{n} perangkat demo terdaftar / demo devices registered")
+
+
+@app.command("demo-key")
+def demo_key(device_id: str) -> None:
+    """Print the placeholder API key of a demo device (derived from KOTAPINTAR_SENSOR_KEY_SECRET)."""
+    typer.echo(svc.device_api_key(get_settings(), device_id))
+
+
+@app.command("ingest-mqtt")
+def ingest_mqtt(
+    url: str | None = typer.Option(None, help="broker URL; default KOTAPINTAR_MQTT_URL"),
+) -> None:
+    """Subscribe to the FIWARE topics (/<apiKey>/<deviceId>/attrs, /ul/…, /json/…) and ingest until Ctrl-C."""
+    from kotapintar.services.sensors_runtime import MqttIngestor
+
+    settings = get_settings()
+    broker = url or settings.mqtt_url
+    if not broker:
+        typer.echo("error: no broker: pass --url or set KOTAPINTAR_MQTT_URL", err=True)
+        raise typer.Exit(2)
+    db = open_database(settings)
+    ingestor = MqttIngestor(db, settings, broker)
+    ingestor.start()
+    typer.echo(f"mendengarkan / listening on {broker} (Ctrl-C untuk berhenti)")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        typer.echo("berhenti / stopping")
+    finally:
+        ingestor.stop()
+        s = ingestor.stats
+        typer.echo(f"received {s.received}, stored {s.stored}, rejected {s.rejected}")
+
+
+@app.command("tick")
+def tick() -> None:
+    """Evaluate the clock-driven rules once (a silent critical gauge goes stale)."""
+    out = svc.tick_sensors(open_database(get_settings()))
+    typer.echo(json.dumps(out.as_dict(), ensure_ascii=False))
+
+
+@app.command("retention")
+def retention() -> None:
+    """Delete raw readings older than the retention period (rollups stay)."""
+    out = svc.apply_retention(open_database(get_settings()), system_actor("cli"))
+    typer.echo(json.dumps(out))
+
+
+@app.command("quality")
+def quality(hours: int = 24) -> None:
+    """Print the data-quality summary per kind and device."""
+    report = svc.quality_report(open_database(get_settings()), hours=hours)
+    for kind, s in report["kinds"].items():
+        typer.echo(f"{kind:14} lengkap {s['completeness_pct']:6.2f}%  bertanda {s['flagged_pct']:6.2f}%")
+    for d in report["devices"]:
+        q = d["quality"]
+        typer.echo(
+            f"  {d['id']:16} {d['health']:10} lengkap {q['completeness_pct']:6.2f}%  "
+            f"bertanda {q['flagged_pct']:6.2f}%  terakhir {d['last_seen'] or '-'}"
+        )

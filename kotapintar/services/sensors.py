@@ -1,0 +1,1135 @@
+"""Sensor services: the device registry in the database, the ingest pipeline, rules that open cases, CAP warnings.
+
+Ingest of one batch (MQTT messages or one HTTP request) is one transaction: authenticate and parse (pure
+core), drop exact duplicates and readings already stored, flag quality against stored history, store the
+readings in one executemany, merge rollups, evaluate the rules on the clean readings and act on existing
+alarms (attach readings, level changes, end warnings). A rule that opens a case goes through
+`submit_report` (triage and the SOP hook), which is its own transaction, so it runs right after the batch
+commits, with an idempotency key so a retry never opens a second case.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kotapintar.domain.cases import CaseStatus
+from kotapintar.domain.errors import DomainError, NotFound, ValidationFailed
+from kotapintar.domain.events import EventType, utcnow
+from kotapintar.domain.roles import Permission
+from kotapintar.sensors.cap import WIB, CapArea, build_alert, build_feed, warning_from_rule
+from kotapintar.sensors.ingest import IngestResult, accept_http, accept_mqtt
+from kotapintar.sensors.levels import LevelCatalog, load_catalog
+from kotapintar.sensors.payloads import Reading, iso_z
+from kotapintar.sensors.quality import (
+    EXCLUDING_FLAGS,
+    FlaggedReading,
+    QualityFlag,
+    combine,
+    device_health,
+    flag_series,
+    history_needed,
+    summary,
+)
+from kotapintar.sensors.registry import Device, DeviceRegistry, derive_api_key, load_devices
+from kotapintar.sensors.rollup import Resolution, RetentionPolicy, rollup
+from kotapintar.sensors.rules import (
+    Action,
+    CloseWarning,
+    LevelChanged,
+    OpenCase,
+    Rule,
+    UpdateCase,
+    case_closed,
+    evaluate_all,
+    load_rules,
+    open_areas,
+)
+from kotapintar.services.actors import Actor, system_actor
+from kotapintar.settings import Settings, get_settings
+from kotapintar.store.db import Database
+from kotapintar.store.repositories.events import case_stream
+from kotapintar.store.repositories.sensors import SensorRepository, StoredReading
+from kotapintar.store.tables_sensors import SensorAlarm, SensorWarning
+from kotapintar.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+FLAG_BITS: dict[QualityFlag, int] = {flag: 1 << i for i, flag in enumerate(QualityFlag)}
+EXCLUDING_MASK = sum(FLAG_BITS[f] for f in EXCLUDING_FLAGS)
+RULE_ACTOR = "sensor-rules"
+MAX_EVENT_READINGS = 200
+_INGEST_LOCK = threading.RLock()
+
+
+def flags_to_mask(flags: Iterable[QualityFlag]) -> int:
+    """The stored bitmask of a set of quality flags."""
+    return sum(FLAG_BITS[f] for f in set(flags))
+
+
+def mask_to_flags(mask: int) -> frozenset[QualityFlag]:
+    """The quality flags of a stored bitmask."""
+    return frozenset(f for f, bit in FLAG_BITS.items() if mask & bit)
+
+
+def flag_names(mask: int) -> list[str]:
+    """The flag words of a stored bitmask, in a stable order."""
+    return [f.value for f in QualityFlag if mask & FLAG_BITS[f]]
+
+
+# ---------------------------------------------------------------------------------------------- context
+
+
+@dataclass
+class SensorContext:
+    """What ingest needs in memory: the registry built from the device table, the rules and level sets."""
+
+    registry: DeviceRegistry
+    devices: dict[str, Device]
+    rules: list[Rule]
+    catalog: LevelCatalog
+
+    def rule(self, rule_id: str) -> Rule | None:
+        """A rule by id."""
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+_CONTEXTS: weakref.WeakKeyDictionary[Database, SensorContext] = weakref.WeakKeyDictionary()
+
+
+def key_secret(settings: Settings) -> str:
+    """The secret the demo devices' API keys derive from."""
+    return settings.sensor_key_secret or settings.secret_key
+
+
+def device_api_key(settings: Settings, device_id: str) -> str:
+    """The placeholder API key of a demo device (for the demo publisher, tests and benchmarks)."""
+    return derive_api_key(key_secret(settings), device_id)
+
+
+def sensor_context(db: Database, settings: Settings | None = None, *, refresh: bool = False) -> SensorContext:
+    """The cached sensor context of a database (rebuilt after the device table changes)."""
+    settings = settings or get_settings()
+    with _INGEST_LOCK:
+        ctx = _CONTEXTS.get(db)
+        if ctx is None or refresh:
+            with db.reading() as uow:
+                rows = SensorRepository(uow.session).devices()
+                devices = [Device.model_validate(row.spec) for row in rows]
+            catalog = load_catalog()
+            ctx = SensorContext(
+                registry=DeviceRegistry(devices, key_secret=key_secret(settings)),
+                devices={d.id: d for d in devices},
+                rules=load_rules(catalog=catalog),
+                catalog=catalog,
+            )
+            _CONTEXTS[db] = ctx
+        return ctx
+
+
+def register_devices(db: Database, actor: Actor, devices: Sequence[Device]) -> tuple[int, int]:
+    """Create or update devices in the registry; returns (created, updated)."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    now = utcnow()
+    created = updated = 0
+    with db.transaction() as uow:
+        repo = SensorRepository(uow.session)
+        for device in devices:
+            values = {
+                "id": device.id,
+                "name": device.name,
+                "kind": device.kind.value,
+                "lon": device.lon,
+                "lat": device.lat,
+                "region_code": device.region,
+                "owner_agency": device.owner_agency,
+                "interval_s": device.interval_s,
+                "thresholds": dict(device.thresholds),
+                "spec": device.model_dump(mode="json"),
+                "api_key_hash": device.api_key_hash,
+                "active": True,
+                "created_at": now,
+                "updated_at": now,
+            }
+            if repo.upsert_device(values):
+                created += 1
+            else:
+                updated += 1
+    _CONTEXTS.pop(db, None)
+    return created, updated
+
+
+def load_demo_devices(db: Database, actor: Actor) -> int:
+    """Register the shipped Kapuas demo devices (idempotent); returns how many devices there are."""
+    devices = load_devices()
+    register_devices(db, actor, devices)
+    return len(devices)
+
+
+# ---------------------------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class IngestOutcome:
+    """What one ingest batch did (also the HTTP answer)."""
+
+    accepted: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    flagged: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    cases_opened: list[int] = field(default_factory=list)
+    cases_updated: list[int] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "accepted": self.accepted,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "flagged": dict(self.flagged),
+            "rejected": dict(self.rejected),
+            "errors": self.errors[:20],
+            "cases_opened": self.cases_opened,
+            "cases_updated": sorted(set(self.cases_updated)),
+        }
+
+
+def ingest_mqtt_messages(
+    db: Database,
+    messages: Sequence[tuple[str, str | bytes]],
+    *,
+    received_at: datetime | None = None,
+    settings: Settings | None = None,
+) -> IngestOutcome:
+    """Ingest a batch of MQTT messages (topic, payload) from devices authenticated by the key in the topic."""
+    settings = settings or get_settings()
+    now = received_at or utcnow()
+    ctx = sensor_context(db, settings)
+    merged = IngestResult()
+    for topic, payload in messages:
+        one = accept_mqtt(topic, payload, registry=ctx.registry, received_at=now)
+        merged.readings.extend(one.readings)
+        merged.rejected.update(one.rejected)
+        merged.by_device.update(one.by_device)
+        if one.errors and len(merged.errors) < 20:
+            merged.errors.extend(one.errors)
+    return _ingest(db, ctx, merged, now, settings)
+
+
+def ingest_http(
+    db: Database,
+    body: Any,
+    *,
+    api_key: str | None,
+    received_at: datetime | None = None,
+    settings: Settings | None = None,
+) -> IngestOutcome:
+    """Ingest an HTTP body (one reading object, a batch, or NGSI-LD entities) sent with a device key."""
+    settings = settings or get_settings()
+    now = received_at or utcnow()
+    ctx = sensor_context(db, settings)
+    result = accept_http(body, registry=ctx.registry, received_at=now, api_key=api_key)
+    return _ingest(db, ctx, result, now, settings)
+
+
+def ingest_readings(
+    db: Database,
+    readings: Sequence[Reading],
+    *,
+    received_at: datetime | None = None,
+    settings: Settings | None = None,
+) -> IngestOutcome:
+    """Ingest readings that were already authenticated in this process (the demo feed, the staleness tick)."""
+    settings = settings or get_settings()
+    now = received_at or utcnow()
+    ctx = sensor_context(db, settings)
+    known = [r for r in readings if r.device_id in ctx.devices]
+    result = IngestResult(readings=known)
+    for r in readings:
+        if r.device_id not in ctx.devices:
+            result.reject(
+                "unknown_device", f"Perangkat '{r.device_id}' tidak terdaftar.", device_id=r.device_id
+            )
+    return _ingest(db, ctx, result, now, settings)
+
+
+def tick_sensors(
+    db: Database, *, now: datetime | None = None, settings: Settings | None = None
+) -> IngestOutcome:
+    """Evaluate the clock-driven rules (a silent critical gauge goes stale) without new readings."""
+    return ingest_readings(db, [], received_at=now or utcnow(), settings=settings)
+
+
+def _first_per_slot(readings: Iterable[Reading]) -> tuple[list[Reading], int]:
+    """One reading per (device, attribute, time): exact duplicates dropped, for a conflict the first wins."""
+    seen: set[tuple[str, str, datetime]] = set()
+    out: list[Reading] = []
+    dropped = 0
+    for r in readings:
+        key = (r.device_id, r.attribute, r.observed_at)
+        if key in seen:
+            dropped += 1
+            continue
+        seen.add(key)
+        out.append(r)
+    out.sort()
+    return out, dropped
+
+
+def _ingest(
+    db: Database, ctx: SensorContext, result: IngestResult, now: datetime, settings: Settings
+) -> IngestOutcome:
+    out = IngestOutcome(rejected=Counter(result.rejected), errors=list(result.errors))
+    readings, dropped = _first_per_slot(result.readings)
+    out.duplicates += dropped
+    opens: list[OpenCase] = []
+    with _INGEST_LOCK, db.transaction() as uow:
+        repo = SensorRepository(uow.session)
+        if result.by_device:
+            repo.count_rejections(result.by_device, now, result.errors[0] if result.errors else None)
+        flagged = _store(repo, ctx, readings, now, out)
+        clean = [f.reading for f in flagged if not (f.flags & EXCLUDING_FLAGS)]
+        last_seen: dict[str, datetime] = {}
+        for f in flagged:
+            seen = last_seen.get(f.reading.device_id)
+            if seen is None or f.reading.observed_at > seen:
+                last_seen[f.reading.device_id] = f.reading.observed_at
+        repo.touch_last_seen(last_seen)
+        repo.lock_rule_states()
+        states = repo.rule_states()
+        states = _disarm_closed_cases(uow, repo, ctx, states, now, settings)
+        new_states, actions = evaluate_all(
+            ctx.rules,
+            states,
+            clean,
+            now=now,
+            devices=ctx.devices,
+            catalog=ctx.catalog,
+            last_seen=last_seen,
+        )
+        repo.save_rule_states(new_states, now)
+        opens = _act(uow, repo, ctx, actions, now, settings, out, new_states)
+    for action in opens:
+        _open_case(db, ctx, action, settings, out)
+    return out
+
+
+def _store(
+    repo: SensorRepository, ctx: SensorContext, readings: list[Reading], now: datetime, out: IngestOutcome
+) -> list[FlaggedReading]:
+    """Flag new readings against stored history, store them and merge rollups; returns the stored ones."""
+    if not readings:
+        return []
+    by_series: dict[tuple[str, str], list[Reading]] = {}
+    for r in readings:
+        by_series.setdefault((r.device_id, r.attribute), []).append(r)
+    window = max(history_needed(ctx.devices[d].quality_config(a)) for d, a in by_series)
+    earliest = min(r.observed_at for r in readings) - window
+    latest = max(r.observed_at for r in readings)
+    stored: dict[tuple[str, str], list[StoredReading]] = {}
+    for row in repo.history({d for d, _ in by_series}, earliest, latest):
+        stored.setdefault((row.device_id, row.attribute), []).append(row)
+    flagged: list[FlaggedReading] = []
+    for key, items in by_series.items():
+        device = ctx.devices[key[0]]
+        history = stored.get(key, [])
+        taken = {h.observed_at for h in history}
+        fresh = [r for r in items if r.observed_at not in taken]
+        out.duplicates += len(items) - len(fresh)
+        if not fresh:
+            continue
+        past = [
+            FlaggedReading(
+                Reading(h.observed_at, h.device_id, h.attribute, h.value, ""), mask_to_flags(h.flags)
+            )
+            for h in history
+        ]
+        flagged.extend(flag_series(fresh, device.quality_config(key[1]), received_at=now, history=past))
+    out.accepted += len(readings)
+    rows = []
+    for f in flagged:
+        r = f.reading
+        rows.append(
+            {
+                "device_id": r.device_id,
+                "attribute": r.attribute,
+                "observed_at": r.observed_at,
+                "received_at": now,
+                "value": r.value,
+                "flags": flags_to_mask(f.flags),
+            }
+        )
+        for flag in f.flags:
+            out.flagged[flag.value] += 1
+    repo.insert_observations(rows)
+    out.stored += len(rows)
+    clean = [f.reading for f in flagged if not (f.flags & EXCLUDING_FLAGS)]
+    parts = []
+    for resolution in (Resolution.MINUTE, Resolution.HOUR, Resolution.DAY):
+        for b in rollup(clean, resolution, day_tz=WIB):
+            parts.append(
+                {
+                    "device_id": b.device_id,
+                    "attribute": b.attribute,
+                    "resolution": resolution.value,
+                    "bucket_start": b.bucket_start,
+                    "count": b.count,
+                    "min": b.min,
+                    "max": b.max,
+                    "total": b.total,
+                    "mean": b.mean,
+                }
+            )
+    repo.merge_rollups(parts)
+    return flagged
+
+
+def _disarm_closed_cases(
+    uow: UnitOfWork,
+    repo: SensorRepository,
+    ctx: SensorContext,
+    states: dict[str, dict[str, Any]],
+    now: datetime,
+    settings: Settings,
+) -> dict[str, dict[str, Any]]:
+    """An operator closed (or rejected) the case of an open alarm: end the alarm, disarm its rules there."""
+    for alarm in repo.open_alarms():
+        if alarm.case_id is None:
+            continue
+        status = repo.case_status(alarm.case_id)
+        if status is not None and CaseStatus(status).is_open:
+            continue
+        _end_alarm(uow, repo, ctx, alarm, now, settings, reason="case_closed")
+        for rule in ctx.rules:
+            if rule.dedupe_key(alarm.area_code) == alarm.dedupe_key and rule.id in states:
+                states[rule.id] = case_closed(states[rule.id], alarm.area_code)
+    return states
+
+
+def _readings_payload(readings: Sequence[Reading]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in list(readings)[-MAX_EVENT_READINGS:]]
+
+
+def _act(
+    uow: UnitOfWork,
+    repo: SensorRepository,
+    ctx: SensorContext,
+    actions: Sequence[Action],
+    now: datetime,
+    settings: Settings,
+    out: IngestOutcome,
+    states: Mapping[str, Mapping[str, Any]],
+) -> list[OpenCase]:
+    """Apply rule actions to existing alarms in this transaction; returns the cases still to open."""
+    opens: dict[str, OpenCase] = {}
+    actor = f"system:{RULE_ACTOR}"
+    for action in actions:
+        out.actions.append(action.to_dict() | {"readings": len(action.readings)})
+        alarm = repo.open_alarm(action.dedupe_key)
+        if alarm is None or alarm.case_id is None:
+            if isinstance(action, OpenCase) and action.dedupe_key not in opens:
+                opens[action.dedupe_key] = action
+            elif isinstance(action, UpdateCase | LevelChanged) and action.dedupe_key in opens:
+                first = opens[action.dedupe_key]
+                opens[action.dedupe_key] = OpenCase(
+                    rule_id=first.rule_id,
+                    area=first.area,
+                    service=first.service,
+                    priority=action.priority or first.priority,
+                    level=action.level or first.level,
+                    at=first.at,
+                    readings=tuple(sorted(set(first.readings) | set(action.readings))),
+                    dedupe_key=first.dedupe_key,
+                    title=first.title,
+                )
+            continue
+        case_id = alarm.case_id
+        if isinstance(action, OpenCase | UpdateCase):
+            # Another rule of the group, or new readings: attach them to the one open case.
+            uow.events.append(
+                stream=case_stream(case_id),
+                case_id=case_id,
+                type=EventType.OBSERVATIONS_ATTACHED,
+                actor=actor,
+                at=now,
+                payload={
+                    "rule_id": action.rule_id,
+                    "dedupe_key": action.dedupe_key,
+                    "level": action.level,
+                    "readings": _readings_payload(action.readings),
+                },
+            )
+            out.cases_updated.append(case_id)
+        elif isinstance(action, LevelChanged):
+            old = alarm.level
+            alarm.level = action.level
+            uow.events.append(
+                stream=case_stream(case_id),
+                case_id=case_id,
+                type=EventType.SENSOR_LEVEL_CHANGED,
+                actor=actor,
+                at=now,
+                payload={
+                    "rule_id": action.rule_id,
+                    "dedupe_key": action.dedupe_key,
+                    "old_level": old,
+                    "level": action.level,
+                    "priority": action.priority.value,
+                    "readings": _readings_payload(action.readings),
+                },
+            )
+            if alarm.public:
+                _publish(repo, ctx, alarm, "Update", action.at, settings)
+            out.cases_updated.append(case_id)
+        elif isinstance(action, CloseWarning):
+            holder = _other_holder(ctx, states, action)
+            if holder is not None:
+                # Another rule of the group still holds the area: the warning stays, that rule carries it.
+                alarm.rule_id = holder
+            else:
+                _end_alarm(uow, repo, ctx, alarm, now, settings, reason="condition_cleared", at=action.at)
+            out.cases_updated.append(case_id)
+    return list(opens.values())
+
+
+def _other_holder(
+    ctx: SensorContext, states: Mapping[str, Mapping[str, Any]], action: CloseWarning
+) -> str | None:
+    """A rule of the same group whose warning is still open in the area, if any."""
+    for rule in ctx.rules:
+        if rule.id == action.rule_id or rule.dedupe_key(action.area) != action.dedupe_key:
+            continue
+        if action.area in open_areas(states.get(rule.id) or {}):
+            return rule.id
+    return None
+
+
+def _end_alarm(
+    uow: UnitOfWork,
+    repo: SensorRepository,
+    ctx: SensorContext,
+    alarm: SensorAlarm,
+    now: datetime,
+    settings: Settings,
+    *,
+    reason: str,
+    at: datetime | None = None,
+) -> None:
+    """Close an alarm: the public warning is cancelled (CAP msgType Cancel) and the case log says so."""
+    alarm.closed_at = at or now
+    if alarm.public and repo.current_warning(alarm.id) is not None:
+        _publish(repo, ctx, alarm, "Cancel", at or now, settings)
+    if alarm.case_id is not None:
+        uow.events.append(
+            stream=case_stream(alarm.case_id),
+            case_id=alarm.case_id,
+            type=EventType.SENSOR_WARNING_ENDED,
+            actor=f"system:{RULE_ACTOR}",
+            at=now,
+            payload={"rule_id": alarm.rule_id, "dedupe_key": alarm.dedupe_key, "reason": reason},
+        )
+    uow.flush()
+
+
+def _describe(ctx: SensorContext, action: OpenCase, area_name: str) -> str:
+    rule = ctx.rule(action.rule_id)
+    when = action.at.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
+    lines = [
+        f"{action.title} di {area_name}, terdeteksi otomatis oleh aturan sensor "
+        f"'{rule.name if rule else action.rule_id}' pada {when}."
+    ]
+    for r in list(action.readings)[-10:]:
+        device = ctx.devices.get(r.device_id)
+        lines.append(
+            f"- {device.name if device else r.device_id} ({r.device_id}): {r.attribute} = {r.value:g} {r.unit} "
+            f"pukul {r.observed_at.astimezone(WIB).strftime('%H:%M WIB')}"
+        )
+    lines.append("Grafik data sensor tersedia di halaman kasus / sensor chart on the case page.")
+    return "\n".join(lines)
+
+
+def _open_case(
+    db: Database, ctx: SensorContext, action: OpenCase, settings: Settings, out: IngestOutcome
+) -> None:
+    """Open the case of a fired rule through the normal intake (triage, SOP), then link the alarm to it."""
+    from kotapintar.services.reports import submit_report
+    from kotapintar.services.schemas import ReportIn
+
+    rule = ctx.rule(action.rule_id)
+    with db.reading() as uow:
+        region = SensorRepository(uow.session).region(action.area)
+        area_name = region.name if region is not None else action.area
+    devices = [ctx.devices[r.device_id] for r in action.readings if r.device_id in ctx.devices]
+    devices = devices or [d for d in ctx.devices.values() if d.region == action.area]
+    lon, lat = (devices[0].lon, devices[0].lat) if devices else (None, None)
+    ref = f"sensor:{action.dedupe_key}:{int(action.at.timestamp())}"
+    try:
+        result = submit_report(
+            db,
+            system_actor(RULE_ACTOR),
+            ReportIn(
+                service_code=action.service,
+                description=_describe(ctx, action, area_name),
+                lon=lon,
+                lat=lat,
+                channel="sensor",
+                priority=action.priority.value,
+                client_ref=ref,
+                external_id=action.dedupe_key,
+            ),
+            settings=settings,
+        )
+    except DomainError as exc:
+        log.error("sensor rule %s could not open a case in %s: %s", action.rule_id, action.area, exc)
+        out.errors.append(f"{action.rule_id}: {exc.message}")
+        return
+    now = utcnow()
+    with _INGEST_LOCK, db.transaction() as uow:
+        repo = SensorRepository(uow.session)
+        alarm = repo.open_alarm(action.dedupe_key)
+        if alarm is None:
+            alarm = repo.add_alarm(
+                SensorAlarm(
+                    dedupe_key=action.dedupe_key,
+                    rule_id=action.rule_id,
+                    area_code=action.area,
+                    service_code=action.service,
+                    level=action.level,
+                    case_id=result.case_id,
+                    public=bool(rule and rule.warning and rule.warning.public),
+                    opened_at=action.at,
+                )
+            )
+            if alarm.public:
+                _publish(repo, ctx, alarm, "Alert", action.at, settings)
+        uow.events.append(
+            stream=case_stream(result.case_id),
+            case_id=result.case_id,
+            type=EventType.OBSERVATIONS_ATTACHED,
+            actor=f"system:{RULE_ACTOR}",
+            at=now,
+            payload={
+                "rule_id": action.rule_id,
+                "dedupe_key": action.dedupe_key,
+                "level": action.level,
+                "opened": True,
+                "readings": _readings_payload(action.readings),
+            },
+        )
+    if not result.replayed:
+        out.cases_opened.append(result.case_id)
+
+
+# ---------------------------------------------------------------------------------------------- CAP
+
+
+def _cap_area(repo: SensorRepository, code: str) -> CapArea:
+    """The CAP area of a kecamatan: its name, its boundary (outer ring, at most ~100 points) and its code."""
+    region = repo.region(code)
+    name = region.name if region is not None else code
+    polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
+    geometry = region.geometry if region is not None else None
+    if geometry:
+        rings: list[list[list[float]]] = []
+        if geometry.get("type") == "Polygon":
+            rings = [geometry["coordinates"][0]]
+        elif geometry.get("type") == "MultiPolygon":
+            rings = [max((p[0] for p in geometry["coordinates"]), key=len)]
+        for ring in rings:
+            step = max(1, len(ring) // 100)
+            points = [(round(p[0], 5), round(p[1], 5)) for p in ring[::step]]
+            if points and points[0] != points[-1]:
+                points.append(points[0])
+            if len(points) >= 4:
+                polygons += (tuple(points),)
+    return CapArea(
+        area_desc=f"Kecamatan {name}" if region is not None and region.level == "kecamatan" else name,
+        polygons=polygons,
+        geocodes=(("KEMENDAGRI", code),),
+    )
+
+
+def _publish(
+    repo: SensorRepository,
+    ctx: SensorContext,
+    alarm: SensorAlarm,
+    msg_type: str,
+    at: datetime,
+    settings: Settings,
+) -> SensorWarning | None:
+    """Build, validate and store one CAP message of an alarm (Alert, Update referencing it, Cancel)."""
+    rule = ctx.rule(alarm.rule_id)
+    if rule is None or rule.warning is None:
+        return None
+    previous = repo.current_warning(alarm.id)
+    references: tuple[tuple[str, str, datetime], ...] = ()
+    if previous is not None:
+        references = tuple((s, i, datetime.fromisoformat(t)) for s, i, t in previous.cap_references)
+        references += ((previous.sender, previous.identifier, previous.sent),)
+    sent = max(at, previous.sent + timedelta(seconds=1)) if previous is not None else at
+    warning = warning_from_rule(
+        rule,
+        area=_cap_area(repo, alarm.area_code),
+        level=alarm.level,
+        sent=sent,
+        sender=settings.cap_sender,
+        msg_type=msg_type,
+        references=references,
+        catalog=ctx.catalog,
+        english=True,
+    )
+    if msg_type != "Alert":
+        warning = type(warning)(
+            identifier=f"{warning.identifier}.{msg_type.lower()}",
+            sender=warning.sender,
+            sent=warning.sent,
+            info=warning.info,
+            status=warning.status,
+            msg_type=warning.msg_type,
+            scope=warning.scope,
+            references=warning.references,
+        )
+    xml = build_alert(warning).decode("utf-8")
+    return repo.add_warning(
+        SensorWarning(
+            alarm_id=alarm.id,
+            identifier=warning.identifier,
+            sender=warning.sender,
+            sent=warning.sent,
+            status=warning.status,
+            msg_type=msg_type,
+            area_code=alarm.area_code,
+            level=alarm.level,
+            cap_references=[[s, i, t.isoformat()] for s, i, t in warning.references],
+            headline=warning.info[0].headline[:300],
+            current=True,
+            xml=xml,
+        )
+    )
+
+
+def cap_feed(
+    db: Database, *, link: str, now: datetime | None = None, settings: Settings | None = None
+) -> bytes:
+    """The public CAP 1.2 Atom feed: current messages of active warnings and cancellations of the last 24 h."""
+    from lxml import etree
+
+    from kotapintar.sensors.cap import ATOM_NS, validate
+
+    settings = settings or get_settings()
+    now = now or utcnow()
+    with db.reading() as uow:
+        rows = SensorRepository(uow.session).feed_warnings(now - timedelta(hours=24))
+        items = [(w.identifier, w.sender, w.sent, w.headline, w.xml) for w in rows]
+    atom = f"{{{ATOM_NS}}}"
+    base = etree.fromstring(
+        build_feed(
+            [], feed_id=f"urn:kotapintar:cap:{settings.cap_sender}", title=_FEED_TITLE, updated=now, link=link
+        )
+    )
+    for identifier, sender, sent, headline, xml in items:
+        alert = etree.fromstring(xml.encode("utf-8"))
+        validate(alert)
+        entry = etree.SubElement(base, f"{atom}entry")
+        etree.SubElement(entry, f"{atom}id").text = f"urn:cap:{sender}:{identifier}"
+        etree.SubElement(entry, f"{atom}title").text = headline
+        etree.SubElement(entry, f"{atom}updated").text = (
+            sent.astimezone(WIB).replace(microsecond=0).isoformat()
+        )
+        content = etree.SubElement(entry, f"{atom}content", type="application/cap+xml")
+        content.append(alert)
+    data: bytes = etree.tostring(base, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
+
+
+_FEED_TITLE = "Peringatan dini Kabupaten Kapuas / Early warnings (CAP 1.2)"
+
+
+def active_warnings(db: Database, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Active public warnings for the portal (newest first): area, level, headline, CAP identifier."""
+    now = now or utcnow()
+    with db.reading() as uow:
+        repo = SensorRepository(uow.session)
+        out = []
+        for w in repo.feed_warnings(now):
+            if w.msg_type == "Cancel":
+                continue
+            region = repo.region(w.area_code)
+            out.append(
+                {
+                    "identifier": w.identifier,
+                    "sender": w.sender,
+                    "sent": iso_z(w.sent),
+                    "msg_type": w.msg_type,
+                    "status": w.status,
+                    "area_code": w.area_code,
+                    "area_name": region.name if region is not None else w.area_code,
+                    "level": w.level,
+                    "headline": w.headline,
+                }
+            )
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- queries
+
+
+def _device_view(device: Device, health: str, last_seen: datetime | None) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "name": device.name,
+        "kind": device.kind.value,
+        "lon": device.lon,
+        "lat": device.lat,
+        "region": device.region,
+        "owner_agency": device.owner_agency,
+        "river": device.river,
+        "tags": list(device.tags),
+        "interval_s": device.interval_s,
+        "attributes": list(device.attributes),
+        "health": health,
+        "last_seen": iso_z(last_seen) if last_seen else None,
+    }
+
+
+def _summary_dict(s: Any) -> dict[str, Any]:
+    return {
+        "expected": s.expected,
+        "received": s.received,
+        "completeness_pct": s.completeness_pct,
+        "flagged_pct": s.flagged_pct,
+        "last_seen": iso_z(s.last_seen) if s.last_seen else None,
+    }
+
+
+def quality_report(
+    db: Database, *, now: datetime | None = None, hours: int = 24, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Data quality per device and per kind over the last `hours`: completeness %, flagged %, last seen."""
+    if not 1 <= hours <= 24 * 31:
+        raise ValidationFailed(
+            "Rentang kualitas data 1 jam sampai 31 hari / hours must be 1..744.", field="hours"
+        )
+    now = now or utcnow()
+    ctx = sensor_context(db, settings)
+    start = now - timedelta(hours=hours)
+    devices_out: list[dict[str, Any]] = []
+    per_kind: dict[str, list[Any]] = {}
+    with db.reading() as uow:
+        repo = SensorRepository(uow.session)
+        rows = {row.id: row for row in repo.devices()}
+        history = repo.history(list(ctx.devices), start, now)
+    by_device: dict[str, list[FlaggedReading]] = {}
+    for h in history:
+        by_device.setdefault(h.device_id, []).append(
+            FlaggedReading(
+                Reading(h.observed_at, h.device_id, h.attribute, h.value, ""), mask_to_flags(h.flags)
+            )
+        )
+    for device in ctx.devices.values():
+        s = summary(
+            by_device.get(device.id, []), device.interval, (start, now), attribute=device.primary_attribute
+        )
+        row = rows.get(device.id)
+        last_seen = row.last_seen if row is not None else None
+        health = device_health(last_seen, device.interval, now)
+        devices_out.append(_device_view(device, health.value, last_seen) | {"quality": _summary_dict(s)})
+        per_kind.setdefault(device.kind.value, []).append(s)
+    return {
+        "period": {"start": iso_z(start), "end": iso_z(now)},
+        "devices": devices_out,
+        "kinds": {kind: _summary_dict(combine(items)) for kind, items in sorted(per_kind.items())},
+    }
+
+
+def device_overview(
+    db: Database, *, now: datetime | None = None, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Every device with its health, 24-hour quality and latest value per attribute (for the map)."""
+    report = quality_report(db, now=now, hours=24, settings=settings)
+    ctx = sensor_context(db, settings)
+    with db.reading() as uow:
+        repo = SensorRepository(uow.session)
+        for item in report["devices"]:
+            device = ctx.devices[item["id"]]
+            latest = {}
+            for attribute in device.attributes:
+                last = repo.latest(device.id, attribute)
+                if last is not None:
+                    latest[attribute] = _point(last, device, ctx.catalog)
+            item["latest"] = latest
+    return list(report["devices"])
+
+
+def _point(r: StoredReading, device: Device, catalog: LevelCatalog) -> dict[str, Any]:
+    from kotapintar.sensors.kinds import canonical_unit
+
+    item: dict[str, Any] = {
+        "observed_at": iso_z(r.observed_at),
+        "value": r.value,
+        "unit": canonical_unit(r.attribute),
+        "flags": flag_names(r.flags),
+    }
+    if r.attribute == "waterLevel":
+        flood = catalog.level_set("flood")
+        item["level"] = flood.level_of(r.value, flood.thresholds(device))
+    return item
+
+
+def latest_of_kind(db: Database, kind: str, *, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The latest value of every device of a kind (map layer)."""
+    ctx = sensor_context(db, settings)
+    out = []
+    with db.reading() as uow:
+        repo = SensorRepository(uow.session)
+        for device in ctx.devices.values():
+            if device.kind.value != kind:
+                continue
+            last = repo.latest(device.id, device.primary_attribute)
+            out.append(
+                {
+                    "id": device.id,
+                    "name": device.name,
+                    "lon": device.lon,
+                    "lat": device.lat,
+                    "region": device.region,
+                    "attribute": device.primary_attribute,
+                    "latest": _point(last, device, ctx.catalog) if last is not None else None,
+                }
+            )
+    return out
+
+
+def device_series(
+    db: Database,
+    device_id: str,
+    *,
+    start: datetime,
+    end: datetime,
+    resolution: str = "raw",
+    attribute: str | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """A device's series in [start, end) at raw, 1m, 1h or 1d resolution (raw includes the quality flags)."""
+    ctx = sensor_context(db, settings)
+    device = ctx.devices.get(device_id)
+    if device is None:
+        raise NotFound(f"Perangkat '{device_id}' tidak terdaftar / unknown device.", device_id=device_id)
+    attribute = attribute or device.primary_attribute
+    if attribute not in device.attributes:
+        raise ValidationFailed(
+            f"Perangkat '{device_id}' tidak mengukur {attribute} / device does not report it.",
+            field="attribute",
+        )
+    if end <= start or end - start > timedelta(days=400):
+        raise ValidationFailed("Rentang waktu tidak sah (maksimum 400 hari) / bad range.", field="start")
+    from kotapintar.sensors.kinds import canonical_unit
+
+    body: dict[str, Any] = {
+        "device_id": device_id,
+        "attribute": attribute,
+        "unit": canonical_unit(attribute),
+        "resolution": resolution,
+        "start": iso_z(start),
+        "end": iso_z(end),
+    }
+    with db.reading() as uow:
+        repo = SensorRepository(uow.session)
+        if resolution == "raw":
+            rows = repo.series(device_id, attribute, start, end)
+            body["points"] = [
+                {"t": iso_z(r.observed_at), "value": r.value, "flags": flag_names(r.flags)} for r in rows
+            ]
+        elif resolution in ("1m", "1h", "1d"):
+            buckets = repo.rollups(device_id, attribute, resolution, start, end)
+            body["points"] = [
+                {"t": iso_z(b.bucket_start), "count": b.count, "min": b.min, "max": b.max, "mean": b.mean}
+                for b in buckets
+            ]
+        else:
+            raise ValidationFailed(
+                "Resolusi: raw, 1m, 1h atau 1d / resolution must be raw|1m|1h|1d.", field="resolution"
+            )
+    if attribute == "waterLevel":
+        body["thresholds"] = ctx.catalog.level_set("flood").thresholds(device)
+    return body
+
+
+def case_observations(
+    db: Database, actor: Actor, case_id: int, *, settings: Settings | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The readings behind a case opened by a rule: each evidence series from 6 h before it opened on."""
+    from kotapintar.services.cases import case_detail
+
+    case_detail(db, actor, case_id)  # raises unless the actor may see this case
+    ctx = sensor_context(db, settings)
+    now = now or utcnow()
+    with db.reading() as uow:
+        alarms = [
+            (a.rule_id, a.area_code, a.level, a.opened_at, a.closed_at)
+            for a in SensorRepository(uow.session).alarms_for_case(case_id)
+        ]
+    series = []
+    seen: set[tuple[str, str]] = set()
+    for rule_id, area, _level, opened_at, closed_at in alarms:
+        rule = ctx.rule(rule_id)
+        if rule is None:
+            continue
+        start = opened_at - timedelta(hours=6)
+        end = min(now, (closed_at or now) + timedelta(hours=1), opened_at + timedelta(days=14)) + timedelta(
+            seconds=1
+        )
+        for _path, leaf in rule.leaves():
+            for device in ctx.devices.values():
+                if device.region != area or not leaf.matches(device) or (device.id, leaf.attribute) in seen:
+                    continue
+                seen.add((device.id, leaf.attribute))
+                series.append(
+                    device_series(
+                        db,
+                        device.id,
+                        start=start,
+                        end=max(end, start + timedelta(minutes=1)),
+                        attribute=leaf.attribute,
+                    )
+                    | {"device_name": device.name}
+                )
+    return {
+        "case_id": case_id,
+        "alarms": [
+            {
+                "rule_id": r,
+                "area": a,
+                "level": lv,
+                "opened_at": iso_z(o),
+                "closed_at": iso_z(c) if c else None,
+            }
+            for r, a, lv, o, c in alarms
+        ],
+        "series": series,
+    }
+
+
+def rejection_counts(db: Database, actor: Actor) -> list[dict[str, Any]]:
+    """Rejected messages per claimed device and reason (operators)."""
+    actor.require(Permission.VIEW_ALL_CASES)
+    with db.reading() as uow:
+        return [
+            {"device_id": r.device_id, "reason": r.reason, "count": r.count, "last_at": iso_z(r.last_at)}
+            for r in SensorRepository(uow.session).rejections()
+        ]
+
+
+def apply_retention(
+    db: Database, actor: Actor, *, now: datetime | None = None, settings: Settings | None = None
+) -> dict[str, int]:
+    """Delete raw readings (and 1-minute rollups) older than the retention policy; rollups above stay."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    settings = settings or get_settings()
+    now = now or utcnow()
+    policy = RetentionPolicy(raw=timedelta(days=settings.sensor_raw_retention_days))
+    cut = policy.cutoffs(now)
+    deleted = {"raw": 0, "1m": 0}
+    with db.transaction() as uow:
+        repo = SensorRepository(uow.session)
+        raw_cut = cut.get("raw")
+        if raw_cut is not None:
+            for device_id, attribute in repo.series_keys():
+                deleted["raw"] += repo.delete_before(device_id, attribute, raw_cut)
+        minute_cut = cut.get("minute")
+        if minute_cut is not None:
+            deleted["1m"] = repo.delete_rollups_before(Resolution.MINUTE.value, minute_cut)
+    return deleted
+
+
+def storage_info(db: Database) -> dict[str, Any]:
+    """Which time-series storage is in use (plain tables; TimescaleDB is detected but not required)."""
+    with db.reading() as uow:
+        timescale = SensorRepository(uow.session).timescale_available()
+    return {"dialect": db.engine.dialect.name, "timescaledb": timescale, "hypertables": False}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_time(text: str | None, default: datetime) -> datetime:
+    """An ISO time from a query string (a missing zone means UTC)."""
+    if not text:
+        return default
+    try:
+        return _aware(datetime.fromisoformat(text.replace("Z", "+00:00"))).astimezone(UTC)
+    except ValueError as exc:
+        raise ValidationFailed(f"Waktu tidak sah: {text} / bad time (ISO 8601).", field="time") from exc
+
+
+def readings_by_device(readings: Iterable[Reading]) -> Mapping[str, int]:
+    """How many readings per device (logs, benchmarks)."""
+    return Counter(r.device_id for r in readings)
+
+
+THRESHOLD_COLOURS = {"waspada": "#f9a825", "siaga": "#ef6c00", "awas": "#c62828"}
+
+
+def chart_geometry(series: Mapping[str, Any], *, width: int = 320, height: int = 80) -> dict[str, Any]:
+    """SVG sparkline geometry of one raw series from `case_observations` (templates/sensors/chart.html)."""
+    points = [p for p in series.get("points", []) if "value" in p]
+    thresholds = dict(series.get("thresholds") or {})
+    values = [float(p["value"]) for p in points if not p.get("flags")] or [0.0]
+    shown = [v for v in thresholds.values() if min(values) - 1 <= v <= max(values) + 1]
+    low, high = min([*values, *shown]), max([*values, *shown])
+    span = (high - low) or 1.0
+    times = [datetime.fromisoformat(p["t"].replace("Z", "+00:00")).timestamp() for p in points] or [0.0]
+    t0, t_span = times[0], (times[-1] - times[0]) or 1.0
+
+    def xy(t: float, v: float) -> tuple[float, float]:
+        y = height - 4 - (min(max(v, low), high) - low) / span * (height - 8)
+        return round((t - t0) / t_span * (width - 4) + 2, 1), round(y, 1)
+
+    clean = [xy(t, float(p["value"])) for t, p in zip(times, points, strict=False) if not p.get("flags")]
+    flagged = [
+        {"x": x, "y": y, "title": ", ".join(p["flags"])}
+        for t, p in zip(times, points, strict=False)
+        if p.get("flags")
+        for x, y in [xy(t, float(p["value"]))]
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "label": f"{series.get('device_name', series.get('device_id'))} · {series.get('attribute')}",
+        "unit": series.get("unit", ""),
+        "minimum": f"{min(values):g}",
+        "maximum": f"{max(values):g}",
+        "points": " ".join(f"{x},{y}" for x, y in clean),
+        "flagged": flagged,
+        "thresholds": [
+            {
+                "name": name,
+                "value": value,
+                "y": xy(t0, value)[1],
+                "colour": THRESHOLD_COLOURS.get(name, "#757575"),
+            }
+            for name, value in thresholds.items()
+            if value in shown
+        ],
+    }
+
+
+def warm_up(db: Database, settings: Settings | None = None) -> None:
+    """Load what the first batch would otherwise load (registry, rules, the triage model used by intake)."""
+    sensor_context(db, settings)
+    try:
+        from kotapintar.triage.classify.model import Classifier
+
+        Classifier.load()
+    except (OSError, ValueError) as exc:  # no shipped model: intake falls back on its own, nothing to warm
+        log.info("triage model not preloaded: %s", exc)

@@ -1,0 +1,322 @@
+"""Long-running sensor loops: the MQTT subscriber (FIWARE topics), the staleness tick and the demo feed."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from kotapintar.domain.events import utcnow
+from kotapintar.sensors.simulator import FloodEvent, Scenario, Simulator, default_scenario
+from kotapintar.services import sensors as svc
+from kotapintar.services.actors import system_actor
+from kotapintar.settings import Settings
+from kotapintar.store.db import Database
+
+log = logging.getLogger(__name__)
+
+# FIWARE IoT Agent topics: /<apiKey>/<deviceId>/attrs (+ a bare attribute), with an optional protocol prefix.
+TOPICS = (
+    "/+/+/attrs",
+    "/+/+/attrs/+",
+    "/ul/+/+/attrs",
+    "/ul/+/+/attrs/+",
+    "/json/+/+/attrs",
+    "/json/+/+/attrs/+",
+)
+
+
+def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
+    """(host, port, username, password) of an mqtt:// URL."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "tcp", ""):
+        raise ValueError(f"unsupported MQTT URL scheme: {parsed.scheme} (use mqtt://host:port)")
+    return parsed.hostname or "127.0.0.1", parsed.port or 1883, parsed.username, parsed.password
+
+
+@dataclass
+class MqttStats:
+    """Counters of the subscriber since it started."""
+
+    received: int = 0
+    processed: int = 0
+    stored: int = 0
+    rejected: int = 0
+    batches: int = 0
+    first_at: float | None = None
+    last_done_at: float | None = None
+
+
+@dataclass
+class MqttIngestor:
+    """Subscribes to the FIWARE topics and ingests messages in batches (one transaction per batch)."""
+
+    db: Database
+    settings: Settings
+    url: str
+    batch_max: int = 5000
+    batch_wait_s: float = 0.02
+    tick_s: float = 60.0
+    client_id: str = "kotapintar-sensors"
+    worker_process: bool = False
+    stats: MqttStats = field(default_factory=MqttStats)
+
+    def __post_init__(self) -> None:
+        self._queue: deque[tuple[str, bytes]] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._worker: threading.Thread | None = None
+        host, port, user, password = broker_address(self.url)
+        self._host, self._port = host, port
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True)
+        if user:
+            self.client.username_pw_set(user, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+        client.subscribe([(topic, 0) for topic in TOPICS])
+        self._connected.set()
+        log.info("MQTT sensor ingest connected to %s:%s (%s)", self._host, self._port, reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        if self.stats.first_at is None:
+            self.stats.first_at = time.perf_counter()
+        self.stats.received += 1
+        self._queue.append((message.topic, bytes(message.payload)))
+        if len(self._queue) >= self.batch_max:
+            self._wake.set()
+
+    def start(self, *, wait_s: float = 10.0) -> None:
+        """Connect, subscribe and start the network loop and the batch worker (background threads).
+
+        With `worker_process`, batches are ingested in a child process (its own interpreter and GIL), so
+        receiving messages and processing them run on two cores; the child is the only writer.
+        """
+        if self.worker_process:
+            ctx = mp.get_context("spawn")
+            self._inbox: Any = ctx.Queue()
+            self._outbox: Any = ctx.Queue()
+            self._child = ctx.Process(
+                target=_child_main,
+                args=(self.db.url, self.settings.model_dump(mode="json"), self._inbox, self._outbox),
+                daemon=True,
+            )
+            self._child.start()
+            if self._outbox.get(timeout=120) != "ready":
+                raise RuntimeError("sensor ingest worker did not start")
+            self._collector = threading.Thread(
+                target=self._collect, name="sensor-ingest-results", daemon=True
+            )
+            self._collector.start()
+        else:
+            svc.warm_up(self.db, self.settings)
+        self.client.connect(self._host, self._port, keepalive=30)
+        self.client.loop_start()
+        self._worker = threading.Thread(target=self._run, name="sensor-mqtt-ingest", daemon=True)
+        self._worker.start()
+        if not self._connected.wait(wait_s):
+            raise ConnectionError(f"MQTT broker {self._host}:{self._port} did not answer")
+        # A subscription is active once SUBACK arrived; a short pause covers it before callers publish.
+        time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Process what is queued, then disconnect."""
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        if self.worker_process:
+            self._inbox.put(None)
+            self._child.join(timeout=60)
+            self._outbox.put(None)
+            self._collector.join(timeout=10)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def _collect(self) -> None:
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                return
+            size, stored, rejected, done_at = item
+            self.stats.processed += size
+            self.stats.stored += stored
+            self.stats.rejected += rejected
+            self.stats.batches += 1
+            self.stats.last_done_at = done_at
+
+    def _drain(self) -> list[tuple[str, bytes]]:
+        batch: list[tuple[str, bytes]] = []
+        while self._queue and len(batch) < self.batch_max:
+            batch.append(self._queue.popleft())
+        return batch
+
+    def _run(self) -> None:
+        next_tick = time.monotonic() + self.tick_s
+        while True:
+            self._wake.wait(self.batch_wait_s)
+            self._wake.clear()
+            batch = self._drain()
+            if batch:
+                self._process(batch)
+            elif self._stop.is_set():
+                return
+            if self.tick_s > 0 and time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.tick_s
+                try:
+                    svc.tick_sensors(self.db, settings=self.settings)
+                except Exception:  # keep the loop alive: the next tick tries again
+                    log.exception("sensor staleness tick failed")
+
+    def _process(self, batch: list[tuple[str, bytes]]) -> None:
+        if self.worker_process:
+            self._inbox.put(batch)
+            return
+        try:
+            outcome = svc.ingest_mqtt_messages(self.db, batch, settings=self.settings)
+        except Exception:  # one bad batch must not stop the subscriber; it is logged with its size
+            log.exception("sensor ingest of %d MQTT messages failed", len(batch))
+            return
+        self.stats.processed += len(batch)
+        self.stats.stored += outcome.stored
+        self.stats.rejected += sum(outcome.rejected.values())
+        self.stats.batches += 1
+        self.stats.last_done_at = time.perf_counter()
+
+    def idle(self) -> bool:
+        """True when every received message has been processed."""
+        return not self._queue and self.stats.processed + 0 >= self.stats.received
+
+
+def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any) -> None:
+    """The ingest worker process: batches in, (size, stored, rejected, done time) out."""
+    settings = Settings.model_validate(settings_data)
+    db = Database(url)
+    svc.warm_up(db, settings)
+    outbox.put("ready")
+    while True:
+        batch = inbox.get()
+        if batch is None:
+            break
+        # Take what else is waiting: fewer, larger transactions when the worker falls behind.
+        last = False
+        while len(batch) < 20000:
+            try:
+                more = inbox.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                last = True
+                break
+            batch.extend(more)
+        stored = rejected = 0
+        try:
+            outcome = svc.ingest_mqtt_messages(db, batch, settings=settings)
+            stored, rejected = outcome.stored, sum(outcome.rejected.values())
+        except Exception:  # logged; the batch counts as processed so the parent never waits for it
+            log.exception("sensor ingest of %d MQTT messages failed", len(batch))
+        outbox.put((len(batch), stored, rejected, time.perf_counter()))
+        if last:
+            break
+    db.dispose()
+
+
+@dataclass
+class DemoSensorFeed:
+    """Feeds simulated Kapuas readings through the ingest service in accelerated time (no broker needed).
+
+    The simulated clock starts `backfill` before now and runs `speed` times faster until it reaches the
+    present, then follows real time: the daily cycle is plausible, the data never comes from the future,
+    and a flood wave is placed so that it reaches siaga a few minutes into the demo and opens a case.
+    """
+
+    db: Database
+    settings: Settings
+    speed: float = 60.0
+    backfill: timedelta = timedelta(hours=18)
+    step: timedelta = timedelta(minutes=10)
+    seed: int = 20261129
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        now = utcnow().replace(second=0, microsecond=0)
+        self.sim_time = now - self.backfill
+        ctx = svc.sensor_context(self.db, self.settings)
+        base = default_scenario(self.sim_time - timedelta(days=10), now + timedelta(days=30), seed=self.seed)
+        # An upper Kapuas flood wave that began an hour before the feed starts: the river rises fast within
+        # the first simulated hours (a case ~1-2 minutes into the demo) and travels downstream for a day.
+        demo_flood = FloodEvent(start=self.sim_time - timedelta(hours=1), river="Kapuas", magnitude=1.3)
+        scenario = Scenario(floods=(*base.floods, demo_flood), hazes=base.hazes, faults=base.faults)
+        self.simulator = Simulator(list(ctx.devices.values()), seed=self.seed, scenario=scenario)
+
+    def step_once(self) -> int:
+        """Advance the simulated clock by one step (never past now); returns how many readings were ingested."""
+        now = utcnow()
+        end = min(self.sim_time + self.step, now)
+        if end <= self.sim_time:
+            return 0
+        readings = list(self.simulator.readings(self.sim_time, end))
+        svc.ingest_readings(self.db, readings, received_at=end, settings=self.settings)
+        self.sim_time = end
+        return len(readings)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step_once()
+            except Exception:  # the demo keeps going after a failed step
+                log.exception("demo sensor step failed")
+            caught_up = self.sim_time >= utcnow() - self.step
+            wait = 5.0 if caught_up else self.step.total_seconds() / max(self.speed, 1e-6)
+            self._stop.wait(wait)
+
+    def start(self) -> None:
+        """Run in a background thread."""
+        self._thread = threading.Thread(target=self._run, name="demo-sensors", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+class Stoppable(Protocol):
+    """A background loop that can be stopped."""
+
+    def stop(self) -> None:
+        """Stop the loop."""
+
+
+def start_sensor_loops(db: Database, settings: Settings, *, demo: bool) -> list[Stoppable]:
+    """Start what `kotapintar serve` runs for sensors: the MQTT subscriber (when mqtt_url is set) and, in
+    the demo, the Kapuas devices with their simulated feed. Returns the loops to stop at shutdown."""
+    loops: list[Stoppable] = []
+    if demo and settings.demo_sensors:
+        svc.load_demo_devices(db, system_actor("demo"))
+        feed = DemoSensorFeed(db, settings, speed=settings.demo_sensor_speed)
+        feed.start()
+        loops.append(feed)
+    if settings.mqtt_url:
+        ingestor = MqttIngestor(db, settings, settings.mqtt_url)
+        try:
+            ingestor.start()
+        except (OSError, ConnectionError) as exc:
+            log.error("MQTT sensor ingest not started (%s): %s", settings.mqtt_url, exc)
+        else:
+            loops.append(ingestor)
+    return loops

@@ -1,0 +1,407 @@
+"""All SQL about sensor devices, observations, rollups, rejections, rule states, alarms and CAP warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kotapintar.store.tables import Case, Region
+from kotapintar.store.tables_sensors import (
+    SensorAlarm,
+    SensorDevice,
+    SensorObservation,
+    SensorRejection,
+    SensorRollup,
+    SensorRuleState,
+    SensorWarning,
+)
+
+
+@dataclass(frozen=True)
+class StoredReading:
+    """One stored observation as the services read it back."""
+
+    device_id: str
+    attribute: str
+    observed_at: datetime
+    value: float
+    flags: int
+
+
+@dataclass(frozen=True)
+class RollupRow:
+    """One rollup bucket as stored."""
+
+    device_id: str
+    attribute: str
+    bucket_start: datetime
+    count: int
+    min: float
+    max: float
+    mean: float
+    total: float
+
+
+_INSERT_SQLITE = (
+    "INSERT INTO sensor_observations (device_id, attribute, observed_at, received_at, value, flags) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_COPY_PG = (
+    "COPY sensor_observations (device_id, attribute, observed_at, received_at, value, flags) FROM STDIN"
+)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format (naive UTC)
+
+
+def _lite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_SQLITE_TIME)
+
+
+def _lite_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["device_id"],
+        r["attribute"],
+        _lite_time(r["observed_at"]),
+        _lite_time(r["received_at"]),
+        float(r["value"]),
+        int(r["flags"]),
+    )
+
+
+class SensorRepository:
+    """All SQL about sensors; one instance per unit of work (session)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    # ------------------------------------------------------------------ devices
+    def devices(self, *, active_only: bool = True) -> Sequence[SensorDevice]:
+        """Registered devices, by id."""
+        stmt = select(SensorDevice)
+        if active_only:
+            stmt = stmt.where(SensorDevice.active.is_(True))
+        return self.session.scalars(stmt.order_by(SensorDevice.id)).all()
+
+    def device(self, device_id: str) -> SensorDevice | None:
+        """One device by id."""
+        return self.session.get(SensorDevice, device_id)
+
+    def upsert_device(self, values: Mapping[str, Any]) -> bool:
+        """Create or update a device row; True when it was new."""
+        row = self.session.get(SensorDevice, values["id"])
+        if row is None:
+            self.session.add(SensorDevice(**values))
+            self.session.flush()
+            return True
+        for key, value in values.items():
+            if key not in ("id", "created_at", "last_seen"):
+                setattr(row, key, value)
+        return False
+
+    def touch_last_seen(self, seen: Mapping[str, datetime]) -> None:
+        """Move each device's last_seen forward (never back: late readings do not make it older)."""
+        for device_id, moment in seen.items():
+            self.session.execute(
+                update(SensorDevice)
+                .where(SensorDevice.id == device_id)
+                .where((SensorDevice.last_seen.is_(None)) | (SensorDevice.last_seen < moment))
+                .values(last_seen=moment)
+            )
+
+    # ------------------------------------------------------------------ observations
+    def history(self, device_ids: Iterable[str], since: datetime, until: datetime) -> list[StoredReading]:
+        """Stored readings of these devices with since <= observed_at <= until, in time order."""
+        ids = sorted(set(device_ids))
+        if not ids:
+            return []
+        rows = self.session.execute(
+            select(
+                SensorObservation.device_id,
+                SensorObservation.attribute,
+                SensorObservation.observed_at,
+                SensorObservation.value,
+                SensorObservation.flags,
+            )
+            .where(SensorObservation.device_id.in_(ids))
+            .where(SensorObservation.observed_at >= since, SensorObservation.observed_at <= until)
+            .order_by(SensorObservation.observed_at)
+        ).all()
+        return [StoredReading(*row) for row in rows]
+
+    def insert_observations(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store readings (device_id, attribute, observed_at, received_at, value, flags) in the transaction.
+
+        The hot path of ingest: one driver-level executemany on SQLite and COPY on PostgreSQL, bypassing
+        per-row ORM type processing (times are written exactly as UTCDateTime writes them).
+        """
+        if not rows:
+            return
+        dbapi: Any = self.session.connection().connection.dbapi_connection
+        if self.dialect == "sqlite":
+            cursor = dbapi.cursor()
+            try:
+                cursor.executemany(_INSERT_SQLITE, [_lite_row(r) for r in rows])
+            finally:
+                cursor.close()
+        elif self.dialect == "postgresql":
+            with dbapi.cursor() as cursor, cursor.copy(_COPY_PG) as copy:
+                for r in rows:
+                    copy.write_row(
+                        (
+                            r["device_id"],
+                            r["attribute"],
+                            r["observed_at"],
+                            r["received_at"],
+                            r["value"],
+                            r["flags"],
+                        )
+                    )
+        else:
+            self.session.execute(insert(SensorObservation), list(rows))
+
+    def series(
+        self, device_id: str, attribute: str, start: datetime, end: datetime, *, limit: int = 10000
+    ) -> list[StoredReading]:
+        """Raw readings of one device attribute in [start, end), oldest first."""
+        rows = self.session.execute(
+            select(
+                SensorObservation.device_id,
+                SensorObservation.attribute,
+                SensorObservation.observed_at,
+                SensorObservation.value,
+                SensorObservation.flags,
+            )
+            .where(SensorObservation.device_id == device_id, SensorObservation.attribute == attribute)
+            .where(SensorObservation.observed_at >= start, SensorObservation.observed_at < end)
+            .order_by(SensorObservation.observed_at)
+            .limit(limit)
+        ).all()
+        return [StoredReading(*row) for row in rows]
+
+    def latest(self, device_id: str, attribute: str) -> StoredReading | None:
+        """The newest reading of one device attribute (one index probe)."""
+        row = self.session.execute(
+            select(
+                SensorObservation.device_id,
+                SensorObservation.attribute,
+                SensorObservation.observed_at,
+                SensorObservation.value,
+                SensorObservation.flags,
+            )
+            .where(SensorObservation.device_id == device_id, SensorObservation.attribute == attribute)
+            .order_by(SensorObservation.observed_at.desc())
+            .limit(1)
+        ).first()
+        return StoredReading(*row) if row is not None else None
+
+    def count_observations(self, device_id: str | None = None) -> int:
+        """How many readings are stored (of one device)."""
+        stmt = select(func.count()).select_from(SensorObservation)
+        if device_id is not None:
+            stmt = stmt.where(SensorObservation.device_id == device_id)
+        return int(self.session.execute(stmt).scalar_one())
+
+    def delete_before(self, device_id: str, attribute: str, cutoff: datetime) -> int:
+        """Delete one series' raw readings older than cutoff (retention); returns how many."""
+        result = self.session.execute(
+            delete(SensorObservation)
+            .where(SensorObservation.device_id == device_id, SensorObservation.attribute == attribute)
+            .where(SensorObservation.observed_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def series_keys(self) -> list[tuple[str, str]]:
+        """Every (device, attribute) with stored readings."""
+        rows = self.session.execute(
+            select(SensorObservation.device_id, SensorObservation.attribute).distinct()
+        ).all()
+        return [(r[0], r[1]) for r in rows]
+
+    # ------------------------------------------------------------------ rollups
+    def merge_rollups(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add partial buckets to the stored ones (count and total add up, min/max widen, mean recomputed)."""
+        if not rows:
+            return
+        table = cast(Table, SensorRollup.__table__)
+        if self.dialect == "postgresql":
+            stmt_pg = postgresql.insert(table)
+            ex = stmt_pg.excluded
+            final = stmt_pg.on_conflict_do_update(
+                index_elements=["device_id", "attribute", "resolution", "bucket_start"],
+                set_={
+                    "count": table.c.count + ex.count,
+                    "min": func.least(table.c.min, ex.min),
+                    "max": func.greatest(table.c.max, ex.max),
+                    "total": table.c.total + ex.total,
+                    "mean": (table.c.total + ex.total) / (table.c.count + ex.count),
+                },
+            )
+            self.session.execute(final, list(rows))
+            return
+        stmt_lite = sqlite.insert(table)
+        exl = stmt_lite.excluded
+        final_lite = stmt_lite.on_conflict_do_update(
+            index_elements=["device_id", "attribute", "resolution", "bucket_start"],
+            set_={
+                "count": table.c.count + exl.count,
+                "min": func.min(table.c.min, exl.min),
+                "max": func.max(table.c.max, exl.max),
+                "total": table.c.total + exl.total,
+                "mean": (table.c.total + exl.total) / (table.c.count + exl.count),
+            },
+        )
+        self.session.execute(final_lite, list(rows))
+
+    def rollups(
+        self, device_id: str, attribute: str, resolution: str, start: datetime, end: datetime
+    ) -> list[RollupRow]:
+        """Buckets of one device attribute at a resolution in [start, end), oldest first."""
+        rows = self.session.execute(
+            select(
+                SensorRollup.device_id,
+                SensorRollup.attribute,
+                SensorRollup.bucket_start,
+                SensorRollup.count,
+                SensorRollup.min,
+                SensorRollup.max,
+                SensorRollup.mean,
+                SensorRollup.total,
+            )
+            .where(
+                SensorRollup.device_id == device_id,
+                SensorRollup.attribute == attribute,
+                SensorRollup.resolution == resolution,
+            )
+            .where(SensorRollup.bucket_start >= start, SensorRollup.bucket_start < end)
+            .order_by(SensorRollup.bucket_start)
+        ).all()
+        return [RollupRow(*row) for row in rows]
+
+    def delete_rollups_before(self, resolution: str, cutoff: datetime) -> int:
+        """Delete buckets of one resolution older than cutoff (retention)."""
+        result = self.session.execute(
+            delete(SensorRollup).where(
+                SensorRollup.resolution == resolution, SensorRollup.bucket_start < cutoff
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # ------------------------------------------------------------------ rejections
+    def count_rejections(
+        self, counts: Mapping[tuple[str, str], int], at: datetime, message: str | None
+    ) -> None:
+        """Add rejection counts per (claimed device, reason)."""
+        for (device_id, reason), n in counts.items():
+            row = self.session.get(SensorRejection, (device_id, reason))
+            if row is None:
+                self.session.add(
+                    SensorRejection(
+                        device_id=device_id,
+                        reason=reason,
+                        count=n,
+                        last_at=at,
+                        last_message=(message or "")[:300],
+                    )
+                )
+            else:
+                row.count += n
+                row.last_at = at
+                row.last_message = (message or "")[:300]
+        self.session.flush()
+
+    def rejections(self) -> Sequence[SensorRejection]:
+        """All rejection counters."""
+        return self.session.scalars(
+            select(SensorRejection).order_by(SensorRejection.device_id, SensorRejection.reason)
+        ).all()
+
+    # ------------------------------------------------------------------ rule states
+    def rule_states(self) -> dict[str, dict[str, Any]]:
+        """Every stored rule state by rule id."""
+        rows = self.session.execute(select(SensorRuleState.rule_id, SensorRuleState.state)).all()
+        return {r[0]: dict(r[1]) for r in rows}
+
+    def lock_rule_states(self) -> None:
+        """Serialise rule evaluation between processes (PostgreSQL advisory lock; SQLite has one writer)."""
+        if self.dialect == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(80808)"))
+
+    def save_rule_states(self, states: Mapping[str, Mapping[str, Any]], at: datetime) -> None:
+        """Store the new state of each rule."""
+        for rule_id, state in states.items():
+            row = self.session.get(SensorRuleState, rule_id)
+            if row is None:
+                self.session.add(SensorRuleState(rule_id=rule_id, state=dict(state), updated_at=at))
+            else:
+                row.state = dict(state)
+                row.updated_at = at
+
+    # ------------------------------------------------------------------ alarms and warnings
+    def open_alarm(self, dedupe_key: str) -> SensorAlarm | None:
+        """The open alarm of a dedupe key (rule group + area), if any."""
+        return self.session.scalars(
+            select(SensorAlarm).where(SensorAlarm.dedupe_key == dedupe_key, SensorAlarm.closed_at.is_(None))
+        ).first()
+
+    def open_alarms(self) -> Sequence[SensorAlarm]:
+        """Every open alarm."""
+        return self.session.scalars(
+            select(SensorAlarm).where(SensorAlarm.closed_at.is_(None)).order_by(SensorAlarm.id)
+        ).all()
+
+    def alarms_for_case(self, case_id: int) -> Sequence[SensorAlarm]:
+        """Alarms linked to a case."""
+        return self.session.scalars(select(SensorAlarm).where(SensorAlarm.case_id == case_id)).all()
+
+    def add_alarm(self, alarm: SensorAlarm) -> SensorAlarm:
+        """Store a new alarm and give it an id."""
+        self.session.add(alarm)
+        self.session.flush()
+        return alarm
+
+    def case_status(self, case_id: int) -> str | None:
+        """The status of a case (to notice cases closed by operators)."""
+        return self.session.execute(select(Case.status).where(Case.id == case_id)).scalar_one_or_none()
+
+    def add_warning(self, warning: SensorWarning) -> SensorWarning:
+        """Store a CAP message; earlier messages of the same alarm stop being current."""
+        self.session.execute(
+            update(SensorWarning).where(SensorWarning.alarm_id == warning.alarm_id).values(current=False)
+        )
+        self.session.add(warning)
+        self.session.flush()
+        return warning
+
+    def current_warning(self, alarm_id: int) -> SensorWarning | None:
+        """The newest CAP message of an alarm."""
+        return self.session.scalars(
+            select(SensorWarning)
+            .where(SensorWarning.alarm_id == alarm_id)
+            .order_by(SensorWarning.sent.desc(), SensorWarning.id.desc())
+        ).first()
+
+    def feed_warnings(self, cancelled_since: datetime) -> Sequence[SensorWarning]:
+        """Current messages of open alarms, and Cancel messages sent since `cancelled_since`."""
+        return self.session.scalars(
+            select(SensorWarning)
+            .where(SensorWarning.current.is_(True))
+            .where((SensorWarning.msg_type != "Cancel") | (SensorWarning.sent >= cancelled_since))
+            .order_by(SensorWarning.sent.desc(), SensorWarning.id.desc())
+        ).all()
+
+    def region(self, code: str) -> Region | None:
+        """A region (name and boundary for the CAP area)."""
+        return self.session.get(Region, code)
+
+    def timescale_available(self) -> bool:
+        """True on PostgreSQL with the TimescaleDB extension installed (optional; plain tables otherwise)."""
+        if self.dialect != "postgresql":
+            return False
+        found = self.session.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).first()
+        return found is not None
