@@ -1,0 +1,26 @@
+"""The command center and the public portal: operator, agency, supervisor, portal and open-data pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from kotapintar.web.ui import agency, auth, opendata, operator, portal, supervisor
+from kotapintar.web.ui.common import PageForbidden, PageRedirect, page_context, templates
+
+
+def install(app: FastAPI) -> None:
+    """Include the UI routers and the handlers that turn page guards into a redirect or a 403 page."""
+    for module in (auth, operator, agency, supervisor, portal, opendata):
+        app.include_router(module.router)
+
+    @app.exception_handler(PageRedirect)
+    async def _redirect(_: Request, exc: PageRedirect) -> Response:
+        return RedirectResponse(exc.url, status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, _: PageForbidden) -> Response:
+        settings = request.app.state.settings
+        actor = getattr(request.state, "ui_actor", None)
+        context = page_context(request, settings, actor)
+        return templates.TemplateResponse(request, "ui/forbidden.html", context, status_code=403)
