@@ -12,6 +12,7 @@ import typer
 
 from kotapintar.bootstrap import open_database
 from kotapintar.commands import dispatch as dispatch_commands
+from kotapintar.commands import sensors as sensors_commands
 from kotapintar.commands import sop as sop_commands
 from kotapintar.commands import triage as triage_commands
 from kotapintar.domain.errors import DomainError
@@ -40,6 +41,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(sop_commands.app, name="sop")
 app.add_typer(triage_commands.app, name="triage")
 app.add_typer(dispatch_commands.app, name="dispatch")
+app.add_typer(sensors_commands.app, name="sensors")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -204,11 +206,56 @@ def serve(
             simulator = DemoSimulator(db, interval_s=settings.demo_report_interval_s)
             simulator.start()
     application = create_app(settings, db=db)
+    from kotapintar.services.dispatch_mqtt import start_unit_subscriber
+
+    unit_subscriber = start_unit_subscriber(db, settings)  # unit positions/statuses when mqtt_url is set
+    from kotapintar.channels.notifier import start_notifier
+
+    notifier = start_notifier(db, settings)  # status changes to reporters on their channel
+    from kotapintar.services.sensors_runtime import start_sensor_loops
+
+    sensor_loops = start_sensor_loops(db, settings, demo=demo)  # MQTT sensor ingest; simulated demo sensors
+    sop_stop = None
+    if settings.run_scheduler:  # SOP timers: reminders, escalations, auto-close (see `kotapintar worker`)
+        from kotapintar.services.scheduler import start_scheduler_thread
+
+        _sop_thread, sop_stop = start_scheduler_thread(db, settings.scheduler_interval_s)
     try:
         uvicorn.run(application, host=host, port=port, log_level="info")
     finally:
+        if sop_stop is not None:
+            sop_stop.set()
         if simulator is not None:
             simulator.stop()
+        for loop in sensor_loops:
+            loop.stop()
+        if unit_subscriber is not None:
+            unit_subscriber.stop()
+        if notifier is not None:
+            notifier.stop()
+
+
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="fire what is due now, then exit")] = False,
+    limit: Annotated[int, typer.Option(help="most timers fired per run")] = 1000,
+) -> None:
+    """Fire SOP timers (reminders, escalations, auto-close); run several, each timer fires exactly once."""
+    import threading
+
+    from kotapintar.services.scheduler import run_due_timers, run_scheduler
+
+    settings = get_settings()
+    db = open_database(settings, migrate=False)
+    if once:
+        result = run_due_timers(db, limit=limit)
+        typer.echo(f"fired {result.fired} timer(s), {result.failed} failed")
+        return
+    stop = threading.Event()
+    try:
+        run_scheduler(db, stop, interval_s=settings.scheduler_interval_s, batch=limit)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 def main() -> None:

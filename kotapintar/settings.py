@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     )
     cookie_secure: bool = Field(False, description="Mark cookies Secure (HTTPS only); true in production.")
     tile_url: str | None = Field(
-        None, description="Optional online map tile URL template; the default base layer is the region boundaries."
+        None,
+        description="Optional online map tile URL template; the default base layer is the region boundaries.",
     )
     # --- background work
     scheduler_interval_s: float = Field(1.0, description="How often the timer scheduler claims due timers.")
@@ -60,28 +61,109 @@ class Settings(BaseSettings):
         0.85, description="Above this duplicate score a report joins the existing case automatically."
     )
     duplicate_suggest_threshold: float = Field(
-        0.5, description="Above this score (and below the merge threshold) the operator sees 'possible duplicate'."
+        0.5,
+        description="Above this score (and below the merge threshold) the operator sees 'possible duplicate'.",
     )
     # --- channels
     outbound_gateway: Literal["console", "http"] = Field(
         "console", description="Where messages to citizens go: the log (default) or an HTTP gateway."
     )
     outbound_http_url: str | None = Field(None, description="URL of the HTTP gateway for outbound messages.")
-    sms_webhook_secret: str | None = Field(None, description="Shared secret the SMS gateway signs webhooks with.")
-    whatsapp_app_secret: str | None = Field(None, description="WhatsApp Cloud API app secret (X-Hub-Signature-256).")
-    whatsapp_verify_token: str | None = Field(None, description="Token echoed in the WhatsApp webhook verification.")
+    sms_webhook_secret: str | None = Field(
+        None, description="Shared secret the SMS gateway signs webhooks with."
+    )
+    whatsapp_app_secret: str | None = Field(
+        None, description="WhatsApp Cloud API app secret (X-Hub-Signature-256)."
+    )
+    whatsapp_verify_token: str | None = Field(
+        None, description="Token echoed in the WhatsApp webhook verification."
+    )
     telegram_secret_token: str | None = Field(
         None, description="Telegram bot webhook secret (X-Telegram-Bot-Api-Secret-Token)."
     )
-    quiet_hours: str = Field("21:00-06:00", description="Local hours without non-emergency messages to citizens.")
+    quiet_hours: str = Field(
+        "21:00-06:00", description="Local hours without non-emergency messages to citizens."
+    )
     rate_limit_per_ip: str = Field("30/minute", description="Report submissions allowed per IP address.")
     rate_limit_per_phone: str = Field("10/hour", description="Report submissions allowed per phone number.")
     # --- sensors
     mqtt_url: str | None = Field(
-        None, description="MQTT broker for sensor and unit-position ingest, e.g. mqtt://127.0.0.1:1883 (optional)."
+        None,
+        description="MQTT broker for sensor and unit-position ingest, e.g. mqtt://127.0.0.1:1883 (optional).",
     )
     sensor_key_secret: str | None = Field(
-        None, description="Secret that derives per-device API keys of the demo devices (defaults to secret_key)."
+        None,
+        description="Secret that derives per-device API keys of the demo devices (defaults to secret_key).",
+    )
+    # --- intake (citizen form, photos, chat channels, abuse limits)
+    max_photos: int = Field(5, description="Photos accepted with one report.")
+    max_photo_bytes: int = Field(8 * 1024 * 1024, description="Largest single photo accepted, in bytes.")
+    photo_max_px: int = Field(1600, description="Longest side of a stored (re-encoded) photo, in pixels.")
+    thumb_max_px: int = Field(320, description="Longest side of a photo thumbnail, in pixels.")
+    public_base_url: str = Field(
+        "",
+        description="Public address of this server, used in tracking links sent by SMS/chat "
+        "(e.g. https://lapor.kapuaskab.go.id).",
+    )
+    spam_block_threshold: int = Field(
+        3,
+        description="Spam/prank flags after which a sender's new chat reports are refused (0 never refuses).",
+    )
+    run_notifier: bool = Field(
+        True, description="Send status changes to reporters from inside `kotapintar serve`."
+    )
+    notifier_interval_s: float = Field(2.0, description="How often the reporter notifier reads new events.")
+    # --- Open311
+    open311_status_clients: list[str] = Field(
+        default_factory=list,
+        description="API key names of back-office clients allowed to change case status via Open311 "
+        "servicerequestupdates (others may only comment). JSON list, e.g. '[\"fms-kapuas\"]'.",
+    )
+    open311_return_token: bool = Field(
+        False,
+        description="Answer Open311 POST requests with a token (type batch) instead of the service_request_id.",
+    )
+    open311_jurisdiction_id: str | None = Field(
+        None,
+        description="The Open311 jurisdiction_id of this deployment; other values get 404 (unset: ignored).",
+    )
+    # --- dispatch (112)
+    road_network_path: Path | None = Field(
+        None,
+        description="Road network for unit ETAs (OSMnx .graphml or .osm.pbf); without it, a labelled "
+        "straight-line estimate is used.",
+    )
+    avl_stale_s: float = Field(
+        300.0, description="Unit positions older than this (seconds) are ignored as stale."
+    )
+    mqtt_units_topic: str = Field(
+        "kotapintar/units",
+        description="MQTT topic prefix of unit messages: <prefix>/<unit code>/position and .../status.",
+    )
+    unit_token_secret: str | None = Field(
+        None, description="Secret that derives the field-crew token of each unit (defaults to secret_key)."
+    )
+    # --- sensors (integrated city data)
+    demo_sensors: bool = Field(
+        True,
+        description="In `serve --demo`, feed simulated Kapuas sensor readings through the ingest service.",
+    )
+    demo_sensor_speed: float = Field(
+        60.0, description="Simulated seconds per real second of the demo sensors (60 = one hour per minute)."
+    )
+    cap_sender: str = Field(
+        "peringatan@kapuaskab.go.id",
+        description="CAP 1.2 `sender` of the public warnings built from sensor rules.",
+    )
+    sensor_raw_retention_days: int = Field(
+        90, description="Raw sensor readings older than this are deleted by the retention job (rollups stay)."
+    )
+    # --- triage (location, routing)
+    triage_routing_file: str | None = Field(
+        None, description="Routing rules YAML (service + region + hours -> agency); default: the shipped one."
+    )
+    triage_place_min_score: float = Field(
+        0.88, description="Gazetteer: how closely (0-1) words must match a place name to locate a report."
     )
 
     @model_validator(mode="after")

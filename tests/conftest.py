@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import load_demo_city, load_units
+from kotapintar.services.catalogue import load_demo_city
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.store.migrate import upgrade
@@ -124,7 +124,6 @@ def _reset_postgres(db: Database, demo_users: set[str]) -> None:
         conn.execute(
             text("DELETE FROM users WHERE NOT (username = ANY(:keep))"), {"keep": sorted(demo_users)}
         )
-    load_units(db, system_actor("tests"))
 
 
 @pytest.fixture(scope="session")

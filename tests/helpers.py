@@ -33,3 +33,12 @@ def report(**overrides: Any) -> ReportIn:
     }
     data.update(overrides)
     return ReportIn.model_validate(data)
+
+
+def spot(n: int) -> dict[str, float]:
+    """The n-th of 24 points in Kuala Kapuas about 330 m apart: reports there are separate incidents.
+
+    Triage merges a report into an open case of the same service nearby; tests that need several cases
+    of one service put them at different spots.
+    """
+    return {"lon": KUALA_KAPUAS[0] + 0.003 * (n % 6), "lat": KUALA_KAPUAS[1] + 0.003 * (n // 6 % 4)}

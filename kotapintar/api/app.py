@@ -13,11 +13,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kotapintar import __version__
 from kotapintar.api.errors import error_body, install_error_handlers
 from kotapintar.api.routers import auth, cases, catalog, public, reports, stream
+from kotapintar.api.routers import channels as channels_router
+from kotapintar.api.routers import dispatch as dispatch_router
+from kotapintar.api.routers import media as media_router
+from kotapintar.api.routers import open311 as open311_router
+from kotapintar.api.routers import sensors as sensors_router
+from kotapintar.api.routers import sop as sop_router
+from kotapintar.api.routers import tasks as tasks_router
+from kotapintar.api.routers import triage as triage_router
 from kotapintar.i18n import LocaleMiddleware
 from kotapintar.services.auth import SessionSigner
 from kotapintar.settings import Settings, get_settings
 from kotapintar.store.db import Database
-from kotapintar.web import pages
+from kotapintar.web import calltaker, citizen, crew, pages, sop_pages
+from kotapintar.web import ui as web_ui
 from kotapintar.web.security import SecurityHeadersMiddleware, configure_csrf
 from kotapintar.web.templating import mount_static
 
@@ -93,6 +102,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for module in (auth, reports, cases, catalog, public, stream):
         app.include_router(module.router)
     app.include_router(pages.router)
+    web_ui.install(app)  # command center, agency, supervisor, portal, open data (issue 7)
+    app.include_router(open311_router.router)
+    app.include_router(channels_router.router)
+    app.include_router(channels_router.api_router)
+    app.include_router(media_router.router)
+    app.include_router(sensors_router.router)
+    app.include_router(citizen.router)
+    app.include_router(dispatch_router.router)
+    app.include_router(calltaker.router)
+    app.include_router(crew.router)
+    app.include_router(triage_router.router)
+    app.include_router(tasks_router.router)  # SOP tasks, closure, re-routing (issue 3)
+    app.include_router(sop_router.router)
+    app.include_router(sop_pages.router)
     mount_static(app)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 

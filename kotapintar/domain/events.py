@@ -43,6 +43,11 @@ class EventType(StrEnum):
     ANSWER_DRAFTED = "answer_drafted"
     ANSWER_APPROVED = "answer_approved"
     CITIZEN_NOTIFIED = "citizen_notified"
+    AGENCY_NOTIFIED = "agency_notified"  # an SOP notification for staff (reminder, overdue, approval, ...)
+    TASK_METRIC = "task_metric"  # time_to_accept / time_to_complete with met/breached, read by analytics
+    CASE_REROUTED = "case_rerouted"  # the operator re-routed the case to another responsible agency
+    CLOSURE_CONFIRMED = "closure_confirmed"  # the second-party check of a resolved case (citizen/operator)
+    SOP_PUBLISHED = "sop_published"  # a new immutable SOP version (system stream)
     # Emergency timeline (NFPA 1710 / 1221 segments are computed from these)
     CALL_RECEIVED = "call_received"
     CALL_ANSWERED = "call_answered"
@@ -56,6 +61,10 @@ class EventType(StrEnum):
     TRIAGE_CORRECTED = "triage_corrected"
     DUPLICATE_SUSPECTED = "duplicate_suspected"
     OBSERVATIONS_ATTACHED = "observations_attached"
+    SENSOR_LEVEL_CHANGED = "sensor_level_changed"
+    SENSOR_WARNING_ENDED = "sensor_warning_ended"
+    # Triage: a routing override learned from a `bukan_wewenang` rejection
+    ROUTING_OVERRIDE_LEARNED = "routing_override_learned"
 
 
 def utcnow() -> datetime:

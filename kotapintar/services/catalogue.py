@@ -166,6 +166,9 @@ def load_reference_data(db: Database, actor: Actor) -> DemoLoad:
     out = DemoLoad()
     out.agencies = load_agencies(db, actor)
     out.services = load_services(db, actor)
+    from kotapintar.services.sop_library import publish_shipped_sops  # the SOP of every service (issue 3)
+
+    publish_shipped_sops(db, actor)
     return out
 
 
@@ -178,4 +181,7 @@ def load_demo_city(db: Database, actor: Actor, *, with_users: bool = True) -> De
     out.units = load_units(db, actor)
     if with_users:
         out.users = load_demo_users(db, actor)
+    from kotapintar.services.sensors import load_demo_devices  # the Kapuas river, rain and air sensors
+
+    load_demo_devices(db, actor)
     return out

@@ -24,11 +24,6 @@ from kotapintar.store.uow import UnitOfWork
 H3_RESOLUTION = 9  # ~0.1 km² cells: the binning used for hotspots and nearby-duplicate search
 
 
-def make_ticket(prefix: str, case_id: int, created_at: datetime, tz: str) -> str:
-    """A short, readable ticket number such as KPS-2026-000123 (year in the local zone)."""
-    return f"{prefix}-{created_at.astimezone(ZoneInfo(tz)).year}-{case_id:06d}"
-
-
 def _idempotency_key(actor: Actor, report: ReportIn, header_key: str | None) -> str | None:
     key = header_key or report.client_ref
     if not key:
@@ -93,6 +88,7 @@ def submit_report(
 
 def _report_row(
     report: ReportIn,
+    service_code: str,
     case_id: int,
     key: str | None,
     reporter_id: int | None,
@@ -101,7 +97,7 @@ def _report_row(
 ) -> dict[str, Any]:
     return {
         "case_id": case_id,
-        "service_code": report.service_code,
+        "service_code": service_code,
         "description": report.description,
         "lon": report.lon,
         "lat": report.lat,
@@ -147,7 +143,9 @@ def _join_existing(
         return None
     now = utcnow()
     reporter_id = _store_reporter(uow, report, now)
-    report_id = uow.reports.insert(**_report_row(report, case.id, key, reporter_id, media, now))
+    report_id = uow.reports.insert(
+        **_report_row(report, assessment.service.code, case.id, key, reporter_id, media, now)
+    )
     case.updated_at = now
     uow.events.append(
         stream=case_stream(case.id),
@@ -186,7 +184,10 @@ def _create(
     reporter_id = _store_reporter(uow, report, now)
     title = assessment.service.name + (f" — {assessment.place_name}" if assessment.place_name else "")
     lon, lat = assessment.lon, assessment.lat
-    case_id = uow.cases.insert(
+    year = now.astimezone(ZoneInfo(settings.timezone)).year
+    case_id, ticket = uow.cases.insert_with_ticket(
+        settings.ticket_prefix,
+        year,
         service_code=assessment.service.code,
         priority=assessment.priority.value,
         status=CaseStatus.RECEIVED.value,
@@ -204,38 +205,32 @@ def _create(
         created_at=now,
         updated_at=now,
     )
-    ticket = make_ticket(settings.ticket_prefix, case_id, now, settings.timezone)
-    uow.cases.set_ticket(case_id, ticket)
-    report_id = uow.reports.insert(**_report_row(report, case_id, key, reporter_id, media, now))
-    stream = case_stream(case_id)
-    uow.events.append(
-        stream=stream,
-        case_id=case_id,
-        type=EventType.REPORT_RECEIVED,
-        actor=actor.name,
-        at=now,
-        payload={"report_id": report_id, "channel": report.channel, "anonymous": report.anonymous},
-        new_stream=True,
+    report_id = uow.reports.insert(
+        **_report_row(report, assessment.service.code, case_id, key, reporter_id, media, now)
     )
-    uow.events.append(
+    stream = case_stream(case_id)
+    created = {
+        "ticket": ticket,
+        "service": assessment.service.code,
+        "priority": assessment.priority.value,
+        "status": CaseStatus.RECEIVED.value,
+        "channel": report.channel,
+        "region": loc.region_code if loc else None,
+        "kecamatan": loc.kecamatan_code if loc else None,
+        "agency": assessment.agency_code,
+        "informed": list(assessment.informed),
+        "confidential": report.confidential,
+        "precision": loc.precision if loc else "unknown",
+    }
+    received = {"report_id": report_id, "channel": report.channel, "anonymous": report.anonymous}
+    uow.events.append_many(
         stream=stream,
         case_id=case_id,
-        type=EventType.CASE_CREATED,
-        actor=actor.name,
-        at=now,
-        payload={
-            "ticket": ticket,
-            "service": assessment.service.code,
-            "priority": assessment.priority.value,
-            "status": CaseStatus.RECEIVED.value,
-            "channel": report.channel,
-            "region": loc.region_code if loc else None,
-            "kecamatan": loc.kecamatan_code if loc else None,
-            "agency": assessment.agency_code,
-            "informed": list(assessment.informed),
-            "confidential": report.confidential,
-            "precision": loc.precision if loc else "unknown",
-        },
+        items=[
+            (EventType.REPORT_RECEIVED, actor.name, now, received),
+            (EventType.CASE_CREATED, actor.name, now, created),
+        ],
+        new_stream=True,
     )
     if assessment.needs_review or assessment.possible_duplicates or assessment.cues:
         uow.events.append(

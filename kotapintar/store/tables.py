@@ -229,6 +229,9 @@ class Task(Base):
     accepted_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # SOP runtime (issue 3): the engine's key of the task within its case, and the position it is for.
+    task_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    position: Mapped[str | None] = mapped_column(String(40))
 
 
 class Unit(Base):
@@ -300,7 +303,16 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime]
+    # SOP runtime (issue 3): failed firings so far (a failing timer is retried later, not lost).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # Tables of the other parts live in their own modules (tables_<area>.py) next to this one; they are imported
 # here so that `Base.metadata` (migrations, tests) always knows every table.
+from kotapintar.store import (  # noqa: E402
+    tables_channels,  # noqa: F401
+    tables_dispatch,  # noqa: F401
+    tables_sensors,  # noqa: F401
+    tables_sop,  # noqa: F401
+    tables_triage,  # noqa: F401
+)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from kotapintar.api.deps import DbDep, SettingsDep
 from kotapintar.domain.cases import CaseStatus
-from kotapintar.domain.errors import NotFound
+from kotapintar.domain.events import EventType
 from kotapintar.services import cases as svc
 from kotapintar.services.actors import PUBLIC
 from kotapintar.store.repositories.cases import CaseFilter
@@ -38,21 +38,7 @@ def live_page(request: Request, db: DbDep, settings: SettingsDep) -> HTMLRespons
         cases=page.items,
         statuses=list(CaseStatus),
         live_url="/api/v1/stream",
+        # The stream names each event by its type; live.js listens to the names it is given.
+        live_events=",".join(t.value for t in EventType),
     )
     return templates.TemplateResponse(request, "pages/live.html", context)
-
-
-@router.get("/lacak/{ticket}", response_class=HTMLResponse)
-def track_page(ticket: str, request: Request, db: DbDep, settings: SettingsDep) -> HTMLResponse:
-    """The public view of one report: status, responsible agency and the handling history."""
-    try:
-        case = svc.case_detail(db, PUBLIC, svc.case_by_ticket(db, ticket))
-    except NotFound:
-        context = base_context(request, settings, case=None, ticket=ticket)
-        return templates.TemplateResponse(request, "pages/track.html", context, status_code=404)
-    with db.reading() as uow:
-        agency = uow.agencies.get(case.agency_code) if case.agency_code else None
-    context = base_context(
-        request, settings, case=case, ticket=ticket, agency_name=agency.name if agency else None
-    )
-    return templates.TemplateResponse(request, "pages/track.html", context)

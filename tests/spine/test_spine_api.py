@@ -12,6 +12,7 @@ from kotapintar.api.app import create_app
 from kotapintar.services.catalogue import DEMO_PASSWORD
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
+from tests.helpers import spot
 
 GOOD = {
     "service_code": "jalan_rusak",
@@ -43,7 +44,9 @@ def test_operator_verifies_and_resolves_through_the_api(client: TestClient) -> N
     r = client.post(f"/api/v1/cases/{case_id}/resolve", headers=op, json={"resolution": "Sudah ditambal"})
     assert r.status_code == 200 and r.json()["status"] == "resolved"
     detail = client.get(f"/api/v1/cases/{case_id}", headers=op).json()
-    assert [e["type"] for e in detail["timeline"]][-2:] == ["case_verified", "case_resolved"]
+    # The SOP adds its own events (tasks, notifications); the case's status moves are what this checks.
+    moves = [e["type"] for e in detail["timeline"] if e["type"] in ("case_verified", "case_resolved")]
+    assert moves == ["case_verified", "case_resolved"]
     assert detail["reports"][0]["reporter"]["phone"] == "+628129999999"
 
 
@@ -96,7 +99,7 @@ def test_ten_megabyte_description_is_refused(client: TestClient, settings: Setti
 
 def test_list_filters_and_cursor_pagination(client: TestClient) -> None:
     op = login(client, "operator")
-    ids = [client.post("/api/v1/reports", json=GOOD).json()["case_id"] for _ in range(5)]
+    ids = [client.post("/api/v1/reports", json={**GOOD, **spot(i)}).json()["case_id"] for i in range(5)]
     sampah = client.post("/api/v1/reports", json={**GOOD, "service_code": "sampah"}).json()["case_id"]
     page1 = client.get("/api/v1/cases?limit=4", headers=op).json()
     page2 = client.get(f"/api/v1/cases?limit=4&cursor={page1['next_cursor']}", headers=op).json()

@@ -5,9 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from kotapintar.store.tables import Case, Report, Reporter, Task
@@ -19,7 +34,22 @@ _REPORTERS: Table = Reporter.__table__  # type: ignore[assignment]
 _INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
 _INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
 _INSERT_REPORTER = insert(_REPORTERS).returning(_REPORTERS.c.id)
-_SET_TICKET = update(_CASES).where(_CASES.c.id == bindparam("case_id")).values(ticket=bindparam("ticket"))
+
+
+@lru_cache(maxsize=8)
+def _insert_with_ticket(dialect: str, columns: tuple[str, ...]) -> Any:
+    """The INSERT … SELECT that numbers a case and formats its ticket, built once per dialect and columns."""
+    prefix, year = bindparam("t_prefix", type_=String), bindparam("t_year", type_=String)
+    if dialect == "postgresql":
+        source = select(func.nextval(literal_column("'cases_id_seq'")).label("id")).subquery("n")
+        ticket = func.format("%s-%s-%s", prefix, year, func.lpad(cast(source.c.id, String), 6, "0"))
+    else:
+        source = select((func.coalesce(func.max(_CASES.c.id), 0) + 1).label("id")).subquery("n")
+        ticket = func.printf("%s-%s-%06d", prefix, year, source.c.id)
+    picked = select(source.c.id, ticket, *[bindparam(f"v_{c}", type_=_CASES.c[c].type) for c in columns])
+    return (
+        insert(_CASES).from_select(["id", "ticket", *columns], picked).returning(_CASES.c.id, _CASES.c.ticket)
+    )
 
 
 @dataclass(frozen=True)
@@ -83,9 +113,17 @@ class CaseRepository:
         """Insert a case row directly (the intake hot path); returns its id."""
         return int(self.session.connection().execute(_INSERT_CASE, values).scalar_one())
 
-    def set_ticket(self, case_id: int, ticket: str) -> None:
-        """Give a just-inserted case its public ticket number."""
-        self.session.connection().execute(_SET_TICKET, {"case_id": case_id, "ticket": ticket})
+    def insert_with_ticket(self, prefix: str, year: int, **values: Any) -> tuple[int, str]:
+        """Insert a case and give it its ticket (PREFIX-YEAR-000123 from its id) in one statement.
+
+        The id is taken first (the sequence on PostgreSQL; max+1 on SQLite, safe because SQLite write
+        transactions hold the write lock from BEGIN IMMEDIATE), so the ticket needs no second UPDATE.
+        """
+        conn = self.session.connection()
+        stmt = _insert_with_ticket(conn.dialect.name, tuple(values))
+        params = {f"v_{k}": v for k, v in values.items()}
+        row = conn.execute(stmt, {**params, "t_prefix": prefix, "t_year": str(year)}).one()
+        return int(row.id), str(row.ticket)
 
     def status_of(self, case_id: int) -> tuple[str, str | None] | None:
         """(status, ticket) of a case without loading it."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kotapintar.domain.events import GENESIS_HASH, EventContent, chain_hash
@@ -21,6 +21,16 @@ from kotapintar.store.tables import Event, EventStream
 # Statements built once: bound parameters keep them in SQLAlchemy's compiled cache (the hot path).
 _EVENTS: Table = Event.__table__  # type: ignore[assignment]
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_EVENTS_ORDERED = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+_STREAMS: Table = EventStream.__table__  # type: ignore[assignment]
+_INSERT_ANCHOR = insert(_STREAMS)
+_UPDATE_ANCHOR = (
+    update(_STREAMS)
+    .where(_STREAMS.c.stream == bindparam("s"))
+    .values(
+        last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"), updated_at=bindparam("updated_at")
+    )
+)
 
 
 def case_stream(case_id: int) -> str:
@@ -122,6 +132,49 @@ class EventRepository:
         event_id = self.session.connection().execute(_INSERT_EVENT, values).scalar_one()
         anchor.last_seq, anchor.last_hash, anchor.updated_at, anchor.dirty = content.seq, digest, at, True
         return AppendedEvent(id=int(event_id), **values)  # type: ignore[arg-type]
+
+    def append_many(
+        self,
+        *,
+        stream: str,
+        case_id: int | None,
+        items: list[tuple[str, str, datetime, dict[str, Any]]],
+        new_stream: bool = False,
+    ) -> list[AppendedEvent]:
+        """Append several (type, actor, at, payload) events to one stream in a single INSERT statement."""
+        anchor = self._anchor(stream, new_stream)
+        rows: list[dict[str, Any]] = []
+        seq, prev = anchor.last_seq, anchor.last_hash
+        for type_, actor, at, payload in items:
+            seq += 1
+            content = EventContent(
+                case_id=case_id if case_id is not None else 0,
+                seq=seq,
+                type=str(type_),
+                actor=actor,
+                occurred_at=at,
+                payload=payload,
+            )
+            digest = chain_hash(prev, content)
+            rows.append(
+                {
+                    "stream": stream,
+                    "case_id": case_id,
+                    "seq": seq,
+                    "type": content.type,
+                    "actor": actor,
+                    "occurred_at": at,
+                    "payload": payload,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        result = self.session.connection().execute(_INSERT_EVENTS_ORDERED, rows)
+        ids = [int(r) for r in result.scalars()]
+        anchor.last_seq, anchor.last_hash, anchor.dirty = seq, prev, True
+        anchor.updated_at = items[-1][2]
+        return [AppendedEvent(id=i, **row) for i, row in zip(ids, rows, strict=True)]
 
     def write_anchors(self) -> None:
         """Store the new head of every chain touched in this transaction (called just before commit)."""

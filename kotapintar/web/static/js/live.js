@@ -121,7 +121,8 @@
   function isP1Alert(detail) {
     if (!detail || typeof detail !== 'object') { return false; }
     if (detail.alert === true) { return true; }
-    return String(detail.priority || '').toUpperCase() === 'P1' && !!ALERT_TYPES[detail.type];
+    var priority = detail.priority || (detail.payload && detail.payload.priority) || '';
+    return String(priority).toUpperCase() === 'P1' && !!ALERT_TYPES[detail.type];
   }
 
   function alertText(detail) {
