@@ -12,36 +12,12 @@ from typing import Any
 import yaml
 
 from kotapintar.dispatch.profiles import DATA_DIR
+from kotapintar.domain import catalogue
 from kotapintar.domain.cases import Priority
 from kotapintar.domain.errors import NotFound, ValidationFailed
 
 RUNCARDS_PATH = DATA_DIR / "runcards.yaml"
-SERVICE_CODES: frozenset[str] = frozenset(
-    {
-        "kebakaran",
-        "karhutla",
-        "banjir",
-        "kecelakaan",
-        "darurat_medis",
-        "pencarian_pertolongan",
-        "kriminalitas",
-        "pohon_tumbang",
-        "jalan_rusak",
-        "jembatan_rusak",
-        "lampu_jalan",
-        "drainase",
-        "sampah",
-        "air_bersih",
-        "listrik_padam",
-        "ketertiban_umum",
-        "lalu_lintas",
-        "kesehatan_lingkungan",
-        "adminduk",
-        "bansos",
-        "pendidikan",
-        "lainnya",
-    }
-)
+SERVICE_CODES: frozenset[str] = frozenset(catalogue.SERVICE_CODES)
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 Answer = bool | str | int
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kotapintar.domain import catalogue
 from kotapintar.domain.cases import Priority
 from kotapintar.domain.errors import ValidationFailed
 from kotapintar.sensors.kinds import ATTRIBUTES, KIND_ATTRIBUTES, DeviceKind, canonical_attribute
@@ -28,32 +29,7 @@ from kotapintar.sensors.payloads import Reading, iso_z
 from kotapintar.sensors.registry import DATA_DIR, Device
 
 STATE_VERSION = 1
-SERVICE_CODES = frozenset(
-    [
-        "kebakaran",
-        "karhutla",
-        "banjir",
-        "kecelakaan",
-        "darurat_medis",
-        "pencarian_pertolongan",
-        "kriminalitas",
-        "pohon_tumbang",
-        "jalan_rusak",
-        "jembatan_rusak",
-        "lampu_jalan",
-        "drainase",
-        "sampah",
-        "air_bersih",
-        "listrik_padam",
-        "ketertiban_umum",
-        "lalu_lintas",
-        "kesehatan_lingkungan",
-        "adminduk",
-        "bansos",
-        "pendidikan",
-        "lainnya",
-    ]
-)
+SERVICE_CODES = frozenset(catalogue.SERVICE_CODES)
 CAP_CATEGORIES = frozenset(
     [
         "Geo",

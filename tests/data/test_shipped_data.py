@@ -465,3 +465,13 @@ def test_representative_points_lie_in_the_real_kecamatan() -> None:
     real = _real_kecamatan()
     for k in kecamatan():
         assert real[k["code"]][1].contains(Point(k["lon"], k["lat"])), f"{k['code']} {k['name']}"
+
+
+def test_contract_codes_match_the_shipped_catalogue() -> None:
+    """The code lists pure modules check against are exactly the shipped services and agencies."""
+    from kotapintar.domain.catalogue import AGENCY_CODES, SERVICE_CODES
+
+    services = yaml.safe_load((DATA / "catalogue" / "services.yaml").read_text(encoding="utf-8"))["services"]
+    agencies = yaml.safe_load((DATA / "demo" / "agencies.yaml").read_text(encoding="utf-8"))["agencies"]
+    assert sorted(SERVICE_CODES) == sorted(s["code"] for s in services)
+    assert sorted(AGENCY_CODES) == sorted(a["code"] for a in agencies)

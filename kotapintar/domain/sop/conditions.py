@@ -16,20 +16,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SERVICE_CODES: frozenset[str] = frozenset(
-    {
-        "kebakaran", "karhutla", "banjir", "kecelakaan", "darurat_medis", "pencarian_pertolongan",
-        "kriminalitas", "pohon_tumbang", "jalan_rusak", "jembatan_rusak", "lampu_jalan", "drainase",
-        "sampah", "air_bersih", "listrik_padam", "ketertiban_umum", "lalu_lintas", "kesehatan_lingkungan",
-        "adminduk", "bansos", "pendidikan", "lainnya",
-    }
-)  # fmt: skip
-AGENCY_CODES: frozenset[str] = frozenset(
-    {
-        "diskominfo", "setda", "bpbd", "damkar", "dinkes", "psc119", "pupr", "dishub", "dlh", "satpolpp",
-        "disdukcapil", "dinsos", "disdik", "polres", "pln", "pdam", "basarnas",
-    }
-)  # fmt: skip
+from kotapintar.domain import catalogue
+
+SERVICE_CODES: frozenset[str] = frozenset(catalogue.SERVICE_CODES)
+AGENCY_CODES: frozenset[str] = frozenset(catalogue.AGENCY_CODES)
 CHANNELS: frozenset[str] = frozenset(
     {"web", "open311", "sms", "whatsapp", "telegram", "email", "call112", "sensor", "lapor", "walk_in", "app"}
 )

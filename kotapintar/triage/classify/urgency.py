@@ -17,15 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kotapintar.domain import catalogue
 from kotapintar.domain.cases import Priority
 from kotapintar.triage.classify.normalise import normalise
 
-SERVICE_CODES: tuple[str, ...] = (
-    "kebakaran", "karhutla", "banjir", "kecelakaan", "darurat_medis", "pencarian_pertolongan",
-    "kriminalitas", "pohon_tumbang", "jalan_rusak", "jembatan_rusak", "lampu_jalan", "drainase",
-    "sampah", "air_bersih", "listrik_padam", "ketertiban_umum", "lalu_lintas", "kesehatan_lingkungan",
-    "adminduk", "bansos", "pendidikan", "lainnya",
-)  # fmt: skip
+SERVICE_CODES: tuple[str, ...] = catalogue.SERVICE_CODES
 
 DEFAULT_PRIORITY: dict[str, Priority] = {
     "kebakaran": Priority.P1, "karhutla": Priority.P1, "banjir": Priority.P2, "kecelakaan": Priority.P1,
