@@ -41,6 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/dispatch.py --quick
 	$(BIN)/python benchmarks/sop_engine.py
+	$(BIN)/python benchmarks/sop.py
+	$(BIN)/python benchmarks/triage.py
+	$(BIN)/python benchmarks/open311.py
+	$(BIN)/python benchmarks/ingest.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

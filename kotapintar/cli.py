@@ -193,6 +193,11 @@ def serve(
                     f"Kotapintar demo — Kabupaten Kapuas ({out.regions} wilayah, {out.agencies} instansi, "
                     f"{out.services} layanan, {out.units} unit)",
                     f"  live cases        {base}/",
+                    f"  command center    {base}/operator      (log in at {base}/masuk)",
+                    f"  agency inbox      {base}/instansi      supervisor {base}/supervisor",
+                    f"  112 call-taking   {base}/112",
+                    f"  public portal     {base}/beranda       report form {base}/lapor",
+                    f"  SOP library       {base}/sop           open data {base}/data",
                     f"  API documentation {base}/docs",
                     f"  live event stream {base}/api/v1/stream",
                     f"  demo logins (password '{DEMO_PASSWORD}'): admin, operator, supervisor, "
