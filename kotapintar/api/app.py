@@ -72,7 +72,7 @@ class BodySizeLimit:
 
 
 class _TooLarge(Exception):
-    pass
+    """Raised inside the app when the streamed body passes the limit."""
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:

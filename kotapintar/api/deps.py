@@ -41,7 +41,7 @@ def current_actor(request: Request, db: Annotated[Database, Depends(get_db)]) ->
                 request.state.session_id = signed[1]
                 return actor
             except NotAuthenticated:
-                pass
+                request.state.session_id = None  # a stale session: fall through to API key / public
     key = request.headers.get("x-api-key") or request.query_params.get("api_key")
     if key:
         client = auth.client_for_api_key(db, key)

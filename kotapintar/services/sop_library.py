@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,21 +138,19 @@ def current_version(uow: UnitOfWork, code: str) -> SopVersion:
         raise NotFound(f"Tidak ada SOP untuk layanan '{code}'.", code="sop_not_found")
     source = path.read_text(encoding="utf-8")
     spec = load_sop_text(source, str(path))
-    try:
-        with uow.session.begin_nested():
-            repo.add_version(
-                SopVersion(
-                    code=code,
-                    version=1,
-                    content_hash=content_hash(spec),
-                    source=source,
-                    spec=spec.model_dump(mode="json", by_alias=True),
-                    published_at=utcnow(),
-                    published_by="system:sop-library",
-                )
+    # Another process may publish the same version first: then it is there, which is all we wanted.
+    with contextlib.suppress(IntegrityError), uow.session.begin_nested():
+        repo.add_version(
+            SopVersion(
+                code=code,
+                version=1,
+                content_hash=content_hash(spec),
+                source=source,
+                spec=spec.model_dump(mode="json", by_alias=True),
+                published_at=utcnow(),
+                published_by="system:sop-library",
             )
-    except IntegrityError:
-        pass
+        )
     row = repo.latest_version(code)
     assert row is not None
     return row

@@ -59,7 +59,7 @@ def _anon_session(request: Request, settings: Settings) -> tuple[str, str | None
         try:
             return str(signer.loads(cookie)), None
         except BadSignature:
-            pass
+            cookie = None  # tampered or from another secret: issue a fresh anonymous session below
     sid = secrets.token_urlsafe(18)
     return sid, str(signer.dumps(sid))
 
