@@ -378,32 +378,13 @@ def summary_of(case: Case, *, public: bool = False, sensitive: bool = False) -> 
 
 
 def task_view(task: Task) -> TaskView:
-    """The view of one task."""
-    return TaskView(
-        id=task.id,
-        case_id=task.case_id,
-        step_id=task.step_id,
-        title=task.title,
-        agency_code=task.agency_code,
-        unit_code=task.unit_code,
-        status=task.status,
-        due_at=task.due_at,
-        created_at=task.created_at,
-        accepted_at=task.accepted_at,
-        completed_at=task.completed_at,
-    )
+    """The view of one task (its fields read straight from the row)."""
+    return TaskView.model_validate(task, from_attributes=True)
 
 
 def event_view(event: Any) -> EventView:
-    """The view of one event."""
-    return EventView(
-        id=event.id,
-        seq=event.seq,
-        type=event.type,
-        actor=event.actor,
-        occurred_at=event.occurred_at,
-        payload=event.payload,
-    )
+    """The view of one event: a stored row or one just appended."""
+    return EventView.model_validate(event, from_attributes=True)
 
 
 def _may_see_reporter(actor: Actor, anonymous: bool) -> bool:
