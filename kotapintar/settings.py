@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         None,
         description="MQTT broker for sensor and unit-position ingest, e.g. mqtt://127.0.0.1:1883 (optional).",
     )
+    sensor_ingest_process: bool = Field(
+        True,
+        description="Ingest MQTT sensor messages in a worker process of its own (its own core and interpreter "
+        "lock: the web pages stay responsive during a burst). Needs a database file or server, not :memory:.",
+    )
     sensor_key_secret: str | None = Field(
         None,
         description="Secret that derives per-device API keys of the demo devices (defaults to secret_key).",

@@ -43,7 +43,7 @@ def ingest_mqtt(
         typer.echo("error: no broker: pass --url or set KOTAPINTAR_MQTT_URL", err=True)
         raise typer.Exit(2)
     db = open_database(settings)
-    ingestor = MqttIngestor(db, settings, broker)
+    ingestor = MqttIngestor(db, settings, broker, worker_process=settings.sensor_ingest_process)
     ingestor.start()
     typer.echo(f"mendengarkan / listening on {broker} (Ctrl-C untuk berhenti)")
     done = threading.Event()
@@ -55,7 +55,9 @@ def ingest_mqtt(
     finally:
         ingestor.stop()
         s = ingestor.stats
-        typer.echo(f"received {s.received}, stored {s.stored}, rejected {s.rejected}")
+        typer.echo(
+            f"received {s.received}, stored {s.stored}, rejected {s.rejected}, cases opened {s.cases_opened}"
+        )
 
 
 @app.command("tick")

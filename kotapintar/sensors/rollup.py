@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 
 from kotapintar.sensors.payloads import Reading
+from kotapintar.sensors.quality import micros
 
 
 class Resolution(StrEnum):
@@ -25,6 +26,8 @@ class Resolution(StrEnum):
 
 
 _STEP_S = {Resolution.MINUTE: 60, Resolution.HOUR: 3600, Resolution.DAY: 86400}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,29 +65,54 @@ def rollup(readings: Iterable[Reading], resolution: Resolution, *, day_tz: tzinf
     Exact duplicates (same device, attribute, time and value) count once. Means use an exactly rounded
     sum (math.fsum), so any order of the same readings gives bit-identical results.
     """
-    groups: dict[tuple[str, str, datetime], list[float]] = {}
-    seen: set[Reading] = set()
-    for r in readings:
-        if r in seen:
-            continue
-        seen.add(r)
-        key = (r.device_id, r.attribute, bucket_start(r.observed_at, resolution, day_tz=day_tz))
-        groups.setdefault(key, []).append(r.value)
-    out = []
-    for (device_id, attribute, start), values in sorted(groups.items()):
+    unique = dict.fromkeys(readings)
+    items = [(r.device_id, r.attribute, micros(r.observed_at), r.value) for r in unique]
+    return [
+        Rollup(d, a, resolution, start, count, low, high, mean, total)
+        for d, a, start, count, low, high, mean, total in bucket_rows(items, resolution, day_tz=day_tz)
+    ]
+
+
+BucketRow = tuple[str, str, datetime, int, float, float, float, float]
+
+
+def bucket_rows(
+    items: Iterable[tuple[str, str, int, float]], resolution: Resolution, *, day_tz: tzinfo = UTC
+) -> list[BucketRow]:
+    """`rollup` of distinct (device, attribute, microseconds since the epoch, value) readings, as plain
+    (device, attribute, bucket_start, count, min, max, mean, total) rows sorted by device, attribute, bucket.
+
+    Ingest rolls every reading up three times, so this works on integer times and builds one datetime per
+    bucket instead of one per reading; duplicates must already be gone.
+    """
+    fixed = resolution is not Resolution.DAY or isinstance(day_tz, timezone)
+    shift = day_tz.utcoffset(None) if resolution is Resolution.DAY and fixed else None
+    offset = int(shift.total_seconds()) if shift is not None else 0
+    step = _STEP_S[resolution]
+    groups: dict[tuple[str, str, int], list[float]] = {}
+    starts: dict[int, datetime] = {}
+    for device_id, attribute, t_us, value in items:
+        seconds = t_us // 1_000_000
+        if fixed:
+            local = seconds + offset
+            bucket = local - local % step - offset
+        else:
+            start = bucket_start(_EPOCH + timedelta(seconds=seconds), resolution, day_tz=day_tz)
+            bucket = (start - _EPOCH) // _SECOND
+            starts[bucket] = start
+        key = (device_id, attribute, bucket)
+        values = groups.get(key)
+        if values is None:
+            groups[key] = [value]
+        else:
+            values.append(value)
+    out: list[BucketRow] = []
+    for (device_id, attribute, bucket), values in sorted(groups.items()):
+        found = starts.get(bucket)
+        start = found if found is not None else starts.setdefault(bucket, _EPOCH + timedelta(seconds=bucket))
         total = math.fsum(values)
         out.append(
-            Rollup(
-                device_id=device_id,
-                attribute=attribute,
-                resolution=resolution,
-                bucket_start=start,
-                count=len(values),
-                min=min(values),
-                max=max(values),
-                mean=total / len(values),
-                total=total,
-            )
+            (device_id, attribute, start, len(values), min(values), max(values), total / len(values), total)
         )
     return out
 

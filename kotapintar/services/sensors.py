@@ -28,17 +28,21 @@ from kotapintar.sensors.ingest import IngestResult, accept_http, accept_mqtt
 from kotapintar.sensors.levels import LevelCatalog, load_catalog
 from kotapintar.sensors.payloads import Reading, iso_z
 from kotapintar.sensors.quality import (
-    EXCLUDING_FLAGS,
+    EXCLUDING_MASK,
+    FLAG_BITS,
     FlaggedReading,
     QualityFlag,
+    SeriesLimits,
     combine,
     device_health,
-    flag_series,
-    history_needed,
+    flag_masks,
+    flags_of,
+    mask_of,
+    micros,
     summary,
 )
 from kotapintar.sensors.registry import Device, DeviceRegistry, derive_api_key, load_devices
-from kotapintar.sensors.rollup import Resolution, RetentionPolicy, rollup
+from kotapintar.sensors.rollup import Resolution, RetentionPolicy, bucket_rows
 from kotapintar.sensors.rules import (
     Action,
     CloseWarning,
@@ -61,8 +65,6 @@ from kotapintar.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-FLAG_BITS: dict[QualityFlag, int] = {flag: 1 << i for i, flag in enumerate(QualityFlag)}
-EXCLUDING_MASK = sum(FLAG_BITS[f] for f in EXCLUDING_FLAGS)
 RULE_ACTOR = "sensor-rules"
 MAX_EVENT_READINGS = 200
 _INGEST_LOCK = threading.RLock()
@@ -70,12 +72,12 @@ _INGEST_LOCK = threading.RLock()
 
 def flags_to_mask(flags: Iterable[QualityFlag]) -> int:
     """The stored bitmask of a set of quality flags."""
-    return sum(FLAG_BITS[f] for f in set(flags))
+    return mask_of(flags)
 
 
 def mask_to_flags(mask: int) -> frozenset[QualityFlag]:
     """The quality flags of a stored bitmask."""
-    return frozenset(f for f, bit in FLAG_BITS.items() if mask & bit)
+    return flags_of(mask)
 
 
 def flag_names(mask: int) -> list[str]:
@@ -94,6 +96,15 @@ class SensorContext:
     devices: dict[str, Device]
     rules: list[Rule]
     catalog: LevelCatalog
+    _limits: dict[tuple[str, str], SeriesLimits] = field(default_factory=dict)
+
+    def limits(self, device_id: str, attribute: str) -> SeriesLimits:
+        """The quality limits of one series (built once: devices change only through register_devices)."""
+        key = (device_id, attribute)
+        found = self._limits.get(key)
+        if found is None:
+            found = self._limits[key] = SeriesLimits.of(self.devices[device_id].quality_config(attribute))
+        return found
 
     def rule(self, rule_id: str) -> Rule | None:
         """A rule by id."""
@@ -186,6 +197,7 @@ class IngestOutcome:
     rejected: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     cases_opened: list[int] = field(default_factory=list)
+    cases_pending: int = 0
     cases_updated: list[int] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
 
@@ -209,8 +221,13 @@ def ingest_mqtt_messages(
     *,
     received_at: datetime | None = None,
     settings: Settings | None = None,
+    open_cases: bool = True,
 ) -> IngestOutcome:
-    """Ingest a batch of MQTT messages (topic, payload) from devices authenticated by the key in the topic."""
+    """Ingest a batch of MQTT messages (topic, payload) from devices authenticated by the key in the topic.
+
+    With `open_cases=False` the cases of rules that fired wait (as pending alarms) for the caller to run
+    `open_pending_cases`, e.g. when the ingest worker is idle.
+    """
     settings = settings or get_settings()
     now = received_at or utcnow()
     ctx = sensor_context(db, settings)
@@ -222,7 +239,7 @@ def ingest_mqtt_messages(
         merged.by_device.update(one.by_device)
         if one.errors and len(merged.errors) < 20:
             merged.errors.extend(one.errors)
-    return _ingest(db, ctx, merged, now, settings)
+    return _ingest(db, ctx, merged, now, settings, open_cases=open_cases)
 
 
 def ingest_http(
@@ -269,40 +286,46 @@ def tick_sensors(
     return ingest_readings(db, [], received_at=now or utcnow(), settings=settings)
 
 
+def _slot(r: Reading) -> tuple[datetime, str, str]:
+    return (r.observed_at, r.device_id, r.attribute)
+
+
 def _first_per_slot(readings: Iterable[Reading]) -> tuple[list[Reading], int]:
-    """One reading per (device, attribute, time): exact duplicates dropped, for a conflict the first wins."""
-    seen: set[tuple[str, str, datetime]] = set()
-    out: list[Reading] = []
-    dropped = 0
+    """One reading per (device, attribute, time) in time order: exact duplicates dropped, for a conflict the
+    first wins."""
+    first: dict[tuple[datetime, str, str], Reading] = {}
+    total = 0
     for r in readings:
-        key = (r.device_id, r.attribute, r.observed_at)
-        if key in seen:
-            dropped += 1
-            continue
-        seen.add(key)
-        out.append(r)
-    out.sort()
-    return out, dropped
+        total += 1
+        first.setdefault((r.observed_at, r.device_id, r.attribute), r)
+    # Sorting on a key tuple: the dataclass ordering compares in Python and dominated large batches.
+    out = sorted(first.values(), key=_slot)
+    return out, total - len(out)
 
 
 def _ingest(
-    db: Database, ctx: SensorContext, result: IngestResult, now: datetime, settings: Settings
+    db: Database,
+    ctx: SensorContext,
+    result: IngestResult,
+    now: datetime,
+    settings: Settings,
+    *,
+    open_cases: bool = True,
 ) -> IngestOutcome:
     out = IngestOutcome(rejected=Counter(result.rejected), errors=list(result.errors))
     readings, dropped = _first_per_slot(result.readings)
     out.duplicates += dropped
-    opens: list[OpenCase] = []
     with _INGEST_LOCK, db.transaction() as uow:
         repo = SensorRepository(uow.session)
         if result.by_device:
             repo.count_rejections(result.by_device, now, result.errors[0] if result.errors else None)
-        flagged = _store(repo, ctx, readings, now, out)
-        clean = [f.reading for f in flagged if not (f.flags & EXCLUDING_FLAGS)]
+        stored = _store(repo, ctx, readings, now, out)
+        clean = [r for r, mask in stored if not mask & EXCLUDING_MASK]
         last_seen: dict[str, datetime] = {}
-        for f in flagged:
-            seen = last_seen.get(f.reading.device_id)
-            if seen is None or f.reading.observed_at > seen:
-                last_seen[f.reading.device_id] = f.reading.observed_at
+        for r, _mask in stored:
+            seen = last_seen.get(r.device_id)
+            if seen is None or r.observed_at > seen:
+                last_seen[r.device_id] = r.observed_at
         repo.touch_last_seen(last_seen)
         repo.lock_rule_states()
         states = repo.rule_states()
@@ -317,80 +340,79 @@ def _ingest(
             last_seen=last_seen,
         )
         repo.save_rule_states(new_states, now)
-        opens = _act(uow, repo, ctx, actions, now, settings, out, new_states)
-    for action in opens:
-        _open_case(db, ctx, action, settings, out)
+        _act(uow, repo, ctx, actions, now, settings, out, new_states)
+    if open_cases:  # this batch's alarms and any left waiting by a worker that stopped
+        out.cases_opened.extend(open_pending_cases(db, settings=settings, errors=out.errors))
     return out
 
 
 def _store(
     repo: SensorRepository, ctx: SensorContext, readings: list[Reading], now: datetime, out: IngestOutcome
-) -> list[FlaggedReading]:
-    """Flag new readings against stored history, store them and merge rollups; returns the stored ones."""
+) -> list[tuple[Reading, int]]:
+    """Flag new readings against stored history, store them and merge rollups.
+
+    `readings` are in time order with one reading per slot. Returns the stored readings with their flag
+    masks; readings whose slot is already stored count as duplicates and are left out.
+    """
     if not readings:
         return []
     by_series: dict[tuple[str, str], list[Reading]] = {}
     for r in readings:
         by_series.setdefault((r.device_id, r.attribute), []).append(r)
-    window = max(history_needed(ctx.devices[d].quality_config(a)) for d, a in by_series)
-    earliest = min(r.observed_at for r in readings) - window
-    latest = max(r.observed_at for r in readings)
-    stored: dict[tuple[str, str], list[StoredReading]] = {}
-    for row in repo.history({d for d, _ in by_series}, earliest, latest):
-        stored.setdefault((row.device_id, row.attribute), []).append(row)
-    flagged: list[FlaggedReading] = []
+    limits = {key: ctx.limits(*key) for key in by_series}
+    window = timedelta(microseconds=max(lim.window_us for lim in limits.values()))
+    history: dict[tuple[str, str], tuple[list[int], list[float], list[int]]] = {}
+    for device_id, attribute, observed_at, value, flags in repo.history_rows(
+        {d for d, _ in by_series}, readings[0].observed_at - window, readings[-1].observed_at
+    ):
+        known = history.setdefault((device_id, attribute), ([], [], []))
+        known[0].append(micros(observed_at))
+        known[1].append(value)
+        known[2].append(flags)
+    received_us = micros(now)
+    stored: list[tuple[Reading, int]] = []
+    stored_us: list[int] = []
     for key, items in by_series.items():
-        device = ctx.devices[key[0]]
-        history = stored.get(key, [])
-        taken = {h.observed_at for h in history}
-        fresh = [r for r in items if r.observed_at not in taken]
+        known = history.get(key) or ([], [], [])
+        taken = set(known[0])
+        times = [micros(r.observed_at) for r in items]
+        fresh = [(t, r) for t, r in zip(times, items, strict=True) if t not in taken]
         out.duplicates += len(items) - len(fresh)
         if not fresh:
             continue
-        past = [
-            FlaggedReading(
-                Reading(h.observed_at, h.device_id, h.attribute, h.value, ""), mask_to_flags(h.flags)
-            )
-            for h in history
-        ]
-        flagged.extend(flag_series(fresh, device.quality_config(key[1]), received_at=now, history=past))
-    out.accepted += len(readings)
-    rows = []
-    for f in flagged:
-        r = f.reading
-        rows.append(
-            {
-                "device_id": r.device_id,
-                "attribute": r.attribute,
-                "observed_at": r.observed_at,
-                "received_at": now,
-                "value": r.value,
-                "flags": flags_to_mask(f.flags),
-            }
+        masks = flag_masks(
+            [t for t, _ in fresh],
+            [r.value for _, r in fresh],
+            limits[key],
+            received_us=received_us,
+            history=known,
         )
-        for flag in f.flags:
-            out.flagged[flag.value] += 1
-    repo.insert_observations(rows)
-    out.stored += len(rows)
-    clean = [f.reading for f in flagged if not (f.flags & EXCLUDING_FLAGS)]
-    parts = []
-    for resolution in (Resolution.MINUTE, Resolution.HOUR, Resolution.DAY):
-        for b in rollup(clean, resolution, day_tz=WIB):
-            parts.append(
-                {
-                    "device_id": b.device_id,
-                    "attribute": b.attribute,
-                    "resolution": resolution.value,
-                    "bucket_start": b.bucket_start,
-                    "count": b.count,
-                    "min": b.min,
-                    "max": b.max,
-                    "total": b.total,
-                    "mean": b.mean,
-                }
+        stored.extend(zip((r for _, r in fresh), masks, strict=True))
+        stored_us.extend(t for t, _ in fresh)
+    out.accepted += len(readings)
+    repo.insert_observations(
+        [(r.device_id, r.attribute, r.observed_at, now, r.value, mask) for r, mask in stored]
+    )
+    out.stored += len(stored)
+    for _r, mask in stored:
+        if mask:
+            for flag in flags_of(mask):
+                out.flagged[flag.value] += 1
+    clean = [
+        (r.device_id, r.attribute, t, r.value)
+        for (r, mask), t in zip(stored, stored_us, strict=True)
+        if not mask & EXCLUDING_MASK
+    ]
+    repo.merge_rollups(
+        [
+            (device_id, attribute, resolution.value, start, count, low, high, total, mean)
+            for resolution in (Resolution.MINUTE, Resolution.HOUR, Resolution.DAY)
+            for device_id, attribute, start, count, low, high, mean, total in bucket_rows(
+                clean, resolution, day_tz=WIB
             )
-    repo.merge_rollups(parts)
-    return flagged
+        ]
+    )
+    return stored
 
 
 def _disarm_closed_cases(
@@ -428,29 +450,30 @@ def _act(
     settings: Settings,
     out: IngestOutcome,
     states: Mapping[str, Mapping[str, Any]],
-) -> list[OpenCase]:
-    """Apply rule actions to existing alarms in this transaction; returns the cases still to open."""
-    opens: dict[str, OpenCase] = {}
+) -> None:
+    """Apply rule actions in the ingest transaction.
+
+    A rule that fires records its alarm and publishes its public warning at once; the case itself is
+    opened right after by `open_pending_cases` (triage and the SOP are far slower than ingest, and a
+    warning must not wait for them). Until then the alarm's `pending_case` collects the level and readings.
+    """
     actor = f"system:{RULE_ACTOR}"
+    raised: list[SensorAlarm] = []
     for action in actions:
         out.actions.append(action.to_dict() | {"readings": len(action.readings)})
         alarm = repo.open_alarm(action.dedupe_key)
-        if alarm is None or alarm.case_id is None:
-            if isinstance(action, OpenCase) and action.dedupe_key not in opens:
-                opens[action.dedupe_key] = action
-            elif isinstance(action, UpdateCase | LevelChanged) and action.dedupe_key in opens:
-                first = opens[action.dedupe_key]
-                opens[action.dedupe_key] = OpenCase(
-                    rule_id=first.rule_id,
-                    area=first.area,
-                    service=first.service,
-                    priority=action.priority or first.priority,
-                    level=action.level or first.level,
-                    at=first.at,
-                    readings=tuple(sorted(set(first.readings) | set(action.readings))),
-                    dedupe_key=first.dedupe_key,
-                    title=first.title,
-                )
+        if alarm is None:
+            if isinstance(action, OpenCase):
+                raised.append(_raise_alarm(repo, ctx, action))
+                out.cases_pending += 1
+            continue
+        if isinstance(action, CloseWarning):
+            _close_or_hand_over(uow, repo, ctx, alarm, action, now, settings, states)
+            if alarm.case_id is not None:
+                out.cases_updated.append(alarm.case_id)
+            continue
+        if alarm.case_id is None:
+            _update_pending(repo, ctx, alarm, action, settings, publish=alarm not in raised)
             continue
         case_id = alarm.case_id
         if isinstance(action, OpenCase | UpdateCase):
@@ -490,15 +513,87 @@ def _act(
             if alarm.public:
                 _publish(repo, ctx, alarm, "Update", action.at, settings)
             out.cases_updated.append(case_id)
-        elif isinstance(action, CloseWarning):
-            holder = _other_holder(ctx, states, action)
-            if holder is not None:
-                # Another rule of the group still holds the area: the warning stays, that rule carries it.
-                alarm.rule_id = holder
-            else:
-                _end_alarm(uow, repo, ctx, alarm, now, settings, reason="condition_cleared", at=action.at)
-            out.cases_updated.append(case_id)
-    return list(opens.values())
+    for alarm in raised:
+        # One Alert per new warning at the level it reached within the batch (as of its first firing).
+        if alarm.public:
+            _publish(repo, ctx, alarm, "Alert", alarm.opened_at, settings)
+            if alarm.closed_at is not None:
+                _publish(repo, ctx, alarm, "Cancel", alarm.closed_at, settings)
+
+
+def _raise_alarm(repo: SensorRepository, ctx: SensorContext, action: OpenCase) -> SensorAlarm:
+    """A new alarm, waiting for its case."""
+    rule = ctx.rule(action.rule_id)
+    return repo.add_alarm(
+        SensorAlarm(
+            dedupe_key=action.dedupe_key,
+            rule_id=action.rule_id,
+            area_code=action.area,
+            service_code=action.service,
+            level=action.level,
+            public=bool(rule and rule.warning and rule.warning.public),
+            opened_at=action.at,
+            pending_case=_pending_payload(action),
+        )
+    )
+
+
+def _pending_payload(action: OpenCase) -> dict[str, Any]:
+    return {
+        "rule_id": action.rule_id,
+        "area": action.area,
+        "service": action.service,
+        "priority": action.priority.value,
+        "level": action.level,
+        "at": iso_z(action.at),
+        "title": action.title,
+        "readings": _readings_payload(action.readings),
+    }
+
+
+def _update_pending(
+    repo: SensorRepository,
+    ctx: SensorContext,
+    alarm: SensorAlarm,
+    action: OpenCase | UpdateCase | LevelChanged,
+    settings: Settings,
+    *,
+    publish: bool,
+) -> None:
+    """New readings or a level change of an alarm whose case is not open yet: the case opens with them.
+
+    `publish` is False for an alarm raised in the same batch: its Alert is published once, at the end."""
+    pending = dict(alarm.pending_case or {})
+    readings = list(pending.get("readings", []))
+    known = {(r["device_id"], r["attribute"], r["observed_at"]) for r in readings}
+    for item in _readings_payload(action.readings):
+        if (item["device_id"], item["attribute"], item["observed_at"]) not in known:
+            readings.append(item)
+    pending["readings"] = readings[-MAX_EVENT_READINGS:]
+    if isinstance(action, LevelChanged):
+        pending["level"], pending["priority"] = action.level, action.priority.value
+        alarm.level = action.level
+        if alarm.public and publish:
+            _publish(repo, ctx, alarm, "Update", action.at, settings)
+    alarm.pending_case = pending
+
+
+def _close_or_hand_over(
+    uow: UnitOfWork,
+    repo: SensorRepository,
+    ctx: SensorContext,
+    alarm: SensorAlarm,
+    action: CloseWarning,
+    now: datetime,
+    settings: Settings,
+    states: Mapping[str, Mapping[str, Any]],
+) -> None:
+    holder = _other_holder(ctx, states, action)
+    if holder is not None:
+        # Another rule of the group still holds the area: the warning stays, that rule carries it.
+        alarm.rule_id = holder
+    else:
+        _end_alarm(uow, repo, ctx, alarm, now, settings, reason="condition_cleared", at=action.at)
 
 
 def _other_holder(
@@ -540,14 +635,16 @@ def _end_alarm(
     uow.flush()
 
 
-def _describe(ctx: SensorContext, action: OpenCase, area_name: str) -> str:
-    rule = ctx.rule(action.rule_id)
-    when = action.at.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
+def _describe(
+    ctx: SensorContext, pending: Mapping[str, Any], readings: Sequence[Reading], area_name: str, at: datetime
+) -> str:
+    rule = ctx.rule(str(pending.get("rule_id")))
+    when = at.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
     lines = [
-        f"{action.title} di {area_name}, terdeteksi otomatis oleh aturan sensor "
-        f"'{rule.name if rule else action.rule_id}' pada {when}."
+        f"{pending.get('title') or (rule.name if rule else pending.get('rule_id'))} di {area_name}, "
+        f"terdeteksi otomatis oleh aturan sensor '{rule.name if rule else pending.get('rule_id')}' pada {when}."
     ]
-    for r in list(action.readings)[-10:]:
+    for r in list(readings)[-10:]:
         device = ctx.devices.get(r.device_id)
         lines.append(
             f"- {device.name if device else r.device_id} ({r.device_id}): {r.attribute} = {r.value:g} {r.unit} "
@@ -557,76 +654,94 @@ def _describe(ctx: SensorContext, action: OpenCase, area_name: str) -> str:
     return "\n".join(lines)
 
 
-def _open_case(
-    db: Database, ctx: SensorContext, action: OpenCase, settings: Settings, out: IngestOutcome
-) -> None:
-    """Open the case of a fired rule through the normal intake (triage, SOP), then link the alarm to it."""
+def open_pending_cases(
+    db: Database, *, settings: Settings | None = None, errors: list[str] | None = None, limit: int = 100
+) -> list[int]:
+    """Open the cases of alarms that wait for one, through the normal intake (triage, SOP); returns the ids
+    of cases opened now.
+
+    Safe to run from several processes: alarms are claimed with SKIP LOCKED on PostgreSQL, and the intake
+    idempotency key (rule group, area, firing time) turns a second attempt into a replay of the same case.
+    """
     from kotapintar.services.reports import submit_report
     from kotapintar.services.schemas import ReportIn
 
-    rule = ctx.rule(action.rule_id)
+    settings = settings or get_settings()
+    ctx = sensor_context(db, settings)
+    opened: list[int] = []
     with db.reading() as uow:
-        region = SensorRepository(uow.session).region(action.area)
-        area_name = region.name if region is not None else action.area
-    devices = [ctx.devices[r.device_id] for r in action.readings if r.device_id in ctx.devices]
-    devices = devices or [d for d in ctx.devices.values() if d.region == action.area]
-    lon, lat = (devices[0].lon, devices[0].lat) if devices else (None, None)
-    ref = f"sensor:{action.dedupe_key}:{int(action.at.timestamp())}"
-    try:
-        result = submit_report(
-            db,
-            system_actor(RULE_ACTOR),
-            ReportIn(
-                service_code=action.service,
-                description=_describe(ctx, action, area_name),
-                lon=lon,
-                lat=lat,
-                channel="sensor",
-                priority=action.priority.value,
-                client_ref=ref,
-                external_id=action.dedupe_key,
-            ),
-            settings=settings,
-        )
-    except DomainError as exc:
-        log.error("sensor rule %s could not open a case in %s: %s", action.rule_id, action.area, exc)
-        out.errors.append(f"{action.rule_id}: {exc.message}")
-        return
-    now = utcnow()
-    with _INGEST_LOCK, db.transaction() as uow:
         repo = SensorRepository(uow.session)
-        alarm = repo.open_alarm(action.dedupe_key)
-        if alarm is None:
-            alarm = repo.add_alarm(
-                SensorAlarm(
-                    dedupe_key=action.dedupe_key,
-                    rule_id=action.rule_id,
-                    area_code=action.area,
-                    service_code=action.service,
-                    level=action.level,
-                    case_id=result.case_id,
-                    public=bool(rule and rule.warning and rule.warning.public),
-                    opened_at=action.at,
-                )
+        if not repo.has_pending_alarms():
+            return opened
+        waiting = [(a.id, a.dedupe_key, dict(a.pending_case or {})) for a in repo.pending_alarms(limit=limit)]
+        names = {code: repo.region(code) for code in {p.get("area", "") for _, _, p in waiting}}
+    for alarm_id, dedupe_key, pending in waiting:
+        area = str(pending.get("area", ""))
+        region = names.get(area)
+        readings = [Reading.from_dict(r) for r in pending.get("readings", [])]
+        devices = [ctx.devices[r.device_id] for r in readings if r.device_id in ctx.devices]
+        devices = devices or [d for d in ctx.devices.values() if d.region == area]
+        lon, lat = (devices[0].lon, devices[0].lat) if devices else (None, None)
+        at = parse_time(str(pending.get("at")), utcnow())
+        try:
+            result = submit_report(
+                db,
+                system_actor(RULE_ACTOR),
+                ReportIn(
+                    service_code=str(pending["service"]),
+                    description=_describe(ctx, pending, readings, region.name if region else area, at),
+                    lon=lon,
+                    lat=lat,
+                    channel="sensor",
+                    priority=str(pending["priority"]),
+                    client_ref=f"sensor:{dedupe_key}:{int(at.timestamp())}",
+                    external_id=dedupe_key,
+                ),
+                settings=settings,
             )
-            if alarm.public:
-                _publish(repo, ctx, alarm, "Alert", action.at, settings)
-        uow.events.append(
-            stream=case_stream(result.case_id),
-            case_id=result.case_id,
-            type=EventType.OBSERVATIONS_ATTACHED,
-            actor=f"system:{RULE_ACTOR}",
-            at=now,
-            payload={
-                "rule_id": action.rule_id,
-                "dedupe_key": action.dedupe_key,
-                "level": action.level,
-                "opened": True,
-                "readings": _readings_payload(action.readings),
-            },
-        )
-    if not result.replayed:
-        out.cases_opened.append(result.case_id)
+        except DomainError as exc:
+            log.error("sensor rule %s could not open a case in %s: %s", pending.get("rule_id"), area, exc)
+            if errors is not None:
+                errors.append(f"{pending.get('rule_id')}: {exc.message}")
+            continue
+        with _INGEST_LOCK, db.transaction() as uow:
+            repo = SensorRepository(uow.session)
+            alarm = repo.session.get(SensorAlarm, alarm_id)
+            if alarm is None or alarm.case_id is not None:
+                continue  # another opener linked it first (its replay gave the same case)
+            alarm.case_id = result.case_id
+            alarm.pending_case = None
+            uow.events.append(
+                stream=case_stream(result.case_id),
+                case_id=result.case_id,
+                type=EventType.OBSERVATIONS_ATTACHED,
+                actor=f"system:{RULE_ACTOR}",
+                at=utcnow(),
+                payload={
+                    "rule_id": pending.get("rule_id"),
+                    "dedupe_key": dedupe_key,
+                    "level": pending.get("level"),
+                    "opened": True,
+                    "readings": pending.get("readings", []),
+                },
+            )
+            if alarm.closed_at is not None:
+                # The condition cleared before the case opened: the case log says the warning ended.
+                uow.events.append(
+                    stream=case_stream(result.case_id),
+                    case_id=result.case_id,
+                    type=EventType.SENSOR_WARNING_ENDED,
+                    actor=f"system:{RULE_ACTOR}",
+                    at=utcnow(),
+                    payload={
+                        "rule_id": alarm.rule_id,
+                        "dedupe_key": dedupe_key,
+                        "reason": "condition_cleared",
+                    },
+                )
+        if not result.replayed:
+            opened.append(result.case_id)
+    return opened
 
 
 # ---------------------------------------------------------------------------------------------- CAP

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing as mp
 import queue
@@ -53,8 +54,10 @@ class MqttStats:
     stored: int = 0
     rejected: int = 0
     batches: int = 0
+    cases_opened: int = 0
     first_at: float | None = None
     last_done_at: float | None = None
+    cases_done_at: float | None = None
 
 
 @dataclass
@@ -150,7 +153,11 @@ class MqttIngestor:
             item = self._outbox.get()
             if item is None:
                 return
-            size, stored, rejected, done_at = item
+            if item[0] == "cases":
+                self.stats.cases_opened += item[1]
+                self.stats.cases_done_at = item[2]
+                continue
+            _, size, stored, rejected, done_at = item
             self.stats.processed += size
             self.stats.stored += stored
             self.stats.rejected += rejected
@@ -190,6 +197,7 @@ class MqttIngestor:
             log.exception("sensor ingest of %d MQTT messages failed", len(batch))
             return
         self.stats.processed += len(batch)
+        self.stats.cases_opened += len(outcome.cases_opened)
         self.stats.stored += outcome.stored
         self.stats.rejected += sum(outcome.rejected.values())
         self.stats.batches += 1
@@ -200,19 +208,36 @@ class MqttIngestor:
         return not self._queue and self.stats.processed + 0 >= self.stats.received
 
 
+CASE_IDLE_S = 0.25
+CASE_MAX_DELAY_S = 2.0
+
+
 def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any) -> None:
-    """The ingest worker process: batches in, (size, stored, rejected, done time) out."""
+    """The ingest worker process: batches in, ("batch", size, stored, rejected, done time) out.
+
+    Cases of rules that fired are opened when no batch is waiting (after CASE_IDLE_S) and at the latest
+    CASE_MAX_DELAY_S after the alarm, so a burst of readings is stored and evaluated first; the alarm and
+    its public warning exist from the batch that fired; each opening reports ("cases", count, done time).
+    """
     settings = Settings.model_validate(settings_data)
     db = Database(url)
     svc.warm_up(db, settings)
+    # Everything loaded so far (registry, rules, the triage model used when a rule opens a case) lives as
+    # long as the process: keep it out of the cyclic garbage collector, whose full passes over those
+    # millions of objects otherwise cost more than the ingest work of a large batch.
+    gc.collect()
+    gc.freeze()
     outbox.put("ready")
+    waiting_since: float | None = time.monotonic()  # alarms left pending before a restart
     while True:
-        batch = inbox.get()
-        if batch is None:
-            break
+        try:
+            batch = inbox.get(timeout=CASE_IDLE_S if waiting_since is not None else None)
+        except queue.Empty:
+            batch = []
+        last = batch is None
+        batch = batch or []
         # Take what else is waiting: fewer, larger transactions when the worker falls behind.
-        last = False
-        while len(batch) < 20000:
+        while not last and batch and len(batch) < 20000:
             try:
                 more = inbox.get_nowait()
             except queue.Empty:
@@ -221,13 +246,27 @@ def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any
                 last = True
                 break
             batch.extend(more)
-        stored = rejected = 0
-        try:
-            outcome = svc.ingest_mqtt_messages(db, batch, settings=settings)
-            stored, rejected = outcome.stored, sum(outcome.rejected.values())
-        except Exception:  # logged; the batch counts as processed so the parent never waits for it
-            log.exception("sensor ingest of %d MQTT messages failed", len(batch))
-        outbox.put((len(batch), stored, rejected, time.perf_counter()))
+        if batch:
+            stored = rejected = 0
+            try:
+                outcome = svc.ingest_mqtt_messages(db, batch, settings=settings, open_cases=False)
+                stored, rejected = outcome.stored, sum(outcome.rejected.values())
+                if outcome.cases_pending and waiting_since is None:
+                    waiting_since = time.monotonic()
+            except Exception:  # logged; the batch counts as processed so the parent never waits for it
+                log.exception("sensor ingest of %d MQTT messages failed", len(batch))
+            outbox.put(("batch", len(batch), stored, rejected, time.perf_counter()))
+        idle = not batch or last
+        if waiting_since is not None and (idle or time.monotonic() - waiting_since >= CASE_MAX_DELAY_S):
+            waiting_since = None
+            try:
+                opened = svc.open_pending_cases(db, settings=settings)
+            except Exception:  # logged; the alarms stay pending and the next attempt opens them
+                log.exception("opening the cases of sensor alarms failed")
+                waiting_since = time.monotonic()
+            else:
+                if opened:
+                    outbox.put(("cases", len(opened), time.perf_counter()))
         if last:
             break
     db.dispose()
@@ -312,7 +351,7 @@ def start_sensor_loops(db: Database, settings: Settings, *, demo: bool) -> list[
         feed.start()
         loops.append(feed)
     if settings.mqtt_url:
-        ingestor = MqttIngestor(db, settings, settings.mqtt_url)
+        ingestor = MqttIngestor(db, settings, settings.mqtt_url, worker_process=settings.sensor_ingest_process)
         try:
             ingestor.start()
         except (OSError, ConnectionError) as exc:

@@ -108,6 +108,9 @@ class SensorAlarm(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # What the case is opened with (service, priority, level, title, readings) while a case opener has not
+    # opened it yet; null once the case exists. Rules fire inside ingest; cases open right after, off it.
+    pending_case: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     __table_args__ = (
         Index(
