@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from kotapintar.store.tables import Case, Region
@@ -20,6 +20,7 @@ from kotapintar.store.tables_sensors import (
     SensorRuleState,
     SensorWarning,
 )
+from kotapintar.store.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -146,13 +147,17 @@ class SensorRepository:
 
     def touch_last_seen(self, seen: Mapping[str, datetime]) -> None:
         """Move each device's last_seen forward (never back: late readings do not make it older)."""
-        for device_id, moment in seen.items():
-            self.session.execute(
-                update(SensorDevice)
-                .where(SensorDevice.id == device_id)
-                .where((SensorDevice.last_seen.is_(None)) | (SensorDevice.last_seen < moment))
-                .values(last_seen=moment)
-            )
+        if not seen:
+            return
+        moment = bindparam("moment", type_=UTCDateTime())
+        table = cast(Table, SensorDevice.__table__)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("device"))
+            .where(table.c.last_seen.is_(None) | (table.c.last_seen < moment))
+            .values(last_seen=moment)
+        )
+        self.session.execute(stmt, [{"device": d, "moment": m} for d, m in sorted(seen.items())])
 
     # ------------------------------------------------------------------ observations
     def history(self, device_ids: Iterable[str], since: datetime, until: datetime) -> list[StoredReading]:
