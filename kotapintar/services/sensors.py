@@ -24,7 +24,7 @@ from kotapintar.domain.errors import DomainError, NotFound, ValidationFailed
 from kotapintar.domain.events import EventType, utcnow
 from kotapintar.domain.roles import Permission
 from kotapintar.sensors.cap import WIB, CapArea, build_alert, build_feed, warning_from_rule
-from kotapintar.sensors.ingest import IngestResult, accept_http, accept_mqtt
+from kotapintar.sensors.ingest import IngestResult, accept_http, accept_mqtt_batch
 from kotapintar.sensors.levels import LevelCatalog, load_catalog
 from kotapintar.sensors.payloads import Reading, iso_z
 from kotapintar.sensors.quality import (
@@ -231,14 +231,7 @@ def ingest_mqtt_messages(
     settings = settings or get_settings()
     now = received_at or utcnow()
     ctx = sensor_context(db, settings)
-    merged = IngestResult()
-    for topic, payload in messages:
-        one = accept_mqtt(topic, payload, registry=ctx.registry, received_at=now)
-        merged.readings.extend(one.readings)
-        merged.rejected.update(one.rejected)
-        merged.by_device.update(one.by_device)
-        if one.errors and len(merged.errors) < 20:
-            merged.errors.extend(one.errors)
+    merged = accept_mqtt_batch(messages, registry=ctx.registry, received_at=now)
     return _ingest(db, ctx, merged, now, settings, open_cases=open_cases)
 
 
