@@ -6,7 +6,6 @@ from pathlib import Path
 
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
-from kotapintar.store.migrate import upgrade
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
@@ -17,5 +16,8 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
             path.parent.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     if migrate:
+        # Alembic (~0.2 s) is loaded only to migrate; `audit verify` and `worker` open without it.
+        from kotapintar.store.migrate import upgrade
+
         upgrade(db.engine)
     return db

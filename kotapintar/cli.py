@@ -1,4 +1,10 @@
-"""`kotapintar …`: the command line of the command center (Typer)."""
+"""`kotapintar …`: the command line of the command center (Typer).
+
+Only Typer and the light domain names that command signatures need (`Role`, `DomainError`) are imported
+at module level; settings, the database stack, services, scikit-learn and the routing stack are imported
+inside the commands that use them, so `kotapintar --help` and quick commands start in a fraction of a
+second (tests/spine/test_cli_startup.py keeps it that way).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +16,12 @@ from typing import Annotated
 
 import typer
 
-from kotapintar.bootstrap import open_database
 from kotapintar.commands import dispatch as dispatch_commands
 from kotapintar.commands import sensors as sensors_commands
 from kotapintar.commands import sop as sop_commands
 from kotapintar.commands import triage as triage_commands
 from kotapintar.domain.errors import DomainError
 from kotapintar.domain.roles import Role
-from kotapintar.services import auth as auth_service
-from kotapintar.services.actors import system_actor
-from kotapintar.services.audit import iter_report, verify_log
-from kotapintar.services.catalogue import DEMO_PASSWORD, load_demo_city, load_reference_data
-from kotapintar.services.regions import import_regions_file
-from kotapintar.settings import get_settings
-from kotapintar.store.migrate import revision as make_revision
 
 app = typer.Typer(help="Kotapintar: command center kabupaten/kota.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -52,6 +50,9 @@ def _fail(message: str, code: int = 2) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database to the newest schema."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.settings import get_settings
+
     settings = get_settings()
     open_database(settings)
     typer.echo(f"database at newest schema: {settings.database_url}")
@@ -60,12 +61,20 @@ def db_upgrade() -> None:
 @db_app.command("revision")
 def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
     """Autogenerate a migration (developers): compare tables.py with the database."""
+    from kotapintar.settings import get_settings
+    from kotapintar.store.migrate import revision as make_revision
+
     make_revision(get_settings().database_url, message)
 
 
 @import_app.command("regions")
 def import_regions_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Load administrative regions from a GeoJSON FeatureCollection with `kode` and `nama` properties."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services.actors import system_actor
+    from kotapintar.services.regions import import_regions_file
+    from kotapintar.settings import get_settings
+
     db = open_database(get_settings())
     try:
         result = import_regions_file(db, system_actor("cli"), file)
@@ -82,6 +91,11 @@ def import_regions_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_oka
 @load_app.command("demo")
 def load_demo_cmd() -> None:
     """Load the demo city (Kabupaten Kapuas): regions, agencies, catalogue, units and demo users."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services.actors import system_actor
+    from kotapintar.services.catalogue import DEMO_PASSWORD, load_demo_city
+    from kotapintar.settings import get_settings
+
     db = open_database(get_settings())
     out = load_demo_city(db, system_actor("cli"))
     typer.echo(
@@ -93,6 +107,11 @@ def load_demo_cmd() -> None:
 @load_app.command("reference")
 def load_reference_cmd() -> None:
     """Load the shipped agencies and service catalogue only (a real deployment)."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services.actors import system_actor
+    from kotapintar.services.catalogue import load_reference_data
+    from kotapintar.settings import get_settings
+
     db = open_database(get_settings())
     out = load_reference_data(db, system_actor("cli"))
     typer.echo(f"loaded {out.agencies} agencies and {out.services} services")
@@ -107,6 +126,11 @@ def user_create(
     position: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create a user (the first admin too). The password comes from KOTAPINTAR_NEW_PASSWORD or a prompt."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services import auth as auth_service
+    from kotapintar.services.actors import system_actor
+    from kotapintar.settings import get_settings
+
     password = os.environ.get("KOTAPINTAR_NEW_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():
@@ -135,6 +159,10 @@ def user_create(
 @apikey_app.command("create")
 def apikey_create(name: str) -> None:
     """Create a key for a client application and print it (shown once)."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services import auth as auth_service
+    from kotapintar.settings import get_settings
+
     db = open_database(get_settings())
     try:
         key = auth_service.create_api_key(db, name)
@@ -147,6 +175,10 @@ def apikey_create(name: str) -> None:
 @apikey_app.command("revoke")
 def apikey_revoke(name: str) -> None:
     """Revoke a client application's key."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services import auth as auth_service
+    from kotapintar.settings import get_settings
+
     db = open_database(get_settings())
     try:
         auth_service.revoke_api_key(db, name)
@@ -159,6 +191,10 @@ def apikey_revoke(name: str) -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk every hash chain of the event log; exit 1 and name the first bad event on tampering."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services.audit import iter_report, verify_log
+    from kotapintar.settings import get_settings
+
     db = open_database(get_settings(), migrate=False)
     result = verify_log(db)
     for line in iter_report(result):
@@ -177,6 +213,10 @@ def serve(
     import uvicorn
 
     from kotapintar.api.app import create_app
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services.actors import system_actor
+    from kotapintar.services.catalogue import DEMO_PASSWORD, load_demo_city
+    from kotapintar.settings import get_settings
 
     settings = get_settings()
     db = open_database(settings)
@@ -248,7 +288,9 @@ def worker(
     """Fire SOP timers (reminders, escalations, auto-close); run several, each timer fires exactly once."""
     import threading
 
+    from kotapintar.bootstrap import open_database
     from kotapintar.services.scheduler import run_due_timers, run_scheduler
+    from kotapintar.settings import get_settings
 
     settings = get_settings()
     db = open_database(settings, migrate=False)

@@ -7,12 +7,17 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kotapintar.dispatch import UnitPosition, eta_table, load_network, load_runcards, recommend_units
 from kotapintar.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from kotapintar.dispatch import UnitPosition
+
+# kotapintar.dispatch (networkx, scikit-learn, scipy) is imported inside the functions that use it, so
+# `kotapintar --help` does not load the routing stack (see tests/spine/test_cli_startup.py).
 
 app = typer.Typer(help="Dispatch darurat: waktu tempuh dan rekomendasi unit. / Emergency dispatch tools.")
 
@@ -46,6 +51,8 @@ def _float(row: dict[str, str | None], col: str, line: int, lo: float, hi: float
 
 def read_units_csv(path: Path, *, require_kind: bool = False) -> list[UnitPosition]:
     """Units from a CSV with columns id,lon,lat (and kind, agency, status, mutual_aid when present)."""
+    from kotapintar.dispatch import UnitPosition
+
     try:
         fh = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -100,6 +107,8 @@ def eta(
     profile: Annotated[str, typer.Option("--profile", help="Profil kecepatan (jenis unit)")] = "default",
 ) -> None:
     """Print id,eta_seconds,distance_m for every unit, nearest first (unreachable last, empty eta)."""
+    from kotapintar.dispatch import eta_table, load_network
+
     point = parse_point(incident)
     try:
         unit_list = read_units_csv(units)
@@ -140,6 +149,8 @@ def recommend(
     ] = None,
 ) -> None:
     """Print the recommendation for one incident as JSON (run card chosen from service and answers)."""
+    from kotapintar.dispatch import load_network, load_runcards, recommend_units
+
     point = parse_point(incident)
     answers: dict[str, bool | str] = {}
     for item in answer or []:

@@ -8,10 +8,8 @@ import threading
 
 import typer
 
-from kotapintar.bootstrap import open_database
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.settings import get_settings
+# The database stack and the sensor services are imported inside each command: `kotapintar --help`
+# must not pay for SQLAlchemy and the store (see tests/spine/test_cli_startup.py).
 
 app = typer.Typer(help="Sensor kota terpadu / integrated city sensors.", no_args_is_help=True)
 
@@ -19,6 +17,11 @@ app = typer.Typer(help="Sensor kota terpadu / integrated city sensors.", no_args
 @app.command("load-demo")
 def load_demo() -> None:
     """Register the shipped Kapuas demo devices (idempotent)."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services import sensors as svc
+    from kotapintar.services.actors import system_actor
+    from kotapintar.settings import get_settings
+
     db = open_database(get_settings())
     n = svc.load_demo_devices(db, system_actor("cli"))
     typer.echo(f"{n} perangkat demo terdaftar / demo devices registered")
@@ -27,6 +30,9 @@ def load_demo() -> None:
 @app.command("demo-key")
 def demo_key(device_id: str) -> None:
     """Print the placeholder API key of a demo device (derived from KOTAPINTAR_SENSOR_KEY_SECRET)."""
+    from kotapintar.services import sensors as svc
+    from kotapintar.settings import get_settings
+
     typer.echo(svc.device_api_key(get_settings(), device_id))
 
 
@@ -35,7 +41,9 @@ def ingest_mqtt(
     url: str | None = typer.Option(None, help="broker URL; default KOTAPINTAR_MQTT_URL"),
 ) -> None:
     """Subscribe to the FIWARE topics (/<apiKey>/<deviceId>/attrs, /ul/…, /json/…) and ingest until Ctrl-C."""
+    from kotapintar.bootstrap import open_database
     from kotapintar.services.sensors_runtime import MqttIngestor
+    from kotapintar.settings import get_settings
 
     settings = get_settings()
     broker = url or settings.mqtt_url
@@ -63,6 +71,10 @@ def ingest_mqtt(
 @app.command("tick")
 def tick() -> None:
     """Evaluate the clock-driven rules once (a silent critical gauge goes stale)."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services import sensors as svc
+    from kotapintar.settings import get_settings
+
     out = svc.tick_sensors(open_database(get_settings()))
     typer.echo(json.dumps(out.as_dict(), ensure_ascii=False))
 
@@ -70,6 +82,11 @@ def tick() -> None:
 @app.command("retention")
 def retention() -> None:
     """Delete raw readings older than the retention period (rollups stay)."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services import sensors as svc
+    from kotapintar.services.actors import system_actor
+    from kotapintar.settings import get_settings
+
     out = svc.apply_retention(open_database(get_settings()), system_actor("cli"))
     typer.echo(json.dumps(out))
 
@@ -77,6 +94,10 @@ def retention() -> None:
 @app.command("quality")
 def quality(hours: int = 24) -> None:
     """Print the data-quality summary per kind and device."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.services import sensors as svc
+    from kotapintar.settings import get_settings
+
     report = svc.quality_report(open_database(get_settings()), hours=hours)
     for kind, s in report["kinds"].items():
         typer.echo(f"{kind:14} lengkap {s['completeness_pct']:6.2f}%  bertanda {s['flagged_pct']:6.2f}%")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from kotapintar.domain.errors import DomainError
-from kotapintar.domain.sop.loader import SHIPPED_SOP_DIR, load_sop, shipped_sop_path, validate_file
-from kotapintar.domain.sop.render import render_html, render_pdf, render_svg
-from kotapintar.domain.sop.spec import SopSpec
-from kotapintar.domain.sop.versioning import DirectoryVersionSource, VersionSource, content_hash, diff
+
+if TYPE_CHECKING:
+    from kotapintar.domain.sop.spec import SopSpec
+    from kotapintar.domain.sop.versioning import VersionSource
+
+# The SOP model (pydantic, YAML) is imported inside the commands that use it, so `kotapintar --help`
+# stays quick (see tests/spine/test_cli_startup.py).
 
 app = typer.Typer(help="SOP: periksa, cetak dan bandingkan SOP (PermenPANRB 35/2012).", no_args_is_help=True)
 
@@ -36,6 +40,8 @@ def _database_source() -> VersionSource:
 
 
 def _resolve(ref: str, version: str | None = None) -> SopSpec:
+    from kotapintar.domain.sop.loader import load_sop, shipped_sop_path
+
     path = Path(ref)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_sop(path)
@@ -53,6 +59,9 @@ def validate_cmd(
     paths: list[Path] = typer.Argument(None, help="Berkas atau folder SOP (bawaan: pustaka SOP)."),
 ) -> None:
     """Periksa berkas SOP; semua kesalahan dicetak sebagai `file:baris: step 'x': pesan`."""
+    from kotapintar.domain.sop.loader import SHIPPED_SOP_DIR, validate_file
+    from kotapintar.domain.sop.versioning import content_hash
+
     files: list[Path] = []
     for path in paths or [SHIPPED_SOP_DIR]:
         files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
@@ -84,6 +93,8 @@ def render_cmd(
     ),
 ) -> None:
     """Cetak SOP sebagai tabel dan bagan alir PermenPANRB 35/2012 (versi terbit terbaru dari basis data)."""
+    from kotapintar.domain.sop.render import render_html, render_pdf, render_svg
+
     try:
         spec = _resolve(code, version)
         if format == "pdf":
@@ -113,6 +124,8 @@ def diff_cmd(
     versions_dir: Path | None = typer.Option(None, "--versions-dir", help="Folder versi: <kode>/v<N>.yaml"),
 ) -> None:
     """Tampilkan perubahan antara dua SOP: `diff A.yaml B.yaml` atau `diff KODE V1 V2`."""
+    from kotapintar.domain.sop.versioning import DirectoryVersionSource, diff
+
     try:
         if c is not None:
             source = DirectoryVersionSource(versions_dir) if versions_dir else _database_source()
@@ -136,6 +149,7 @@ def publish_cmd(
 ) -> None:
     """Terbitkan SOP ke basis data: versi baru yang tidak dapat diubah bila isinya berubah."""
     from kotapintar.bootstrap import open_database
+    from kotapintar.domain.sop.loader import SHIPPED_SOP_DIR
     from kotapintar.services.actors import system_actor
     from kotapintar.services.sop_library import publish_sop
     from kotapintar.settings import get_settings

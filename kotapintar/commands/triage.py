@@ -9,20 +9,17 @@ from pathlib import Path
 import typer
 
 from kotapintar.domain.errors import DomainError
-from kotapintar.triage.classify.corrections import leaks_into_test, read_corrections
-from kotapintar.triage.classify.dataset import data_dir, load_examples, load_external
-from kotapintar.triage.classify.evaluate import compare, evaluate, format_report
-from kotapintar.triage.classify.model import (
-    DEFAULT_REVIEW_THRESHOLD,
-    MODEL_FILE,
-    Classifier,
-    save,
-    train,
-)
+
+# kotapintar.triage.classify loads scikit-learn and scipy (~0.7 s), so it is imported inside the
+# commands that use it and `kotapintar --help` stays quick (see tests/spine/test_cli_startup.py).
 
 app = typer.Typer(help="Klasifikasi laporan warga (layanan + urgensi). / Report triage classifier.")
 
 CANDIDATE_PATH = Path("var/triage/candidate/model.joblib")
+
+# A copy of kotapintar.triage.classify.model.DEFAULT_REVIEW_THRESHOLD: the `--threshold` default is
+# needed when the CLI is built, before scikit-learn may be imported. A test keeps the two equal.
+DEFAULT_REVIEW_THRESHOLD = 0.6
 
 
 @app.command("train")
@@ -36,6 +33,11 @@ def train_command(
     ),
 ) -> None:
     """Latih model dari data proyek (deterministik); dengan koreksi, tulis kandidat dan tampilkan eval."""
+    from kotapintar.triage.classify.corrections import leaks_into_test, read_corrections
+    from kotapintar.triage.classify.dataset import data_dir, load_examples, load_external
+    from kotapintar.triage.classify.evaluate import evaluate, format_report
+    from kotapintar.triage.classify.model import MODEL_FILE, save, train
+
     examples = load_examples()
     test = [e for e in examples if e.split == "test"]
     external = load_external()
@@ -77,6 +79,10 @@ def eval_command(
     confusion: bool = typer.Option(True, "--confusion/--no-confusion", help="Cetak matriks kebingungan."),
 ) -> None:
     """Latih pada split latih, cetak presisi/recall/F1 per kelas, macro-F1 dan matriks kebingungan."""
+    from kotapintar.triage.classify.dataset import load_examples, load_external
+    from kotapintar.triage.classify.evaluate import compare, evaluate, format_report
+    from kotapintar.triage.classify.model import train
+
     examples = load_examples()
     train_split = [e for e in examples if e.split == "train"]
     test_sets = {"held-out": [e for e in examples if e.split == "test"], "gaya-luar": load_external()}
@@ -112,6 +118,8 @@ def classify_command(
     ),
 ) -> None:
     """Baca satu laporan per baris dari stdin, cetak satu objek JSON per baris."""
+    from kotapintar.triage.classify.model import Classifier
+
     classifier = Classifier.load(model)
     for line in sys.stdin:
         try:
