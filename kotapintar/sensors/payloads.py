@@ -91,7 +91,10 @@ def parse_time(value: Any, *, assume_tz: tzinfo | None = None) -> datetime:
     if isinstance(value, bool):
         raise PayloadError("Waktu pengamatan tidak valid.", reason="bad_time", value=value)
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # a JSON integer beyond float range
+            seconds = math.inf
         if not math.isfinite(seconds):
             raise PayloadError("Waktu pengamatan tidak valid.", reason="bad_time", value=value)
         if seconds > 1e11:  # milliseconds
@@ -121,7 +124,10 @@ def parse_time(value: Any, *, assume_tz: tzinfo | None = None) -> datetime:
                 value=text,
             )
         moment = moment.replace(tzinfo=assume_tz)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 with a positive offset, year 9999 with a negative one
+        raise PayloadError(f"Waktu '{text}' di luar jangkauan.", reason="bad_time", value=text) from exc
 
 
 def parse_topic(topic: str) -> Topic:
@@ -147,7 +153,10 @@ def _number(raw: Any, attribute: str) -> float:
     if isinstance(raw, bool):
         raise PayloadError(f"Nilai {attribute} bukan angka.", reason="bad_value", attribute=attribute)
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer beyond float range: as good as infinite
+            value = math.inf
     elif isinstance(raw, str):
         try:
             value = float(raw.strip().replace(",", "."))
@@ -168,13 +177,17 @@ def _make(
     raw: Any,
     observed_at: datetime,
     units: Mapping[str, str] | None,
-    unit: str | None = None,
+    unit: object = None,
 ) -> Reading:
     attribute = canonical_attribute(key)
     if attribute is None:
         raise PayloadError(f"Atribut '{key}' tidak dikenal.", reason="unknown_attribute", attribute=key)
     value = _number(raw, attribute)
     given_unit = unit if unit is not None else (units or {}).get(attribute)
+    if given_unit is not None and not isinstance(given_unit, str):
+        raise PayloadError(
+            f"Satuan {attribute} bukan teks.", reason="bad_unit", attribute=attribute, unit=repr(given_unit)
+        )
     try:
         value = to_canonical(attribute, value, given_unit)
     except UnitError as exc:
@@ -247,6 +260,10 @@ def _load_json(payload: str | bytes | Any) -> Any:
             return json.loads(_text(payload))
         except json.JSONDecodeError as exc:
             raise PayloadError(f"JSON tidak valid: {exc.msg}.", reason="bad_json") from exc
+        except (ValueError, RecursionError) as exc:  # an integer over the digit limit, nesting too deep
+            raise PayloadError(
+                "JSON tidak valid: angka terlalu panjang atau terlalu bersarang.", reason="bad_json"
+            ) from exc
     return payload
 
 

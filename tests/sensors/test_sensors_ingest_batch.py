@@ -139,6 +139,7 @@ ODD_TIMES = st.sampled_from(
         "1764385200000",  # epoch milliseconds
         "kemarin",
         "",
+        "0001-01-01T00:00:00+07:00",  # out of range once in UTC
     ]
 )
 FLAWS = [
@@ -255,7 +256,14 @@ def json_payload(draw: st.DrawFn, device_id: str) -> str:
     if draw(st.booleans()):
         obj["TimeInstant"] = draw(st.one_of(GOOD_TIMES, ODD_TIMES))
     text = json.dumps(obj if draw(st.integers(0, 3)) else [obj, obj])
-    return text if draw(st.integers(0, 9)) else text[:-1]
+    hostile = [
+        '{"wl": ' + "9" * 400 + "}",
+        '{"wl": ' + "9" * 5000 + "}",
+        "[" * 50_000,
+        '{"p": {"value": 1, "unitCode": 7}}',
+        '{"p": 1, "t": ' + "9" * 400 + "}",
+    ]
+    return draw(st.sampled_from([text] * 8 + [text[:-1]] + hostile))
 
 
 @st.composite

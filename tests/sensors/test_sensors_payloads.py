@@ -87,6 +87,32 @@ def test_json_attrs_object_array_and_unit_code() -> None:
     assert info.value.reason == "bad_json"
 
 
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ('{"wl": ' + "9" * 400 + "}", "bad_value"),  # an integer beyond float range
+        ('{"wl": ' + "9" * 5000 + "}", "bad_json"),  # beyond the integer digit limit
+        ("[" * 100_000 + "]" * 100_000, "bad_json"),  # nested deeper than the parser can go
+        ('{"wl": 1, "t": ' + "9" * 400 + "}", "bad_time"),
+        ('{"wl": 1, "t": "0001-01-01T00:00:00+07:00"}', "bad_time"),  # before year 1 in UTC
+        ('{"wl": 1, "t": "9999-12-31T23:00:00-07:00"}', "bad_time"),  # after year 9999 in UTC
+        ('{"wl": {"value": 1, "unitCode": 5}}', "bad_unit"),
+        ('{"wl": {"value": 1, "unitCode": ["m"]}}', "bad_unit"),
+    ],
+)
+def test_hostile_json_is_rejected_with_a_reason_not_raised(payload: str, reason: str) -> None:
+    """One device's malformed message must be a counted rejection, never an exception that loses the batch."""
+    with pytest.raises(PayloadError) as info:
+        parse_json_attrs(payload, device_id="A", received_at=NOW)
+    assert info.value.reason == reason
+
+
+def test_ultralight_time_out_of_range_is_a_bad_time() -> None:
+    with pytest.raises(PayloadError) as info:
+        parse_ultralight("t|0001-01-01T00:00:00+07:00|wl|1", device_id="A", received_at=NOW)
+    assert info.value.reason == "bad_time"
+
+
 def test_ngsi_ld_entity_normalized_and_concise() -> None:
     entity = {
         "id": "urn:ngsi-ld:WaterObserved:KPS-AWLR-01",
