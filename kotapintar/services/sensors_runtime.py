@@ -351,7 +351,9 @@ def start_sensor_loops(db: Database, settings: Settings, *, demo: bool) -> list[
         feed.start()
         loops.append(feed)
     if settings.mqtt_url:
-        ingestor = MqttIngestor(db, settings, settings.mqtt_url, worker_process=settings.sensor_ingest_process)
+        ingestor = MqttIngestor(
+            db, settings, settings.mqtt_url, worker_process=settings.sensor_ingest_process
+        )
         try:
             ingestor.start()
         except (OSError, ConnectionError) as exc:

@@ -141,7 +141,8 @@ def test_the_ingest_worker_process_opens_the_case_when_idle(
         ingestor.stop()
     cases = banjir_cases(db)
     assert len(cases) == 1 and GAUGE in cases[0].description
-    assert ingestor.stats.processed == 15 and ingestor.stats.stored == 15
+    # Other runs on the same broker may add messages with their own keys: rejected, never stored.
+    assert ingestor.stats.stored == 15
     with db.reading() as uow:  # the banjir case and the critical gauges that never reported (stale rule)
         sensor_cases = uow.session.scalars(select(Case.id).where(Case.channel == "sensor")).all()
     assert ingestor.stats.cases_opened == len(sensor_cases) >= 1
