@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -398,6 +399,22 @@ class Evaluation:
 
 # -------------------------------------------------------------------------------------------- evaluator
 # Times inside the state are POSIX seconds (floats): cheap to compare, plain JSON.
+#
+# The evaluator runs for every batch the ingest takes in, so it is built for that path:
+#   * everything that depends only on (rule, devices, level catalog) — which devices each leaf looks at,
+#     the threshold table of each (leaf, device), the condition tree of each area, level ranks — is worked
+#     out once into a `_Plan` and cached;
+#   * `evaluate_all` sorts the batch once and hands each rule only the readings it can use;
+#   * the state is copied shallowly (one dict per leaf state and area) instead of deep-copied: the inner
+#     lists (`reading`, `window`) are replaced by new ones, never changed in place, so the caller's state
+#     is never touched;
+#   * an area whose status cannot have changed is not stepped again (see `_Run.feed`).
+# The behaviour (new state and actions) is that of the straightforward evaluator this replaced; the
+# tests in tests/sensors/test_sensors_rules_equivalence.py hold it to that.
+
+_OFF, _HOLD, _ON = int(Status.OFF), int(Status.HOLD), int(Status.ON)
+_ORDER = attrgetter("observed_at", "device_id", "attribute")
+_VALUE = itemgetter(1)
 
 
 def _ts(moment: datetime) -> float:
@@ -406,16 +423,6 @@ def _ts(moment: datetime) -> float:
 
 def _dt(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def _pack(reading: Reading) -> list[Any]:
-    return [
-        reading.observed_at.timestamp(),
-        reading.device_id,
-        reading.attribute,
-        reading.value,
-        reading.unit,
-    ]
 
 
 def _unpack(item: Sequence[Any]) -> Reading:
@@ -447,6 +454,28 @@ def _copy(state: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _working_copy(rule: Rule, state: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The state this evaluation changes: a new dict for the state, each leaf state and each area.
+
+    Enough because the evaluator only sets keys of those dicts; the lists inside them are replaced, never
+    changed in place. A deep copy of the whole state cost more than evaluating a small batch.
+    """
+    if not state:
+        return new_state(rule)
+    if state.get("version") != STATE_VERSION:
+        raise RuleError(f"Versi state aturan {state.get('version')} tidak didukung.")
+    out = dict(state)
+    leaves = state.get("leaves")
+    if isinstance(leaves, Mapping):
+        out["leaves"] = {
+            path: {d: dict(s) for d, s in by_device.items()} for path, by_device in leaves.items()
+        }
+    areas = state.get("areas")
+    if isinstance(areas, Mapping):
+        out["areas"] = {area: dict(a) for area, a in areas.items()}
+    return out
+
+
 def _new_area() -> dict[str, Any]:
     return {
         "open": False,
@@ -459,27 +488,257 @@ def _new_area() -> dict[str, Any]:
     }
 
 
-class _Ctx:
+# ----------------------------------------------------------------------- plan: what a rule looks at, once
+
+
+class _Feed:
+    """One (leaf, device) pair that readings of one attribute update; `apply` is the leaf kind's step.
+
+    `apply` returns None when the reading is not applied (not newer than the last one, or no threshold),
+    else whether the device's status for this leaf changed.
+    """
+
+    __slots__ = ("key", "level", "region")
+
+    def __init__(self, path: str, leaf: Leaf, device: Device) -> None:
+        self.region = device.region
+        self.key = (path, device.id)
+        self.level = leaf.level
+
+    def apply(self, run: _Run, s: dict[str, Any], t: float, reading: Reading) -> bool | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _store(s: dict[str, Any], t: float, status: int, level: str | None, reading: Reading) -> bool:
+        old = s.get("status", _OFF)
+        s["t"] = t
+        s["status"] = status
+        s["level"] = level
+        s["reading"] = [t, reading.device_id, reading.attribute, reading.value, reading.unit]
+        return bool(status != old)
+
+
+class _ThresholdFeed(_Feed):
+    """threshold_hysteresis: the (leaf, device) threshold table is looked up once, not per reading."""
+
+    __slots__ = ("base", "close_value", "explicit", "missing", "open_value", "starts")
+
+    def __init__(self, path: str, leaf: ThresholdHysteresis, device: Device, catalog: LevelCatalog) -> None:
+        super().__init__(path, leaf, device)
+        if leaf.thresholds is not None:
+            table = dict(leaf.thresholds)
+            self.explicit = True
+            self.base: str | None = None
+            # level -> start in the table's order: the highest start reached wins, the first on a tie
+            self.starts = tuple(table.items())
+        else:
+            level_set = catalog.level_set(leaf.level_set or "")
+            table = level_set.thresholds(device)
+            self.explicit = False
+            self.base = level_set.levels[0].code
+            # levels above the lowest, lowest first: the last one reached wins (LevelSet.level_of)
+            self.starts = tuple(
+                (lv.code, table[lv.code]) for lv in level_set.levels[1:] if table.get(lv.code) is not None
+            )
+        self.missing: str | None = None
+        if leaf.open_at not in table or leaf.close_below not in table:
+            self.missing = f"{device.id}: no threshold for {leaf.open_at}/{leaf.close_below}"
+            self.open_value = self.close_value = 0.0
+        else:
+            self.open_value = table[leaf.open_at]
+            self.close_value = table[leaf.close_below]
+
+    def apply(self, run: _Run, s: dict[str, Any], t: float, reading: Reading) -> bool | None:
+        last = s.get("t")
+        if last is not None and last >= t:
+            return None
+        if self.missing is not None:
+            run.notes.append(self.missing)
+            return None
+        value = reading.value
+        level = self.base
+        if self.explicit:
+            top = 0.0
+            for code, start in self.starts:
+                if value >= start and (level is None or start > top):
+                    level, top = code, start
+        else:
+            for code, start in self.starts:
+                if value >= start:
+                    level = code
+        if value >= self.open_value:
+            status = _ON
+        elif value >= self.close_value:
+            status = _HOLD
+        else:
+            status = _OFF
+        return self._store(s, t, status, level, reading)
+
+
+class _SustainedFeed(_Feed):
+    """sustained: above the value for duration_min, reset by a dip or a silence longer than max_gap."""
+
+    __slots__ = ("duration", "max_gap", "strict", "value")
+
+    def __init__(self, path: str, leaf: Sustained, device: Device) -> None:
+        super().__init__(path, leaf, device)
+        self.strict = leaf.op == "gt"
+        self.value = leaf.value
+        self.max_gap = (leaf.max_gap_min * 60.0) if leaf.max_gap_min else device.interval_s * 3.0
+        self.duration = leaf.duration_min * 60.0
+
+    def apply(self, run: _Run, s: dict[str, Any], t: float, reading: Reading) -> bool | None:
+        last = s.get("t")
+        if last is not None and last >= t:
+            return None
+        value = reading.value
+        above = value > self.value if self.strict else value >= self.value
+        since = s.get("since")
+        if since is not None and last is not None and t - last > self.max_gap:
+            since = None
+        status = _OFF
+        if above:
+            since = t if since is None else since
+            status = _ON if t - since >= self.duration else _HOLD
+        else:
+            since = None
+        s["since"] = since
+        return self._store(s, t, status, self.level, reading)
+
+
+class _WindowFeed(_Feed):
+    """rate_of_rise and accumulation: the readings of the last within_min minutes, oldest first."""
+
+    __slots__ = ("limit", "rise", "window")
+
+    def __init__(self, path: str, leaf: RateOfRise | Accumulation, device: Device) -> None:
+        super().__init__(path, leaf, device)
+        self.window = leaf.within_min * 60.0
+        self.rise = isinstance(leaf, RateOfRise)
+        self.limit = (leaf.rise if isinstance(leaf, RateOfRise) else leaf.total) - 1e-9
+
+    def apply(self, run: _Run, s: dict[str, Any], t: float, reading: Reading) -> bool | None:
+        last = s.get("t")
+        if last is not None and last >= t:
+            return None
+        value = reading.value
+        window = self.window
+        kept: list[Any] | None = run.windows.get(self)
+        if kept is None:
+            # First reading of this evaluation: a new list (the caller's is not changed) of what is left.
+            kept = [(ts, v) for ts, v in s.get("window", []) if t - ts <= window]
+            run.windows[self] = kept
+        else:
+            # Our own list, oldest first (times only grow): what fell out of the window is at the front.
+            drop = 0
+            for entry in kept:
+                if t - entry[0] <= window:
+                    break
+                drop += 1
+            if drop:
+                del kept[:drop]
+        if self.rise:
+            lowest = min(map(_VALUE, kept), default=value)
+            status = _ON if value - lowest >= self.limit else _OFF
+        else:
+            total = sum(map(_VALUE, kept)) + value
+            status = _ON if total >= self.limit else _OFF
+        kept.append((t, value))
+        s["window"] = kept
+        return self._store(s, t, status, self.level, reading)
+
+
+class _LeafNode:
+    """A leaf of the condition in one area: the status of its devices there (the best one)."""
+
+    __slots__ = ("keys", "level", "silences", "stale")
+
     def __init__(
-        self,
-        rule: Rule,
-        state: dict[str, Any],
-        devices: Mapping[str, Device],
-        catalog: LevelCatalog,
+        self, path: str, leaf: Leaf, device_ids: Sequence[str], devices: Mapping[str, Device]
     ) -> None:
+        self.keys = tuple((path, d) for d in device_ids)
+        self.stale = isinstance(leaf, Stale)
+        self.silences = tuple(
+            leaf.silence(devices[d]).total_seconds() if isinstance(leaf, Stale) else 0.0 for d in device_ids
+        )
+        self.level = leaf.level
+
+    def _device_status(self, run: _Run, s: dict[str, Any], silence: float, t: float) -> int:
+        if not self.stale:
+            return int(s.get("status", _OFF))
+        last = s.get("last")
+        if last is None:
+            last = run.state["first_eval"]
+        status = _ON if t - last > silence else _OFF
+        s["status"] = status
+        return status
+
+    def status(self, run: _Run, t: float) -> int:
+        best = _OFF
+        for key, silence in zip(self.keys, self.silences, strict=True):
+            status = self._device_status(run, run.leaf(key), silence, t)
+            if status > best:
+                best = status
+        return best
+
+    def detail(self, run: _Run, t: float) -> tuple[int, str | None, list[list[Any]]]:
+        best = _OFF
+        level: str | None = None
+        evidence: list[list[Any]] = []
+        rank = run.plan.rank
+        for key, silence in zip(self.keys, self.silences, strict=True):
+            s = run.leaf(key)
+            status = self._device_status(run, s, silence, t)
+            if status > _OFF:
+                if s.get("reading"):
+                    evidence.append(s["reading"])
+                dev_level = self.level if self.stale else s.get("level")
+                if level is None or rank(dev_level) > rank(level):
+                    level = dev_level
+            best = max(best, status)
+        return best, level, evidence
+
+
+class _CombinationNode:
+    """all_of (the worst part) or any_of (the best part) in one area."""
+
+    __slots__ = ("all", "parts")
+
+    def __init__(self, kind: str, parts: Sequence[_LeafNode | _CombinationNode]) -> None:
+        self.all = kind == "all_of"
+        self.parts = tuple(parts)
+
+    def status(self, run: _Run, t: float) -> int:
+        # every part, no short cut: a stale part records its devices' status as it is computed
+        statuses = [p.status(run, t) for p in self.parts]
+        return min(statuses) if self.all else max(statuses)
+
+    def detail(self, run: _Run, t: float) -> tuple[int, str | None, list[list[Any]]]:
+        parts = [p.detail(run, t) for p in self.parts]
+        statuses = [p[0] for p in parts]
+        status = min(statuses) if self.all else max(statuses)
+        evidence = [r for p in parts if p[0] > _OFF for r in p[2]]
+        levels = [p[1] for p in parts if p[0] > _OFF and p[1] is not None]
+        level = max(levels, key=run.plan.rank) if levels else None
+        return status, level, evidence
+
+
+class _Plan:
+    """What a rule looks at with these devices and this catalog, worked out once (see `_plan`)."""
+
+    def __init__(self, rule: Rule, devices: Mapping[str, Device], catalog: LevelCatalog) -> None:
         self.rule = rule
-        self.state = state
         self.devices = devices
+        self.snapshot = tuple(devices.items())
         self.catalog = catalog
-        self.leaves = rule.leaves()
-        self.actions: list[Action] = []
-        self.notes: list[str] = []
-        self.pending: dict[str, list[Reading]] = {}
+        self.has_stale = rule.has_stale()
+        self.dwell = rule.close_after_min * 60.0
         self._ranks: dict[str | None, int] = {}
-        # area -> leaf path -> device ids looked at; device id -> leaf paths (with the leaf)
+        # area -> leaf path -> device ids looked at; device id -> its leaves (path, leaf)
         self.area_devices: dict[str, dict[str, list[str]]] = {}
         self.device_leaves: dict[str, list[tuple[str, Leaf]]] = {}
-        for path, leaf in self.leaves:
+        leaves = rule.leaves()
+        for path, leaf in leaves:
             for device in devices.values():
                 if not leaf.matches(device):
                     continue
@@ -489,15 +748,248 @@ class _Ctx:
                     continue
                 self.area_devices.setdefault(device.region, {}).setdefault(path, []).append(device.id)
                 self.device_leaves.setdefault(device.id, []).append((path, leaf))
+        # (device id, attribute) -> the feeds a reading updates; device id -> its stale leaves' paths
+        self.feeds: dict[tuple[str, str], list[_Feed]] = {}
+        self.stale_paths: dict[str, list[str]] = {}
+        for device_id, device_leaves in self.device_leaves.items():
+            device = devices[device_id]
+            for path, leaf in device_leaves:
+                if isinstance(leaf, Stale):
+                    self.stale_paths.setdefault(device_id, []).append(path)
+                    continue
+                feed: _Feed
+                if isinstance(leaf, ThresholdHysteresis):
+                    feed = _ThresholdFeed(path, leaf, device, catalog)
+                elif isinstance(leaf, Sustained):
+                    feed = _SustainedFeed(path, leaf, device)
+                else:
+                    feed = _WindowFeed(path, leaf, device)
+                self.feeds.setdefault((device_id, leaf.attribute), []).append(feed)
+        self.areas = sorted(self.area_devices)
+        self.nodes = {area: self._node(rule.when, "0", area) for area in self.areas}
+        self.keys = {area: rule.dedupe_key(area) for area in self.areas}
 
-    def leaf_state(self, path: str, device_id: str) -> dict[str, Any]:
-        leaf: dict[str, Any] = self.state["leaves"].setdefault(path, {}).setdefault(device_id, {})
-        return leaf
+    def _node(self, cond: Condition, path: str, area: str) -> _LeafNode | _CombinationNode:
+        if isinstance(cond, Combination):
+            parts = [self._node(c, f"{path}.{i}", area) for i, c in enumerate(cond.conditions)]
+            return _CombinationNode(cond.kind, parts)
+        return _LeafNode(path, cond, self.area_devices[area].get(path, []), self.devices)
 
     def rank(self, code: str | None) -> int:
-        if code not in self._ranks:
-            self._ranks[code] = rank_of(code, self.catalog)
-        return self._ranks[code]
+        """Rank of a level code (cached)."""
+        found = self._ranks.get(code)
+        if found is None:
+            found = self._ranks[code] = rank_of(code, self.catalog)
+        return found
+
+
+_PLANS: dict[tuple[int, int, int], _Plan] = {}
+_PLAN_CACHE_SIZE = 64
+
+
+def _plan(rule: Rule, devices: Mapping[str, Device], catalog: LevelCatalog) -> _Plan:
+    """The plan of a rule, reused while the rule, the device mapping (and its devices) and catalog are the same.
+
+    Rules, devices and the catalog are frozen models; a device mapping changed in place is noticed by
+    comparing its items (identical objects compare at once).
+    """
+    key = (id(rule), id(devices), id(catalog))
+    plan = _PLANS.get(key)
+    if (
+        plan is not None
+        and plan.rule is rule
+        and plan.devices is devices
+        and plan.catalog is catalog
+        and plan.snapshot == tuple(devices.items())
+    ):
+        return plan
+    plan = _Plan(rule, devices, catalog)
+    if len(_PLANS) >= _PLAN_CACHE_SIZE:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+# ------------------------------------------------------------------------------ one evaluation of a rule
+
+
+class _Run:
+    """One evaluation of one rule: its working state, the actions and the readings pending per area."""
+
+    def __init__(self, plan: _Plan, state: dict[str, Any]) -> None:
+        self.plan = plan
+        self.rule = plan.rule
+        self.state = state
+        self.areas: dict[str, dict[str, Any]] = state["areas"]
+        self._leaves: dict[str, dict[str, dict[str, Any]]] = state["leaves"]
+        self._leaf_states: dict[tuple[str, str], dict[str, Any]] = {}
+        self.windows: dict[_Feed, list[Any]] = {}
+        self.actions: list[Action] = []
+        self.notes: list[str] = []
+        self.pending: dict[str, list[Reading]] = {}
+        # areas stepped in full in this evaluation, and whose status has not changed since
+        self.stepped: set[str] = set()
+
+    def leaf(self, key: tuple[str, str]) -> dict[str, Any]:
+        """The state of one (leaf path, device), created empty when first needed."""
+        s = self._leaf_states.get(key)
+        if s is None:
+            path, device_id = key
+            s = self._leaf_states[key] = self._leaves.setdefault(path, {}).setdefault(device_id, {})
+        return s
+
+    def mark_seen(self, device_id: str, seen: float) -> None:
+        """A reading (of any attribute) came from the device: its stale leaves saw it."""
+        for path in self.plan.stale_paths.get(device_id, ()):
+            s = self.leaf((path, device_id))
+            if s.get("last") is None or s["last"] < seen:
+                s["last"] = seen
+
+    def feed(self, readings: Iterable[tuple[Reading, float]]) -> None:
+        """Apply readings (time order, none after `now`) and step each area they change.
+
+        An area is stepped after every applied reading of its devices, except when stepping cannot do
+        anything: the area is not open, it was stepped in full earlier in this evaluation, and this
+        reading changed no device status of the rule. Then no status in the area changed since that step,
+        so neither did the area's status; that step already set `armed` if the status was OFF, and did not
+        open the area (else it would be open), so with the same status this one would only move `last_t`.
+        Open areas are always stepped (pending readings, OFF and de-escalation dwell), so are rules with a
+        stale leaf (their status depends on the time).
+        """
+        plan = self.plan
+        feeds = plan.feeds
+        stale = plan.has_stale
+        stepped = self.stepped
+        areas = self.areas
+        leaf = self.leaf
+        for reading, t in readings:
+            if stale:
+                self.mark_seen(reading.device_id, t)
+            found = feeds.get((reading.device_id, reading.attribute))
+            if not found:
+                continue
+            touched = changed = False
+            for f in found:
+                applied = f.apply(self, leaf(f.key), t, reading)
+                if applied is not None:
+                    touched = True
+                    changed = changed or applied
+            if not touched:
+                continue
+            area = found[0].region
+            if not stale and not changed and area in stepped:
+                a = areas[area]
+                if not a["open"]:
+                    if a["last_t"] is None or a["last_t"] < t:
+                        a["last_t"] = t
+                    continue
+            self.step(area, reading.observed_at, t, reading)
+
+    def step(self, area: str, when: datetime, t: float, reading: Reading | None) -> None:
+        """Move the area's warning on: open, attach readings, change level, close."""
+        rule = self.rule
+        plan = self.plan
+        a = self.areas.get(area)
+        if a is None:
+            a = self.areas[area] = _new_area()
+        node = plan.nodes[area]
+        status = node.status(self, t)
+        self.stepped.add(area)
+        key = plan.keys[area]
+        if a["last_t"] is None or a["last_t"] < t:
+            a["last_t"] = t
+        if status == _OFF:
+            a["armed"] = True
+        if not a["open"]:
+            if status == _ON and a["armed"]:
+                _, found, evidence = node.detail(self, t)
+                level = rule.level or found
+                a.update(open=True, level=level, opened_at=t, off_since=None, down_since=None)
+                self.pending.pop(area, None)
+                self.actions.append(
+                    OpenCase(
+                        rule_id=rule.id,
+                        area=area,
+                        service=rule.service,
+                        priority=rule.priority_at(level),
+                        level=level,
+                        at=when,
+                        readings=_evidence(evidence),
+                        dedupe_key=key,
+                        title=_title(rule, level, plan.catalog),
+                    )
+                )
+            return
+        if reading is not None:
+            self.pending.setdefault(area, []).append(reading)
+        dwell = plan.dwell
+        if status == _OFF:
+            if a["off_since"] is None:
+                a["off_since"] = t
+            if t - a["off_since"] >= dwell:
+                self.flush(area)
+                self.actions.append(CloseWarning(rule.id, area, when, a["level"], key))
+                a.update(open=False, level=None, opened_at=None, off_since=None, down_since=None)
+            return
+        a["off_since"] = None
+        _, found, evidence = node.detail(self, t)
+        level = rule.level or found
+        if level is None or level == a["level"]:
+            a["down_since"] = None
+            return
+        going_up = plan.rank(level) > plan.rank(a["level"])
+        if not going_up:
+            # Escalate at once, de-escalate only after the lower level held for close_after (no flapping).
+            if a["down_since"] is None:
+                a["down_since"] = t
+            if t - a["down_since"] < dwell:
+                return
+        self.flush(area)
+        old = a["level"]
+        a.update(level=level, down_since=None)
+        self.actions.append(
+            LevelChanged(rule.id, area, when, old, level, rule.priority_at(level), key, _evidence(evidence))
+        )
+
+    def flush(self, area: str) -> None:
+        """Attach the readings pending for the area to its open case."""
+        readings = self.pending.pop(area, [])
+        if not readings:
+            return
+        a = self.areas[area]
+        self.actions.append(
+            UpdateCase(
+                rule_id=self.rule.id,
+                area=area,
+                at=max(r.observed_at for r in readings),
+                readings=tuple(sorted(set(readings))),
+                dedupe_key=self.rule.dedupe_key(area),
+                level=a.get("level"),
+                priority=self.rule.priority_at(a.get("level")),
+            )
+        )
+
+    def finish(self, now: datetime) -> Evaluation:
+        """Step every area on the clock (stale checks), attach what is pending; the result."""
+        if self.plan.has_stale:
+            t = _ts(now)
+            for area in self.plan.areas:
+                self.step(area, now, t, None)
+        for area in sorted(self.pending):
+            self.flush(area)
+        return Evaluation(self.state, self.actions, self.notes)
+
+
+def _start(
+    plan: _Plan, state: dict[str, Any], now: datetime, last_seen: Mapping[str, datetime] | None
+) -> _Run:
+    run = _Run(plan, state)
+    if state["first_eval"] is None:
+        state["first_eval"] = _ts(now)
+    if plan.has_stale:
+        for device_id, seen in (last_seen or {}).items():
+            run.mark_seen(device_id, _ts(seen))
+    return run
 
 
 def evaluate(
@@ -515,224 +1007,26 @@ def evaluate(
     Readings are applied in time order per device; a reading not newer than the last one the rule saw for
     that device and leaf is ignored by the rule (it is still stored and rolled up by the caller). `last_seen`
     (all readings, flagged ones too) feeds stale checks; readings passed here count as seen as well.
+    The given state is not changed; the new one may share the unchanged lists inside it.
     """
-    st = _copy(state) if state else new_state(rule)
-    if st.get("version") != STATE_VERSION:
-        raise RuleError(f"Versi state aturan {st.get('version')} tidak didukung.")
+    st = _working_copy(rule, state)
     if not rule.enabled:
         return Evaluation(st, [], ["rule disabled"])
-    ctx = _Ctx(rule, st, devices, catalog or load_catalog())
-    if st["first_eval"] is None:
-        st["first_eval"] = _ts(now)
-    for device_id, seen in (last_seen or {}).items():
-        _mark_seen(ctx, device_id, seen)
-    ordered = sorted(
-        (r for r in readings if r.device_id in ctx.device_leaves),
-        key=lambda r: (r.observed_at, r.device_id, r.attribute),
-    )
-    for reading in ordered:
-        if reading.observed_at > now:
-            ctx.notes.append(f"reading of {reading.device_id} after now ignored")
-            continue
-        device = devices[reading.device_id]
-        _mark_seen(ctx, reading.device_id, reading.observed_at)
-        touched = False
-        for path, leaf in ctx.device_leaves[device.id]:
-            if leaf.attribute != reading.attribute or isinstance(leaf, Stale):
-                continue
-            if _apply(ctx, path, leaf, device, reading):
-                touched = True
-        if touched:
-            _step_area(ctx, device.region, reading.observed_at, reading)
-    if rule.has_stale():
-        for area in sorted(ctx.area_devices):
-            _step_area(ctx, area, now, None)
-    for area in sorted(ctx.pending):
-        _flush(ctx, area)
-    return Evaluation(st, ctx.actions, ctx.notes)
-
-
-def _mark_seen(ctx: _Ctx, device_id: str, seen: datetime) -> None:
-    for path, leaf in ctx.device_leaves.get(device_id, ()):
-        if isinstance(leaf, Stale):
-            s = ctx.leaf_state(path, device_id)
-            if s.get("last") is None or s["last"] < _ts(seen):
-                s["last"] = _ts(seen)
-
-
-def _apply(ctx: _Ctx, path: str, leaf: Leaf, device: Device, reading: Reading) -> bool:
-    """Update one device's leaf state with a reading; False when the reading is not newer."""
-    s = ctx.leaf_state(path, device.id)
-    t = _ts(reading.observed_at)
-    if s.get("t") is not None and s["t"] >= t:
-        return False
-    value = reading.value
-    status = Status.OFF
-    level = leaf.level
-    if isinstance(leaf, ThresholdHysteresis):
-        if leaf.thresholds is not None:
-            table = dict(leaf.thresholds)
-            reached = [c for c in table if value >= table[c]]
-            level = max(reached, key=lambda c: table[c]) if reached else None
-        else:
-            level_set = ctx.catalog.level_set(leaf.level_set or "")
-            table = level_set.thresholds(device)
-            level = level_set.level_of(value, table)
-        if leaf.open_at not in table or leaf.close_below not in table:
-            ctx.notes.append(f"{device.id}: no threshold for {leaf.open_at}/{leaf.close_below}")
-            return False
-        if value >= table[leaf.open_at]:
-            status = Status.ON
-        elif value >= table[leaf.close_below]:
-            status = Status.HOLD
-    elif isinstance(leaf, Sustained):
-        above = value > leaf.value if leaf.op == "gt" else value >= leaf.value
-        max_gap = (leaf.max_gap_min * 60.0) if leaf.max_gap_min else device.interval_s * 3.0
-        since = s.get("since")
-        if since is not None and s.get("t") is not None and t - s["t"] > max_gap:
-            since = None
-        if above:
-            since = t if since is None else since
-            status = Status.ON if t - since >= leaf.duration_min * 60.0 else Status.HOLD
-        else:
-            since = None
-        s["since"] = since
-    elif isinstance(leaf, RateOfRise | Accumulation):
-        window = leaf.within_min * 60.0
-        kept = [(ts, v) for ts, v in s.get("window", []) if t - ts <= window]
-        if isinstance(leaf, RateOfRise):
-            lowest = min((v for _, v in kept), default=value)
-            status = Status.ON if value - lowest >= leaf.rise - 1e-9 else Status.OFF
-        else:
-            total = sum(v for _, v in kept) + value
-            status = Status.ON if total >= leaf.total - 1e-9 else Status.OFF
-        kept.append((t, value))
-        s["window"] = kept
-    s.update(t=t, status=int(status), level=level, reading=_pack(reading))
-    return True
-
-
-def _leaf_area_status(
-    ctx: _Ctx, path: str, leaf: Leaf, area: str, t: float
-) -> tuple[Status, str | None, list[list[Any]]]:
-    best = Status.OFF
-    level: str | None = None
-    evidence: list[list[Any]] = []
-    for device_id in ctx.area_devices.get(area, {}).get(path, []):
-        s = ctx.leaf_state(path, device_id)
-        if isinstance(leaf, Stale):
-            last = s.get("last")
-            if last is None:
-                last = ctx.state["first_eval"]
-            silence = leaf.silence(ctx.devices[device_id]).total_seconds()
-            status = Status.ON if t - last > silence else Status.OFF
-            dev_level = leaf.level
-            s["status"] = int(status)
-        else:
-            status = Status(s.get("status", 0))
-            dev_level = s.get("level")
-        if status > Status.OFF:
-            if s.get("reading"):
-                evidence.append(s["reading"])
-            if level is None or ctx.rank(dev_level) > ctx.rank(level):
-                level = dev_level
-        best = max(best, status)
-    return best, level, evidence
-
-
-def _cond_status(
-    ctx: _Ctx, cond: Condition, path: str, area: str, t: float
-) -> tuple[Status, str | None, list[list[Any]]]:
-    if not isinstance(cond, Combination):
-        return _leaf_area_status(ctx, path, cond, area, t)
-    parts = [_cond_status(ctx, c, f"{path}.{i}", area, t) for i, c in enumerate(cond.conditions)]
-    statuses = [p[0] for p in parts]
-    status = min(statuses) if cond.kind == "all_of" else max(statuses)
-    evidence = [r for p in parts if p[0] > Status.OFF for r in p[2]]
-    levels = [p[1] for p in parts if p[0] > Status.OFF and p[1] is not None]
-    level = max(levels, key=ctx.rank) if levels else None
-    return status, level, evidence
+    plan = _plan(rule, devices, catalog or load_catalog())
+    ordered = sorted((r for r in readings if r.device_id in plan.device_leaves), key=_ORDER)
+    # readings after `now` sort after all the others: none of them is applied, each gets a note
+    cut = len(ordered)
+    while cut and ordered[cut - 1].observed_at > now:
+        cut -= 1
+    run = _start(plan, st, now, last_seen)
+    run.feed((r, _ts(r.observed_at)) for r in ordered[:cut])
+    result = run.finish(now)
+    result.notes.extend(f"reading of {r.device_id} after now ignored" for r in ordered[cut:])
+    return result
 
 
 def _evidence(items: list[list[Any]]) -> tuple[Reading, ...]:
     return tuple(sorted({_unpack(i) for i in items}))
-
-
-def _step_area(ctx: _Ctx, area: str, when: datetime, reading: Reading | None) -> None:
-    rule = ctx.rule
-    t = _ts(when)
-    a = ctx.state["areas"].setdefault(area, _new_area())
-    status, level, evidence = _cond_status(ctx, rule.when, "0", area, t)
-    level = rule.level or level
-    key = rule.dedupe_key(area)
-    if a["last_t"] is None or a["last_t"] < t:
-        a["last_t"] = t
-    if status == Status.OFF:
-        a["armed"] = True
-    if not a["open"]:
-        if status == Status.ON and a["armed"]:
-            a.update(open=True, level=level, opened_at=t, off_since=None, down_since=None)
-            ctx.pending.pop(area, None)
-            ctx.actions.append(
-                OpenCase(
-                    rule_id=rule.id,
-                    area=area,
-                    service=rule.service,
-                    priority=rule.priority_at(level),
-                    level=level,
-                    at=when,
-                    readings=_evidence(evidence),
-                    dedupe_key=key,
-                    title=_title(rule, level, ctx.catalog),
-                )
-            )
-        return
-    if reading is not None:
-        ctx.pending.setdefault(area, []).append(reading)
-    dwell = rule.close_after_min * 60.0
-    if status == Status.OFF:
-        if a["off_since"] is None:
-            a["off_since"] = t
-        if t - a["off_since"] >= dwell:
-            _flush(ctx, area)
-            ctx.actions.append(CloseWarning(rule.id, area, when, a["level"], key))
-            a.update(open=False, level=None, opened_at=None, off_since=None, down_since=None)
-        return
-    a["off_since"] = None
-    if level is None or level == a["level"]:
-        a["down_since"] = None
-        return
-    going_up = ctx.rank(level) > ctx.rank(a["level"])
-    if not going_up:
-        # Escalate at once, de-escalate only after the lower level held for close_after (no flapping).
-        if a["down_since"] is None:
-            a["down_since"] = t
-        if t - a["down_since"] < dwell:
-            return
-    _flush(ctx, area)
-    old = a["level"]
-    a.update(level=level, down_since=None)
-    ctx.actions.append(
-        LevelChanged(rule.id, area, when, old, level, rule.priority_at(level), key, _evidence(evidence))
-    )
-
-
-def _flush(ctx: _Ctx, area: str) -> None:
-    readings = ctx.pending.pop(area, [])
-    if not readings:
-        return
-    a = ctx.state["areas"][area]
-    ctx.actions.append(
-        UpdateCase(
-            rule_id=ctx.rule.id,
-            area=area,
-            at=max(r.observed_at for r in readings),
-            readings=tuple(sorted(set(readings))),
-            dedupe_key=ctx.rule.dedupe_key(area),
-            level=a.get("level"),
-            priority=ctx.rule.priority_at(a.get("level")),
-        )
-    )
 
 
 def _title(rule: Rule, level: str | None, catalog: LevelCatalog) -> str:
@@ -750,19 +1044,48 @@ def evaluate_all(
     catalog: LevelCatalog | None = None,
     last_seen: Mapping[str, datetime] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[Action]]:
-    """Evaluate every rule; returns the new state of each rule id and all actions in time order."""
+    """Evaluate every rule; returns the new state of each rule id and all actions in time order.
+
+    The same as `evaluate` for each rule (without the notes), with the batch sorted once and each rule
+    given only the readings of the devices and attributes it looks at.
+    """
+    cat = catalog or load_catalog()
+    started: list[tuple[Rule, dict[str, Any], _Run | None]] = []
+    feeds: list[list[tuple[Reading, float]]] = []
+    # (device, attribute) -> the rules (index in `started`) a reading of it goes to
+    routes: dict[tuple[str, str], list[int]] = {}
+    stale_routes: dict[str, list[int]] = {}
+    for rule in rules:
+        st = _working_copy(rule, states.get(rule.id))
+        feeds.append([])
+        if not rule.enabled:
+            started.append((rule, st, None))
+            continue
+        plan = _plan(rule, devices, cat)
+        index = len(started)
+        started.append((rule, st, _start(plan, st, now, last_seen)))
+        for route in plan.feeds:
+            routes.setdefault(route, []).append(index)
+        for device_id in plan.stale_paths:
+            stale_routes.setdefault(device_id, []).append(index)
+    for route, targets in routes.items():
+        targets.extend(i for i in stale_routes.get(route[0], ()) if i not in targets)
+    used = [r for r in readings if (r.device_id, r.attribute) in routes or r.device_id in stale_routes]
+    for reading in sorted(used, key=_ORDER):
+        if reading.observed_at > now:
+            continue
+        targets = routes.get((reading.device_id, reading.attribute)) or stale_routes[reading.device_id]
+        item = (reading, reading.observed_at.timestamp())
+        for index in targets:
+            feeds[index].append(item)
     new_states: dict[str, dict[str, Any]] = {}
     actions: list[Action] = []
-    for rule in rules:
-        result = evaluate(
-            rule,
-            states.get(rule.id),
-            readings,
-            now=now,
-            devices=devices,
-            catalog=catalog,
-            last_seen=last_seen,
-        )
+    for (rule, st, run), items in zip(started, feeds, strict=True):
+        if run is None:
+            new_states[rule.id] = st
+            continue
+        run.feed(items)
+        result = run.finish(now)
         new_states[rule.id] = result.state
         actions.extend(result.actions)
     actions.sort(key=lambda a: a.at)
