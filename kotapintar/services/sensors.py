@@ -66,6 +66,10 @@ from kotapintar.store.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 RULE_ACTOR = "sensor-rules"
+# Rollups written by ingest. 1-minute buckets are computed from the raw readings when asked for (at 10-minute
+# reporting one reading is one bucket: storing them doubled the rows written per reading) and materialised
+# by retention before the raw readings go.
+STORED_AT_INGEST = (Resolution.HOUR, Resolution.DAY)
 MAX_EVENT_READINGS = 200
 _INGEST_LOCK = threading.RLock()
 
@@ -355,11 +359,11 @@ def _store(
     limits = {key: ctx.limits(*key) for key in by_series}
     window = timedelta(microseconds=max(lim.window_us for lim in limits.values()))
     history: dict[tuple[str, str], tuple[list[int], list[float], list[int]]] = {}
-    for device_id, attribute, observed_at, value, flags in repo.history_rows(
+    for device_id, attribute, observed_us, value, flags in repo.history_micros(
         {d for d, _ in by_series}, readings[0].observed_at - window, readings[-1].observed_at
     ):
         known = history.setdefault((device_id, attribute), ([], [], []))
-        known[0].append(micros(observed_at))
+        known[0].append(observed_us)
         known[1].append(value)
         known[2].append(flags)
     received_us = micros(now)
@@ -399,7 +403,7 @@ def _store(
     repo.merge_rollups(
         [
             (device_id, attribute, resolution.value, start, count, low, high, total, mean)
-            for resolution in (Resolution.MINUTE, Resolution.HOUR, Resolution.DAY)
+            for resolution in STORED_AT_INGEST
             for device_id, attribute, start, count, low, high, mean, total in bucket_rows(
                 clean, resolution, day_tz=WIB
             )
@@ -417,11 +421,8 @@ def _disarm_closed_cases(
     settings: Settings,
 ) -> dict[str, dict[str, Any]]:
     """An operator closed (or rejected) the case of an open alarm: end the alarm, disarm its rules there."""
-    for alarm in repo.open_alarms():
-        if alarm.case_id is None:
-            continue
-        status = repo.case_status(alarm.case_id)
-        if status is not None and CaseStatus(status).is_open:
+    for alarm, status in repo.open_alarms_with_case_status():
+        if alarm.case_id is None or (status is not None and CaseStatus(status).is_open):
             continue
         _end_alarm(uow, repo, ctx, alarm, now, settings, reason="case_closed")
         for rule in ctx.rules:
@@ -1057,12 +1058,14 @@ def device_series(
             body["points"] = [
                 {"t": iso_z(r.observed_at), "value": r.value, "flags": flag_names(r.flags)} for r in rows
             ]
-        elif resolution in ("1m", "1h", "1d"):
+        elif resolution in ("1h", "1d"):
             buckets = repo.rollups(device_id, attribute, resolution, start, end)
             body["points"] = [
                 {"t": iso_z(b.bucket_start), "count": b.count, "min": b.min, "max": b.max, "mean": b.mean}
                 for b in buckets
             ]
+        elif resolution == "1m":
+            body["points"] = _minute_points(repo, device_id, attribute, start, end)
         else:
             raise ValidationFailed(
                 "Resolusi: raw, 1m, 1h atau 1d / resolution must be raw|1m|1h|1d.", field="resolution"
@@ -1070,6 +1073,30 @@ def device_series(
     if attribute == "waterLevel":
         body["thresholds"] = ctx.catalog.level_set("flood").thresholds(device)
     return body
+
+
+def _minute_points(
+    repo: SensorRepository, device_id: str, attribute: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """1-minute buckets: materialised ones (raw readings past retention) merged with buckets of the raw
+    readings still stored, computed now exactly as ingest computes the others."""
+    buckets: dict[datetime, tuple[int, float, float, float]] = {}
+    for b in repo.rollups(device_id, attribute, Resolution.MINUTE.value, start, end):
+        buckets[b.bucket_start] = (b.count, b.min, b.max, b.total)
+    live = repo.clean_micros(device_id, attribute, start, end, excluding_mask=EXCLUDING_MASK)
+    for _d, _a, bucket, count, low, high, _mean, total in bucket_rows(live, Resolution.MINUTE, day_tz=WIB):
+        if stored := buckets.get(bucket):
+            count, low, high, total = (
+                count + stored[0],
+                min(low, stored[1]),
+                max(high, stored[2]),
+                total + stored[3],
+            )
+        buckets[bucket] = (count, low, high, total)
+    return [
+        {"t": iso_z(at), "count": count, "min": low, "max": high, "mean": total / count}
+        for at, (count, low, high, total) in sorted(buckets.items())
+    ]
 
 
 def case_observations(
@@ -1140,7 +1167,8 @@ def rejection_counts(db: Database, actor: Actor) -> list[dict[str, Any]]:
 def apply_retention(
     db: Database, actor: Actor, *, now: datetime | None = None, settings: Settings | None = None
 ) -> dict[str, int]:
-    """Delete raw readings (and 1-minute rollups) older than the retention policy; rollups above stay."""
+    """Delete raw readings older than the retention policy after materialising their 1-minute buckets, and
+    1-minute buckets older than theirs; hourly and daily rollups stay."""
     actor.require(Permission.MANAGE_CATALOGUE)
     settings = settings or get_settings()
     now = now or utcnow()
@@ -1152,8 +1180,17 @@ def apply_retention(
         raw_cut = cut.get("raw")
         if raw_cut is not None:
             for device_id, attribute in repo.series_keys():
+                going = repo.clean_micros(device_id, attribute, None, raw_cut, excluding_mask=EXCLUDING_MASK)
+                repo.merge_rollups(
+                    [
+                        (d, a, Resolution.MINUTE.value, at, count, low, high, total, mean)
+                        for d, a, at, count, low, high, mean, total in bucket_rows(
+                            going, Resolution.MINUTE, day_tz=WIB
+                        )
+                    ]
+                )
                 deleted["raw"] += repo.delete_before(device_id, attribute, raw_cut)
-        minute_cut = cut.get("minute")
+        minute_cut = cut.get(Resolution.MINUTE.value)
         if minute_cut is not None:
             deleted["1m"] = repo.delete_rollups_before(Resolution.MINUTE.value, minute_cut)
     return deleted
