@@ -131,6 +131,14 @@ class SensorRepository:
         self.session = session
         self.dialect = session.get_bind().dialect.name
 
+    def _lite_executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One sqlite3 executemany in this transaction (ingest's hot path: no per-row SQLAlchemy processing)."""
+        cursor = self.session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
+
     # ------------------------------------------------------------------ devices
     def devices(self, *, active_only: bool = True) -> Sequence[SensorDevice]:
         """Registered devices, by id."""
@@ -240,13 +248,9 @@ class SensorRepository:
         dbapi: Any = self.session.connection().connection.dbapi_connection
         if self.dialect == "sqlite":
             lite = _SqliteTimes()
-            cursor = dbapi.cursor()
-            try:
-                cursor.executemany(
-                    _INSERT_SQLITE, [(d, a, lite(o), lite(r), v, f) for d, a, o, r, v, f in rows]
-                )
-            finally:
-                cursor.close()
+            self._lite_executemany(
+                _INSERT_SQLITE, [(d, a, lite(o), lite(r), v, f) for d, a, o, r, v, f in rows]
+            )
         elif self.dialect == "postgresql":
             with dbapi.cursor() as cursor, cursor.copy(_COPY_PG) as copy:
                 copy.set_types(_OBSERVATION_TYPES)
@@ -329,13 +333,9 @@ class SensorRepository:
         dbapi: Any = self.session.connection().connection.dbapi_connection
         if self.dialect == "sqlite":
             lite = _SqliteTimes()
-            cursor = dbapi.cursor()
-            try:
-                cursor.executemany(
-                    _MERGE_SQLITE, [(d, a, res, lite(b), *rest) for d, a, res, b, *rest in rows]
-                )
-            finally:
-                cursor.close()
+            self._lite_executemany(
+                _MERGE_SQLITE, [(d, a, res, lite(b), *rest) for d, a, res, b, *rest in rows]
+            )
             return
         if self.dialect != "postgresql":
             raise NotImplementedError(f"rollups are not written for {self.dialect}")
