@@ -147,6 +147,16 @@ def test_sustained_pm25_three_hours() -> None:
     assert run(rule, gap).actions == []
 
 
+def test_sustained_clock_survives_a_silence_of_exactly_three_intervals() -> None:
+    rule = RULES["karhutla-pm25-berbahaya"]  # PM2.5 > 250 for 3 h; the station reports every 10 min
+    before = [r(m, 260.0, "KPS-AQ-01", "pm25") for m in range(0, 60, 10)]  # last one at 50 min
+    after = [r(m, 260.0, "KPS-AQ-01", "pm25") for m in range(90, 190, 10)]
+    exactly = [*before, r(80, 260.0, "KPS-AQ-01", "pm25"), *after]  # 30 min silent: still one episode
+    assert kinds(run(rule, exactly).actions) == ["OpenCase"]
+    longer = [*before, r(80.5, 260.0, "KPS-AQ-01", "pm25"), *after]  # 30.5 min silent: the clock restarts
+    assert run(rule, longer).actions == []
+
+
 def test_rate_of_rise_30_cm_in_an_hour() -> None:
     rule = RULES["banjir-kenaikan-cepat"]
     slow = [r(m, 2.0 + 0.004 * m) for m in range(0, 70, 10)]  # 24 cm/h
