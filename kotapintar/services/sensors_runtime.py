@@ -53,6 +53,8 @@ class MqttStats:
     stored: int = 0
     rejected: int = 0
     batches: int = 0
+    lost: int = 0
+    restarts: int = 0
     cases_opened: int = 0
     first_at: float | None = None
     last_done_at: float | None = None
@@ -78,6 +80,7 @@ class MqttIngestor:
         # whole list out under the lock (O(1) per batch instead of a pop per message).
         self._pending: list[tuple[str, bytes]] = []
         self._pending_lock = threading.Lock()
+        self._handed = 0  # messages handed to the worker process
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -112,21 +115,7 @@ class MqttIngestor:
         receiving messages and processing them run on two cores; the child is the only writer.
         """
         if self.worker_process:
-            ctx = mp.get_context("spawn")
-            self._inbox: Any = ctx.Queue()
-            self._outbox: Any = ctx.Queue()
-            self._child = ctx.Process(
-                target=_child_main,
-                args=(self.db.url, self.settings.model_dump(mode="json"), self._inbox, self._outbox),
-                daemon=True,
-            )
-            self._child.start()
-            if self._outbox.get(timeout=120) != "ready":
-                raise RuntimeError("sensor ingest worker did not start")
-            self._collector = threading.Thread(
-                target=self._collect, name="sensor-ingest-results", daemon=True
-            )
-            self._collector.start()
+            self._start_child()
         else:
             svc.warm_up(self.db, self.settings)
         self.client.connect(self._host, self._port, keepalive=30)
@@ -137,6 +126,42 @@ class MqttIngestor:
             raise ConnectionError(f"MQTT broker {self._host}:{self._port} did not answer")
         # A subscription is active once SUBACK arrived; a short pause covers it before callers publish.
         time.sleep(0.2)
+
+    def _start_child(self) -> None:
+        """Start the ingest worker process with fresh queues (a killed process may leave a queue locked)."""
+        ctx = mp.get_context("spawn")
+        self._inbox: Any = ctx.Queue()
+        self._outbox: Any = ctx.Queue()
+        self._child = ctx.Process(
+            target=_child_main,
+            args=(self.db.url, self.settings.model_dump(mode="json"), self._inbox, self._outbox),
+            daemon=True,
+        )
+        self._child.start()
+        if self._outbox.get(timeout=120) != "ready":
+            raise RuntimeError("sensor ingest worker did not start")
+        self._collector = threading.Thread(
+            target=self._collect, args=(self._outbox,), name="sensor-ingest-results", daemon=True
+        )
+        self._collector.start()
+
+    def _restart_child(self) -> None:
+        """The worker process died (killed, out of memory): count what it held as lost and start another.
+
+        Readings arrive over QoS 0 and devices send again at their next interval, so the subscriber keeps
+        going; the log says how many messages were lost.
+        """
+        self._outbox.put(None)
+        self._collector.join(timeout=10)  # take the reports the dead worker sent before it died
+        lost = self._handed - self.stats.processed - self.stats.lost
+        self.stats.lost += lost
+        log.error(
+            "sensor ingest worker stopped (exit code %s); %d handed-over messages lost; restarting",
+            self._child.exitcode,
+            lost,
+        )
+        self.stats.restarts += 1
+        self._start_child()
 
     def stop(self) -> None:
         """Process what is queued, then disconnect."""
@@ -152,9 +177,9 @@ class MqttIngestor:
         self.client.loop_stop()
         self.client.disconnect()
 
-    def _collect(self) -> None:
+    def _collect(self, outbox: Any) -> None:
         while True:
-            item = self._outbox.get()
+            item = outbox.get()
             if item is None:
                 return
             if item[0] == "cases":
@@ -178,6 +203,13 @@ class MqttIngestor:
         while True:
             self._wake.wait(self.batch_wait_s)
             self._wake.clear()
+            if self.worker_process and not self._child.is_alive() and not self._stop.is_set():
+                try:
+                    self._restart_child()
+                except (OSError, RuntimeError, queue.Empty):  # logged; the next round tries again
+                    log.exception("sensor ingest worker could not be restarted")
+                    self._stop.wait(1.0)
+                    continue
             batch = self._drain()
             if batch:
                 self._process(batch)
@@ -192,6 +224,7 @@ class MqttIngestor:
 
     def _process(self, batch: list[tuple[str, bytes]]) -> None:
         if self.worker_process:
+            self._handed += len(batch)
             self._inbox.put(batch)
             return
         try:
@@ -208,7 +241,7 @@ class MqttIngestor:
 
     def idle(self) -> bool:
         """True when every received message has been processed."""
-        return not self._pending and self.stats.processed >= self.stats.received
+        return not self._pending and self.stats.processed + self.stats.lost >= self.stats.received
 
 
 CASE_IDLE_S = 0.25
