@@ -186,8 +186,10 @@ def run_round(backend: str, url: str, messages: list[tuple[str, str]]) -> dict[s
     """One baseline run and one Kotapintar run, back to back, on a fresh database."""
     n = len(messages)
     bare = BareSubscriber(url)
+    cpu0 = time.process_time()
     publish_all(url, messages)
     wait_until(lambda: bare.count >= n or bare.count)
+    bare_cpu = time.process_time() - cpu0
     bare.stop()
     assert bare.first is not None and bare.last is not None
     base_rate = bare.count / max(bare.last - bare.first, 1e-9)
@@ -199,8 +201,10 @@ def run_round(backend: str, url: str, messages: list[tuple[str, str]]) -> dict[s
             db, settings, url, tick_s=0, client_id=f"bench-kp-{uuid.uuid4().hex[:6]}", worker_process=True
         )
         ingestor.start()
+        cpu0, worker0 = time.process_time(), process_cpu(ingestor._child.pid)
         publish_all(url, messages)
         wait_until(lambda: (ingestor.stats.processed >= n and ingestor.idle()) or ingestor.stats.processed)
+        sub_cpu, worker_cpu = time.process_time() - cpu0, process_cpu(ingestor._child.pid) - worker0
         ingestor.stop()
         s = ingestor.stats
         assert s.first_at is not None and s.last_done_at is not None
@@ -221,8 +225,22 @@ def run_round(backend: str, url: str, messages: list[tuple[str, str]]) -> dict[s
         "kp_rate": kp_rate,
         "ratio": kp_rate / base_rate,
         "cases": cases,
+        "bare_cpu_us": bare_cpu / n * 1e6,
+        "sub_cpu_us": sub_cpu / n * 1e6,
+        "worker_cpu_us": worker_cpu / n * 1e6,
         "cases_after_s": (s.cases_done_at - s.last_done_at) if s.cases_done_at is not None else float("nan"),
     }
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a live process has used so far, from /proc (Linux)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def direct_rate(backend: str, messages: list[tuple[str, str]]) -> float:
@@ -266,7 +284,10 @@ def main() -> None:
                 f"({r['bare_received']:,}/{r['messages']:,}); Kotapintar {r['kp_rate']:8,.0f} msg/s "
                 f"({r['kp_processed']:,} in {r['kp_batches']} batches, {r['stored_readings']:,} readings stored, "
                 f"{r['cases']} cases opened {r['cases_after_s']:+.2f} s after the last batch) "
-                f"-> ratio {r['ratio']:.2f}"
+                f"-> ratio {r['ratio']:.2f}\n"
+                f"{'':9}          CPU per message: bare subscriber {r['bare_cpu_us']:.1f} µs; Kotapintar "
+                f"subscriber {r['sub_cpu_us']:.1f} µs + ingest worker {r['worker_cpu_us']:.1f} µs "
+                "(publisher and broker not counted)"
             )
         ratios = sorted(r["ratio"] for r in rounds)
         print(
