@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         description="Ingest MQTT sensor messages in a worker process of its own (its own core and interpreter "
         "lock: the web pages stay responsive during a burst). Needs a database file or server, not :memory:.",
     )
+    sensor_mqtt_qos: int = Field(
+        0,
+        ge=0,
+        le=1,
+        description="QoS of the sensor topic subscriptions. 1 lets devices that publish with QoS 1 keep their "
+        "readings while ingest lags behind a burst (the broker queues them instead of dropping); 0 costs less.",
+    )
     sensor_key_secret: str | None = Field(
         None,
         description="Secret that derives per-device API keys of the demo devices (defaults to secret_key).",

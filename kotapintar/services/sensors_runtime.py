@@ -91,10 +91,15 @@ class MqttIngestor:
         if user:
             self.client.username_pw_set(user, password)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.granted_qos: list[int] = []
         self.client.on_message = self._on_message
 
+    def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, codes: list[Any], _p: object) -> None:
+        self.granted_qos = [int(getattr(code, "value", code)) for code in codes]
+
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
-        client.subscribe([(topic, 0) for topic in TOPICS])
+        client.subscribe([(topic, self.settings.sensor_mqtt_qos) for topic in TOPICS])
         self._connected.set()
         log.info("MQTT sensor ingest connected to %s:%s (%s)", self._host, self._port, reason)
 

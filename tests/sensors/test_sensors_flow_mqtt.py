@@ -241,3 +241,18 @@ def test_a_silent_critical_gauge_goes_stale(
         case = uow.cases.get(alarm.case_id)
         assert case is not None and case.service_code == "lainnya"
         assert alarm.public is False
+
+
+def test_qos_1_subscription_when_configured(db: Database, sensor_settings: Settings, mqtt_url: str) -> None:
+    own = sensor_settings.model_copy(update={"sensor_mqtt_qos": 1})
+    svc.load_demo_devices(db, system_actor("tests"))
+    sub = MqttIngestor(db, own, mqtt_url, tick_s=0, client_id=f"kp-q1-{uuid.uuid4().hex[:8]}")
+    sub.start()
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        publish(mqtt_url, [(topic(own, GAUGE), ul("wl", now - timedelta(minutes=5), 3.2))], sub)
+    finally:
+        sub.stop()
+    assert sub.granted_qos == [1] * 6  # the broker will queue QoS-1 readings for us instead of dropping them
+    with db.reading() as uow:
+        assert SensorRepository(uow.session).count_observations(GAUGE) == 1
