@@ -331,15 +331,18 @@ def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any
 class DemoSensorFeed:
     """Feeds simulated Kapuas readings through the ingest service in accelerated time (no broker needed).
 
-    The simulated clock starts `backfill` before now and runs `speed` times faster until it reaches the
-    present, then follows real time: the daily cycle is plausible, the data never comes from the future,
-    and a flood wave is placed so that it reaches siaga a few minutes into the demo and opens a case.
+    The simulated clock starts `backfill` before now: history up to `live` before now is ingested at once
+    (charts have a day of data from the first page view), the last `live` runs `speed` times faster, then the
+    feed follows real time. The daily cycle is plausible, the data never comes from the future, devices look
+    healthy within a few minutes (not after the whole backfill at `speed`), and a flood wave is placed so that
+    it reaches siaga a minute or two into the demo and opens a case.
     """
 
     db: Database
     settings: Settings
     speed: float = 60.0
     backfill: timedelta = timedelta(hours=18)
+    live: timedelta = timedelta(hours=3)
     step: timedelta = timedelta(minutes=10)
     seed: int = 20261129
 
@@ -350,9 +353,9 @@ class DemoSensorFeed:
         self.sim_time = now - self.backfill
         ctx = svc.sensor_context(self.db, self.settings)
         base = default_scenario(self.sim_time - timedelta(days=10), now + timedelta(days=30), seed=self.seed)
-        # An upper Kapuas flood wave that began an hour before the feed starts: the river rises fast within
-        # the first simulated hours (a case ~1-2 minutes into the demo) and travels downstream for a day.
-        demo_flood = FloodEvent(start=self.sim_time - timedelta(hours=1), river="Kapuas", magnitude=1.3)
+        # An upper Kapuas flood wave that began an hour before the accelerated part: the river rises fast
+        # within its first simulated hours (a case ~1-2 minutes into the demo) and travels downstream for a day.
+        demo_flood = FloodEvent(start=now - self.live - timedelta(hours=1), river="Kapuas", magnitude=1.3)
         scenario = Scenario(floods=(*base.floods, demo_flood), hazes=base.hazes, faults=base.faults)
         self.simulator = Simulator(list(ctx.devices.values()), seed=self.seed, scenario=scenario)
 
@@ -373,8 +376,13 @@ class DemoSensorFeed:
                 self.step_once()
             except Exception:  # the demo keeps going after a failed step
                 log.exception("demo sensor step failed")
-            caught_up = self.sim_time >= utcnow() - self.step
-            wait = 5.0 if caught_up else self.step.total_seconds() / max(self.speed, 1e-6)
+            behind = utcnow() - self.sim_time
+            if behind > self.live:
+                wait = 0.0  # history: as fast as ingest goes
+            elif behind <= self.step:
+                wait = 5.0  # caught up: real time
+            else:
+                wait = self.step.total_seconds() / max(self.speed, 1e-6)
             self._stop.wait(wait)
 
     def start(self) -> None:

@@ -1,0 +1,60 @@
+"""The demo city's simulated sensors: a day of history at once, then the flood wave plays out fast enough that
+a visitor sees healthy devices, a public warning and a sensor case within minutes (here: seconds)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from kotapintar.domain.events import utcnow
+from kotapintar.services import sensors as svc
+from kotapintar.services.actors import system_actor
+from kotapintar.services.sensors_runtime import DemoSensorFeed
+from kotapintar.settings import Settings
+from kotapintar.store.db import Database
+from kotapintar.store.tables import Case
+
+
+def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, settings: Settings) -> None:
+    svc.load_demo_devices(db, system_actor("tests"))
+    feed = DemoSensorFeed(db, settings, speed=3600.0)  # the 3 accelerated hours take 3 seconds
+    feed.start()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and feed.sim_time < utcnow() - feed.step:
+            time.sleep(0.2)
+    finally:
+        feed.stop()
+    assert feed.sim_time >= utcnow() - 2 * feed.step, "the feed did not catch up with the present"
+    report = svc.quality_report(db, settings=settings)
+    assert {d["health"] for d in report["devices"]} == {"ok"}
+    series = svc.device_series(
+        db,
+        "KPS-AWLR-02",
+        start=utcnow() - timedelta(hours=18),
+        end=utcnow(),
+        resolution="1h",
+        settings=settings,
+    )
+    assert len(series["points"]) >= 17  # a day of history from the start
+    assert svc.active_warnings(db), "the demo flood wave raises a public warning"
+    with db.reading() as uow:
+        services = set(uow.session.scalars(select(Case.service_code).where(Case.channel == "sensor")))
+    assert "banjir" in services
+
+
+def test_demo_history_is_there_at_once_not_after_the_accelerated_replay(
+    db: Database, settings: Settings
+) -> None:
+    svc.load_demo_devices(db, system_actor("tests"))
+    feed = DemoSensorFeed(db, settings)  # the demo's own speed: 60x
+    feed.start()
+    try:
+        deadline = time.monotonic() + 30  # at 60x the 15 h of history would take 15 minutes
+        while time.monotonic() < deadline and feed.sim_time < utcnow() - feed.live - feed.step:
+            time.sleep(0.2)
+        assert feed.sim_time >= utcnow() - feed.live - feed.step
+    finally:
+        feed.stop()
