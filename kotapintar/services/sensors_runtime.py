@@ -414,8 +414,16 @@ def start_sensor_loops(db: Database, settings: Settings, *, demo: bool) -> list[
         feed.start()
         loops.append(feed)
     if settings.mqtt_url:
+        # A worker process opens the database by URL: an in-memory SQLite database exists only in this one.
+        in_memory = db.engine.url.get_backend_name() == "sqlite" and db.engine.url.database in (
+            None,
+            "",
+            ":memory:",
+        )
+        if settings.sensor_ingest_process and in_memory:
+            log.warning("in-memory database: MQTT sensor ingest runs in the server process, not a worker")
         ingestor = MqttIngestor(
-            db, settings, settings.mqtt_url, worker_process=settings.sensor_ingest_process
+            db, settings, settings.mqtt_url, worker_process=settings.sensor_ingest_process and not in_memory
         )
         try:
             ingestor.start()
