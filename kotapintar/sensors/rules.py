@@ -10,6 +10,7 @@ through HOLD and closes its warning after `close_after_min` of OFF. Rule state i
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -491,7 +492,7 @@ def _new_area() -> dict[str, Any]:
 # ----------------------------------------------------------------------- plan: what a rule looks at, once
 
 
-class _Feed:
+class _Feed(ABC):
     """One (leaf, device) pair that readings of one attribute update; `apply` is the leaf kind's step.
 
     `apply` returns None when the reading is not applied (not newer than the last one, or no threshold),
@@ -505,8 +506,9 @@ class _Feed:
         self.key = (path, device.id)
         self.level = leaf.level
 
+    @abstractmethod
     def apply(self, run: _Run, s: dict[str, Any], t: float, reading: Reading) -> bool | None:
-        raise NotImplementedError
+        """Update the device's leaf state `s` with a reading at POSIX time `t` (each leaf kind has its own)."""
 
     @staticmethod
     def _store(s: dict[str, Any], t: float, status: int, level: str | None, reading: Reading) -> bool:

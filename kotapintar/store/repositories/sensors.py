@@ -338,7 +338,8 @@ class SensorRepository:
             )
             return
         if self.dialect != "postgresql":
-            raise NotImplementedError(f"rollups are not written for {self.dialect}")
+            self._merge_rollups_portable(rows)
+            return
         info = self.session.connection().connection.info
         with dbapi.cursor() as cursor:
             if not info.get("sensor_rollups_stage"):  # once per server connection (temporary table)
@@ -350,6 +351,33 @@ class SensorRepository:
                     copy.write_row(row)
             # One round trip for both (no parameters: the simple query protocol takes several statements).
             cursor.execute(_MERGE_PG_AND_CLEAR)
+
+    def _merge_rollups_portable(
+        self, rows: Sequence[tuple[str, str, str, datetime, int, float, float, float, float]]
+    ) -> None:
+        """The same merge through the ORM, row by row, for a database without the two fast paths."""
+        for device_id, attribute, resolution, start, count, low, high, total, _mean in rows:
+            row = self.session.get(SensorRollup, (device_id, attribute, resolution, start))
+            if row is None:
+                self.session.add(
+                    SensorRollup(
+                        device_id=device_id,
+                        attribute=attribute,
+                        resolution=resolution,
+                        bucket_start=start,
+                        count=count,
+                        min=low,
+                        max=high,
+                        total=total,
+                        mean=total / count,
+                    )
+                )
+            else:
+                row.count += count
+                row.min, row.max = min(row.min, low), max(row.max, high)
+                row.total += total
+                row.mean = row.total / row.count
+        self.session.flush()
 
     def rollups(
         self, device_id: str, attribute: str, resolution: str, start: datetime, end: datetime
