@@ -37,7 +37,6 @@ from kotapintar.sensors.quality import (
     device_health,
     flag_masks,
     flags_of,
-    mask_of,
     micros,
     summary,
 )
@@ -72,16 +71,6 @@ RULE_ACTOR = "sensor-rules"
 STORED_AT_INGEST = (Resolution.HOUR, Resolution.DAY)
 MAX_EVENT_READINGS = 200
 _INGEST_LOCK = threading.RLock()
-
-
-def flags_to_mask(flags: Iterable[QualityFlag]) -> int:
-    """The stored bitmask of a set of quality flags."""
-    return mask_of(flags)
-
-
-def mask_to_flags(mask: int) -> frozenset[QualityFlag]:
-    """The quality flags of a stored bitmask."""
-    return flags_of(mask)
 
 
 def flag_names(mask: int) -> list[str]:
@@ -700,7 +689,7 @@ def open_pending_cases(
             continue
         with _INGEST_LOCK, db.transaction() as uow:
             repo = SensorRepository(uow.session)
-            alarm = repo.session.get(SensorAlarm, alarm_id)
+            alarm = repo.alarm(alarm_id)
             if alarm is None or alarm.case_id is not None:
                 continue  # another opener linked it first (its replay gave the same case)
             alarm.case_id = result.case_id
@@ -940,9 +929,7 @@ def quality_report(
     by_device: dict[str, list[FlaggedReading]] = {}
     for h in history:
         by_device.setdefault(h.device_id, []).append(
-            FlaggedReading(
-                Reading(h.observed_at, h.device_id, h.attribute, h.value, ""), mask_to_flags(h.flags)
-            )
+            FlaggedReading(Reading(h.observed_at, h.device_id, h.attribute, h.value, ""), flags_of(h.flags))
         )
     for device in ctx.devices.values():
         s = summary(

@@ -507,11 +507,9 @@ class SensorRepository:
         ).all()
         return [(row[0], row[1]) for row in rows]
 
-    def open_alarms(self) -> Sequence[SensorAlarm]:
-        """Every open alarm."""
-        return self.session.scalars(
-            select(SensorAlarm).where(SensorAlarm.closed_at.is_(None)).order_by(SensorAlarm.id)
-        ).all()
+    def alarm(self, alarm_id: int) -> SensorAlarm | None:
+        """One alarm by id."""
+        return self.session.get(SensorAlarm, alarm_id)
 
     def pending_alarms(self, *, limit: int = 100) -> Sequence[SensorAlarm]:
         """Alarms whose case is still to be opened, oldest first (locked; other openers skip them)."""
@@ -539,10 +537,6 @@ class SensorRepository:
         self.session.add(alarm)
         self.session.flush()
         return alarm
-
-    def case_status(self, case_id: int) -> str | None:
-        """The status of a case (to notice cases closed by operators)."""
-        return self.session.execute(select(Case.status).where(Case.id == case_id)).scalar_one_or_none()
 
     def add_warning(self, warning: SensorWarning) -> SensorWarning:
         """Store a CAP message; earlier messages of the same alarm stop being current."""
