@@ -388,3 +388,25 @@ def test_operator_works_the_command_centers_sop_task(app: Any, db: Database) -> 
     with db.reading() as uow:
         task = uow.tasks.get(task_id)
         assert task is not None and task.status == "done"
+
+
+def test_portal_shows_the_early_warnings_in_force(app: Any, db: Database, settings: Settings) -> None:
+    """A river at siaga raises a public warning: the portal says where and what, and links the CAP feed."""
+    from kotapintar.sensors.payloads import Reading
+    from kotapintar.services import sensors as sensor_svc
+    from kotapintar.services.actors import system_actor
+
+    assert "data-warnings" not in TestClient(app).get("/beranda").text
+    sensor_svc.load_demo_devices(db, system_actor("tests"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=121)
+    rising = [  # Kuala Kapuas gauge up to siaga (2.7 m) at 0.9 m/h
+        Reading(start + timedelta(minutes=10 * i), "KPS-AWLR-01", "waterLevel", 1.6 + 0.15 * i, "m")
+        for i in range(13)
+    ]
+    sensor_svc.ingest_readings(db, rising, received_at=now, settings=settings)
+    (warning,) = [w for w in sensor_svc.active_warnings(db) if w["area_code"] == "62.03.01"]
+    page = TestClient(app).get("/beranda").text
+    assert "data-warnings" in page and "Peringatan dini yang berlaku" in page
+    assert warning["headline"] in page and warning["area_name"] in page
+    assert "/api/v1/public/warnings.cap.xml" in page

@@ -1,4 +1,5 @@
-"""The public portal (/beranda): links to report and track, the public map and list, the agency scoreboard."""
+"""The public portal (/beranda): early warnings in force, links to report and track, the public map and list,
+the agency scoreboard."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kotapintar.api.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.services import cases as svc
 from kotapintar.services.actors import PUBLIC
+from kotapintar.services.sensors import active_warnings
 from kotapintar.store.repositories.cases import CaseFilter
 from kotapintar.web.ui import queries
 from kotapintar.web.ui.common import page_context, templates
@@ -40,6 +42,7 @@ def portal_home(
         days=days,
         periods=PERIODS,
         tile_url=settings.tile_url,
+        warnings=active_warnings(db),
     )
     return templates.TemplateResponse(request, "ui/portal.html", context)
 
