@@ -257,9 +257,10 @@ def serve(
     from kotapintar.channels.notifier import start_notifier
 
     notifier = start_notifier(db, settings)  # status changes to reporters on their channel
-    from kotapintar.services.sensors_runtime import start_sensor_loops
+    from kotapintar.services.sensors_runtime import MqttIngestor, start_sensor_loops
 
     sensor_loops = start_sensor_loops(db, settings, demo=demo)  # MQTT sensor ingest; simulated demo sensors
+    application.state.sensor_ingestors = [loop for loop in sensor_loops if isinstance(loop, MqttIngestor)]
     sop_stop = None
     if settings.run_scheduler:  # SOP timers: reminders, escalations, auto-close (see `kotapintar worker`)
         from kotapintar.services.scheduler import start_scheduler_thread

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         description="QoS of the sensor topic subscriptions. 1 lets devices that publish with QoS 1 keep their "
         "readings while ingest lags behind a burst (the broker queues them instead of dropping); 0 costs less.",
     )
+    sensor_ingest_backlog: int = Field(
+        200_000,
+        ge=1,
+        description="Most MQTT sensor messages held in memory waiting for ingest (~200 bytes each). Past it, "
+        "new messages are dropped, counted and logged, so a flooding device or a stalled database cannot "
+        "exhaust the server's memory.",
+    )
     sensor_key_secret: str | None = Field(
         None,
         description="Secret that derives per-device API keys of the demo devices (defaults to secret_key).",

@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = database
     app.state.signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
+    app.state.sensor_ingestors = []  # MQTT sensor subscribers the server runs (set by `kotapintar serve`)
     install_error_handlers(app)
     for module in (auth, reports, cases, catalog, public, stream):
         app.include_router(module.router)

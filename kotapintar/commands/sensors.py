@@ -64,7 +64,8 @@ def ingest_mqtt(
         ingestor.stop()
         s = ingestor.stats
         typer.echo(
-            f"received {s.received}, stored {s.stored}, rejected {s.rejected}, cases opened {s.cases_opened}"
+            f"received {s.received}, stored {s.stored}, rejected {s.rejected}, cases opened {s.cases_opened}, "
+            f"dropped (backlog full) {s.dropped}, lost (worker died) {s.lost}"
         )
 
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from kotapintar.domain.cases import CaseStatus
 from kotapintar.domain.errors import DomainError, NotFound, ValidationFailed
@@ -1149,6 +1149,19 @@ def rejection_counts(db: Database, actor: Actor) -> list[dict[str, Any]]:
             {"device_id": r.device_id, "reason": r.reason, "count": r.count, "last_at": iso_z(r.last_at)}
             for r in SensorRepository(uow.session).rejections()
         ]
+
+
+class IngestSource(Protocol):
+    """A running ingest loop that can say how it is doing (the MQTT subscriber)."""
+
+    def status(self) -> dict[str, Any]:
+        """Its connection, counters and backlog now."""
+
+
+def ingest_status(actor: Actor, sources: Iterable[IngestSource]) -> list[dict[str, Any]]:
+    """How the running ingest loops are doing (operators): dropped or lost messages mean missing data."""
+    actor.require(Permission.VIEW_ALL_CASES)
+    return [source.status() for source in sources]
 
 
 def apply_retention(

@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kotapintar.domain.events import utcnow
+from kotapintar.sensors.payloads import iso_z
 from kotapintar.sensors.simulator import FloodEvent, Scenario, Simulator, default_scenario
 from kotapintar.services import sensors as svc
 from kotapintar.services.actors import system_actor
@@ -54,11 +55,18 @@ class MqttStats:
     rejected: int = 0
     batches: int = 0
     lost: int = 0
+    dropped: int = 0
     restarts: int = 0
     cases_opened: int = 0
     first_at: float | None = None
     last_done_at: float | None = None
     cases_done_at: float | None = None
+    last_message_at: datetime | None = None
+
+    @property
+    def backlog(self) -> int:
+        """Messages received and kept but not processed yet (waiting for or inside the ingest worker)."""
+        return max(self.received - self.processed - self.lost - self.dropped, 0)
 
 
 @dataclass
@@ -73,9 +81,14 @@ class MqttIngestor:
     tick_s: float = 60.0
     client_id: str = "kotapintar-sensors"
     worker_process: bool = False
+    backlog_max: int | None = None
     stats: MqttStats = field(default_factory=MqttStats)
 
     def __post_init__(self) -> None:
+        self._backlog_limit: int = (
+            self.settings.sensor_ingest_backlog if self.backlog_max is None else self.backlog_max
+        )
+        self._shed_logged_at = 0.0
         # Messages received since the last hand-over; the network thread appends, the batch thread swaps the
         # whole list out under the lock (O(1) per batch instead of a pop per message).
         self._pending: list[tuple[str, bytes]] = []
@@ -85,6 +98,7 @@ class MqttIngestor:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._worker: threading.Thread | None = None
+        self._child: Any = None  # the ingest worker process (worker_process only)
         host, port, user, password = broker_address(self.url)
         self._host, self._port = host, port
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True)
@@ -104,14 +118,54 @@ class MqttIngestor:
         log.info("MQTT sensor ingest connected to %s:%s (%s)", self._host, self._port, reason)
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        if self.stats.first_at is None:
-            self.stats.first_at = time.perf_counter()
-        self.stats.received += 1
+        stats = self.stats
+        if stats.first_at is None:
+            stats.first_at = time.perf_counter()
+        stats.received += 1
+        if stats.received - stats.processed - stats.lost - stats.dropped > self._backlog_limit:
+            self._shed()
+            return
         with self._pending_lock:
             self._pending.append((message.topic, bytes(message.payload)))
             full = len(self._pending) >= self.batch_max
         if full:
             self._wake.set()
+
+    def _shed(self) -> None:
+        """Drop a message because the backlog is full: ingest has fallen that far behind (a device flooding
+        the broker, a database that stopped answering). Memory stays bounded, the server stays up, and the
+        loss is counted and logged (at most every 10 s) instead of ending in an out-of-memory kill."""
+        self.stats.dropped += 1
+        now = time.monotonic()
+        if now - self._shed_logged_at >= 10.0:
+            self._shed_logged_at = now
+            log.warning(
+                "sensor ingest backlog full (%d messages waiting): %d messages dropped so far",
+                self.stats.backlog,
+                self.stats.dropped,
+            )
+
+    def status(self) -> dict[str, Any]:
+        """What operators see of this subscriber: broker, connection, counters and the backlog now."""
+        s = self.stats
+        worker_alive = self._child.is_alive() if self._child is not None else None
+        return {
+            "broker": f"mqtt://{self._host}:{self._port}",
+            "connected": self.client.is_connected(),
+            "worker_process": self.worker_process,
+            "worker_alive": worker_alive,
+            "received": s.received,
+            "processed": s.processed,
+            "stored_readings": s.stored,
+            "rejected": s.rejected,
+            "dropped_backlog_full": s.dropped,
+            "lost_worker_died": s.lost,
+            "worker_restarts": s.restarts,
+            "backlog": s.backlog,
+            "backlog_max": self._backlog_limit,
+            "cases_opened": s.cases_opened,
+            "last_message_at": iso_z(s.last_message_at) if s.last_message_at else None,
+        }
 
     def start(self, *, wait_s: float = 10.0) -> None:
         """Connect, subscribe and start the network loop and the batch worker (background threads).
@@ -217,6 +271,7 @@ class MqttIngestor:
                     continue
             batch = self._drain()
             if batch:
+                self.stats.last_message_at = utcnow()  # to within the hand-over period (batch_wait_s)
                 self._process(batch)
             elif self._stop.is_set():
                 return
@@ -245,8 +300,9 @@ class MqttIngestor:
         self.stats.last_done_at = time.perf_counter()
 
     def idle(self) -> bool:
-        """True when every received message has been processed."""
-        return not self._pending and self.stats.processed + self.stats.lost >= self.stats.received
+        """True when every received message has been processed (or counted as lost or dropped)."""
+        s = self.stats
+        return not self._pending and s.processed + s.lost + s.dropped >= s.received
 
 
 CASE_IDLE_S = 0.25

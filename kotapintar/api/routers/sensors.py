@@ -68,6 +68,13 @@ def rejections(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     return svc.rejection_counts(db, actor)
 
 
+@router.get(f"{PREFIX}/ingest", response_model=list[dict[str, Any]])
+def ingest_status(request: Request, actor: ActorDep) -> list[dict[str, Any]]:
+    """The MQTT subscribers this server runs, now: connection, messages received, processed, rejected,
+    dropped because the backlog was full, lost with a dead worker, and the backlog (operators)."""
+    return svc.ingest_status(actor, request.app.state.sensor_ingestors)
+
+
 @router.get(f"{PREFIX}/cases/{{case_id}}/observations", response_model=dict[str, Any])
 def case_observations(case_id: int, db: DbDep, actor: ActorDep, settings: SettingsDep) -> dict[str, Any]:
     """The readings behind a case a rule opened: each evidence series from 6 h before it opened (chart)."""
