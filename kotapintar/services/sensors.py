@@ -1225,8 +1225,18 @@ def readings_by_device(readings: Iterable[Reading]) -> Mapping[str, int]:
 THRESHOLD_COLOURS = {"waspada": "#f9a825", "siaga": "#ef6c00", "awas": "#c62828"}
 
 
-def chart_geometry(series: Mapping[str, Any], *, width: int = 320, height: int = 80) -> dict[str, Any]:
-    """SVG sparkline geometry of one raw series from `case_observations` (templates/sensors/chart.html)."""
+def chart_geometry(
+    series: Mapping[str, Any],
+    *,
+    width: int = 320,
+    height: int = 80,
+    marks: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """SVG sparkline geometry of one raw series from `case_observations` (templates/sensors/chart.html).
+
+    `marks` are (label, ISO time) drawn as vertical lines where they fall inside the series (e.g. when the
+    alarm opened), so an operator sees what the readings did before and after the rule fired.
+    """
     points = [p for p in series.get("points", []) if "value" in p]
     thresholds = dict(series.get("thresholds") or {})
     values = [float(p["value"]) for p in points if not p.get("flags")] or [0.0]
@@ -1247,9 +1257,18 @@ def chart_geometry(series: Mapping[str, Any], *, width: int = 320, height: int =
         if p.get("flags")
         for x, y in [xy(t, float(p["value"]))]
     ]
+    vertical = []
+    for label, at in marks:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+        if len(points) > 1 and t0 <= moment <= times[-1]:
+            vertical.append({"x": xy(moment, low)[0], "label": label})
     return {
         "width": width,
         "height": height,
+        "start": _wib_label(times[0]) if points else "",
+        "end": _wib_label(times[-1]) if points else "",
+        "count": len(points),
+        "marks": vertical,
         "label": f"{series.get('device_name', series.get('device_id'))} · {series.get('attribute')}",
         "unit": series.get("unit", ""),
         "minimum": f"{min(values):g}",
@@ -1266,6 +1285,42 @@ def chart_geometry(series: Mapping[str, Any], *, width: int = 320, height: int =
             for name, value in thresholds.items()
             if value in shown
         ],
+    }
+
+
+def _wib_label(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, WIB).strftime("%d/%m %H:%M WIB")
+
+
+def case_sensor_panel(
+    db: Database, actor: Actor, case_id: int, channel: str, *, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """What the case page shows of a case a rule opened: its alarms and a chart of each evidence series,
+    with the moment each alarm opened marked. None for other cases (only rules open `sensor` cases)."""
+    if channel != "sensor":
+        return None
+    found = case_observations(db, actor, case_id, settings=settings)
+    if not found["alarms"]:
+        return None
+    opened = [(f"{a['rule_id']} ({a['level'] or '-'})", a["opened_at"]) for a in found["alarms"]]
+
+    def local(at: str | None) -> str | None:
+        return _wib_label(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()) if at else None
+
+    return {
+        "alarms": [
+            a | {"opened_local": local(a["opened_at"]), "closed_local": local(a["closed_at"])}
+            for a in found["alarms"]
+        ],
+        "charts": [
+            chart_geometry(series, marks=opened) for series in found["series"] if series.get("points")
+        ],
+        "empty": [
+            series.get("device_name", series.get("device_id"))
+            for series in found["series"]
+            if not series.get("points")
+        ],
+        "data_url": f"/api/v1/sensors/cases/{case_id}/observations",
     }
 
 

@@ -410,3 +410,44 @@ def test_portal_shows_the_early_warnings_in_force(app: Any, db: Database, settin
     assert "data-warnings" in page and "Peringatan dini yang berlaku" in page
     assert warning["headline"] in page and warning["area_name"] in page
     assert "/api/v1/public/warnings.cap.xml" in page
+
+
+def test_a_rule_opened_case_shows_the_chart_of_its_readings(
+    app: Any, db: Database, settings: Settings
+) -> None:
+    """The operator (and the agency working it) see the readings that opened a sensor case: one line per
+    evidence series with its flood thresholds and the moment the alarm opened; other cases show no panel."""
+    from kotapintar.sensors.payloads import Reading
+    from kotapintar.services import sensors as sensor_svc
+    from kotapintar.services.actors import system_actor
+
+    sensor_svc.load_demo_devices(db, system_actor("tests"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=121)
+    rising = [  # Kuala Kapuas gauge up to siaga (2.7 m) at 0.9 m/h
+        Reading(start + timedelta(minutes=10 * i), "KPS-AWLR-01", "waterLevel", 1.6 + 0.15 * i, "m")
+        for i in range(13)
+    ]
+    (case_id,) = sensor_svc.ingest_readings(db, rising, received_at=now, settings=settings).cases_opened
+    citizen_case, _ = new_case(db)
+
+    operator = client(app, "operator")
+    page = operator.get(f"/operator/kasus/{case_id}").text
+    panel = page[page.index("data-sensor-panel") :]
+    panel = panel[: panel.index("</section>")]
+    assert "Data sensor yang memicu kasus ini" in page
+    (alarm,) = sensor_svc.case_observations(db, system_actor("tests"), case_id, settings=settings)["alarms"]
+    assert f"{alarm['rule_id']} · 62.03.01 · <strong>{alarm['level']}</strong>" in panel
+    points = re.search(r'<polyline[^>]*points="([^"]+)"', panel)
+    assert points and len(points.group(1).split()) == 13  # every reading of the series, none invented
+    assert 'stroke-dasharray="4 3"><title>siaga 2.7</title>' in panel  # the gauge's flood thresholds
+    marks = re.findall(r'<line x1="([\d.]+)" x2="\1" y1="0"', panel)
+    assert len(marks) == 1 and 2 <= float(marks[0]) <= 318  # when the alarm opened, inside the chart
+    assert f"/api/v1/sensors/cases/{case_id}/observations" in panel
+    assert "data-sensor-panel" not in operator.get(f"/operator/kasus/{citizen_case}").text
+
+    # The live refresh of the case body carries the panel too (new readings redraw the chart).
+    assert "data-sensor-panel" in operator.get(f"/operator/kasus/{case_id}/isi").text
+    agency = client(app, "bpbd.petugas").get(f"/instansi/kasus/{case_id}")
+    assert agency.status_code == 200  # banjir cases are BPBD's
+    assert "data-sensor-panel" in agency.text and "<polyline" in agency.text

@@ -16,6 +16,7 @@ from kotapintar.services import cases as svc
 from kotapintar.services import media, sop_runtime
 from kotapintar.services import tasks as tasks_svc
 from kotapintar.services.actors import Actor
+from kotapintar.services.sensors import case_sensor_panel
 from kotapintar.store.db import Database
 from kotapintar.web.security import require_csrf
 from kotapintar.web.ui import queries
@@ -86,7 +87,14 @@ def agency_case(
         return templates.TemplateResponse(request, "ui/not_found.html", context, status_code=404)
     mine = [t for t in detail.tasks if t.agency_code == actor.agency_code]
     context = page_context(
-        request, settings, actor, case=detail, my_tasks=mine, live_url="/api/v1/stream", now=utcnow()
+        request,
+        settings,
+        actor,
+        case=detail,
+        my_tasks=mine,
+        live_url="/api/v1/stream",
+        now=utcnow(),
+        sensor_panel=case_sensor_panel(db, actor, detail.id, detail.channel, settings=settings),
     )
     return templates.TemplateResponse(request, "ui/agency_case.html", context)
 

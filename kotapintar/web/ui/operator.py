@@ -18,6 +18,7 @@ from kotapintar.services import cases as svc
 from kotapintar.services import tasks as tasks_svc
 from kotapintar.services.actors import Actor
 from kotapintar.services.schemas import CaseDetail
+from kotapintar.services.sensors import case_sensor_panel
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.store.repositories.ui import OPEN, QueueFilter
@@ -248,6 +249,7 @@ def _case_context(
         service_name=service.name if service else detail.service_code,
         steps=_sop_progress(db, actor, detail),
         duplicates=_duplicates(db, actor, detail),
+        sensor_panel=case_sensor_panel(db, actor, detail.id, detail.channel, settings=settings),
         agency_options=agencies,
         agency_names=dict(agencies),
         next_statuses={s.value for s in allowed_next(status)},
