@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from pathlib import Path
 
 import typer
 
@@ -25,6 +26,56 @@ def load_demo() -> None:
     db = open_database(get_settings())
     n = svc.load_demo_devices(db, system_actor("cli"))
     typer.echo(f"{n} perangkat demo terdaftar / demo devices registered")
+
+
+@app.command("register")
+def register(
+    path: Path = typer.Argument(
+        ..., help="device file (YAML, the format of kotapintar/data/sensors/devices.yaml)"
+    ),
+) -> None:
+    """Register or update the devices of a file; all or none (an error names the line and the field).
+
+    Keys issued with `issue-key` are kept when a device is registered again."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.domain.errors import DomainError
+    from kotapintar.sensors.registry import load_devices
+    from kotapintar.services import sensors as svc
+    from kotapintar.services.actors import system_actor
+    from kotapintar.settings import get_settings
+
+    try:
+        devices = load_devices(path)
+        created, updated = svc.register_devices(open_database(get_settings()), system_actor("cli"), devices)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"{created} perangkat baru, {updated} diperbarui / {created} devices created, {updated} updated"
+    )
+
+
+@app.command("issue-key")
+def issue_key(device_id: str) -> None:
+    """Give a device a new random API key (printed once; only its hash is stored). The old key stops
+    working at once here and within a few seconds in a running server and its ingest worker."""
+    from kotapintar.bootstrap import open_database
+    from kotapintar.domain.errors import DomainError
+    from kotapintar.services import sensors as svc
+    from kotapintar.services.actors import system_actor
+    from kotapintar.settings import get_settings
+
+    try:
+        key = svc.issue_device_key(open_database(get_settings()), system_actor("cli"), device_id)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(key)
+    typer.echo(
+        f"kunci API baru untuk {device_id} — simpan sekarang, tidak ditampilkan lagi / new API key for "
+        f"{device_id}: store it now, it is not shown again",
+        err=True,
+    )
 
 
 @app.command("demo-key")

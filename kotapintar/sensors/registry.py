@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kotapintar.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from kotapintar.sensors.kinds import ATTRIBUTES, KIND_ATTRIBUTES, DeviceKind, canonical_attribute
@@ -188,14 +188,84 @@ class DeviceRegistry:
 
 
 def load_devices(path: Path | None = None) -> list[Device]:
-    """Devices from a YAML file (default: the Kapuas demo devices), validated."""
-    data = yaml.safe_load((path or DATA_DIR / "devices.yaml").read_text(encoding="utf-8"))
-    defaults: dict[str, Any] = data.get("defaults", {})
-    devices = []
-    for raw in data["devices"]:
+    """Devices from a YAML file (default: the Kapuas demo devices), validated as a whole.
+
+    The file is the shipped format: `defaults` per kind merged under each entry of `devices`. Any problem
+    raises ValidationFailed naming the file, the line of the entry, the device id and the field, and no
+    device of the file counts: a registry half-loaded from a file with a typo is worse than none.
+    """
+    source = path or DATA_DIR / "devices.yaml"
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            f"{source}: tidak dapat dibaca / cannot be read: {exc}", code="bad_file"
+        ) from exc
+    return parse_devices(text, name=str(source))
+
+
+def parse_devices(text: str, *, name: str = "devices.yaml") -> list[Device]:
+    """Devices from the text of a device file; see `load_devices`."""
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ValidationFailed(
+            f"{name}{where}: YAML tidak sah / invalid YAML: {exc}", code="bad_file"
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("devices"), list):
+        raise ValidationFailed(
+            f"{name}: harus berisi daftar 'devices' / must hold a list under 'devices'", code="bad_file"
+        )
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ValidationFailed(
+            f"{name}: 'defaults' harus peta per jenis / must map kind -> fields", code="bad_file"
+        )
+    lines = _entry_lines(root)
+    devices: list[Device] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(data["devices"]):
+        line = lines[index] if index < len(lines) else 0
+        where = f"{name} line {line}" if line else f"{name} entry {index + 1}"
+        if not isinstance(raw, dict):
+            raise ValidationFailed(f"{where}: a device must be a mapping of fields", code="bad_device")
         kind_defaults = defaults.get(raw.get("kind"), {})
-        devices.append(Device.model_validate({**kind_defaults, **raw}))
+        try:
+            device = Device.model_validate({**kind_defaults, **raw})
+        except ValidationError as exc:
+            raise ValidationFailed(
+                f"{where} ({raw.get('id', '?')}): {describe_errors(exc)}", code="bad_device"
+            ) from exc
+        if device.id in seen:
+            raise ValidationFailed(
+                f"{where}: ID perangkat ganda / duplicate device id {device.id} (first at line {seen[device.id]})",
+                code="sensor_duplicate_device",
+            )
+        seen[device.id] = line
+        devices.append(device)
     return devices
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Pydantic's errors of a device as one line: `field: problem; field: problem`."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'device'}: {e['msg']}" for e in exc.errors())
+
+
+def _entry_lines(root: yaml.Node | None) -> list[int]:
+    """1-based line of each entry under `devices` (for messages that point at the entry to fix)."""
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if (
+            isinstance(key, yaml.ScalarNode)
+            and key.value == "devices"
+            and isinstance(value, yaml.SequenceNode)
+        ):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
 
 
 def known_attributes() -> tuple[str, ...]:

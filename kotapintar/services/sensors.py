@@ -11,7 +11,9 @@ commits, with an idempotency key so a retry never opens a second case.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
+import time
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,7 +42,7 @@ from kotapintar.sensors.quality import (
     micros,
     summary,
 )
-from kotapintar.sensors.registry import Device, DeviceRegistry, derive_api_key, load_devices
+from kotapintar.sensors.registry import Device, DeviceRegistry, derive_api_key, hash_api_key, load_devices
 from kotapintar.sensors.rollup import Resolution, RetentionPolicy, bucket_rows
 from kotapintar.sensors.rules import (
     Action,
@@ -71,6 +73,8 @@ RULE_ACTOR = "sensor-rules"
 STORED_AT_INGEST = (Resolution.HOUR, Resolution.DAY)
 MAX_EVENT_READINGS = 200
 _INGEST_LOCK = threading.RLock()
+# How often a cached registry checks whether another process changed the device table.
+REGISTRY_CHECK_S = 2.0
 
 
 def flag_names(mask: int) -> list[str]:
@@ -89,6 +93,8 @@ class SensorContext:
     devices: dict[str, Device]
     rules: list[Rule]
     catalog: LevelCatalog
+    version: tuple[int, datetime | None] = (0, None)  # of the device table when this context was built
+    checked_at: float = 0.0  # time.monotonic() of the last version check
     _limits: dict[tuple[str, str], SeriesLimits] = field(default_factory=dict)
 
     def limits(self, device_id: str, attribute: str) -> SeriesLimits:
@@ -118,33 +124,70 @@ def device_api_key(settings: Settings, device_id: str) -> str:
 
 
 def sensor_context(db: Database, settings: Settings | None = None, *, refresh: bool = False) -> SensorContext:
-    """The cached sensor context of a database (rebuilt after the device table changes)."""
+    """The cached sensor context of a database, rebuilt after the device table changes.
+
+    A change made in this process (`register_devices`, `issue_device_key`) drops the cache at once; one made
+    by another process — the CLI, the web server while the MQTT ingest worker runs — is seen by comparing
+    the device table's version at most every REGISTRY_CHECK_S, so a new device or a revoked key takes
+    effect within that time without a query per message.
+    """
     settings = settings or get_settings()
     with _INGEST_LOCK:
         ctx = _CONTEXTS.get(db)
+        now = time.monotonic()
+        if ctx is not None and not refresh and now - ctx.checked_at >= REGISTRY_CHECK_S:
+            with db.reading() as uow:
+                version = SensorRepository(uow.session).devices_version()
+            if version == ctx.version:
+                ctx.checked_at = now
+            else:
+                ctx = None
         if ctx is None or refresh:
             with db.reading() as uow:
-                rows = SensorRepository(uow.session).devices()
-                devices = [Device.model_validate(row.spec) for row in rows]
+                repo = SensorRepository(uow.session)
+                version = repo.devices_version()
+                devices = [Device.model_validate(row.spec) for row in repo.devices()]
             catalog = load_catalog()
             ctx = SensorContext(
                 registry=DeviceRegistry(devices, key_secret=key_secret(settings)),
                 devices={d.id: d for d in devices},
                 rules=load_rules(catalog=catalog),
                 catalog=catalog,
+                version=version,
+                checked_at=now,
             )
             _CONTEXTS[db] = ctx
         return ctx
 
 
 def register_devices(db: Database, actor: Actor, devices: Sequence[Device]) -> tuple[int, int]:
-    """Create or update devices in the registry; returns (created, updated)."""
+    """Create or update devices in the registry, all or none; returns (created, updated).
+
+    A device's region must be one of the city's regions and its owner one of its agencies (a reading's case
+    goes there). A device registered again without `api_key_hash` keeps the key issued to it: re-importing
+    the device file must not lock every field device out.
+    """
     actor.require(Permission.MANAGE_CATALOGUE)
     now = utcnow()
     created = updated = 0
     with db.transaction() as uow:
         repo = SensorRepository(uow.session)
         for device in devices:
+            if repo.region(device.region) is None:
+                raise ValidationFailed(
+                    f"Perangkat {device.id}: wilayah {device.region} tidak dikenal / unknown region code.",
+                    code="bad_device",
+                    field="region",
+                )
+            if uow.agencies.get(device.owner_agency) is None:
+                raise ValidationFailed(
+                    f"Perangkat {device.id}: instansi {device.owner_agency} tidak dikenal / unknown agency.",
+                    code="bad_device",
+                    field="owner_agency",
+                )
+            stored = repo.device(device.id)
+            if device.api_key_hash is None and stored is not None and stored.api_key_hash is not None:
+                device = device.model_copy(update={"api_key_hash": stored.api_key_hash})
             values = {
                 "id": device.id,
                 "name": device.name,
@@ -167,6 +210,23 @@ def register_devices(db: Database, actor: Actor, devices: Sequence[Device]) -> t
                 updated += 1
     _CONTEXTS.pop(db, None)
     return created, updated
+
+
+def issue_device_key(db: Database, actor: Actor, device_id: str) -> str:
+    """A new random API key for a device, returned once; only its hash is stored and the old key (or the
+    placeholder derived from the secret) stops working."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    key = secrets.token_urlsafe(24)
+    digest = hash_api_key(key)
+    with db.transaction() as uow:
+        row = SensorRepository(uow.session).device(device_id)
+        if row is None:
+            raise NotFound(f"Perangkat '{device_id}' tidak terdaftar / unknown device.", device_id=device_id)
+        row.api_key_hash = digest
+        row.spec = {**row.spec, "api_key_hash": digest}
+        row.updated_at = utcnow()
+    _CONTEXTS.pop(db, None)
+    return key
 
 
 def load_demo_devices(db: Database, actor: Actor) -> int:

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError as PydanticValidationError
 
 from kotapintar.api.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.domain.errors import ValidationFailed
 from kotapintar.domain.events import utcnow
+from kotapintar.sensors.registry import Device, describe_errors
 from kotapintar.services import sensors as svc
 
 router = APIRouter(tags=["sensors"])
@@ -125,6 +127,38 @@ async def ingest_ngsi_ld(
     body = await _body(request)
     outcome = svc.ingest_http(db, body, api_key=x_device_key, settings=settings)
     return _answer(outcome)
+
+
+@router.post(f"{PREFIX}/devices", status_code=201, response_model=dict[str, Any])
+async def register_devices(request: Request, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    """Register or update devices (administrators): one device object or an array, all or none. Keys are
+    not set here: `POST …/devices/{id}/key` issues them, and a device registered again keeps its key."""
+    body = await _body(request)
+    items = body if isinstance(body, list) else [body]
+    devices = []
+    for index, item in enumerate(items, 1):
+        if isinstance(item, dict) and "api_key_hash" in item:
+            raise ValidationFailed(
+                f"device {index}: api_key_hash is not accepted here; issue a key with POST {PREFIX}/devices/"
+                "{id}/key",
+                code="bad_device",
+            )
+        try:
+            devices.append(Device.model_validate(item))
+        except PydanticValidationError as exc:
+            label = item.get("id", "?") if isinstance(item, dict) else "?"
+            raise ValidationFailed(
+                f"device {index} ({label}): {describe_errors(exc)}", code="bad_device"
+            ) from exc
+    created, updated = svc.register_devices(db, actor, devices)
+    return {"created": created, "updated": updated, "devices": [d.id for d in devices]}
+
+
+@router.post(f"{PREFIX}/devices/{{device_id}}/key", status_code=201, response_model=dict[str, str])
+def issue_key(device_id: str, db: DbDep, actor: ActorDep) -> dict[str, str]:
+    """A new random API key for a device (administrators); shown once, only its hash is kept. The old key
+    stops working."""
+    return {"device_id": device_id, "api_key": svc.issue_device_key(db, actor, device_id)}
 
 
 @router.get("/api/v1/public/warnings.cap.xml", response_class=Response)

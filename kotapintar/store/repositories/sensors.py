@@ -151,6 +151,14 @@ class SensorRepository:
         """One device by id."""
         return self.session.get(SensorDevice, device_id)
 
+    def devices_version(self) -> tuple[int, datetime | None]:
+        """(number of devices, latest change): moves whenever a device is registered, changed or re-keyed,
+        so a process holding the registry in memory can see that another process changed it."""
+        count, latest = self.session.execute(
+            select(func.count(SensorDevice.id), func.max(SensorDevice.updated_at))
+        ).one()
+        return int(count), latest
+
     def upsert_device(self, values: Mapping[str, Any]) -> bool:
         """Create or update a device row; True when it was new."""
         row = self.session.get(SensorDevice, values["id"])
