@@ -1393,3 +1393,45 @@ def warm_up(db: Database, settings: Settings | None = None) -> None:
         Classifier.load()
     except (OSError, ValueError) as exc:  # no shipped model: intake falls back on its own, nothing to warm
         log.info("triage model not preloaded: %s", exc)
+
+
+# ---------------------------------------------------------------------------------------------- operators
+
+
+def open_alarms(db: Database, actor: Actor, *, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Sensor alarms in force for the command center (operators), most severe first, then oldest first.
+
+    Each says which rule fired where, at what level and since when, the case it opened (`case_id` None while
+    `open_pending_cases` has not opened it yet) and, for public rules, the headline of its current CAP
+    message — so an operator sees at once which warnings are out and which case carries each of them.
+    """
+    from kotapintar.sensors.levels import rank_of
+
+    actor.require(Permission.VIEW_ALL_CASES)
+    ctx = sensor_context(db, settings)
+    out: list[dict[str, Any]] = []
+    with db.reading() as uow:
+        repo = SensorRepository(uow.session)
+        for alarm, case_status in repo.open_alarms_with_case_status():
+            region = repo.region(alarm.area_code)
+            warning = repo.current_warning(alarm.id) if alarm.public else None
+            rule = ctx.rule(alarm.rule_id)
+            out.append(
+                {
+                    "id": alarm.id,
+                    "rule_id": alarm.rule_id,
+                    "rule_name": rule.name if rule is not None else alarm.rule_id,
+                    "area_code": alarm.area_code,
+                    "area_name": region.name if region is not None else alarm.area_code,
+                    "service_code": alarm.service_code,
+                    "level": alarm.level,
+                    "opened_at": iso_z(_aware(alarm.opened_at)),
+                    "case_id": alarm.case_id,
+                    "case_status": case_status,
+                    "public": alarm.public,
+                    "cap_identifier": warning.identifier if warning is not None else None,
+                    "headline": warning.headline if warning is not None else None,
+                }
+            )
+    out.sort(key=lambda a: (-rank_of(a["level"], ctx.catalog), a["opened_at"], a["id"]))
+    return out

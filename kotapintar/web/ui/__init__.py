@@ -1,17 +1,17 @@
-"""The command center and the public portal: operator, agency, supervisor, portal and open-data pages."""
+"""The command center and the public portal: operator, sensor, agency, supervisor, portal and open-data pages."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kotapintar.web.ui import agency, auth, opendata, operator, portal, supervisor
+from kotapintar.web.ui import agency, auth, opendata, operator, portal, sensors, supervisor
 from kotapintar.web.ui.common import PageForbidden, PageRedirect, page_context, templates
 
 
 def install(app: FastAPI) -> None:
     """Include the UI routers and the handlers that turn page guards into a redirect or a 403 page."""
-    for module in (auth, operator, agency, supervisor, portal, opendata):
+    for module in (auth, operator, sensors, agency, supervisor, portal, opendata):
         app.include_router(module.router)
 
     @app.exception_handler(PageRedirect)

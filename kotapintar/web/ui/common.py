@@ -104,12 +104,16 @@ def nav_for(request: Request, actor: Actor | None) -> list[tuple[str, str, bool]
     if actor is not None and actor.kind == "user":
         if actor.roles & COMMAND_ROLES:
             items.append(("/operator", "nav.operator"))
+            items.append(("/operator/sensor", "ui.sensors.nav"))
         if actor.roles & SUPERVISOR_ROLES:
             items.append(("/supervisor", "nav.supervisor"))
         if actor.roles & AGENCY_ROLES:
             items.append(("/instansi", "nav.inbox"))
     items += [("/beranda", "nav.portal"), ("/data", "nav.opendata")]
-    return [(href, key, path == href or path.startswith(href + "/")) for href, key in items]
+    # The current entry is the longest one the path is under: /operator/sensor, not also /operator.
+    under = [href for href, _ in items if path == href or path.startswith(href + "/")]
+    current = max(under, key=len, default=None)
+    return [(href, key, href == current) for href, key in items]
 
 
 def page_context(request: Request, settings: Settings, actor: Actor | None, **extra: Any) -> dict[str, Any]:
