@@ -1,8 +1,10 @@
-"""The operator's sensor page (/operator/sensor) and its device map data,
+"""The operator's sensor page (/operator/sensor), its device map data and the sensor data-quality open data,
 over HTTP against the real app on SQLite and PostgreSQL; one browser check that the map draws the devices."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import time
@@ -24,6 +26,7 @@ from kotapintar.services import sensors as svc
 from kotapintar.services.actors import system_actor
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
+from kotapintar.web.ui.opendata import SENSOR_COLUMNS
 from tests.conftest import skip_or_fail
 from tests.helpers import actor
 
@@ -220,6 +223,76 @@ def test_device_geojson_has_one_feature_per_device_with_health(
         "never_seen",
         None,
     )
+
+
+# ---------------------------------------------------------------- open data
+
+
+def test_open_data_sensor_quality_csv_and_json(app: Any, db: Database, settings: Settings) -> None:
+    """Public CSV: the dictionary's header, one row per device with its completeness and health, one per
+    kind; the JSON carries the same records; `jam` narrows the period; a bad `jam` is a 422."""
+    feed(db, settings)
+    public = TestClient(app)
+    r = public.get("/data/sensor-kualitas.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    reader = csv.DictReader(io.StringIO(r.text))
+    assert tuple(reader.fieldnames or ()) == SENSOR_COLUMNS
+    rows = list(reader)
+    devices = [x for x in rows if x["scope"] == "device"]
+    kinds = {x["kind"]: x for x in rows if x["scope"] == "kind"}
+    assert len(devices) == 18 and len({x["device_id"] for x in devices}) == 18
+    by_id = {x["device_id"]: x for x in devices}
+    gauge = by_id[GAUGE]
+    assert (gauge["completeness_pct"], gauge["expected"], gauge["received"]) == ("9.03", "144", "13")
+    assert gauge["health"] == "ok" and gauge["flagged_pct"] == "0.0" and gauge["attribute"] == "waterLevel"
+    assert gauge["last_seen"].endswith("Z")
+    assert (by_id[SILENT]["health"], by_id[SILENT]["completeness_pct"], by_id[SILENT]["last_seen"]) == (
+        "never_seen",
+        "0.0",
+        "",
+    )
+    assert by_id[STALE]["health"] == "stale" and by_id[STALE]["received"] == "1"
+    assert set(kinds) == {"water_level", "rain_gauge", "air_quality", "weather"}
+    assert kinds["water_level"]["completeness_pct"] == "1.13"  # 13 of 8 × 144 slots
+    assert kinds["water_level"]["device_id"] == "" and kinds["water_level"]["expected"] == "1152"
+
+    j = public.get("/data/sensor-kualitas.json")
+    assert j.status_code == 200 and j.headers["content-type"].startswith("application/json")
+    data = j.json()
+    assert data["period"]["hours"] == 24
+    assert data["period"]["end"] == data["devices"][0]["period_end"] and data["period"]["end"].endswith("Z")
+    same = [c for c in SENSOR_COLUMNS if not c.startswith("period_")]  # two requests: two "now"s
+    as_csv = [
+        {c: "" if rec[c] is None else str(rec[c]) for c in same} for rec in [*data["devices"], *data["kinds"]]
+    ]
+    assert as_csv == [{c: x[c] for c in same} for x in rows]
+
+    last_hour = list(csv.DictReader(io.StringIO(public.get("/data/sensor-kualitas.csv?jam=1").text)))
+    hour_gauge = next(x for x in last_hour if x["device_id"] == GAUGE)
+    assert (hour_gauge["expected"], hour_gauge["received"], hour_gauge["completeness_pct"]) == (
+        "6",
+        "6",
+        "100.0",
+    )
+    for bad in ("0", "745", "satu"):
+        assert public.get(f"/data/sensor-kualitas.csv?jam={bad}").status_code == 422
+        assert public.get(f"/data/sensor-kualitas.json?jam={bad}").status_code == 422
+
+
+def test_open_data_page_describes_the_sensor_dataset(app: Any) -> None:
+    """/data lists the sensor downloads, a dictionary naming every column, the CAP feed and the sensor API."""
+    page = html.fromstring(TestClient(app).get("/data").text)
+    (section,) = page.xpath('//*[@id="sensor-kualitas"]')
+    hrefs = {a.get("href") for a in section.xpath(".//a")}
+    assert {
+        "/data/sensor-kualitas.csv",
+        "/data/sensor-kualitas.json",
+        "/api/v1/public/warnings.cap.xml",
+        "/api/v1/sensors/devices",
+        "/api/v1/sensors/quality",
+    } <= hrefs
+    columns = [code.text for code in section.xpath(".//table[@data-sensor-dictionary]//th/code")]
+    assert tuple(columns) == SENSOR_COLUMNS
 
 
 # ---------------------------------------------------------------- MQTT ingest status

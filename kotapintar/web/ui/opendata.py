@@ -3,6 +3,9 @@
 Never included: *rahasia* (confidential) cases and merged duplicates. Sensitive services (crime, medical)
 are placed at the centre of their desa (or without coordinates when the desa is unknown) and carry the
 service name instead of their own title.
+
+Also the sensor data-quality summary (issue 8): per device and per kind, completeness %, flagged %, last seen
+and health over the last hours, as CSV and JSON with its own data dictionary.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from kotapintar.api.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.domain.events import utcnow
+from kotapintar.sensors.kinds import KIND_ATTRIBUTES, KIND_LABELS, DeviceKind
+from kotapintar.services.sensors import quality_report
+from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.store.repositories.ui import OPEN, UiRepository
 from kotapintar.web.ui.common import page_context, templates
@@ -62,6 +69,66 @@ FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("closed_at", "datetime", "Waktu ditutup (UTC)", "Closed (UTC)"),
 )
 COLUMNS = tuple(f[0] for f in FIELDS)
+
+# The sensor data-quality dictionary: one row per device (scope "device") and per kind (scope "kind").
+SENSOR_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "scope",
+        "string",
+        "device = satu perangkat; kind = semua perangkat sejenis digabung",
+        "device = one device; kind = all devices of that kind together",
+    ),
+    ("device_id", "string", "Kode perangkat (kosong pada baris jenis)", "Device id (empty on kind rows)"),
+    ("name", "string", "Nama perangkat, atau nama jenis pada baris jenis", "Device name, or the kind's name"),
+    (
+        "kind",
+        "string",
+        "water_level, rain_gauge, air_quality, weather, traffic, fire_hotspot",
+        "Device kind",
+    ),
+    ("region_code", "string", "Kode kecamatan Kemendagri", "Kemendagri district code"),
+    ("owner_agency", "string", "Instansi pemilik perangkat", "Agency that owns the device"),
+    ("lon", "number", "Bujur WGS84", "WGS84 longitude"),
+    ("lat", "number", "Lintang WGS84", "WGS84 latitude"),
+    (
+        "attribute",
+        "string",
+        "Besaran yang dinilai: besaran utama jenisnya (waterLevel, precipitation, pm25, temperature …)",
+        "Attribute assessed: the kind's main one",
+    ),
+    ("interval_s", "integer", "Interval lapor yang diharapkan (detik)", "Expected reporting interval (s)"),
+    (
+        "health",
+        "string",
+        "ok = melapor; stale = diam lebih dari 3× interval; never_seen = belum pernah melapor",
+        "ok, stale (silent for more than 3× the interval) or never_seen",
+    ),
+    ("last_seen", "datetime", "Pembacaan terakhir (UTC, ISO 8601)", "Last reading (UTC, ISO 8601)"),
+    (
+        "expected",
+        "integer",
+        "Jumlah slot interval lapor dalam periode",
+        "Reporting-interval slots in the period",
+    ),
+    ("received", "integer", "Pembacaan yang diterima dalam periode", "Readings received in the period"),
+    (
+        "completeness_pct",
+        "number",
+        "Slot terisi ÷ slot diharapkan × 100",
+        "Slots with a reading ÷ slots expected × 100",
+    ),
+    (
+        "flagged_pct",
+        "number",
+        "Pembacaan bertanda kualitas ÷ pembacaan diterima × 100",
+        "Readings with a quality flag ÷ readings received × 100",
+    ),
+    ("period_start", "datetime", "Awal periode (UTC)", "Period start (UTC)"),
+    ("period_end", "datetime", "Akhir periode (UTC)", "Period end (UTC)"),
+)
+SENSOR_COLUMNS = tuple(f[0] for f in SENSOR_FIELDS)
+SENSOR_HOURS = 24
+HoursQuery = Annotated[int, Query(ge=1, le=24 * 31, description="period in hours before now (1..744)")]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -176,10 +243,81 @@ def _geojson_stream(db: Database) -> Iterator[str]:
     yield "]}"
 
 
+def _kind_name(kind: str) -> str:
+    try:
+        return KIND_LABELS[DeviceKind(kind)][0]
+    except ValueError:
+        return kind
+
+
+def _kind_attribute(kind: str) -> str | None:
+    try:
+        return KIND_ATTRIBUTES[DeviceKind(kind)][0]
+    except ValueError:
+        return None
+
+
+def sensor_quality(db: Database, settings: Settings, *, hours: int = SENSOR_HOURS) -> dict[str, Any]:
+    """The published data-quality summary: the period and one record per device and per kind, each record
+    keyed by the sensor data dictionary's columns (the CSV and the JSON carry the same records)."""
+    now = utcnow().replace(microsecond=0)  # a published period in whole seconds
+    report = quality_report(db, now=now, hours=hours, settings=settings)
+    start, end = report["period"]["start"], report["period"]["end"]
+    devices = [
+        {
+            "scope": "device",
+            "device_id": d["id"],
+            "name": d["name"],
+            "kind": d["kind"],
+            "region_code": d["region"],
+            "owner_agency": d["owner_agency"],
+            "lon": d["lon"],
+            "lat": d["lat"],
+            "attribute": d["attributes"][0] if d["attributes"] else None,
+            "interval_s": d["interval_s"],
+            "health": d["health"],
+            "last_seen": d["last_seen"],
+            "expected": d["quality"]["expected"],
+            "received": d["quality"]["received"],
+            "completeness_pct": d["quality"]["completeness_pct"],
+            "flagged_pct": d["quality"]["flagged_pct"],
+            "period_start": start,
+            "period_end": end,
+        }
+        for d in sorted(report["devices"], key=lambda d: (d["kind"], d["id"]))
+    ]
+    kinds = [
+        {
+            "scope": "kind",
+            "device_id": None,
+            "name": _kind_name(kind),
+            "kind": kind,
+            "region_code": None,
+            "owner_agency": None,
+            "lon": None,
+            "lat": None,
+            "attribute": _kind_attribute(kind),
+            "interval_s": None,
+            "health": None,
+            "last_seen": q["last_seen"],
+            "expected": q["expected"],
+            "received": q["received"],
+            "completeness_pct": q["completeness_pct"],
+            "flagged_pct": q["flagged_pct"],
+            "period_start": start,
+            "period_end": end,
+        }
+        for kind, q in report["kinds"].items()
+    ]
+    return {"period": {"start": start, "end": end, "hours": hours}, "devices": devices, "kinds": kinds}
+
+
 @router.get("/data", response_class=HTMLResponse)
 def data_page(request: Request, settings: SettingsDep, actor: ActorDep) -> Response:
-    """The open-data page: downloads, licence and the data dictionary."""
-    context = page_context(request, settings, actor, fields=FIELDS)
+    """The open-data page: downloads, licence and the data dictionaries (cases, sensor data quality)."""
+    context = page_context(
+        request, settings, actor, fields=FIELDS, sensor_fields=SENSOR_FIELDS, sensor_hours=SENSOR_HOURS
+    )
     return templates.TemplateResponse(request, "ui/opendata.html", context)
 
 
@@ -200,4 +338,31 @@ def cases_geojson(db: DbDep) -> StreamingResponse:
         _geojson_stream(db),
         media_type="application/geo+json",
         headers={"Content-Disposition": 'attachment; filename="kotapintar-kasus.geojson"'},
+    )
+
+
+@router.get("/data/sensor-kualitas.csv")
+def sensor_quality_csv(db: DbDep, settings: SettingsDep, jam: HoursQuery = SENSOR_HOURS) -> Response:
+    """Sensor data quality per device, then per kind, as CSV (UTF-8) with the dictionary's columns."""
+    found = sensor_quality(db, settings, hours=jam)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(SENSOR_COLUMNS)
+    for record in [*found["devices"], *found["kinds"]]:
+        writer.writerow(["" if record[c] is None else record[c] for c in SENSOR_COLUMNS])
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="kotapintar-sensor-kualitas.csv"'},
+    )
+
+
+@router.get("/data/sensor-kualitas.json")
+def sensor_quality_json(db: DbDep, settings: SettingsDep, jam: HoursQuery = SENSOR_HOURS) -> Response:
+    """Sensor data quality as JSON: `{period, devices: [...], kinds: [...]}`, records as in the CSV."""
+    body = json.dumps(sensor_quality(db, settings, hours=jam), ensure_ascii=False)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="kotapintar-sensor-kualitas.json"'},
     )
