@@ -409,7 +409,10 @@ def _store(
     window = timedelta(microseconds=max(lim.window_us for lim in limits.values()))
     history: dict[tuple[str, str], tuple[list[int], list[float], list[int]]] = {}
     for device_id, attribute, observed_us, value, flags in repo.history_micros(
-        {d for d, _ in by_series}, readings[0].observed_at - window, readings[-1].observed_at
+        {d for d, _ in by_series},
+        readings[0].observed_at - window,
+        readings[-1].observed_at,
+        attributes={a for _, a in by_series},
     ):
         known = history.setdefault((device_id, attribute), ([], [], []))
         known[0].append(observed_us)
@@ -985,7 +988,9 @@ def quality_report(
     with db.reading() as uow:
         repo = SensorRepository(uow.session)
         rows = {row.id: row for row in repo.devices()}
-        history = repo.history(list(ctx.devices), start, now)
+        history = repo.history(
+            list(ctx.devices), start, now, attributes={d.primary_attribute for d in ctx.devices.values()}
+        )
     by_device: dict[str, list[FlaggedReading]] = {}
     for h in history:
         by_device.setdefault(h.device_id, []).append(

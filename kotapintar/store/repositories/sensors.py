@@ -99,7 +99,8 @@ _MERGE_PG_AND_CLEAR = (  # merge the staged buckets, then empty the stage: one r
 
 _HISTORY_PG = (
     "SELECT device_id, attribute, observed_at, value, flags FROM sensor_observations "
-    "WHERE device_id = ANY(%s) AND observed_at >= %s AND observed_at <= %s ORDER BY observed_at"
+    "WHERE device_id = ANY(%s) AND attribute = ANY(%s) AND observed_at >= %s AND observed_at <= %s "
+    "ORDER BY observed_at"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = _EPOCH.replace(tzinfo=None)  # SQLite keeps naive UTC text
@@ -186,16 +187,25 @@ class SensorRepository:
         self.session.execute(stmt, [{"device": d, "moment": m} for d, m in sorted(seen.items())])
 
     # ------------------------------------------------------------------ observations
-    def history(self, device_ids: Iterable[str], since: datetime, until: datetime) -> list[StoredReading]:
-        """Stored readings of these devices with since <= observed_at <= until, in time order."""
-        return [StoredReading(*row) for row in self.history_rows(device_ids, since, until)]
+    # Every history query names the attributes as well as the devices: the series index is (device_id,
+    # attribute, observed_at), so with devices alone the time range cannot narrow the index scan and each
+    # query reads the devices' whole stored history (measured: 45 ms for 879 rows out of 400,000, growing
+    # with every reading kept). With both, it is one short range per series.
+
+    def history(
+        self, device_ids: Iterable[str], since: datetime, until: datetime, *, attributes: Iterable[str]
+    ) -> list[StoredReading]:
+        """Stored readings of these devices and attributes with since <= observed_at <= until, in time order."""
+        return [
+            StoredReading(*row) for row in self.history_rows(device_ids, since, until, attributes=attributes)
+        ]
 
     def history_rows(
-        self, device_ids: Iterable[str], since: datetime, until: datetime
+        self, device_ids: Iterable[str], since: datetime, until: datetime, *, attributes: Iterable[str]
     ) -> list[tuple[str, str, datetime, float, int]]:
         """`history` as plain (device_id, attribute, observed_at, value, flags) tuples."""
-        ids = sorted(set(device_ids))
-        if not ids:
+        ids, names = sorted(set(device_ids)), sorted(set(attributes))
+        if not ids or not names:
             return []
         rows = self.session.execute(
             select(
@@ -205,41 +215,42 @@ class SensorRepository:
                 SensorObservation.value,
                 SensorObservation.flags,
             )
-            .where(SensorObservation.device_id.in_(ids))
+            .where(SensorObservation.device_id.in_(ids), SensorObservation.attribute.in_(names))
             .where(SensorObservation.observed_at >= since, SensorObservation.observed_at <= until)
             .order_by(SensorObservation.observed_at)
         ).all()
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
     def history_micros(
-        self, device_ids: Iterable[str], since: datetime, until: datetime
+        self, device_ids: Iterable[str], since: datetime, until: datetime, *, attributes: Iterable[str]
     ) -> list[tuple[str, str, int, float, int]]:
         """`history_rows` with times as whole microseconds since the epoch, in time order: ingest's hot path.
 
         Read through the driver: SQLAlchemy's SQLite DateTime parsing costs ~5 µs a row, and every batch
         reads the last hours of each series it touches.
         """
-        ids = sorted(set(device_ids))
-        if not ids:
+        ids, names = sorted(set(device_ids)), sorted(set(attributes))
+        if not ids or not names:
             return []
         dbapi: Any = self.session.connection().connection.dbapi_connection
         if self.dialect == "postgresql":
             with dbapi.cursor() as cursor:
-                rows = cursor.execute(_HISTORY_PG, (ids, since, until)).fetchall()
+                rows = cursor.execute(_HISTORY_PG, (ids, names, since, until)).fetchall()
             return [(d, a, (t - _EPOCH) // _US, v, f) for d, a, t, v, f in rows]
         if self.dialect != "sqlite":
             return [
-                (d, a, (t - _EPOCH) // _US, v, f) for d, a, t, v, f in self.history_rows(ids, since, until)
+                (d, a, (t - _EPOCH) // _US, v, f)
+                for d, a, t, v, f in self.history_rows(ids, since, until, attributes=names)
             ]
         lite = _SqliteTimes()
-        marks = ", ".join("?" * len(ids))
         sql = (  # only "?" placeholders are put into the text; the values go as parameters
             "SELECT device_id, attribute, observed_at, value, flags FROM sensor_observations "  # noqa: S608
-            f"WHERE device_id IN ({marks}) AND observed_at >= ? AND observed_at <= ? ORDER BY observed_at"
+            f"WHERE device_id IN ({', '.join('?' * len(ids))}) AND attribute IN ({', '.join('?' * len(names))}) "
+            "AND observed_at >= ? AND observed_at <= ? ORDER BY observed_at"
         )
         cursor = dbapi.cursor()
         try:
-            rows = cursor.execute(sql, (*ids, lite(since), lite(until))).fetchall()
+            rows = cursor.execute(sql, (*ids, *names, lite(since), lite(until))).fetchall()
         finally:
             cursor.close()
         parse = datetime.fromisoformat
