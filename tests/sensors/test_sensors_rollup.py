@@ -44,10 +44,15 @@ def test_merged_partials_equal_rollup_of_all(readings: list[Reading], cut: int) 
     parts = rollup(unique[:cut], Resolution.HOUR) + rollup(unique[cut:], Resolution.HOUR)
     whole = rollup(unique, Resolution.HOUR)
     merged = merge(parts)
-    assert [(m.bucket_start, m.count, m.min, m.max, m.total) for m in merged] == [
-        (w.bucket_start, w.count, w.min, w.max, w.total) for w in whole
+    assert [(m.bucket_start, m.count, m.min, m.max) for m in merged] == [
+        (w.bucket_start, w.count, w.min, w.max) for w in whole
     ]
-    assert all(m.mean == pytest.approx(w.mean) for m, w in zip(merged, whole, strict=True))
+    # Sums in another order may differ in the last bits (float addition is not associative): within the
+    # rounding bound of the values added, not exactly.
+    bound = 1e-12 * sum(abs(r.value) for r in unique)
+    for m, w in zip(merged, whole, strict=True):
+        assert m.total == pytest.approx(w.total, rel=1e-12, abs=bound)
+        assert m.mean == pytest.approx(w.mean, rel=1e-12, abs=bound)
 
 
 def test_values_and_wib_days() -> None:
