@@ -27,7 +27,7 @@ from kotapintar.domain.events import EventType, utcnow
 from kotapintar.domain.roles import Permission
 from kotapintar.sensors.cap import WIB, CapArea, build_alert, build_feed, warning_from_rule
 from kotapintar.sensors.ingest import IngestResult, accept_http, accept_mqtt_batch
-from kotapintar.sensors.levels import LevelCatalog, load_catalog
+from kotapintar.sensors.levels import LevelCatalog, load_catalog, rank_of
 from kotapintar.sensors.payloads import Reading, iso_z
 from kotapintar.sensors.quality import (
     EXCLUDING_MASK,
@@ -310,8 +310,12 @@ def ingest_readings(
     *,
     received_at: datetime | None = None,
     settings: Settings | None = None,
+    open_cases: bool = True,
 ) -> IngestOutcome:
-    """Ingest readings that were already authenticated in this process (the demo feed, the staleness tick)."""
+    """Ingest readings that were already authenticated in this process (the demo feed, the staleness tick).
+
+    With `open_cases=False` the cases of rules that fired wait for `open_pending_cases`, as in the MQTT worker.
+    """
     settings = settings or get_settings()
     now = received_at or utcnow()
     ctx = sensor_context(db, settings)
@@ -322,7 +326,7 @@ def ingest_readings(
             result.reject(
                 "unknown_device", f"Perangkat '{r.device_id}' tidak terdaftar.", device_id=r.device_id
             )
-    return _ingest(db, ctx, result, now, settings)
+    return _ingest(db, ctx, result, now, settings, open_cases=open_cases)
 
 
 def tick_sensors(
@@ -518,8 +522,11 @@ def _act(
             if alarm.case_id is not None:
                 out.cases_updated.append(alarm.case_id)
             continue
+        change = None if isinstance(action, UpdateCase) else _group_level_change(ctx, alarm, action, states)
         if alarm.case_id is None:
-            _update_pending(repo, ctx, alarm, action, settings, publish=alarm not in raised)
+            _update_pending(repo, ctx, alarm, change or action, settings, publish=alarm not in raised)
+            if change is not None and isinstance(action, OpenCase) and change.rule_id == action.rule_id:
+                alarm.pending_case = {**(alarm.pending_case or {}), "title": action.title}
             continue
         case_id = alarm.case_id
         if isinstance(action, OpenCase | UpdateCase):
@@ -538,9 +545,9 @@ def _act(
                 },
             )
             out.cases_updated.append(case_id)
-        elif isinstance(action, LevelChanged):
+        if change is not None:
             old = alarm.level
-            alarm.level = action.level
+            alarm.level, alarm.rule_id = change.level, change.rule_id
             uow.events.append(
                 stream=case_stream(case_id),
                 case_id=case_id,
@@ -548,16 +555,16 @@ def _act(
                 actor=actor,
                 at=now,
                 payload={
-                    "rule_id": action.rule_id,
-                    "dedupe_key": action.dedupe_key,
+                    "rule_id": change.rule_id,
+                    "dedupe_key": change.dedupe_key,
                     "old_level": old,
-                    "level": action.level,
-                    "priority": action.priority.value,
-                    "readings": _readings_payload(action.readings),
+                    "level": change.level,
+                    "priority": change.priority.value,
+                    "readings": _readings_payload(change.readings),
                 },
             )
             if alarm.public:
-                _publish(repo, ctx, alarm, "Update", action.at, settings)
+                _publish(repo, ctx, alarm, "Update", change.at, settings)
             out.cases_updated.append(case_id)
     for alarm in raised:
         # One Alert per new warning at the level it reached within the batch (as of its first firing).
@@ -565,6 +572,47 @@ def _act(
             _publish(repo, ctx, alarm, "Alert", alarm.opened_at, settings)
             if alarm.closed_at is not None:
                 _publish(repo, ctx, alarm, "Cancel", alarm.closed_at, settings)
+
+
+def _group_level_change(
+    ctx: SensorContext,
+    alarm: SensorAlarm,
+    action: OpenCase | LevelChanged | CloseWarning,
+    states: Mapping[str, Mapping[str, Any]],
+) -> LevelChanged | None:
+    """The level the group's alarm moves to after this action, or None when it stays.
+
+    Several rules share one alarm per area (a fast rise at waspada, the river at siaga, rain and a rising
+    river at siaga): the alarm stands at the highest level any of them holds there. A rule of the group that
+    fires above the alarm's level raises it (and takes over the warning's wording); a rule that changes its
+    own level moves the alarm, but never below another rule of the group still open at a higher level.
+    """
+    if isinstance(action, CloseWarning) or action.level is None:
+        return None
+    catalog = ctx.catalog
+    best_level: str | None = action.level
+    best_rule = action.rule_id
+    for other in ctx.rules:
+        if other.id == action.rule_id or other.dedupe_key(action.area) != action.dedupe_key:
+            continue
+        held = open_areas(states.get(other.id) or {}).get(action.area)
+        if held is not None and rank_of(held[0], catalog) > rank_of(best_level, catalog):
+            best_level, best_rule = held[0], other.id
+    if best_level == alarm.level:
+        return None
+    if isinstance(action, OpenCase) and rank_of(best_level, catalog) < rank_of(alarm.level, catalog):
+        return None  # a rule of the group opening lower than the alarm stands adds its readings only
+    holder = ctx.rule(best_rule)
+    return LevelChanged(
+        rule_id=best_rule,
+        area=action.area,
+        at=action.at,
+        old_level=alarm.level,
+        level=best_level,
+        priority=holder.priority_at(best_level) if holder is not None else action.priority,
+        dedupe_key=action.dedupe_key,
+        readings=action.readings,
+    )
 
 
 def _raise_alarm(repo: SensorRepository, ctx: SensorContext, action: OpenCase) -> SensorAlarm:
@@ -618,6 +666,7 @@ def _update_pending(
     pending["readings"] = readings[-MAX_EVENT_READINGS:]
     if isinstance(action, LevelChanged):
         pending["level"], pending["priority"] = action.level, action.priority.value
+        pending["rule_id"] = alarm.rule_id = action.rule_id
         alarm.level = action.level
         if alarm.public and publish:
             _publish(repo, ctx, alarm, "Update", action.at, settings)
