@@ -124,6 +124,15 @@ def test_gauge_at_siaga_shows_level_value_and_the_alarm_links_its_case(
     assert warning["headline"] in text(alarm)  # the public CAP headline the warning went out with
     assert page.xpath('//*[@data-count="alarms"]')[0].text == "1"
 
+    # the same alarms as JSON for other tools (operators only); the map says what it shows to screen readers
+    listed = client(app, "operator").get("/api/v1/sensors/alarms")
+    assert listed.status_code == 200
+    assert [(a["level"], a["case_id"], a["area_code"]) for a in listed.json()] == [
+        ("siaga", case_id, GAUGE_AREA)
+    ]
+    assert client(app).get("/api/v1/sensors/alarms").status_code == 401
+    assert page.xpath('//*[@id="sensor-map"]')[0].get("aria-label") == "Peta perangkat sensor dan wilayah"
+
     # the nav links the page and marks it (not the wall) as the current one
     (nav,) = page.xpath('//nav[contains(@class,"site-nav")]')
     assert nav.xpath('.//a[@href="/operator/sensor"]')[0].get("aria-current") == "page"

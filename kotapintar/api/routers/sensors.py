@@ -70,6 +70,13 @@ def rejections(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     return svc.rejection_counts(db, actor)
 
 
+@router.get(f"{PREFIX}/alarms", response_model=list[dict[str, Any]])
+def alarms(db: DbDep, actor: ActorDep, settings: SettingsDep) -> list[dict[str, Any]]:
+    """Sensor alarms in force, most severe first (operators): rule, area, level, since, the case each opened
+    (None while it is being opened) and its public CAP headline."""
+    return svc.open_alarms(db, actor, settings=settings)
+
+
 @router.get(f"{PREFIX}/ingest", response_model=list[dict[str, Any]])
 def ingest_status(request: Request, actor: ActorDep) -> list[dict[str, Any]]:
     """The MQTT subscribers this server runs, now: connection, messages received, processed, rejected,
