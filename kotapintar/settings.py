@@ -168,7 +168,9 @@ class Settings(BaseSettings):
         description="In `serve --demo`, feed simulated Kapuas sensor readings through the ingest service.",
     )
     demo_sensor_speed: float = Field(
-        60.0, description="Simulated seconds per real second of the demo sensors (60 = one hour per minute)."
+        360.0,
+        description="Simulated seconds per real second of the demo sensors' last 3 hours (360 = an hour in 10 s: "
+        "the flood wave opens its case and the devices report as healthy within about half a minute).",
     )
     cap_sender: str = Field(
         "peringatan@kapuaskab.go.id",

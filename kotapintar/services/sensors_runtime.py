@@ -396,7 +396,7 @@ class DemoSensorFeed:
 
     db: Database
     settings: Settings
-    speed: float = 60.0
+    speed: float = 360.0
     backfill: timedelta = timedelta(hours=18)
     live: timedelta = timedelta(hours=3)
     step: timedelta = timedelta(minutes=10)

@@ -49,10 +49,10 @@ def test_demo_history_is_there_at_once_not_after_the_accelerated_replay(
     db: Database, settings: Settings
 ) -> None:
     svc.load_demo_devices(db, system_actor("tests"))
-    feed = DemoSensorFeed(db, settings)  # the demo's own speed: 60x
+    feed = DemoSensorFeed(db, settings)  # the demo's own speed: 360x
     feed.start()
     try:
-        deadline = time.monotonic() + 30  # at 60x the 15 h of history would take 15 minutes
+        deadline = time.monotonic() + 30  # at 360x the 15 h of history would take 2.5 minutes
         while time.monotonic() < deadline and feed.sim_time < utcnow() - feed.live - feed.step:
             time.sleep(0.2)
         assert feed.sim_time >= utcnow() - feed.live - feed.step
