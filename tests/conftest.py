@@ -13,6 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -210,3 +211,29 @@ def live_server(db: Database, settings: Settings) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
+
+
+# ------------------------------------------------------------------ a real browser
+
+
+def launch_chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, through Playwright (no browser download); skipped (or failed in CI)
+    when KOTAPINTAR_TEST_CHROMIUM does not name it. A generator, so fixtures of any scope can share it."""
+    path = os.environ.get("KOTAPINTAR_TEST_CHROMIUM")
+    if not path or not Path(path).exists():
+        skip_or_fail("KOTAPINTAR_TEST_CHROMIUM not set or missing: browser tests need chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install playwright)")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, headless=True, args=[*args, "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """A headless chromium for one test (see `launch_chromium`)."""
+    yield from launch_chromium()

@@ -1,8 +1,13 @@
-"""Small helpers the tests share: actors of the demo users and a valid report."""
+"""Small helpers the tests share: actors of the demo users, a valid report, a logged-in web client, waiting."""
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable
 from typing import Any
+
+from fastapi.testclient import TestClient
 
 from kotapintar.services.actors import Actor
 from kotapintar.services.auth import actor_for
@@ -42,3 +47,32 @@ def spot(n: int) -> dict[str, float]:
     of one service put them at different spots.
     """
     return {"lon": KUALA_KAPUAS[0] + 0.003 * (n % 6), "lat": KUALA_KAPUAS[1] + 0.003 * (n // 6 % 4)}
+
+
+DEMO_PASSWORD = "kotapintar-demo"
+CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def web_client(app: Any, username: str | None = None) -> TestClient:
+    """A browser-like client, logged in through the login form when `username` is given."""
+    c = TestClient(app)
+    if username:
+        token = CSRF_TOKEN.search(c.get("/masuk").text)
+        assert token, "the login form carries a CSRF token"
+        r = c.post(
+            "/masuk",
+            data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text[:500]
+    return c
+
+
+def wait_for(check: Callable[[], object], seconds: float = 60) -> bool:
+    """Poll `check` until it is truthy or `seconds` pass; True when it became truthy."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False

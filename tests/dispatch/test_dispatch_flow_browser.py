@@ -4,10 +4,8 @@ call the same API the HTTP tests cover on both databases)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,27 +15,15 @@ from kotapintar.services import dispatch as svc
 from kotapintar.services.actors import system_actor
 from kotapintar.services.catalogue import DEMO_PASSWORD
 from kotapintar.store.db import Database
-from tests.conftest import skip_or_fail
+from tests.conftest import launch_chromium
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.browser]
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, through Playwright (no browser download)."""
-    path = os.environ.get("KOTAPINTAR_TEST_CHROMIUM")
-    if not path or not Path(path).exists():
-        skip_or_fail("KOTAPINTAR_TEST_CHROMIUM not set or missing: browser tests need chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("playwright is not installed (pip install playwright)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
+    """Debian's chromium, headless (see `launch_chromium`)."""
+    yield from launch_chromium()
 
 
 def test_keyboard_only_call_to_dispatch_under_a_minute(browser: Any, live_server: Any, db: Database) -> None:

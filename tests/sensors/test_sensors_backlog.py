@@ -5,7 +5,6 @@ what it kept once ingest goes on; operators see the counters over the API."""
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,19 +21,11 @@ from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.store.repositories.sensors import SensorRepository
 from tests.conftest import skip_or_fail
+from tests.helpers import wait_for
 
 GAUGE = "KPS-AWLR-02"
 SENT = 300
 BACKLOG = 50
-
-
-def wait_for(check: object, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_stalled_ingest_keeps_a_bounded_backlog_and_counts_what_it_dropped(

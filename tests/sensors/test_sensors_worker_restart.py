@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +18,7 @@ from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.store.repositories.sensors import SensorRepository
 from tests.conftest import skip_or_fail
+from tests.helpers import wait_for
 
 GAUGE = "KPS-AWLR-03"
 
@@ -37,15 +37,6 @@ def publish(url: str, messages: list[tuple[str, str]]) -> None:
 def stored(db: Database) -> int:
     with db.reading() as uow:
         return SensorRepository(uow.session).count_observations(GAUGE)
-
-
-def wait_for(check: object, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_killed_worker_is_replaced_and_ingest_goes_on(db: Database, settings: Settings) -> None:

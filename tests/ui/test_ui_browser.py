@@ -22,7 +22,7 @@ from kotapintar.services import cases as svc
 from kotapintar.services.actors import channel_actor
 from kotapintar.services.reports import submit_report
 from kotapintar.store.db import Database
-from tests.conftest import skip_or_fail
+from tests.conftest import launch_chromium, skip_or_fail
 from tests.helpers import actor, report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,28 +37,8 @@ pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.browse
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, through Playwright (no browser download)."""
-    path = os.environ.get("KOTAPINTAR_TEST_CHROMIUM")
-    if not path or not Path(path).exists():
-        skip_or_fail("KOTAPINTAR_TEST_CHROMIUM not set or missing: browser tests need chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("playwright is not installed (pip install playwright)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=path,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    """Debian's chromium, headless (see `launch_chromium`)."""
+    yield from launch_chromium()
 
 
 @pytest.fixture(autouse=True)

@@ -22,33 +22,18 @@ from kotapintar.services.reports import submit_report
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.web.ui.opendata import COLUMNS
+from tests.helpers import CSRF_TOKEN as TOKEN
+from tests.helpers import DEMO_PASSWORD as PASSWORD
 from tests.helpers import actor, report
+from tests.helpers import web_client as client
 
-PASSWORD = "kotapintar-demo"
 _SPREAD = itertools.count()
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
 def app(db: Database, settings: Settings) -> Any:
     """The application on the test database."""
     return create_app(settings, db=db)
-
-
-def client(app: Any, username: str | None = None) -> TestClient:
-    """A browser-like client, logged in through the login form when `username` is given."""
-    c = TestClient(app)
-    if username:
-        page = c.get("/masuk")
-        token = TOKEN.search(page.text)
-        assert token, "the login form carries a CSRF token"
-        r = c.post(
-            "/masuk",
-            data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text[:500]
-    return c
 
 
 def token_of(c: TestClient, url: str) -> str:
@@ -390,21 +375,29 @@ def test_operator_works_the_command_centers_sop_task(app: Any, db: Database) -> 
         assert task is not None and task.status == "done"
 
 
-def test_portal_shows_the_early_warnings_in_force(app: Any, db: Database, settings: Settings) -> None:
-    """A river at siaga raises a public warning: the portal says where and what, and links the CAP feed."""
+def river_to_siaga(db: Database, settings: Settings) -> list[int]:
+    """The demo devices, and the Kuala Kapuas gauge (area 62.03.01) rising 0.9 m/h through siaga (2.7 m) over
+    the last two hours; returns the cases the sensor rules opened."""
     from kotapintar.sensors.payloads import Reading
     from kotapintar.services import sensors as sensor_svc
     from kotapintar.services.actors import system_actor
 
-    assert "data-warnings" not in TestClient(app).get("/beranda").text
     sensor_svc.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(minutes=121)
-    rising = [  # Kuala Kapuas gauge up to siaga (2.7 m) at 0.9 m/h
+    rising = [
         Reading(start + timedelta(minutes=10 * i), "KPS-AWLR-01", "waterLevel", 1.6 + 0.15 * i, "m")
         for i in range(13)
     ]
-    sensor_svc.ingest_readings(db, rising, received_at=now, settings=settings)
+    return sensor_svc.ingest_readings(db, rising, received_at=now, settings=settings).cases_opened
+
+
+def test_portal_shows_the_early_warnings_in_force(app: Any, db: Database, settings: Settings) -> None:
+    """A river at siaga raises a public warning: the portal says where and what, and links the CAP feed."""
+    from kotapintar.services import sensors as sensor_svc
+
+    assert "data-warnings" not in TestClient(app).get("/beranda").text
+    river_to_siaga(db, settings)
     (warning,) = [w for w in sensor_svc.active_warnings(db) if w["area_code"] == "62.03.01"]
     page = TestClient(app).get("/beranda").text
     assert "data-warnings" in page and "Peringatan dini yang berlaku" in page
@@ -417,18 +410,10 @@ def test_a_rule_opened_case_shows_the_chart_of_its_readings(
 ) -> None:
     """The operator (and the agency working it) see the readings that opened a sensor case: one line per
     evidence series with its flood thresholds and the moment the alarm opened; other cases show no panel."""
-    from kotapintar.sensors.payloads import Reading
     from kotapintar.services import sensors as sensor_svc
     from kotapintar.services.actors import system_actor
 
-    sensor_svc.load_demo_devices(db, system_actor("tests"))
-    now = datetime.now(UTC).replace(microsecond=0)
-    start = now - timedelta(minutes=121)
-    rising = [  # Kuala Kapuas gauge up to siaga (2.7 m) at 0.9 m/h
-        Reading(start + timedelta(minutes=10 * i), "KPS-AWLR-01", "waterLevel", 1.6 + 0.15 * i, "m")
-        for i in range(13)
-    ]
-    (case_id,) = sensor_svc.ingest_readings(db, rising, received_at=now, settings=settings).cases_opened
+    (case_id,) = river_to_siaga(db, settings)
     citizen_case, _ = new_case(db)
 
     operator = client(app, "operator")

@@ -6,12 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,10 +25,10 @@ from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.web.ui.opendata import SENSOR_COLUMNS
 from tests.conftest import skip_or_fail
+from tests.helpers import DEMO_PASSWORD as PASSWORD
 from tests.helpers import actor
+from tests.helpers import web_client as client
 
-PASSWORD = "kotapintar-demo"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 GAUGE = "KPS-AWLR-01"  # Kuala Kapuas, class kapuas_hilir: waspada 2.3 m, siaga 2.7 m, awas 3.1 m
 GAUGE_AREA = "62.03.01"
 SILENT = "KPS-AQ-03"  # no reading in these tests
@@ -46,21 +43,6 @@ def app(db: Database, settings: Settings) -> Any:
     """The application on the test database, with the 18 demo devices registered."""
     svc.load_demo_devices(db, system_actor("tests"))
     return create_app(settings, db=db)
-
-
-def client(app: Any, username: str | None = None) -> TestClient:
-    """A browser-like client, logged in through the login form when `username` is given."""
-    c = TestClient(app)
-    if username:
-        token = TOKEN.search(c.get("/masuk").text)
-        assert token, "the login form carries a CSRF token"
-        r = c.post(
-            "/masuk",
-            data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text[:500]
-    return c
 
 
 def feed(db: Database, settings: Settings) -> tuple[datetime, list[int]]:
@@ -363,24 +345,6 @@ def test_ingest_panel_shows_a_running_subscribers_counters(
 
 
 # ---------------------------------------------------------------- the map in a real browser
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    """Debian's chromium, headless, through Playwright (no browser download)."""
-    path = os.environ.get("KOTAPINTAR_TEST_CHROMIUM")
-    if not path or not Path(path).exists():
-        skip_or_fail("KOTAPINTAR_TEST_CHROMIUM not set or missing: browser tests need chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("playwright is not installed (pip install playwright)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.mark.browser
