@@ -221,6 +221,7 @@ def run_round(backend: str, url: str, messages: list[tuple[str, str]]) -> dict[s
         "kp_received": s.received,
         "kp_processed": s.processed,
         "kp_batches": s.batches,
+        "kp_dropped": s.dropped,
         "stored_readings": stored,
         "kp_rate": kp_rate,
         "ratio": kp_rate / base_rate,
@@ -282,7 +283,8 @@ def main() -> None:
             print(
                 f"{backend:9} round {i}: delivery limit (bare paho subscriber) {r['bare_rate']:8,.0f} msg/s "
                 f"({r['bare_received']:,}/{r['messages']:,}); Kotapintar {r['kp_rate']:8,.0f} msg/s "
-                f"({r['kp_processed']:,} in {r['kp_batches']} batches, {r['stored_readings']:,} readings stored, "
+                f"({r['kp_processed']:,} in {r['kp_batches']} batches, {r['kp_dropped']:,} dropped as the backlog "
+                f"was full, {r['stored_readings']:,} readings stored, "
                 f"{r['cases']} cases opened {r['cases_after_s']:+.2f} s after the last batch) "
                 f"-> ratio {r['ratio']:.2f}\n"
                 f"{'':9}          CPU per message: bare subscriber {r['bare_cpu_us']:.1f} µs; Kotapintar "
