@@ -21,7 +21,7 @@ import networkx as nx
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
-from kotapintar.dispatch import (
+from kotapintar.dispatch.engine import (
     RoadNetwork,
     UnitPosition,
     haversine_m,

@@ -40,17 +40,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from kotapintar.sensors.payloads import Reading, format_ultralight
-from kotapintar.sensors.registry import derive_api_key, load_devices
-from kotapintar.sensors.simulator import Simulator, default_scenario
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import load_demo_city
-from kotapintar.services.sensors_runtime import TOPICS, MqttIngestor, broker_address
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.migrate import upgrade
-from kotapintar.store.repositories.sensors import SensorRepository
+from kotapintar.app.reference import load_demo_city
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.db.migrate import upgrade
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.payloads import Reading, format_ultralight
+from kotapintar.sensors.engine.registry import derive_api_key, load_devices
+from kotapintar.sensors.engine.simulator import Simulator, default_scenario
+from kotapintar.sensors.repository import SensorRepository
+from kotapintar.sensors.runtime import TOPICS, MqttIngestor, broker_address
 
 SECRET = "benchmark-secret"
 

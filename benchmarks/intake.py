@@ -19,13 +19,13 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from kotapintar.services.actors import channel_actor, system_actor
-from kotapintar.services.catalogue import load_demo_city
-from kotapintar.services.reports import submit_report
-from kotapintar.services.schemas import ReportIn
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.migrate import upgrade
+from kotapintar.app.reference import load_demo_city
+from kotapintar.cases.schemas import ReportIn
+from kotapintar.core.access.actors import channel_actor, system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.db.migrate import upgrade
+from kotapintar.core.settings import Settings
+from kotapintar.intake.submit import submit_report
 
 
 def percentile(values: list[float], q: float) -> float:

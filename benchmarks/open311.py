@@ -30,11 +30,11 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kotapintar.services.actors import system_actor  # noqa: E402
-from kotapintar.services.auth import create_api_key  # noqa: E402
-from kotapintar.services.catalogue import load_demo_city  # noqa: E402
-from kotapintar.store.db import Database  # noqa: E402
-from kotapintar.store.migrate import upgrade  # noqa: E402
+from kotapintar.app.reference import load_demo_city  # noqa: E402
+from kotapintar.core.access.actors import system_actor  # noqa: E402
+from kotapintar.core.access.auth import create_api_key  # noqa: E402
+from kotapintar.core.db.database import Database  # noqa: E402
+from kotapintar.core.db.migrate import upgrade  # noqa: E402
 
 
 def _free_port() -> int:

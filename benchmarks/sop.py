@@ -24,16 +24,18 @@ from pathlib import Path
 from sqlalchemy import insert, text, update
 from sqlalchemy.engine import make_url
 
-from kotapintar.domain.events import utcnow
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import load_agencies, load_services
-from kotapintar.services.scheduler import run_due_timers
-from kotapintar.services.sop_library import publish_shipped_sops
-from kotapintar.services.sop_runtime import start_case_sop
-from kotapintar.store.db import Database
-from kotapintar.store.migrate import upgrade
-from kotapintar.store.repositories.sop import SopRepository
-from kotapintar.store.tables import Timer
+from kotapintar.app.reference import load_agencies, load_services
+from kotapintar.cases.repository import CaseRepository
+from kotapintar.catalog.repository import ServiceRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.db.migrate import upgrade
+from kotapintar.core.events.types import utcnow
+from kotapintar.sop.library import publish_shipped_sops
+from kotapintar.sop.models import Timer
+from kotapintar.sop.repository import SopRepository
+from kotapintar.sop.runtime import start_case_sop
+from kotapintar.sop.scheduler import run_due_timers
 
 ACTOR = system_actor("bench")
 SERVICES = ("jalan_rusak", "sampah", "lampu_jalan", "drainase")
@@ -56,7 +58,7 @@ def _prepare(db: Database, open_timers: int, due: int) -> None:
         with db.transaction() as uow:
             for _ in range(min(250, due - made)):
                 service = SERVICES[made % len(SERVICES)]
-                case_id, _ticket = uow.cases.insert_with_ticket(
+                case_id, _ticket = uow.repo(CaseRepository).insert_with_ticket(
                     "BENCH",
                     opened.year,
                     service_code=service,
@@ -70,7 +72,7 @@ def _prepare(db: Database, open_timers: int, due: int) -> None:
                     address=None,
                     region_code=None,
                     kecamatan_code=None,
-                    agency_code=uow.services.get(service).agency_code,  # type: ignore[union-attr]
+                    agency_code=uow.repo(ServiceRepository).get(service).agency_code,  # type: ignore[union-attr]
                     channel="api",
                     confidential=False,
                     created_at=opened,

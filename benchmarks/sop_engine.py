@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kotapintar.domain.sop.engine import (
+from kotapintar.sop.engine import (
     EVENT_ADAPTER,
     AnswerApproved,
     AnswerDrafted,
@@ -24,7 +24,7 @@ from kotapintar.domain.sop.engine import (
     TaskCompleted,
     decide,
 )
-from kotapintar.domain.sop.loader import load_calendar, load_shipped
+from kotapintar.sop.loader import load_calendar, load_shipped
 
 CASES = {
     "kebakaran": ("damkar", ["polres", "psc119"]),

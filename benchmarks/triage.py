@@ -25,17 +25,18 @@ import h3
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from kotapintar.domain.events import utcnow
-from kotapintar.services.actors import system_actor
-from kotapintar.services.assess import assess_report
-from kotapintar.services.catalogue import load_demo_city
-from kotapintar.services.schemas import ReportIn
-from kotapintar.services.triage_places import import_places_file
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.migrate import upgrade
+from kotapintar.app.reference import load_demo_city
+from kotapintar.cases.schemas import ReportIn
+from kotapintar.catalog.repository import ServiceRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.db.migrate import upgrade
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.intake.assess import assess_report
 from kotapintar.triage.classify.dataset import data_dir, load_external
 from kotapintar.triage.classify.model import Classifier
+from kotapintar.triage.places import import_places_file
 
 # Settled places of the demo city (lon, lat) where reports and cases cluster; spread ~2 km around each.
 CENTRES = [(114.382, -3.004), (114.452, -2.985), (114.465, -3.085), (114.295, -2.96), (114.49, -2.9)]
@@ -126,7 +127,7 @@ def run(url: str, n_cases: int, n_reports: int) -> None:
     import_places_file(db, system, data_dir() / "places.yaml")
     texts = [e.text for e in load_external()]
     with db.reading() as uow:
-        services = [s.code for s in uow.services.all()]
+        services = [s.code for s in uow.repo(ServiceRepository).all()]
     seconds = fill_cases(db, n_cases, services, texts)
     print(f"[{db.engine.dialect.name}] {n_cases:,} kasus dimuat dalam {seconds:.1f} s")
     settings = Settings(database_url=url, environment="test")

@@ -1,5 +1,5 @@
 """`python -m kotapintar` runs the CLI."""
 
-from kotapintar.cli import main
+from kotapintar.app.cli import main
 
 main()

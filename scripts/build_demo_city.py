@@ -1,7 +1,7 @@
 """Build the approximate boundaries of the demo city (Kabupaten Kapuas) from its kecamatan points.
 
-Reads ``kotapintar/data/demo/kecamatan.yaml`` (one hand-written representative point per kecamatan) and
-writes ``kotapintar/data/demo/regions.geojson``:
+Reads ``kotapintar/catalog/data/demo/kecamatan.yaml`` (one hand-written representative point per kecamatan) and
+writes ``kotapintar/catalog/data/demo/regions.geojson``:
 
 * the kabupaten: a concave hull of the points, widened by a margin and smoothed;
 * each kecamatan: the Voronoi cell of its point, clipped to the kabupaten.
@@ -26,7 +26,7 @@ from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon, mapping
 from shapely.geometry.polygon import orient
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_DIR = ROOT / "kotapintar" / "data" / "demo"
+DEMO_DIR = ROOT / "kotapintar" / "catalog" / "data" / "demo"
 DEFAULT_KECAMATAN = DEMO_DIR / "kecamatan.yaml"
 DEFAULT_OUT = DEMO_DIR / "regions.geojson"
 

@@ -19,15 +19,19 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import load_demo_city
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.migrate import upgrade
-from kotapintar.store.tables import Base
+from kotapintar.app.reference import load_demo_city
+from kotapintar.app.wiring import wire
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.base import Base
+from kotapintar.core.db.database import Database
+from kotapintar.core.db.migrate import upgrade
+from kotapintar.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Tests call services directly, without create_app or the CLI: wire the features' hooks once.
+wire()
 
 
 def services_required() -> bool:
@@ -205,7 +209,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(db: Database, settings: Settings) -> Iterator[LiveServer]:
     """The real application served over real HTTP on loopback."""
-    from kotapintar.api.app import create_app
+    from kotapintar.app.web import create_app
 
     server = LiveServer(create_app(settings, db=db))
     server.start()

@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from kotapintar.services.actors import Actor
-from kotapintar.services.auth import actor_for
-from kotapintar.services.schemas import ReportIn
-from kotapintar.store.db import Database
+from kotapintar.cases.schemas import ReportIn
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.auth import actor_for
+from kotapintar.core.db.database import Database
 
 # A point inside Kecamatan Selat (Kuala Kapuas town) in the demo city.
 KUALA_KAPUAS = (114.39, -3.0)

@@ -14,18 +14,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kotapintar.cases import service as case_service
+from kotapintar.cases.schemas import ReporterIn, ReportIn
+from kotapintar.catalog.repository import AgencyRepository
 from kotapintar.channels.places import find_place
-from kotapintar.domain.errors import DomainError, NotFound
-from kotapintar.domain.events import utcnow
-from kotapintar.i18n import translate
-from kotapintar.services import cases as case_service
-from kotapintar.services.actors import PUBLIC, channel_actor, system_actor
-from kotapintar.services.assess import service_routes
-from kotapintar.services.channels_intake import ReplyTo, submit_citizen_report
-from kotapintar.services.schemas import ReporterIn, ReportIn
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.channels import ChannelRepository
+from kotapintar.channels.repository import ChannelRepository
+from kotapintar.core.access.actors import PUBLIC, channel_actor, system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import DomainError, NotFound
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.i18n import translate
+from kotapintar.core.settings import Settings
+from kotapintar.intake.assess import service_routes
+from kotapintar.intake.chat import ReplyTo, submit_citizen_report
 from kotapintar.triage.classify import Classifier
 
 CHECK = re.compile(r"^\s*(?:CEK|CEK\s*TIKET|STATUS)\s*[:#]?\s*([A-Z]{2,6}-\d{4}-\d{1,9})\s*$", re.IGNORECASE)
@@ -269,11 +270,11 @@ def status_text(db: Database, settings: Settings, ticket: str, msg: Inbound) -> 
     except NotFound:
         return t("ticket_not_found", ticket=ticket)
     with db.reading() as uow:
-        agency = uow.agencies.get(case.agency_code) if case.agency_code else None
+        agency = uow.repo(AgencyRepository).get(case.agency_code) if case.agency_code else None
     status = translate(f"case.status.{case.status}", "id")
     lines = [t("status", ticket=ticket, status=status, agency=agency.short if agency else "-")]
     if case.due_at is not None:
-        from kotapintar.web.templating import format_local_time
+        from kotapintar.core.http.templating import format_local_time
 
         lines.append(t("status_due", when=format_local_time(case.due_at, settings.timezone, "id")))
     if case.resolution:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
+from kotapintar.channels.adapters.outbound import OutboundMessage, gateway_for
 from kotapintar.channels.conversation import Inbound, handle_message
-from kotapintar.channels.outbound import OutboundMessage, gateway_for
-from kotapintar.domain.events import utcnow
-from kotapintar.services import abuse
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.channels import ChannelRepository
+from kotapintar.channels.repository import ChannelRepository
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.intake import abuse
 
 
 def receive(db: Database, settings: Settings, msg: Inbound) -> tuple[list[str], bool]:

@@ -13,15 +13,15 @@ import threading
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from kotapintar.cases.service import PUBLIC_EVENTS
+from kotapintar.cases.stream import OutboxCursor
+from kotapintar.channels.adapters.outbound import OutboundGateway, OutboundMessage, gateway_for
 from kotapintar.channels.conversation import tracking_url
-from kotapintar.channels.outbound import OutboundGateway, OutboundMessage, gateway_for
-from kotapintar.domain.events import utcnow
-from kotapintar.i18n import translate
-from kotapintar.services.cases import PUBLIC_EVENTS
-from kotapintar.services.stream import OutboxCursor
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.channels import ChannelRepository
+from kotapintar.channels.repository import ChannelRepository
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.i18n import translate
+from kotapintar.core.settings import Settings
 
 log = logging.getLogger("kotapintar.notifier")
 CURSOR = "notifier"

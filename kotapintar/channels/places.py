@@ -6,7 +6,8 @@ import re
 import threading
 from dataclasses import dataclass
 
-from kotapintar.store.db import Database
+from kotapintar.catalog.repository import RegionRepository
+from kotapintar.core.db.database import Database
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def _places(db: Database) -> list[Place]:
             with db.reading() as uow:
                 found = [
                     Place(r.code, r.name, r.level, r.label_lon, r.label_lat)
-                    for r in uow.regions.all()
+                    for r in uow.repo(RegionRepository).all()
                     if r.level in ("desa", "kecamatan")
                     and r.label_lon is not None
                     and r.label_lat is not None

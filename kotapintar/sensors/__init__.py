@@ -1,1 +1,1 @@
-"""City sensors: payload parsing, normalisation, quality flags, rules as data, rollups, CAP warnings, demo data."""
+"""City sensors: devices, ingest, rules, alarms and early warnings; the pure core is in engine/."""

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 from shapely.geometry import Point
 
-from kotapintar.domain.errors import DomainError
-from kotapintar.services import cases as case_service
-from kotapintar.services.actors import Actor, channel_actor
-from kotapintar.services.auth import actor_for
-from kotapintar.services.locating import region_index
-from kotapintar.services.reports import submit_report
-from kotapintar.services.schemas import ReporterIn, ReportIn
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.cases import CaseFilter
+from kotapintar.cases import service as case_service
+from kotapintar.cases.repository import CaseFilter
+from kotapintar.cases.schemas import ReporterIn, ReportIn
+from kotapintar.catalog.locating import region_index
+from kotapintar.core.access.actors import Actor, channel_actor
+from kotapintar.core.access.auth import actor_for
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import DomainError
+from kotapintar.intake.submit import submit_report
 
 log = logging.getLogger("kotapintar.sim")
 

@@ -1,1 +1,1 @@
-"""Kotapintar."""
+"""Triage: classify report text (Indonesian), place it, find duplicates and route it to the responsible agency."""

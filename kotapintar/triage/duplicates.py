@@ -20,8 +20,8 @@ from datetime import datetime
 import h3
 from rapidfuzz import fuzz
 
+from kotapintar.catalog.geo import metres_between
 from kotapintar.triage.classify.normalise import normalise
-from kotapintar.triage.geo import metres_between
 
 H3_RESOLUTION = 9
 DEFAULT_DEDUPE = {"radius_m": 200.0, "window_hours": 24.0}

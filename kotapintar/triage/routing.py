@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from kotapintar.domain.errors import ValidationFailed
+from kotapintar.core.errors import ValidationFailed
 
 ANYWHERE = "*"
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")

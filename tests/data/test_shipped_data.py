@@ -21,9 +21,9 @@ from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "kotapintar" / "data"
-CATALOGUE = DATA / "catalogue" / "services.yaml"
-DEMO = DATA / "demo"
+CATALOG_DATA = ROOT / "kotapintar" / "catalog" / "data"
+CATALOGUE = CATALOG_DATA / "services.yaml"
+DEMO = CATALOG_DATA / "demo"
 SCRIPT = ROOT / "scripts" / "build_demo_city.py"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 REAL_KECAMATAN = SHARED_DATA / "wilayah" / "kalteng_kecamatan_62.geojson"
@@ -469,9 +469,9 @@ def test_representative_points_lie_in_the_real_kecamatan() -> None:
 
 def test_contract_codes_match_the_shipped_catalogue() -> None:
     """The code lists pure modules check against are exactly the shipped services and agencies."""
-    from kotapintar.domain.catalogue import AGENCY_CODES, SERVICE_CODES
+    from kotapintar.catalog.codes import AGENCY_CODES, SERVICE_CODES
 
-    services = yaml.safe_load((DATA / "catalogue" / "services.yaml").read_text(encoding="utf-8"))["services"]
-    agencies = yaml.safe_load((DATA / "demo" / "agencies.yaml").read_text(encoding="utf-8"))["agencies"]
+    services = yaml.safe_load((CATALOGUE).read_text(encoding="utf-8"))["services"]
+    agencies = yaml.safe_load((DEMO / "agencies.yaml").read_text(encoding="utf-8"))["agencies"]
     assert sorted(SERVICE_CODES) == sorted(s["code"] for s in services)
     assert sorted(AGENCY_CODES) == sorted(a["code"] for a in agencies)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kotapintar.dispatch import RoadNetwork, load_network
+from kotapintar.dispatch.engine import RoadNetwork, load_network
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BALIKPAPAN = SHARED / "roads" / "balikpapan_kota_drive.graphml"
@@ -39,7 +39,7 @@ def grid_network(
     up = idx[(jj < ny - 1).ravel()]
     u = np.concatenate([right, right + ny, up, up + 1])
     v = np.concatenate([right + ny, right, up + 1, up])
-    from kotapintar.dispatch import haversine_m
+    from kotapintar.dispatch.engine import haversine_m
 
     length = haversine_m(lon[u], lat[u], lon[v], lat[v])
     return RoadNetwork.from_arrays(

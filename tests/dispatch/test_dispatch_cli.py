@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from kotapintar.commands.dispatch import app
-from kotapintar.dispatch import RoadNetwork
+from kotapintar.dispatch.cli import app
+from kotapintar.dispatch.engine import RoadNetwork
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from kotapintar.dispatch import RoadNetwork, UnitPosition, eta_table, load_profiles, recommend_units
-from kotapintar.dispatch.runcards import Need
+from kotapintar.dispatch.engine import RoadNetwork, UnitPosition, eta_table, load_profiles, recommend_units
+from kotapintar.dispatch.engine.runcards import Need
 
 
 def reference_times(

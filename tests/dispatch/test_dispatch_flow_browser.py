@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from helpers import KUALA_KAPUAS, actor
 
-from kotapintar.services import dispatch as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.store.db import Database
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.dispatch import service as svc
 from tests.conftest import launch_chromium
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.browser]

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from helpers import KUALA_KAPUAS, actor
 
-from kotapintar.domain.errors import Conflict, IllegalTransition, ValidationFailed
-from kotapintar.domain.events import utcnow
-from kotapintar.services import dispatch as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.cases import list_cases
-from kotapintar.services.dispatch_schemas import CallIn, ClassifyIn, DispatchIn
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.cases import CaseFilter
+from kotapintar.cases.repository import CaseFilter
+from kotapintar.cases.service import list_cases
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import Conflict, IllegalTransition, ValidationFailed
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.dispatch import service as svc
+from kotapintar.dispatch.schemas import CallIn, ClassifyIn, DispatchIn
 
 PHONE = "+6281299887766"
 
@@ -254,7 +254,7 @@ def test_positions_are_validated_and_rejections_counted(
 
 def _grid_graphml(path: Path, lon0: float, lat0: float, n: int = 12, step: float = 0.004) -> Path:
     """A small two-way street grid around (lon0, lat0) in OSMnx GraphML form."""
-    from kotapintar.dispatch import haversine_m
+    from kotapintar.dispatch.engine import haversine_m
 
     nodes, edges = [], []
     for i in range(n):

@@ -11,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers import KUALA_KAPUAS
 
-from kotapintar.api.app import create_app
-from kotapintar.domain.events import utcnow
-from kotapintar.services import dispatch as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.app.web import create_app
+from kotapintar.catalog.repository import UnitRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.dispatch import service as svc
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_crew_page_with_unit_token_moves_the_unit(
     )
     assert ghost.status_code == 404
     with db.reading() as uow:
-        unit = uow.units.get(code)
+        unit = uow.repo(UnitRepository).get(code)
         assert unit is not None and unit.status == "out_of_service" and unit.lon == 114.4
 
 

@@ -15,13 +15,13 @@ import pytest
 from helpers import KUALA_KAPUAS, actor
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kotapintar.domain.events import utcnow
-from kotapintar.services import dispatch as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.dispatch_mqtt import UnitSubscriber, broker_address
-from kotapintar.services.dispatch_schemas import CallIn, ClassifyIn, DispatchIn
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.dispatch import service as svc
+from kotapintar.dispatch.avl_mqtt import UnitSubscriber, broker_address
+from kotapintar.dispatch.schemas import CallIn, ClassifyIn, DispatchIn
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.mqtt

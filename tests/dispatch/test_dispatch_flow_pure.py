@@ -8,7 +8,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from kotapintar.analytics.response_times import (
+from kotapintar.core.errors import IllegalTransition, ValidationFailed
+from kotapintar.dispatch.engine.avl import AvlRejected, judge_fix, parse_position
+from kotapintar.dispatch.engine.protocols import load_protocols
+from kotapintar.dispatch.engine.runcards import load_runcards
+from kotapintar.dispatch.engine.unitstatus import load_unit_status
+from kotapintar.metrics.response_times import (
     Incident,
     TimelineEvent,
     aggregate,
@@ -16,11 +21,6 @@ from kotapintar.analytics.response_times import (
     percentile,
     segments_of,
 )
-from kotapintar.dispatch.avl import AvlRejected, judge_fix, parse_position
-from kotapintar.dispatch.protocols import load_protocols
-from kotapintar.dispatch.runcards import load_runcards
-from kotapintar.dispatch.unitstatus import load_unit_status
-from kotapintar.domain.errors import IllegalTransition, ValidationFailed
 
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kotapintar.dispatch import RoadNetwork, load_network, load_profiles, read_graphml
-from kotapintar.dispatch.profiles import parse_highway, parse_maxspeed
+from kotapintar.dispatch.engine import RoadNetwork, load_network, load_profiles, read_graphml
+from kotapintar.dispatch.engine.profiles import parse_highway, parse_maxspeed
 
 
 def test_balikpapan_loads_fast_with_all_nodes_and_is_cached(balikpapan: RoadNetwork) -> None:

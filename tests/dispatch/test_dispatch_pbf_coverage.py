@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import box
 
-from kotapintar.dispatch import RoadNetwork, UnitPosition, compute_coverage, eta_table, load_network
+from kotapintar.dispatch.engine import RoadNetwork, UnitPosition, compute_coverage, eta_table, load_network
 
 osmium = pytest.importorskip("osmium")
 

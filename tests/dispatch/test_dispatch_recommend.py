@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kotapintar.dispatch import (
+from kotapintar.core.errors import Conflict, NotFound, ValidationFailed
+from kotapintar.dispatch.engine import (
     METHOD_ROAD,
     METHOD_STRAIGHT,
     RoadNetwork,
@@ -13,8 +14,7 @@ from kotapintar.dispatch import (
     load_runcards,
     recommend_units,
 )
-from kotapintar.dispatch.runcards import Need
-from kotapintar.domain.errors import Conflict, NotFound, ValidationFailed
+from kotapintar.dispatch.engine.runcards import Need
 
 LON0, LAT0, D = 114.0, -3.0, 0.001  # grid of conftest.grid: 5×5 nodes, ~111 m apart
 

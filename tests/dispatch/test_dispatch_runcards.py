@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kotapintar.dispatch import load_runcards
-from kotapintar.dispatch.runcards import Need, parse_runcards
-from kotapintar.domain.errors import NotFound, ValidationFailed
+from kotapintar.core.errors import NotFound, ValidationFailed
+from kotapintar.dispatch.engine import load_runcards
+from kotapintar.dispatch.engine.runcards import Need, parse_runcards
 
 
 def test_house_fire_needs_two_fire_trucks_an_ambulance_and_police() -> None:

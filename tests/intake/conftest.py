@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kotapintar.services.abuse import limiter
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake.abuse import limiter
 from tests.intake.intake_helpers import SMS_SECRET, TG_SECRET, WA_SECRET, WA_VERIFY
 
 

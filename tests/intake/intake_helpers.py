@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
 
 SMS_SECRET = "sms-test-secret"
 WA_SECRET = "wa-app-secret"
@@ -85,7 +85,7 @@ def count_cases(db: Database) -> int:
     """How many cases exist."""
     from sqlalchemy import func, select
 
-    from kotapintar.store.tables import Case
+    from kotapintar.cases.models import Case
 
     with db.reading() as uow:
         return int(uow.session.scalar(select(func.count(Case.id))) or 0)
@@ -95,7 +95,7 @@ def report_ids(db: Database) -> list[int]:
     """Ids of every stored report, oldest first (a report merged into an existing case still counts)."""
     from sqlalchemy import select
 
-    from kotapintar.store.tables import Report
+    from kotapintar.cases.models import Report
 
     with db.reading() as uow:
         return list(uow.session.scalars(select(Report.id).order_by(Report.id)))

@@ -6,8 +6,8 @@ import re
 
 import httpx
 
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 from tests.conftest import LiveServer
 from tests.intake.intake_helpers import report_ids, sms_post, token_for
 

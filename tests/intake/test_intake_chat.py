@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
 from tests.conftest import LiveServer
 from tests.intake.intake_helpers import (
     WA_VERIFY,

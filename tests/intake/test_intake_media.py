@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from kotapintar.services.media import media_paths
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake.media import media_paths
 from tests.conftest import LiveServer
 from tests.intake.intake_helpers import count_cases, token_for
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import httpx
 
+from kotapintar.channels.adapters.outbound import ConsoleGateway
 from kotapintar.channels.notifier import notify_once, quiet_until
-from kotapintar.channels.outbound import ConsoleGateway
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 from tests.conftest import LiveServer
 from tests.intake.intake_helpers import sms_post, tg_post, token_for
 
@@ -94,7 +94,7 @@ def test_http_gateway_posts_json_to_the_bridge() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from kotapintar.channels.outbound import HttpGateway, OutboundMessage
+    from kotapintar.channels.adapters.outbound import HttpGateway, OutboundMessage
 
     received: list[dict[str, str]] = []
 
@@ -126,8 +126,8 @@ def test_notifier_loop_started_like_serve_sends_updates(
 ) -> None:
     import time
 
+    from kotapintar.channels.adapters.outbound import gateway_for
     from kotapintar.channels.notifier import start_notifier
-    from kotapintar.channels.outbound import gateway_for
 
     base = live_server.url
     settings.notifier_interval_s = 0.05

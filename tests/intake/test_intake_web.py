@@ -7,8 +7,8 @@ import re
 
 import httpx
 
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 from tests.conftest import LiveServer
 from tests.intake.intake_helpers import count_cases, report_ids
 

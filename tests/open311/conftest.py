@@ -9,9 +9,9 @@ import httpx
 import pytest
 from open311_support import Open311
 
-from kotapintar.services.abuse import limiter
-from kotapintar.services.auth import create_api_key
-from kotapintar.store.db import Database
+from kotapintar.core.access.auth import create_api_key
+from kotapintar.core.db.database import Database
+from kotapintar.intake.abuse import limiter
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from lxml import etree
 
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 
 # A point inside Kecamatan Selat (Kuala Kapuas town) in the demo city.
 LON, LAT = 114.39, -3.0
@@ -66,8 +66,8 @@ def children(element: Any) -> list[str]:
 @contextmanager
 def server(db: Database, settings: Settings, **overrides: Any) -> Iterator[str]:
     """A live server of the app with some settings changed; yields its base URL."""
-    from kotapintar.api.app import create_app
-    from kotapintar.services.abuse import limiter
+    from kotapintar.app.web import create_app
+    from kotapintar.intake.abuse import limiter
     from tests.conftest import LiveServer
 
     limiter().reset()  # the per-phone limit is process-wide; each server starts with a clean count

@@ -8,9 +8,9 @@ import httpx
 from open311_support import LAT, LON, xml
 from typer.testing import CliRunner, Result
 
-from kotapintar.cli import app
-from kotapintar.settings import get_settings
-from kotapintar.store.db import Database
+from kotapintar.app.cli import app
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import get_settings
 
 
 def _cli(db: Database, *args: str) -> Result:

@@ -18,10 +18,10 @@ from urllib.parse import urlencode
 import httpx
 from open311_support import EMAIL, PHONE, server, xml
 
-from kotapintar.services import cases as case_service
-from kotapintar.services.auth import create_api_key
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.cases import service as case_service
+from kotapintar.core.access.auth import create_api_key
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 from tests.helpers import actor
 
 JURISDICTION = "kapuaskab.go.id"

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from open311_support import Open311, xml
 
-from kotapintar.services import cases as case_service
-from kotapintar.services import open311_sync
+from kotapintar.cases import service as case_service
+from kotapintar.cases.repository import CaseRepository
+from kotapintar.open311 import sync as open311_sync
 from tests.helpers import actor
 
 
@@ -57,7 +58,7 @@ def test_filters_and_id_override(o311: Open311) -> None:
 def test_date_window_default_and_limit(o311: Open311) -> None:
     old, new = o311.ticket(), o311.ticket()
     with o311.db.transaction() as uow:  # backdate one case: nothing in the services moves time
-        case = uow.cases.get(_case_id(o311, old))
+        case = uow.repo(CaseRepository).get(_case_id(o311, old))
         assert case is not None
         case.created_at = case.created_at - timedelta(days=100)
     now = datetime.now(UTC)
@@ -122,7 +123,7 @@ def test_extensions_show_detailed_status_and_public_history(o311: Open311) -> No
 
 
 def test_confidential_requests_are_not_listed(o311: Open311) -> None:
-    from kotapintar.services.reports import submit_report
+    from kotapintar.intake.submit import submit_report
     from tests.helpers import report
 
     hidden = submit_report(o311.db, actor(o311.db, "operator"), report(confidential=True))

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from kotapintar.services.auth import create_api_key
-from kotapintar.store.db import Database
+from kotapintar.core.access.auth import create_api_key
+from kotapintar.core.db.database import Database
 
 schemathesis = pytest.importorskip("schemathesis")
 checks = pytest.importorskip("schemathesis.specs.openapi.checks")
@@ -31,7 +31,7 @@ class _Target:
 @pytest.fixture(scope="module")
 def target(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Target]:
     """The server under fuzz, shared by the module (one database, one server)."""
-    from kotapintar.api.app import create_app
+    from kotapintar.app.web import create_app
     from tests.conftest import LiveServer, make_settings
 
     tmp = tmp_path_factory.mktemp("open311-fuzz")

@@ -8,8 +8,8 @@ import re
 from open311_support import EMAIL, PHONE, Open311, children, xml
 from PIL import Image
 
-from kotapintar.services.media import media_paths
-from kotapintar.settings import Settings
+from kotapintar.core.settings import Settings
+from kotapintar.intake.media import media_paths
 
 W3C = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 

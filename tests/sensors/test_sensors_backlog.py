@@ -12,14 +12,14 @@ import paho.mqtt.client as mqtt
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kotapintar.api.app import create_app
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.services.sensors_runtime import MqttIngestor, broker_address
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sensors import SensorRepository
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.app.web import create_app
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.repository import SensorRepository
+from kotapintar.sensors.runtime import MqttIngestor, broker_address
 from tests.conftest import skip_or_fail
 from tests.helpers import wait_for
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from kotapintar.sensors.cap import (
+from kotapintar.sensors.engine.cap import (
     CAP_NS,
     CapArea,
     CapInfo,
@@ -22,7 +22,7 @@ from kotapintar.sensors.cap import (
     validate,
     warning_from_rule,
 )
-from kotapintar.sensors.rules import load_rules
+from kotapintar.sensors.engine.rules import load_rules
 
 SENT = datetime(2026, 1, 12, 3, 0, 5, 123456, tzinfo=UTC)
 RULES = {r.id: r for r in load_rules()}

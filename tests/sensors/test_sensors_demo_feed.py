@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from kotapintar.domain.events import utcnow
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.sensors_runtime import DemoSensorFeed
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.tables import Case
+from kotapintar.cases.models import Case
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.runtime import DemoSensorFeed
 
 
 def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, settings: Settings) -> None:

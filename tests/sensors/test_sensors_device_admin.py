@@ -13,15 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from kotapintar.api.app import create_app
-from kotapintar.cli import app as cli
-from kotapintar.sensors.registry import hash_api_key
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sensors import SensorRepository
+from kotapintar.app.cli import app as cli
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.app.web import create_app
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.registry import hash_api_key
+from kotapintar.sensors.repository import SensorRepository
 
 DEVICE_FILE = """\
 version: 1
@@ -48,7 +48,7 @@ devices:
 def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """The CLI on the test database."""
     monkeypatch.setenv("KOTAPINTAR_DATABASE_URL", settings.database_url)
-    from kotapintar.settings import get_settings
+    from kotapintar.core.settings import get_settings
 
     get_settings.cache_clear()
     yield CliRunner()  # type: ignore[misc]

@@ -10,12 +10,12 @@ import jinja2
 import pytest
 from lxml import etree
 
-from kotapintar.sensors.cap import CAP_NS, validate
-from kotapintar.sensors.payloads import Reading, format_ngsi_ld, iso_z
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.cap import CAP_NS, validate
+from kotapintar.sensors.engine.payloads import Reading, format_ngsi_ld, iso_z
 
 
 @pytest.fixture

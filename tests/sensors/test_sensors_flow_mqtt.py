@@ -15,15 +15,17 @@ from lxml import etree
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
-from kotapintar.sensors.cap import CAP_NS, validate
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.sensors_runtime import MqttIngestor, broker_address
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sensors import SensorRepository
-from kotapintar.store.tables import Case, Event
-from kotapintar.store.tables_sensors import SensorWarning
+from kotapintar.cases.models import Case
+from kotapintar.cases.repository import CaseRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.models import Event
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.cap import CAP_NS, validate
+from kotapintar.sensors.models import SensorWarning
+from kotapintar.sensors.repository import SensorRepository
+from kotapintar.sensors.runtime import MqttIngestor, broker_address
 from tests.conftest import skip_or_fail
 
 GAUGE = "KPS-AWLR-02"  # Mandomai, kapuas_tengah: waspada 4.0, siaga 5.0, awas 6.0; not a critical gauge
@@ -238,7 +240,7 @@ def test_a_silent_critical_gauge_goes_stale(
     with db.reading() as uow:
         alarm = SensorRepository(uow.session).open_alarm("pos-duga-air-kritis-mati:62.03.01")
         assert alarm is not None and alarm.case_id in out.cases_opened
-        case = uow.cases.get(alarm.case_id)
+        case = uow.repo(CaseRepository).get(alarm.case_id)
         assert case is not None and case.service_code == "lainnya"
         assert alarm.public is False
 

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kotapintar.sensors.payloads import Reading
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sensors import SensorRepository
+from kotapintar.cases.repository import CaseRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.repository import SensorRepository
 
 GAUGE = "KPS-AWLR-01"  # Kuala Kapuas, area 62.03.01: waspada 2.3 m, siaga 2.7 m, awas 3.1 m
 KEY = "banjir-sungai:62.03.01"
@@ -68,7 +69,7 @@ def test_a_higher_level_from_another_rule_of_the_group_raises_the_alarm(
         assert pending is not None and (pending["level"], pending["rule_id"]) == ("siaga", "banjir-tma-siaga")
         (opened,) = svc.open_pending_cases(db, settings=settings)
         with db.reading() as uow:
-            case = uow.cases.get(opened)
+            case = uow.repo(CaseRepository).get(opened)
             assert case is not None and case.priority == "P2"
 
     # 3. The rise slows (the rate rule ends after its hour) while the river stays at siaga: still siaga.

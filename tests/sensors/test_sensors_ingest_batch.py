@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kotapintar.domain.errors import DomainError
-from kotapintar.sensors.ingest import IngestResult, accept_mqtt, accept_mqtt_batch, normalise
-from kotapintar.sensors.payloads import PayloadError, parse_mqtt, parse_topic
-from kotapintar.sensors.registry import (
+from kotapintar.core.errors import DomainError
+from kotapintar.sensors.engine.ingest import IngestResult, accept_mqtt, accept_mqtt_batch, normalise
+from kotapintar.sensors.engine.payloads import PayloadError, parse_mqtt, parse_topic
+from kotapintar.sensors.engine.registry import (
     BadApiKey,
     Device,
     DeviceRegistry,

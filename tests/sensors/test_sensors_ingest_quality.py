@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kotapintar.sensors.ingest import accept_http, accept_mqtt, conflicts, drop_known, normalise
-from kotapintar.sensors.payloads import Reading
-from kotapintar.sensors.quality import (
+from kotapintar.sensors.engine.ingest import accept_http, accept_mqtt, conflicts, drop_known, normalise
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.engine.quality import (
     DeviceHealth,
     FlaggedReading,
     QualityConfig,
@@ -24,7 +24,7 @@ from kotapintar.sensors.quality import (
     flag_series,
     summary,
 )
-from kotapintar.sensors.registry import DeviceRegistry, derive_api_key, hash_api_key, load_devices
+from kotapintar.sensors.engine.registry import DeviceRegistry, derive_api_key, hash_api_key, load_devices
 
 T0 = datetime(2026, 1, 10, tzinfo=UTC)
 SECRET = "rahasia-uji"

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kotapintar.sensors.payloads import Reading
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.payloads import Reading
 
 GAUGE = "KPS-ARG-03"
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kotapintar.sensors.kinds import UnitError, canonical_attribute, from_canonical, to_canonical
-from kotapintar.sensors.payloads import (
+from kotapintar.sensors.engine.kinds import UnitError, canonical_attribute, from_canonical, to_canonical
+from kotapintar.sensors.engine.payloads import (
     PayloadError,
     Reading,
     format_json_attrs,

@@ -13,14 +13,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
-from kotapintar.sensors.payloads import Reading
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.sensors_runtime import MqttIngestor, broker_address
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sensors import SensorRepository
-from kotapintar.store.tables import Case, Event
+from kotapintar.cases.models import Case
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.models import Event
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.repository import SensorRepository
+from kotapintar.sensors.runtime import MqttIngestor, broker_address
 from tests.conftest import skip_or_fail
 
 GAUGE = "KPS-AWLR-01"  # Kuala Kapuas (kapuas_hilir): siaga at 2.7 m

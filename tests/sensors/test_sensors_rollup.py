@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kotapintar.sensors.payloads import Reading
-from kotapintar.sensors.rollup import Resolution, RetentionPolicy, bucket_start, expired, merge, rollup
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.engine.rollup import Resolution, RetentionPolicy, bucket_start, expired, merge, rollup
 
 T0 = datetime(2026, 1, 10, tzinfo=UTC)
 WIB = timezone(timedelta(hours=7))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sensors import SensorRepository
+from kotapintar.core.db.database import Database
+from kotapintar.sensors.repository import SensorRepository
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kotapintar.domain.cases import Priority
-from kotapintar.sensors.payloads import Reading
-from kotapintar.sensors.registry import load_devices
-from kotapintar.sensors.rules import (
+from kotapintar.cases.lifecycle import Priority
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.engine.registry import load_devices
+from kotapintar.sensors.engine.rules import (
     Action,
     CloseWarning,
     LevelChanged,

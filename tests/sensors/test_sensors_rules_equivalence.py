@@ -21,11 +21,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kotapintar.sensors.kinds import DeviceKind
-from kotapintar.sensors.levels import load_catalog
-from kotapintar.sensors.payloads import Reading
-from kotapintar.sensors.registry import load_devices
-from kotapintar.sensors.rules import (
+from kotapintar.sensors.engine.kinds import DeviceKind
+from kotapintar.sensors.engine.levels import load_catalog
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.engine.registry import load_devices
+from kotapintar.sensors.engine.rules import (
     Action,
     CloseWarning,
     OpenCase,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from kotapintar.sensors.kinds import DeviceKind
-from kotapintar.sensors.levels import load_catalog
-from kotapintar.sensors.payloads import Reading
-from kotapintar.sensors.quality import flag_series, summary
-from kotapintar.sensors.registry import load_devices
-from kotapintar.sensors.rules import OpenCase, evaluate_all, load_rules
-from kotapintar.sensors.simulator import (
+from kotapintar.sensors.engine.kinds import DeviceKind
+from kotapintar.sensors.engine.levels import load_catalog
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.engine.quality import flag_series, summary
+from kotapintar.sensors.engine.registry import load_devices
+from kotapintar.sensors.engine.rules import OpenCase, evaluate_all, load_rules
+from kotapintar.sensors.engine.simulator import (
     Fault,
     FloodEvent,
     HazeEvent,

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.services.sensors_runtime import MqttIngestor, broker_address
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sensors import SensorRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.repository import SensorRepository
+from kotapintar.sensors.runtime import MqttIngestor, broker_address
 from tests.conftest import skip_or_fail
 from tests.helpers import wait_for
 

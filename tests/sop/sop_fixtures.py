@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kotapintar.domain.sop.engine import EngineContext
-from kotapintar.domain.sop.loader import load_calendar
+from kotapintar.sop.engine import EngineContext
+from kotapintar.sop.loader import load_calendar
 
 MINI = """\
 code: jalan_rusak

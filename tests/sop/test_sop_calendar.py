@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kotapintar.domain.sop.calendar import WorkingCalendar
-from kotapintar.domain.sop.duration import parse_duration
-from kotapintar.domain.sop.loader import load_calendar
+from kotapintar.sop.calendar import WorkingCalendar
+from kotapintar.sop.duration import parse_duration
+from kotapintar.sop.loader import load_calendar
 
 CAL = load_calendar()
 

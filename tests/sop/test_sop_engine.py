@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sop_fixtures import CTX
 
-from kotapintar.domain.cases import CaseStatus, check_transition
-from kotapintar.domain.errors import IllegalTransition, ValidationFailed
-from kotapintar.domain.sop.engine import (
+from kotapintar.cases.lifecycle import CaseStatus, check_transition
+from kotapintar.core.errors import IllegalTransition, ValidationFailed
+from kotapintar.sop.engine import (
     EVENT_ADAPTER,
     AnswerApproved,
     AnswerDrafted,
@@ -33,7 +33,7 @@ from kotapintar.domain.sop.engine import (
     decide,
     upgrade_state,
 )
-from kotapintar.domain.sop.loader import load_shipped
+from kotapintar.sop.loader import load_shipped
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 08:00 WIB
 

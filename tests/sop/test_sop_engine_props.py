@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sop_fixtures import CTX
 
-from kotapintar.domain.cases import CaseStatus, check_transition
-from kotapintar.domain.errors import DomainError
-from kotapintar.domain.sop.conditions import AGENCY_CODES
-from kotapintar.domain.sop.engine import (
+from kotapintar.cases.lifecycle import CaseStatus, check_transition
+from kotapintar.core.errors import DomainError
+from kotapintar.sop.conditions import AGENCY_CODES
+from kotapintar.sop.engine import (
     FINAL_TASK_STATUSES,
     OPEN_TASK_STATUSES,
     TASK_TRANSITIONS,
@@ -33,8 +33,8 @@ from kotapintar.domain.sop.engine import (
     TimerFired,
     decide,
 )
-from kotapintar.domain.sop.loader import load_library
-from kotapintar.domain.sop.spec import SopSpec
+from kotapintar.sop.loader import load_library
+from kotapintar.sop.spec import SopSpec
 
 LIBRARY = load_library()
 CODES = sorted(LIBRARY)

@@ -8,15 +8,9 @@ import pytest
 from sop_fixtures import MINI
 from typer.testing import CliRunner
 
-from kotapintar.commands.sop import app
-from kotapintar.domain.sop.conditions import SERVICE_CODES
-from kotapintar.domain.sop.loader import (
-    SHIPPED_SOP_DIR,
-    SopLoadError,
-    load_library,
-    load_sop_text,
-    validate_text,
-)
+from kotapintar.sop.cli import app
+from kotapintar.sop.conditions import SERVICE_CODES
+from kotapintar.sop.loader import SHIPPED_SOP_DIR, SopLoadError, load_library, load_sop_text, validate_text
 
 
 def errors_of(text: str) -> list[str]:

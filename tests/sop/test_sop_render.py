@@ -8,10 +8,10 @@ import pytest
 from sop_fixtures import MINI
 from typer.testing import CliRunner
 
-from kotapintar.commands.sop import app
-from kotapintar.domain.sop.loader import load_shipped, load_sop_text
-from kotapintar.domain.sop.render import flowchart_pages, render_html, render_svg
-from kotapintar.domain.sop.versioning import DirectoryVersionSource, content_hash, diff
+from kotapintar.sop.cli import app
+from kotapintar.sop.loader import load_shipped, load_sop_text
+from kotapintar.sop.render import flowchart_pages, render_html, render_svg
+from kotapintar.sop.versioning import DirectoryVersionSource, content_hash, diff
 
 
 def test_html_has_identity_and_the_permenpanrb_columns() -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from kotapintar.api.app import create_app
-from kotapintar.services.actors import system_actor
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.services.sop_library import publish_shipped_sops
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.app.web import create_app
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.sop.library import publish_shipped_sops
 
 REPORT = {
     "service_code": "jalan_rusak",

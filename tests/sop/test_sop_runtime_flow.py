@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 
-from kotapintar.domain.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
-from kotapintar.services import cases as case_svc
-from kotapintar.services import reports as report_svc
-from kotapintar.services import tasks as task_svc
-from kotapintar.services.actors import channel_actor, system_actor
-from kotapintar.services.scheduler import run_due_timers
-from kotapintar.services.sop_library import publish_sop
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sop import SopRepository
+from kotapintar.cases import service as case_svc
+from kotapintar.cases.repository import CaseRepository, TaskRepository
+from kotapintar.core.access.actors import channel_actor, system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from kotapintar.core.settings import Settings
+from kotapintar.intake import submit as report_svc
+from kotapintar.sop import tasks as task_svc
+from kotapintar.sop.library import publish_sop
+from kotapintar.sop.repository import SopRepository
+from kotapintar.sop.scheduler import run_due_timers
 from tests.helpers import actor, report
 
 WIB = timedelta(hours=7)
@@ -75,7 +76,7 @@ def open_task(db: Database, case_id: int, step: str, agency: str | None = None) 
     with db.reading() as uow:
         rows = [
             t
-            for t in uow.tasks.for_case(case_id)
+            for t in uow.repo(TaskRepository).for_case(case_id)
             if t.step_id == step
             and t.status in task_svc.OPEN_STATUSES
             and (agency is None or t.agency_code == agency)
@@ -86,7 +87,7 @@ def open_task(db: Database, case_id: int, step: str, agency: str | None = None) 
 
 def case_status(db: Database, case_id: int) -> str:
     with db.reading() as uow:
-        case = uow.cases.get(case_id)
+        case = uow.repo(CaseRepository).get(case_id)
         assert case is not None
         return case.status
 
@@ -117,11 +118,13 @@ def test_flood_fans_out_to_bpbd_and_basarnas_and_joins(
     task_svc.complete_task(db, bpbd, arrive.id, evidence=["foto"], refs=["media:1"])
     task_svc.complete_task(db, basarnas, support["basarnas"].id)
     with db.reading() as uow:
-        assert not [t for t in uow.tasks.for_case(case_id) if t.step_id == "tangani"], "join waits for Dinsos"
+        assert not [t for t in uow.repo(TaskRepository).for_case(case_id) if t.step_id == "tangani"], (
+            "join waits for Dinsos"
+        )
     task_svc.complete_task(db, dinsos, support["dinsos"].id)
     handle = open_task(db, case_id, "tangani", "bpbd")  # the join opened exactly one task
     with db.reading() as uow:
-        assert len([t for t in uow.tasks.for_case(case_id) if t.step_id == "tangani"]) == 1
+        assert len([t for t in uow.repo(TaskRepository).for_case(case_id) if t.step_id == "tangani"]) == 1
     task_svc.complete_task(db, bpbd, handle.id, outputs={"terkendali": True, "korban": 0}, evidence=["foto"])
     task_svc.complete_task(
         db, bpbd, open_task(db, case_id, "laporan_kejadian").id, evidence=["foto", "dokumen"]
@@ -229,7 +232,7 @@ def test_lapor_answer_needs_the_pejabat_then_case_auto_closes_after_10_working_d
     with db.reading() as uow:
         inst = SopRepository(uow.session).instance(case_id)
         assert inst is not None and inst.status == "awaiting_closure"
-        resolved_at = uow.cases.get(case_id).resolved_at  # type: ignore[union-attr]
+        resolved_at = uow.repo(CaseRepository).get(case_id).resolved_at  # type: ignore[union-attr]
     assert resolved_at is not None
     run_due_timers(db, now=resolved_at + timedelta(days=5))
     assert case_status(db, case_id) == "resolved", "not before 10 working days"
@@ -301,8 +304,8 @@ def test_case_on_v1_keeps_v1_after_v2_is_published(
 def test_cli_diff_and_render_read_the_published_versions(db: Database, tmp_path: Any) -> None:
     from typer.testing import CliRunner
 
-    from kotapintar.commands import sop as sop_commands
-    from kotapintar.services.sop_library import DatabaseVersionSource, publish_shipped_sops
+    from kotapintar.sop import cli as sop_commands
+    from kotapintar.sop.library import DatabaseVersionSource, publish_shipped_sops
 
     publish_shipped_sops(db, system_actor("tests"))
     with db.reading() as uow:

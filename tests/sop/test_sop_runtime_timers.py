@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from kotapintar.services import reports as report_svc
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.scheduler import run_due_timers
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.sop import SopRepository
+from kotapintar.cases.repository import TaskRepository
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake import submit as report_svc
+from kotapintar.sop.repository import SopRepository
+from kotapintar.sop.scheduler import run_due_timers
 from tests.sop.test_sop_runtime_flow import distinct_report
 
 WIB = timedelta(hours=7)
@@ -78,7 +79,7 @@ def test_late_task_escalates_each_rung_once_across_a_restart(
         run_due_timers(restarted, now=due + timedelta(days=60))
         assert len(escalations(restarted, case_id)) == 3
         with restarted.reading() as uow:
-            task = next(t for t in uow.tasks.for_case(case_id) if t.step_id == "verifikasi")
+            task = next(t for t in uow.repo(TaskRepository).for_case(case_id) if t.step_id == "verifikasi")
             assert task.status == "escalated"
             assert SopRepository(uow.session).timers_for_case(case_id) == []
     finally:
@@ -125,7 +126,7 @@ def test_scheduler_thread_of_serve_fires_due_timers(
 ) -> None:
     import time
 
-    from kotapintar.services.scheduler import start_scheduler_thread
+    from kotapintar.sop.scheduler import start_scheduler_thread
 
     case_id = open_complaint(db, settings, monkeypatch)
     thread, stop = start_scheduler_thread(db, interval_s=0.1)

@@ -22,11 +22,9 @@ HEAVY = (
     "joblib",
     "sqlalchemy",
     "alembic",
-    "kotapintar.dispatch",  # road network, travel times, coverage (the routing stack)
+    "kotapintar.dispatch.engine",  # road network, travel times, coverage (the routing stack)
     "kotapintar.triage.classify",  # the report classifier (scikit-learn)
-    "kotapintar.store",
-    "kotapintar.services",
-    "kotapintar.bootstrap",
+    "kotapintar.core.db",  # the database layer (SQLAlchemy, Alembic)
 )
 
 SUB_APPS = ("db", "import", "load", "user", "apikey", "audit", "sop", "triage", "dispatch", "sensors")
@@ -51,8 +49,8 @@ def _imported_modules(code: str) -> list[str]:
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
     """The CLI module and every sub-app import lazily what their commands need."""
-    modules = _imported_modules("import kotapintar.cli")
-    assert "kotapintar.cli" in modules  # the report was read
+    modules = _imported_modules("import kotapintar.app.cli")
+    assert "kotapintar.app.cli" in modules  # the report was read
     heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert heavy == [], f"imported when the CLI starts: {heavy}"
 
@@ -75,7 +73,7 @@ def test_help_lists_every_sub_app() -> None:
 
 def test_triage_threshold_default_matches_the_classifier() -> None:
     """The CLI's copy of the review threshold (kept to avoid importing scikit-learn) is the model's."""
-    from kotapintar.commands import triage as triage_commands
+    from kotapintar.triage import cli as triage_commands
     from kotapintar.triage.classify.model import DEFAULT_REVIEW_THRESHOLD
 
     assert triage_commands.DEFAULT_REVIEW_THRESHOLD == DEFAULT_REVIEW_THRESHOLD

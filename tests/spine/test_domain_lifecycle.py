@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kotapintar.domain.cases import CASE_TRANSITIONS, FINAL_STATUSES, CaseStatus, check_transition
-from kotapintar.domain.errors import IllegalTransition
-from kotapintar.domain.events import GENESIS_HASH, EventContent, chain_hash
+from kotapintar.cases.lifecycle import CASE_TRANSITIONS, FINAL_STATUSES, CaseStatus, check_transition
+from kotapintar.core.errors import IllegalTransition
+from kotapintar.core.events.types import GENESIS_HASH, EventContent, chain_hash
 
 
 def test_happy_path_is_allowed_in_order() -> None:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from kotapintar.api.app import create_app
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.app.web import create_app
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 from tests.helpers import spot
 
 GOOD = {

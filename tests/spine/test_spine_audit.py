@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from kotapintar.cli import app
-from kotapintar.services import cases as svc
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.audit import verify_log
-from kotapintar.services.reports import submit_report
-from kotapintar.settings import Settings, get_settings
-from kotapintar.store.db import Database
+from kotapintar.app.cli import app
+from kotapintar.cases import service as svc
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.audit import verify_log
+from kotapintar.core.settings import Settings, get_settings
+from kotapintar.intake.submit import submit_report
 from tests.helpers import actor, report
 
 

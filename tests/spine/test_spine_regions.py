@@ -9,12 +9,13 @@ import pytest
 from shapely.geometry import shape
 from typer.testing import CliRunner
 
-from kotapintar.cli import app
-from kotapintar.services.actors import system_actor
-from kotapintar.services.locating import region_index
-from kotapintar.services.regions import import_regions, import_regions_file
-from kotapintar.settings import get_settings
-from kotapintar.store.db import Database
+from kotapintar.app.cli import app
+from kotapintar.catalog.locating import region_index
+from kotapintar.catalog.regions import import_regions, import_regions_file
+from kotapintar.catalog.repository import RegionRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import get_settings
 from tests.conftest import shared_data
 
 
@@ -26,9 +27,9 @@ def test_real_kapuas_boundaries_import_and_place_points(db: Database) -> None:
     assert kec.skipped == [] and desa.skipped == []
     assert desa.levels == {"desa": 231}
     with db.reading() as uow:
-        assert len(uow.regions.all(level="kecamatan", parent_prefix="62.03")) == 17
-        assert len(uow.regions.all(level="desa", parent_prefix="62.03")) == 231
-        some = uow.regions.get("62.03.01.1007")
+        assert len(uow.repo(RegionRepository).all(level="kecamatan", parent_prefix="62.03")) == 17
+        assert len(uow.repo(RegionRepository).all(level="desa", parent_prefix="62.03")) == 231
+        some = uow.repo(RegionRepository).get("62.03.01.1007")
         assert some is not None and some.parent_code == "62.03.01"
     index = region_index(db)
     features = json.loads(shared_data("wilayah", "kapuas_desa_62.03.geojson").read_text())["features"]

@@ -7,14 +7,14 @@ import threading
 
 import pytest
 
-from kotapintar.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
-from kotapintar.services import cases as svc
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.locating import locate_report
-from kotapintar.services.reports import submit_report
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.repositories.cases import CaseFilter
+from kotapintar.cases import service as svc
+from kotapintar.cases.repository import CaseFilter, CaseRepository
+from kotapintar.catalog.locating import locate_report
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from kotapintar.core.settings import Settings
+from kotapintar.intake.submit import submit_report
 from tests.helpers import actor, report, spot
 
 # Events the SOP runtime adds to every case (issue 3); the spine's own checks look past them.
@@ -155,7 +155,7 @@ def test_unknown_service_and_long_text_are_clear_errors(db: Database, settings: 
     with pytest.raises(ValidationFailed):
         submit_report(db, channel_actor("api"), report(description="x" * 6000), settings=settings)
     with db.reading() as uow:
-        assert uow.cases.search(actor(db, "operator").case_scope(), _all(), limit=5) == []
+        assert uow.repo(CaseRepository).search(actor(db, "operator").case_scope(), _all(), limit=5) == []
 
 
 def _all() -> CaseFilter:
@@ -197,7 +197,7 @@ def test_concurrent_duplicate_submissions_make_one_case(db: Database, settings: 
     assert len({r.case_id for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
     with db.reading() as uow:
-        assert len(uow.cases.search(actor(db, "operator").case_scope(), _all(), limit=10)) == 1
+        assert len(uow.repo(CaseRepository).search(actor(db, "operator").case_scope(), _all(), limit=10)) == 1
 
 
 def test_agency_officer_cannot_touch_another_agencys_case(db: Database, settings: Settings) -> None:

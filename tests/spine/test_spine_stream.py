@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
-from kotapintar.services import cases as svc
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.services.reports import submit_report
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.cases import service as svc
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake.submit import submit_report
 from tests.conftest import LiveServer
 from tests.helpers import actor, report
 

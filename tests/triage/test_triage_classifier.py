@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 from typer.testing import CliRunner
 
-from kotapintar.commands.triage import app
-from kotapintar.domain.cases import Priority
-from kotapintar.domain.errors import ValidationFailed
+from kotapintar.cases.lifecycle import Priority
+from kotapintar.core.errors import ValidationFailed
 from kotapintar.triage.classify import Classification, Classifier
 from kotapintar.triage.classify.corrections import read_corrections
 from kotapintar.triage.classify.dataset import Example, load_examples, load_external, split_of
 from kotapintar.triage.classify.model import train
 from kotapintar.triage.classify.normalise import normalise
 from kotapintar.triage.classify.urgency import SERVICE_CODES, assess_urgency
+from kotapintar.triage.cli import app
 
 
 @pytest.fixture(scope="module")

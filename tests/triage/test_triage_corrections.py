@@ -9,16 +9,16 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from kotapintar.api.app import create_app
-from kotapintar.domain.errors import PermissionDenied
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.cases import case_detail
-from kotapintar.services.catalogue import DEMO_PASSWORD
-from kotapintar.services.reports import submit_report
-from kotapintar.services.triage_corrections import correct_triage, export_corrections, triage_queue
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.app.reference import DEMO_PASSWORD
+from kotapintar.app.web import create_app
+from kotapintar.cases.service import case_detail
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import PermissionDenied
+from kotapintar.core.settings import Settings
+from kotapintar.intake.submit import submit_report
 from kotapintar.triage.classify.corrections import read_corrections
+from kotapintar.triage.corrections import correct_triage, export_corrections, triage_queue
 from tests.helpers import actor, report
 
 
@@ -79,7 +79,7 @@ def test_api_correction_and_queue(db: Database, settings: Settings) -> None:
 
 
 def test_retrain_candidate_with_exported_corrections(tmp_path: Path) -> None:
-    from kotapintar.commands.triage import app
+    from kotapintar.triage.cli import app
 
     corrections = tmp_path / "c.jsonl"
     corrections.write_text(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.reports import submit_report
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.cases.repository import ReportRepository
+from kotapintar.catalog.geo import metres_between
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake.submit import submit_report
 from kotapintar.triage.duplicates import (
     Candidate,
     cells_around,
@@ -16,7 +18,6 @@ from kotapintar.triage.duplicates import (
     ring_size,
     score_candidate,
 )
-from kotapintar.triage.geo import metres_between
 from tests.helpers import report
 
 FIRE = (114.3790, -3.0045)  # Jalan Pemuda, Kuala Kapuas
@@ -127,7 +128,7 @@ def test_forty_reports_of_one_fire_converge_on_one_case(db: Database, settings: 
     assert len(case_ids) == 1, f"{len(case_ids)} cases for one fire"
     assert sum(1 for r in results if r.merged_into) == len(FIRE_TEXTS) - 1
     with db.reading() as uow:
-        assert len(uow.reports.for_case(results[0].case_id)) == len(FIRE_TEXTS)
+        assert len(uow.repo(ReportRepository).for_case(results[0].case_id)) == len(FIRE_TEXTS)
 
 
 def test_a_fire_and_a_flood_200_m_apart_stay_two_cases(db: Database, settings: Settings) -> None:

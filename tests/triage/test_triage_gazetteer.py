@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from kotapintar.services.actors import channel_actor, system_actor
-from kotapintar.services.assess import assess_report
-from kotapintar.services.locating import region_index
-from kotapintar.services.regions import import_regions_file
-from kotapintar.services.reports import submit_report
-from kotapintar.services.triage_context import forget_triage_context
-from kotapintar.services.triage_corrections import triage_queue
-from kotapintar.services.triage_places import import_places_file
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.catalog.locating import region_index
+from kotapintar.catalog.regions import import_regions_file
+from kotapintar.core.access.actors import channel_actor, system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake.assess import assess_report
+from kotapintar.intake.submit import submit_report
 from kotapintar.triage.classify.dataset import data_dir
+from kotapintar.triage.context import forget_triage_context
+from kotapintar.triage.corrections import triage_queue
 from kotapintar.triage.gazetteer import Gazetteer, GazetteerEntry, normalise_place_text
+from kotapintar.triage.places import import_places_file
 from tests.conftest import shared_data
 from tests.helpers import actor, report
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.assess import assess_report
-from kotapintar.services.cases import case_detail
-from kotapintar.services.reports import submit_report
-from kotapintar.services.triage_corrections import triage_queue
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.cases.service import case_detail
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake.assess import assess_report
+from kotapintar.intake.submit import submit_report
+from kotapintar.triage.corrections import triage_queue
 from tests.helpers import actor, report
 
 

@@ -8,16 +8,16 @@ import pytest
 from shapely.geometry import LineString, Point
 from shapely.ops import substring
 
-from kotapintar.domain.errors import ValidationFailed
-from kotapintar.services.actors import system_actor
-from kotapintar.services.assess import assess_report
-from kotapintar.services.locating import region_index
-from kotapintar.services.regions import import_regions_file
-from kotapintar.services.triage_context import forget_triage_context
-from kotapintar.services.triage_routing import learn_routing_override
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
+from kotapintar.catalog.locating import region_index
+from kotapintar.catalog.regions import import_regions_file
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.settings import Settings
+from kotapintar.intake.assess import assess_report
 from kotapintar.triage.classify.dataset import data_dir
+from kotapintar.triage.context import forget_triage_context
+from kotapintar.triage.overrides import learn_routing_override
 from kotapintar.triage.routing import load_routing, parse_routing
 from tests.conftest import shared_data
 from tests.helpers import actor, report

@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from kotapintar.services import cases as svc
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.reports import submit_report
-from kotapintar.store.db import Database
+from kotapintar.cases import service as svc
+from kotapintar.cases.repository import CaseRepository, ReportRepository
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.intake.submit import submit_report
 from tests.conftest import launch_chromium, skip_or_fail
 from tests.helpers import actor, report
 
@@ -155,7 +156,7 @@ def test_operator_disposes_and_officer_completes_live(browser: Any, live_server:
     operator.wait_for_selector(f"#queue li[data-case-id='{case_id}']", state="detached", timeout=5000)
     assert operator.url.endswith("/operator")
     with db.reading() as uow:
-        case = uow.cases.get(case_id)
+        case = uow.repo(CaseRepository).get(case_id)
         assert case is not None and case.status == "resolved"
 
 
@@ -229,9 +230,11 @@ def test_citizen_reports_with_photo_on_a_phone_and_tracks_it(
     page.wait_for_url(f"**/lacak/{ticket}**")
     assert ticket in page.inner_text("main")
     with db.reading() as uow:
-        case = uow.cases.by_ticket(ticket)
+        case = uow.repo(CaseRepository).by_ticket(ticket)
         assert case is not None
-        assert any(r.media for r in uow.reports.for_case(case.id)), "the photo was not stored with the report"
+        assert any(r.media for r in uow.repo(ReportRepository).for_case(case.id)), (
+            "the photo was not stored with the report"
+        )
 
 
 def test_screens_of_supervisor_portal_and_data(browser: Any, live_server: Any, db: Database) -> None:

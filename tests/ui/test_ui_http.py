@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kotapintar.analytics.performance import agency_performance, percentile
-from kotapintar.api.app import create_app
-from kotapintar.services import cases as svc
-from kotapintar.services.actors import channel_actor
-from kotapintar.services.reports import submit_report
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.web.ui.opendata import COLUMNS
+from kotapintar.app.web import create_app
+from kotapintar.cases import service as svc
+from kotapintar.cases.repository import CaseRepository, TaskRepository
+from kotapintar.core.access.actors import channel_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.intake.submit import submit_report
+from kotapintar.metrics.performance import agency_performance, percentile
+from kotapintar.portal.opendata import COLUMNS
 from tests.helpers import CSRF_TOKEN as TOKEN
 from tests.helpers import DEMO_PASSWORD as PASSWORD
 from tests.helpers import actor, report
@@ -119,7 +120,7 @@ def test_case_actions_call_the_services_and_need_csrf(app: Any, db: Database) ->
     c = client(app, "operator")
     assert c.post(f"/operator/kasus/{case_id}/verifikasi", data={}).status_code == 403
     with db.reading() as uow:
-        assert uow.cases.get(case_id).status == "received"  # type: ignore[union-attr]
+        assert uow.repo(CaseRepository).get(case_id).status == "received"  # type: ignore[union-attr]
     token = token_of(c, f"/operator/kasus/{case_id}")
     r = c.post(f"/operator/kasus/{case_id}/verifikasi", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303
@@ -177,7 +178,7 @@ def test_liaison_sees_only_what_was_handed_to_its_body(app: Any, db: Database) -
     )
     # and cannot act on the other body's task by URL
     with db.reading() as uow:
-        task_id = uow.tasks.for_case(pupr_case)[0].id
+        task_id = uow.repo(TaskRepository).for_case(pupr_case)[0].id
     r = liaison.post(f"/instansi/tugas/{task_id}/terima", data={"csrf_token": token_of(liaison, "/instansi")})
     assert r.status_code == 404
 
@@ -294,7 +295,7 @@ def test_geojson_export_shape_and_privacy(app: Any, db: Database) -> None:
 
 def test_export_streams_many_pages(app: Any, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """The export reads keyset pages: with a page of 2, five cases still all arrive once."""
-    from kotapintar.web.ui import opendata
+    from kotapintar.portal import opendata
 
     monkeypatch.setattr(opendata, "PAGE", 2)
     made = {new_case(db)[0] for _ in range(5)}
@@ -371,16 +372,16 @@ def test_operator_works_the_command_centers_sop_task(app: Any, db: Database) -> 
     r = c.post(f"/operator/tugas/{task_id}/selesai", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text[:2000]
     with db.reading() as uow:
-        task = uow.tasks.get(task_id)
+        task = uow.repo(TaskRepository).get(task_id)
         assert task is not None and task.status == "done"
 
 
 def river_to_siaga(db: Database, settings: Settings) -> list[int]:
     """The demo devices, and the Kuala Kapuas gauge (area 62.03.01) rising 0.9 m/h through siaga (2.7 m) over
     the last two hours; returns the cases the sensor rules opened."""
-    from kotapintar.sensors.payloads import Reading
-    from kotapintar.services import sensors as sensor_svc
-    from kotapintar.services.actors import system_actor
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.sensors import service as sensor_svc
+    from kotapintar.sensors.engine.payloads import Reading
 
     sensor_svc.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(microsecond=0)
@@ -394,7 +395,7 @@ def river_to_siaga(db: Database, settings: Settings) -> list[int]:
 
 def test_portal_shows_the_early_warnings_in_force(app: Any, db: Database, settings: Settings) -> None:
     """A river at siaga raises a public warning: the portal says where and what, and links the CAP feed."""
-    from kotapintar.services import sensors as sensor_svc
+    from kotapintar.sensors import service as sensor_svc
 
     assert "data-warnings" not in TestClient(app).get("/beranda").text
     river_to_siaga(db, settings)
@@ -410,8 +411,8 @@ def test_a_rule_opened_case_shows_the_chart_of_its_readings(
 ) -> None:
     """The operator (and the agency working it) see the readings that opened a sensor case: one line per
     evidence series with its flood thresholds and the moment the alarm opened; other cases show no panel."""
-    from kotapintar.services import sensors as sensor_svc
-    from kotapintar.services.actors import system_actor
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.sensors import service as sensor_svc
 
     (case_id,) = river_to_siaga(db, settings)
     citizen_case, _ = new_case(db)

@@ -12,10 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from kotapintar.api.app import create_app
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.store.tables import Case
+from kotapintar.app.web import create_app
+from kotapintar.cases.models import Case
+from kotapintar.catalog.repository import RegionRepository, ServiceRepository
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 
 TOTAL = 100_000
 OPEN_SHARE = 0.1  # 10,000 open cases on the map
@@ -28,8 +29,8 @@ def bulk_cases(db: Database, total: int) -> None:
     rng = random.Random(7)
     now = datetime.now(UTC)
     with db.reading() as uow:
-        services = [(s.code, s.agency_code) for s in uow.services.all()]
-        kecamatan = [r.code for r in uow.regions.all(level="kecamatan")]
+        services = [(s.code, s.agency_code) for s in uow.repo(ServiceRepository).all()]
+        kecamatan = [r.code for r in uow.repo(RegionRepository).all(level="kecamatan")]
     open_statuses = ("received", "verified", "assigned", "in_progress")
     rows: list[dict[str, Any]] = []
     for i in range(total):

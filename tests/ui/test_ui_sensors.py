@@ -15,15 +15,15 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import html
 
-from kotapintar.api.app import create_app
-from kotapintar.sensors.payloads import Reading
-from kotapintar.sensors.registry import load_devices
-from kotapintar.services import cases as case_svc
-from kotapintar.services import sensors as svc
-from kotapintar.services.actors import system_actor
-from kotapintar.settings import Settings
-from kotapintar.store.db import Database
-from kotapintar.web.ui.opendata import SENSOR_COLUMNS
+from kotapintar.app.web import create_app
+from kotapintar.cases import service as case_svc
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
+from kotapintar.portal.opendata import SENSOR_COLUMNS
+from kotapintar.sensors import service as svc
+from kotapintar.sensors.engine.payloads import Reading
+from kotapintar.sensors.engine.registry import load_devices
 from tests.conftest import skip_or_fail
 from tests.helpers import DEMO_PASSWORD as PASSWORD
 from tests.helpers import actor
@@ -297,7 +297,7 @@ def test_ingest_panel_shows_a_running_subscribers_counters(
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from kotapintar.services.sensors_runtime import MqttIngestor, broker_address
+    from kotapintar.sensors.runtime import MqttIngestor, broker_address
 
     url = os.environ.get("KOTAPINTAR_TEST_MQTT_URL")
     if not url:

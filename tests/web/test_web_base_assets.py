@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from kotapintar.web.templating import STATIC_DIR, TEMPLATES_DIR, mount_static
+from kotapintar.core.http.templating import STATIC_DIR, TEMPLATES_DIR, mount_static
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = STATIC_DIR / "vendor"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from kotapintar.web.templating import STATIC_DIR
+from kotapintar.core.http.templating import STATIC_DIR
 
 CSS = (STATIC_DIR / "css" / "kotapintar.css").read_text(encoding="utf-8")
 VARIABLES = dict(re.findall(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{6})\b", CSS))

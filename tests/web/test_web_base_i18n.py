@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kotapintar.domain import errors
-from kotapintar.domain.cases import STATUS_LABELS, CaseStatus, Priority
-from kotapintar.i18n import (
+from kotapintar.cases.lifecycle import STATUS_LABELS, CaseStatus, Priority
+from kotapintar.core import errors
+from kotapintar.core.i18n import (
     Locale,
     available_keys,
     choose_locale,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kotapintar.web.templating import STATIC_DIR
+from kotapintar.core.http.templating import STATIC_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-REGIONS = ROOT / "kotapintar" / "data" / "demo" / "regions.geojson"
+REGIONS = ROOT / "kotapintar" / "catalog" / "data" / "demo" / "regions.geojson"
 
 SCRIPT = r"""
 const { JSDOM } = require('jsdom');

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.testclient import TestClient
 from jinja2 import ChoiceLoader, DictLoader
 
-from kotapintar.i18n import LocaleMiddleware
-from kotapintar.web.security import SecurityHeadersMiddleware, configure_csrf, csrf_token_for
-from kotapintar.web.templating import TEMPLATES_DIR, make_templates, mount_static
+from kotapintar.core.http.security import SecurityHeadersMiddleware, configure_csrf, csrf_token_for
+from kotapintar.core.http.templating import TEMPLATES_DIR, make_templates, mount_static
+from kotapintar.core.i18n import LocaleMiddleware
 
 SECRET = "test-secret-0123456789"
 PAGE_BUDGET_BYTES = 300_000  # uncompressed; gzip makes the map wall page ~85 KB on the wire

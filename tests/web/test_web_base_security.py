@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kotapintar.web.security import (
+from kotapintar.core.http.security import (
     SecurityHeadersMiddleware,
     build_csp,
     configure_csrf,

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kotapintar.domain.cases import CaseStatus, Priority
-from kotapintar.web.templating import (
+from kotapintar.cases.lifecycle import CaseStatus, Priority
+from kotapintar.core.http.templating import (
     format_local_time,
     format_relative,
     lang_url,

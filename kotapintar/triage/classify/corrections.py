@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kotapintar.domain.cases import Priority
-from kotapintar.domain.errors import ValidationFailed
+from kotapintar.cases.lifecycle import Priority
+from kotapintar.core.errors import ValidationFailed
 from kotapintar.triage.classify.dataset import Example, split_of
 from kotapintar.triage.classify.urgency import SERVICE_CODES
 

@@ -11,8 +11,8 @@ from typing import Literal
 
 import yaml
 
-from kotapintar.domain.cases import Priority
-from kotapintar.domain.errors import ValidationFailed
+from kotapintar.cases.lifecycle import Priority
+from kotapintar.core.errors import ValidationFailed
 from kotapintar.triage.classify.urgency import SERVICE_CODES
 
 Split = Literal["train", "test"]
@@ -32,7 +32,7 @@ class Example:
 
 def data_dir() -> Path:
     """The folder of shipped triage data inside the package."""
-    return Path(str(resources.files("kotapintar") / "data" / "triage"))
+    return Path(str(resources.files("kotapintar.triage") / "data"))
 
 
 def split_of(text: str) -> Split:

@@ -17,8 +17,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from kotapintar.domain.cases import Priority
-from kotapintar.domain.errors import ValidationFailed
+from kotapintar.cases.lifecycle import Priority
+from kotapintar.core.errors import ValidationFailed
 from kotapintar.triage.classify.dataset import Example, data_dir, examples_hash
 from kotapintar.triage.classify.normalise import NORMALISER_VERSION, features_text
 from kotapintar.triage.classify.urgency import assess_urgency

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kotapintar.domain import catalogue
-from kotapintar.domain.cases import Priority
+from kotapintar.cases.lifecycle import Priority
+from kotapintar.catalog import codes as catalogue
 from kotapintar.triage.classify.normalise import normalise
 
 SERVICE_CODES: tuple[str, ...] = catalogue.SERVICE_CODES

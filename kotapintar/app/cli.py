@@ -1,0 +1,321 @@
+"""`kotapintar …`: the command line of the command center (Typer).
+
+Only Typer and the light domain names that command signatures need (`Role`, `DomainError`) are imported
+at module level; settings, the database stack, services, scikit-learn and the routing stack are imported
+inside the commands that use them, so `kotapintar --help` and quick commands start in a fraction of a
+second (tests/spine/test_cli_startup.py keeps it that way).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kotapintar.core.access.roles import Role
+from kotapintar.core.errors import DomainError
+from kotapintar.dispatch import cli as dispatch_commands
+from kotapintar.sensors import cli as sensors_commands
+from kotapintar.sop import cli as sop_commands
+from kotapintar.triage import cli as triage_commands
+
+app = typer.Typer(help="Kotapintar: command center kabupaten/kota.", no_args_is_help=True)
+
+
+@app.callback()
+def _wire_features() -> None:
+    """Every command runs with the features' hooks wired (cheap: it only registers functions)."""
+    from kotapintar.app.wiring import wire
+
+    wire()
+
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+import_app = typer.Typer(help="Import reference data.", no_args_is_help=True)
+load_app = typer.Typer(help="Load shipped data.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys of client applications (e.g. Open311 clients).", no_args_is_help=True)
+audit_app = typer.Typer(help="Tamper-evidence of the event log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(load_app, name="load")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
+app.add_typer(sop_commands.app, name="sop")
+app.add_typer(triage_commands.app, name="triage")
+app.add_typer(dispatch_commands.app, name="dispatch")
+app.add_typer(sensors_commands.app, name="sensors")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema."""
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    settings = get_settings()
+    open_database(settings)
+    typer.echo(f"database at newest schema: {settings.database_url}")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Autogenerate a migration (developers): compare tables.py with the database."""
+    from kotapintar.core.db.migrate import revision as make_revision
+    from kotapintar.core.settings import get_settings
+
+    make_revision(get_settings().database_url, message)
+
+
+@import_app.command("regions")
+def import_regions_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Load administrative regions from a GeoJSON FeatureCollection with `kode` and `nama` properties."""
+    from kotapintar.catalog.regions import import_regions_file
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    db = open_database(get_settings())
+    try:
+        result = import_regions_file(db, system_actor("cli"), file)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    levels = ", ".join(f"{n} {level}" for level, n in sorted(result.levels.items()))
+    typer.echo(f"loaded {result.loaded} regions ({result.created} new, {result.updated} updated): {levels}")
+    typer.echo(f"skipped {len(result.skipped)}")
+    for index, why in result.skipped:
+        typer.echo(f"  feature #{index}: {why}")
+
+
+@load_app.command("demo")
+def load_demo_cmd() -> None:
+    """Load the demo city (Kabupaten Kapuas): regions, agencies, catalogue, units and demo users."""
+    from kotapintar.app.reference import DEMO_PASSWORD, load_demo_city
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    db = open_database(get_settings())
+    out = load_demo_city(db, system_actor("cli"))
+    typer.echo(
+        f"demo city loaded: {out.regions} regions, {out.agencies} agencies, {out.services} services, "
+        f"{out.units} units, {out.users} new users (password: {DEMO_PASSWORD})"
+    )
+
+
+@load_app.command("reference")
+def load_reference_cmd() -> None:
+    """Load the shipped agencies and service catalogue only (a real deployment)."""
+    from kotapintar.app.reference import load_reference_data
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    db = open_database(get_settings())
+    out = load_reference_data(db, system_actor("cli"))
+    typer.echo(f"loaded {out.agencies} agencies and {out.services} services")
+
+
+@user_app.command("create")
+def user_create(
+    role: Annotated[list[Role], typer.Option("--role", help="repeatable")],
+    username: Annotated[str, typer.Option(prompt=True)],
+    agency: Annotated[str, typer.Option(help="agency code")] = "diskominfo",
+    full_name: Annotated[str | None, typer.Option()] = None,
+    position: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a user (the first admin too). The password comes from KOTAPINTAR_NEW_PASSWORD or a prompt."""
+    from kotapintar.core.access import auth as auth_service
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    password = os.environ.get("KOTAPINTAR_NEW_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            _fail("no terminal to ask for a password; set KOTAPINTAR_NEW_PASSWORD")
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            _fail("the two passwords differ")
+    db = open_database(get_settings())
+    try:
+        user = auth_service.create_user(
+            db,
+            system_actor("cli"),
+            username=username,
+            password=password or "",
+            full_name=full_name or username,
+            agency_code=agency,
+            roles=[r.value for r in role],
+            position=position,
+        )
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"created user {user.username} ({', '.join(user.roles)}) in {user.agency_code}")
+
+
+@apikey_app.command("create")
+def apikey_create(name: str) -> None:
+    """Create a key for a client application and print it (shown once)."""
+    from kotapintar.core.access import auth as auth_service
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    db = open_database(get_settings())
+    try:
+        key = auth_service.create_api_key(db, name)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(key)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: str) -> None:
+    """Revoke a client application's key."""
+    from kotapintar.core.access import auth as auth_service
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    db = open_database(get_settings())
+    try:
+        auth_service.revoke_api_key(db, name)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"revoked {name}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk every hash chain of the event log; exit 1 and name the first bad event on tampering."""
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.events.audit import iter_report, verify_log
+    from kotapintar.core.settings import get_settings
+
+    db = open_database(get_settings(), migrate=False)
+    result = verify_log(db)
+    for line in iter_report(result):
+        typer.echo(line)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo: Annotated[bool, typer.Option(help="load the demo city and keep synthetic reports flowing")] = False,
+) -> None:
+    """Run the web server (API, pages, live stream)."""
+    import uvicorn
+
+    from kotapintar.app.reference import DEMO_PASSWORD, load_demo_city
+    from kotapintar.app.web import create_app
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    settings = get_settings()
+    db = open_database(settings)
+    simulator = None
+    if demo:
+        from kotapintar.sim.reports import DemoSimulator
+
+        out = load_demo_city(db, system_actor("demo"))
+        base = f"http://{host}:{port}"
+        typer.echo(
+            "\n".join(
+                [
+                    "",
+                    f"Kotapintar demo — Kabupaten Kapuas ({out.regions} wilayah, {out.agencies} instansi, "
+                    f"{out.services} layanan, {out.units} unit)",
+                    f"  live cases        {base}/",
+                    f"  command center    {base}/operator      (log in at {base}/masuk)",
+                    f"  agency inbox      {base}/instansi      supervisor {base}/supervisor",
+                    f"  112 call-taking   {base}/112",
+                    f"  public portal     {base}/beranda       report form {base}/lapor",
+                    f"  SOP library       {base}/sop           open data {base}/data",
+                    f"  API documentation {base}/docs",
+                    f"  live event stream {base}/api/v1/stream",
+                    f"  demo logins (password '{DEMO_PASSWORD}'): admin, operator, supervisor, "
+                    "pupr.petugas, bpbd.petugas, polres.liaison, …",
+                    f"  token: curl -d username=operator -d password={DEMO_PASSWORD} {base}/api/v1/auth/token",
+                    "",
+                ]
+            )
+        )
+        if settings.demo_report_interval_s > 0:
+            simulator = DemoSimulator(db, interval_s=settings.demo_report_interval_s)
+            simulator.start()
+    application = create_app(settings, db=db)
+    from kotapintar.dispatch.avl_mqtt import start_unit_subscriber
+
+    unit_subscriber = start_unit_subscriber(db, settings)  # unit positions/statuses when mqtt_url is set
+    from kotapintar.channels.notifier import start_notifier
+
+    notifier = start_notifier(db, settings)  # status changes to reporters on their channel
+    from kotapintar.sensors.runtime import MqttIngestor, start_sensor_loops
+
+    sensor_loops = start_sensor_loops(db, settings, demo=demo)  # MQTT sensor ingest; simulated demo sensors
+    application.state.sensor_ingestors = [loop for loop in sensor_loops if isinstance(loop, MqttIngestor)]
+    sop_stop = None
+    if settings.run_scheduler:  # SOP timers: reminders, escalations, auto-close (see `kotapintar worker`)
+        from kotapintar.sop.scheduler import start_scheduler_thread
+
+        _sop_thread, sop_stop = start_scheduler_thread(db, settings.scheduler_interval_s)
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="info")
+    finally:
+        if sop_stop is not None:
+            sop_stop.set()
+        if simulator is not None:
+            simulator.stop()
+        for loop in sensor_loops:
+            loop.stop()
+        if unit_subscriber is not None:
+            unit_subscriber.stop()
+        if notifier is not None:
+            notifier.stop()
+
+
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="fire what is due now, then exit")] = False,
+    limit: Annotated[int, typer.Option(help="most timers fired per run")] = 1000,
+) -> None:
+    """Fire SOP timers (reminders, escalations, auto-close); run several, each timer fires exactly once."""
+    import threading
+
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+    from kotapintar.sop.scheduler import run_due_timers, run_scheduler
+
+    settings = get_settings()
+    db = open_database(settings, migrate=False)
+    if once:
+        result = run_due_timers(db, limit=limit)
+        typer.echo(f"fired {result.fired} timer(s), {result.failed} failed")
+        return
+    stop = threading.Event()
+    try:
+        run_scheduler(db, stop, interval_s=settings.scheduler_interval_s, batch=limit)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def main() -> None:
+    """Entry point for `python -m kotapintar`."""
+    app()

@@ -1,0 +1,13 @@
+"""Wiring: register every feature's implementation of the core's hooks (idempotent).
+
+Called by `create_app`, the CLI root and the test suite before any command runs. A new hook is wired here.
+"""
+
+from __future__ import annotations
+
+from kotapintar.sop import hooks as sop_hooks
+
+
+def wire() -> None:
+    """Register all hook implementations; calling it again is harmless."""
+    sop_hooks.install()

@@ -1,0 +1,485 @@
+"""Case commands (verify, reject, merge, assign, accept, resolve, close, reopen, note) and case queries.
+
+Each command is one function and one transaction: check who acts, load, ask the domain whether the
+move is allowed, change the state and append its events together.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from kotapintar.cases.lifecycle import CaseStatus, check_transition
+from kotapintar.cases.models import Case, Task
+from kotapintar.cases.repository import CaseFilter, CaseRepository, ReportRepository, TaskRepository
+from kotapintar.cases.schemas import (
+    CaseDetail,
+    CasePage,
+    CaseSummary,
+    EventView,
+    ReporterView,
+    ReportView,
+    TaskView,
+)
+from kotapintar.catalog.repository import AgencyRepository, ServiceRepository
+from kotapintar.core import hooks
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.roles import Permission, Role
+from kotapintar.core.db.database import Database
+from kotapintar.core.db.uow import UnitOfWork
+from kotapintar.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from kotapintar.core.events.repository import case_stream
+from kotapintar.core.events.types import EventType, utcnow
+
+OPEN_TASK_STATUSES = ("pending", "accepted", "in_progress")
+
+# Services whose exact location the public never sees (crime, medical): rounded to about 1 km.
+PUBLIC_COORD_DECIMALS = 2
+
+
+def _load_for_change(uow: UnitOfWork, actor: Actor, case_id: int) -> Case:
+    case = uow.repo(CaseRepository).get(case_id, for_update=True)
+    if case is None or uow.repo(CaseRepository).visible(case_id, actor.case_scope()) is None:
+        raise NotFound(f"Kasus {case_id} tidak ditemukan / case not found.", case_id=case_id)
+    return case
+
+
+def _move(
+    uow: UnitOfWork, actor: Actor, case: Case, target: CaseStatus, event: str, **payload: Any
+) -> datetime:
+    current = CaseStatus(case.status)
+    check_transition(current, target)
+    now = utcnow()
+    case.status = target.value
+    case.updated_at = now
+    uow.events.append(
+        stream=case_stream(case.id),
+        case_id=case.id,
+        type=event,
+        actor=actor.name,
+        at=now,
+        payload={
+            "from": current.value,
+            "to": target.value,
+            **{k: v for k, v in payload.items() if v is not None},
+        },
+    )
+    return now
+
+
+def _require_agency_reach(uow: UnitOfWork, actor: Actor, case: Case) -> None:
+    """Agency staff may act only on cases of their own agency or handed to it."""
+    if actor.can(Permission.VIEW_ALL_CASES):
+        return
+    if actor.agency_code is None:
+        raise PermissionDenied("Tindakan ini hanya untuk petugas instansi / agency staff only.")
+    if case.agency_code == actor.agency_code:
+        return
+    if any(t.agency_code == actor.agency_code for t in uow.repo(TaskRepository).for_case(case.id)):
+        return
+    raise PermissionDenied("Kasus ini bukan milik instansi Anda / this case is not your agency's.")
+
+
+def verify_case(db: Database, actor: Actor, case_id: int, note: str | None = None) -> CaseSummary:
+    """Confirm a received report is a real case (verifikasi)."""
+    actor.require(Permission.TRIAGE_CASES)
+    with db.transaction() as uow:
+        case = _load_for_change(uow, actor, case_id)
+        case.verified_at = _move(uow, actor, case, CaseStatus.VERIFIED, EventType.CASE_VERIFIED, note=note)
+        return summary_of(case)
+
+
+def reject_case(db: Database, actor: Actor, case_id: int, reason: str) -> CaseSummary:
+    """Reject a case (ditolak) with a reason the reporter will read."""
+    actor.require(Permission.TRIAGE_CASES)
+    if len(reason.strip()) < 5:
+        raise ValidationFailed("Alasan penolakan wajib diisi (min. 5 karakter) / a reason is required.")
+    with db.transaction() as uow:
+        case = _load_for_change(uow, actor, case_id)
+        _move(uow, actor, case, CaseStatus.REJECTED, EventType.CASE_REJECTED, reason=reason.strip())
+        case.reject_reason = reason.strip()
+        return summary_of(case)
+
+
+def merge_case(
+    db: Database, actor: Actor, case_id: int, into_case_id: int, reason: str | None = None
+) -> CaseSummary:
+    """Merge a duplicate into the surviving case: reports move over, reporters keep their tickets."""
+    actor.require(Permission.TRIAGE_CASES)
+    if case_id == into_case_id:
+        raise ValidationFailed(
+            "Kasus tidak dapat digabung ke dirinya sendiri / cannot merge a case into itself."
+        )
+    with db.transaction() as uow:
+        # Lock in id order so two concurrent merges of the same pair cannot dead-lock.
+        first, second = sorted((case_id, into_case_id))
+        locked = {cid: _load_for_change(uow, actor, cid) for cid in (first, second)}
+        case, survivor = locked[case_id], locked[into_case_id]
+        if CaseStatus(survivor.status) not in (
+            CaseStatus.RECEIVED,
+            CaseStatus.VERIFIED,
+            CaseStatus.ASSIGNED,
+            CaseStatus.IN_PROGRESS,
+        ):
+            raise Conflict(
+                f"Kasus tujuan {survivor.ticket} berstatus '{survivor.status}'; gabungkan ke kasus yang masih "
+                "terbuka / merge into a case that is still open.",
+                code="merge_target_closed",
+            )
+        _move(
+            uow,
+            actor,
+            case,
+            CaseStatus.MERGED,
+            EventType.CASE_MERGED,
+            into_case_id=survivor.id,
+            into_ticket=survivor.ticket,
+            reason=reason,
+        )
+        case.merged_into_id = survivor.id
+        moved = uow.repo(CaseRepository).move_reports(case.id, survivor.id)
+        now = utcnow()
+        survivor.updated_at = now
+        uow.events.append(
+            stream=case_stream(survivor.id),
+            case_id=survivor.id,
+            type=EventType.REPORT_MERGED,
+            actor=actor.name,
+            at=now,
+            payload={"from_case_id": case.id, "from_ticket": case.ticket, "report_ids": moved},
+        )
+        return summary_of(case)
+
+
+def assign_case(
+    db: Database,
+    actor: Actor,
+    case_id: int,
+    agency_code: str,
+    note: str | None = None,
+    due_hours: float | None = None,
+) -> TaskView:
+    """Dispose (disposisi) a case to an agency by hand: the case is assigned and the agency gets a task.
+
+    The manual disposition of the spine, kept for cases the operator routes outside the SOP steps. When the
+    case runs an SOP and the agency is not its responsible agency, the SOP is re-routed too (its open tasks
+    of the old agency are cancelled and the new agency gets them).
+    """
+    actor.require(Permission.TRIAGE_CASES)
+    with db.transaction() as uow:
+        workflow = hooks.lock_workflow(uow, case_id)
+        case = _load_for_change(uow, actor, case_id)
+        if uow.repo(AgencyRepository).get(agency_code) is None:
+            raise NotFound(f"Instansi '{agency_code}' tidak dikenal / unknown agency.", field="agency_code")
+        if CaseStatus(case.status) == CaseStatus.RECEIVED:
+            # Disposing an unverified case verifies it implicitly; log both so the timeline stays honest.
+            case.verified_at = _move(uow, actor, case, CaseStatus.VERIFIED, EventType.CASE_VERIFIED)
+        now = _move(
+            uow, actor, case, CaseStatus.ASSIGNED, EventType.CASE_ASSIGNED, agency=agency_code, note=note
+        )
+        case.agency_code = agency_code
+        due_at = now + timedelta(hours=due_hours) if due_hours else None
+        if due_at is not None:
+            case.due_at = due_at
+        task = uow.repo(TaskRepository).add(
+            Task(
+                case_id=case.id,
+                step_id="disposisi",
+                title=f"Tindak lanjut: {case.title}"[:300],
+                agency_code=agency_code,
+                unit_code=None,
+                status="pending",
+                due_at=due_at,
+                created_at=now,
+                data={"note": note} if note else {},
+            )
+        )
+        uow.events.append(
+            stream=case_stream(case.id),
+            case_id=case.id,
+            type=EventType.TASK_CREATED,
+            actor=actor.name,
+            at=now,
+            payload={
+                "task_id": task.id,
+                "agency": agency_code,
+                "step": task.step_id,
+                "due_at": due_at.isoformat() if due_at else None,
+            },
+        )
+        if workflow is not None and workflow.running and workflow.responsible_agency != agency_code:
+            hooks.reroute_workflow(uow, actor.name, case.id, agency_code, note or "", now)
+        return task_view(task)
+
+
+def accept_task(db: Database, actor: Actor, task_id: int) -> TaskView:
+    """An agency takes on its task; the case is then being handled (ditangani)."""
+    if not actor.can(Permission.TRIAGE_CASES):
+        actor.require(Permission.WORK_OWN_TASKS)
+    with db.reading() as uow:
+        probe = uow.repo(TaskRepository).get(task_id)
+        sop_task = probe is not None and probe.task_key is not None
+    if sop_task:  # a task of the SOP: the engine decides (time-to-accept metric, case status)
+        hooks.accept_workflow_task(db, actor, task_id)
+        with db.reading() as uow:
+            accepted = uow.repo(TaskRepository).get(task_id)
+            assert accepted is not None
+            return task_view(accepted)
+    with db.transaction() as uow:
+        task = uow.repo(TaskRepository).get(task_id, for_update=True)
+        if task is None or (
+            not actor.can(Permission.VIEW_ALL_CASES) and task.agency_code != actor.agency_code
+        ):
+            raise NotFound(f"Tugas {task_id} tidak ditemukan / task not found.")
+        if task.status != "pending":
+            raise Conflict(
+                f"Tugas ini berstatus '{task.status}' dan tidak dapat diterima lagi / task is {task.status}.",
+                code="task_not_pending",
+            )
+        case = uow.repo(CaseRepository).get(task.case_id, for_update=True)
+        assert case is not None
+        now = utcnow()
+        task.status = "accepted"
+        task.accepted_at = now
+        uow.events.append(
+            stream=case_stream(case.id),
+            case_id=case.id,
+            type=EventType.TASK_ACCEPTED,
+            actor=actor.name,
+            at=now,
+            payload={
+                "task_id": task.id,
+                "agency": task.agency_code,
+                "seconds_to_accept": round((now - task.created_at).total_seconds(), 3),
+            },
+        )
+        if CaseStatus(case.status) == CaseStatus.ASSIGNED:
+            _move(uow, actor, case, CaseStatus.IN_PROGRESS, EventType.CASE_STARTED, task_id=task.id)
+        return task_view(task)
+
+
+def resolve_case(db: Database, actor: Actor, case_id: int, resolution: str) -> CaseSummary:
+    """Mark a case resolved (selesai) with what was done; its manual tasks are completed.
+
+    When the case runs an SOP, the SOP's open tasks are cancelled and the SOP waits for the closure check
+    (confirmation or auto-close), exactly as when its last step is done.
+    """
+    actor.require(Permission.RESOLVE_CASES)
+    with db.transaction() as uow:
+        workflow = hooks.lock_workflow(uow, case_id)
+        case = _load_for_change(uow, actor, case_id)
+        _require_agency_reach(uow, actor, case)
+        now = _move(uow, actor, case, CaseStatus.RESOLVED, EventType.CASE_RESOLVED, resolution=resolution)
+        case.resolved_at = now
+        case.resolution = resolution
+        if workflow is not None and workflow.running:
+            hooks.resolve_workflow(uow, actor.name, case.id, resolution, now)
+        for task in uow.repo(TaskRepository).for_case(case.id):
+            if task.status in OPEN_TASK_STATUSES and task.task_key is None:
+                task.status = "done"
+                task.completed_at = now
+                uow.events.append(
+                    stream=case_stream(case.id),
+                    case_id=case.id,
+                    type=EventType.TASK_COMPLETED,
+                    actor=actor.name,
+                    at=now,
+                    payload={
+                        "task_id": task.id,
+                        "agency": task.agency_code,
+                        "seconds_to_complete": round((now - task.created_at).total_seconds(), 3),
+                        "met": task.due_at is None or now <= task.due_at,
+                    },
+                )
+        return summary_of(case)
+
+
+def close_case(db: Database, actor: Actor, case_id: int, note: str | None = None) -> CaseSummary:
+    """Close a resolved case (ditutup) after the second-party check."""
+    actor.require(Permission.CLOSE_CASES)
+    with db.transaction() as uow:
+        case = _load_for_change(uow, actor, case_id)
+        case.closed_at = _move(uow, actor, case, CaseStatus.CLOSED, EventType.CASE_CLOSED, note=note)
+        return summary_of(case)
+
+
+def reopen_case(db: Database, actor: Actor, case_id: int, reason: str) -> CaseSummary:
+    """Reopen a resolved case whose problem came back or was not really fixed."""
+    actor.require(Permission.TRIAGE_CASES)
+    with db.transaction() as uow:
+        case = _load_for_change(uow, actor, case_id)
+        _move(uow, actor, case, CaseStatus.IN_PROGRESS, EventType.CASE_REOPENED, reason=reason)
+        case.resolved_at = None
+        return summary_of(case)
+
+
+def add_note(db: Database, actor: Actor, case_id: int, text: str) -> EventView:
+    """Add an internal note to a case's timeline."""
+    if actor.kind == "public":
+        actor.require(Permission.WORK_OWN_TASKS)
+    with db.transaction() as uow:
+        case = _load_for_change(uow, actor, case_id)
+        now = utcnow()
+        case.updated_at = now
+        event = uow.events.append(
+            stream=case_stream(case.id),
+            case_id=case.id,
+            type=EventType.NOTE_ADDED,
+            actor=actor.name,
+            at=now,
+            payload={"text": text},
+        )
+        uow.flush()
+        return event_view(event)
+
+
+# ---------------------------------------------------------------- queries
+
+
+def summary_of(case: Case, *, public: bool = False, sensitive: bool = False) -> CaseSummary:
+    """The list/map view of a case; for the public, sensitive locations are coarsened."""
+    lon, lat = case.lon, case.lat
+    if public and sensitive and lon is not None and lat is not None:
+        lon, lat = round(lon, PUBLIC_COORD_DECIMALS), round(lat, PUBLIC_COORD_DECIMALS)
+    return CaseSummary(
+        id=case.id,
+        ticket=case.ticket,
+        service_code=case.service_code,
+        priority=case.priority,
+        status=case.status,
+        title=case.title,
+        lon=lon,
+        lat=lat,
+        region_code=case.region_code,
+        kecamatan_code=case.kecamatan_code,
+        agency_code=case.agency_code,
+        channel=case.channel,
+        confidential=case.confidential,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        due_at=case.due_at,
+        merged_into_id=case.merged_into_id,
+    )
+
+
+def task_view(task: Task) -> TaskView:
+    """The view of one task (its fields read straight from the row)."""
+    return TaskView.model_validate(task, from_attributes=True)
+
+
+def event_view(event: Any) -> EventView:
+    """The view of one event: a stored row or one just appended."""
+    return EventView.model_validate(event, from_attributes=True)
+
+
+def _may_see_reporter(actor: Actor, anonymous: bool) -> bool:
+    if anonymous:
+        # anonim: the reporter stays hidden from everybody but the administrators.
+        return Role.ADMIN in actor.roles
+    return actor.can(Permission.VIEW_REPORTER_PII)
+
+
+def case_detail(db: Database, actor: Actor, case_id: int) -> CaseDetail:
+    """A case with reports, tasks and timeline, cut to what `actor` may see."""
+    with db.reading() as uow:
+        case = uow.repo(CaseRepository).visible(case_id, actor.case_scope())
+        if case is None:
+            raise NotFound(f"Kasus {case_id} tidak ditemukan / case not found.", case_id=case_id)
+        service = uow.repo(ServiceRepository).get(case.service_code)
+        public = actor.kind == "public"
+        reports = uow.repo(ReportRepository).for_case(case.id)
+        reporters = uow.repo(ReportRepository).reporters(
+            [r.reporter_id for r in reports if r.reporter_id and _may_see_reporter(actor, r.anonymous)]
+        )
+        report_views = []
+        for r in reports:
+            rep = reporters.get(r.reporter_id) if r.reporter_id else None
+            report_views.append(
+                ReportView(
+                    id=r.id,
+                    channel=r.channel,
+                    description=r.description,
+                    lon=None if public else r.lon,
+                    lat=None if public else r.lat,
+                    address=None if public else r.address,
+                    received_at=r.received_at,
+                    anonymous=r.anonymous,
+                    attributes=r.attributes,
+                    media=r.media,
+                    reporter=ReporterView(name=rep.name, phone=rep.phone, email=rep.email, nik=rep.nik)
+                    if rep is not None
+                    else None,
+                )
+            )
+        summary = summary_of(case, public=public, sensitive=bool(service and service.sensitive))
+        return CaseDetail(
+            **summary.model_dump(),
+            description=case.description,
+            address=None if public else case.address,
+            reject_reason=case.reject_reason,
+            resolution=case.resolution,
+            verified_at=case.verified_at,
+            resolved_at=case.resolved_at,
+            closed_at=case.closed_at,
+            reports=report_views,
+            tasks=[task_view(t) for t in uow.repo(TaskRepository).for_case(case.id)],
+            timeline=[
+                event_view(e) for e in uow.events.for_case(case.id) if not public or e.type in PUBLIC_EVENTS
+            ],
+        )
+
+
+# What the public timeline shows: status changes, never internal notes.
+PUBLIC_EVENTS = frozenset(
+    {
+        EventType.CASE_CREATED,
+        EventType.CASE_VERIFIED,
+        EventType.CASE_ASSIGNED,
+        EventType.CASE_STARTED,
+        EventType.CASE_RESOLVED,
+        EventType.CASE_CLOSED,
+        EventType.CASE_REOPENED,
+        EventType.CASE_REJECTED,
+        EventType.CASE_MERGED,
+    }
+)
+
+
+def list_cases(
+    db: Database, actor: Actor, flt: CaseFilter, *, limit: int = 50, cursor: str | None = None
+) -> CasePage:
+    """A page of cases visible to `actor`, newest first; `cursor` continues from the previous page."""
+    if not 1 <= limit <= 500:
+        raise ValidationFailed(
+            "limit harus antara 1 dan 500 / limit must be between 1 and 500.", field="limit"
+        )
+    before_id: int | None = None
+    if cursor:
+        try:
+            before_id = int(cursor)
+        except ValueError as exc:
+            raise ValidationFailed("cursor tidak sah; pakai next_cursor dari halaman sebelumnya.") from exc
+    with db.reading() as uow:
+        rows = uow.repo(CaseRepository).search(actor.case_scope(), flt, limit=limit + 1, before_id=before_id)
+        sensitive = {s.code for s in uow.repo(ServiceRepository).all(active_only=False) if s.sensitive}
+    public = actor.kind == "public"
+    items = [summary_of(c, public=public, sensitive=c.service_code in sensitive) for c in rows[:limit]]
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    return CasePage(items=items, next_cursor=next_cursor)
+
+
+def case_by_ticket(db: Database, ticket: str) -> int:
+    """The case id behind a public ticket number."""
+    with db.reading() as uow:
+        case = uow.repo(CaseRepository).by_ticket(ticket.strip().upper())
+        if case is None:
+            raise NotFound(f"Tiket {ticket} tidak ditemukan / ticket not found.")
+        return case.id
+
+
+def agency_tasks(db: Database, actor: Actor, statuses: tuple[str, ...] = ()) -> list[TaskView]:
+    """The inbox of the actor's agency."""
+    if actor.agency_code is None:
+        raise PermissionDenied("Hanya pengguna instansi yang memiliki kotak tugas / agency users only.")
+    with db.reading() as uow:
+        return [task_view(t) for t in uow.repo(TaskRepository).for_agency(actor.agency_code, statuses)]

@@ -1,0 +1,57 @@
+"""Server-Sent Events: the live tail of the event log, resumable and filtered per reader."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from kotapintar.cases.stream import OutboxCursor, filter_for
+from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["stream"])
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream(
+    request: Request,
+    db: DbDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0, description="start after this event id")] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(alias="last_event_id", description="resume point for clients that cannot set headers"),
+    ] = None,
+) -> EventSourceResponse:
+    """New events as they are committed (`id:` is the event id; send Last-Event-ID to resume)."""
+    start = after
+    resume = last_event_id or last_event_id_query
+    if start is None and resume and resume.isdigit():
+        start = int(resume)
+    if start is None:
+        start = await asyncio.to_thread(_last_id, db)
+    cursor = OutboxCursor(watermark=start)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(comment="kotapintar stream", retry=2000)
+        while not await request.is_disconnected():
+            rows = await asyncio.to_thread(cursor.poll, db)
+            for item in await asyncio.to_thread(filter_for, db, actor, rows):
+                yield ServerSentEvent(
+                    data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"]
+                )
+            if not rows:
+                await asyncio.sleep(settings.stream_poll_s)
+
+    return EventSourceResponse(events(), ping=15)
+
+
+def _last_id(db: DbDep) -> int:
+    with db.reading() as uow:
+        return uow.events.last_id()

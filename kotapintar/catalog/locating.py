@@ -1,0 +1,73 @@
+"""The deployment's region index, built from the regions table and shared by every command."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from kotapintar.catalog.geo import Location, RegionIndex, RegionShape
+from kotapintar.catalog.repository import RegionRepository
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import ValidationFailed
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[float, RegionIndex]] = {}
+_TTL_S = 300.0
+
+
+def region_index(db: Database) -> RegionIndex:
+    """The region index of `db`, rebuilt at most every few minutes or after an import."""
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(db.url)
+        if hit is not None and now - hit[0] < _TTL_S:
+            return hit[1]
+    with db.reading() as uow:
+        rows = [(r.code, r.name, r.level, r.geometry) for r in uow.repo(RegionRepository).all()]
+    index = RegionIndex.from_geojson_rows(rows)
+    with _lock:
+        _cache[db.url] = (now, index)
+    return index
+
+
+def forget_region_index(db: Database) -> None:
+    """Drop the cached index (after regions were imported)."""
+    with _lock:
+        _cache.pop(db.url, None)
+
+
+def region_name(index: RegionIndex, code: str | None) -> str | None:
+    """The name of a region code known to the index."""
+    if code is None:
+        return None
+    shape: RegionShape | None = index.by_code.get(code)
+    return shape.name if shape is not None else None
+
+
+def locate_report(
+    db: Database, lon: float | None, lat: float | None, *, served_code: str, tolerance_m: float
+) -> Location | None:
+    """Place a report's point in its regions, or explain why the point cannot be accepted."""
+    if lon is None and lat is None:
+        return None
+    if lon is None or lat is None:
+        raise ValidationFailed(
+            "Isi lon dan lat bersama-sama / give both lon and lat, or neither.", field="lon"
+        )
+    index = region_index(db)
+    if len(index) == 0:
+        return None
+    outside = index.distance_outside_m(lon, lat)
+    if outside <= tolerance_m:
+        return index.locate(lon, lat, tolerance_m=tolerance_m)
+    kab = index.by_code.get(served_code)
+    served = kab.name if kab is not None else served_code
+    hint = ""
+    if -90 <= lon <= 90 and index.distance_outside_m(lat, lon) <= tolerance_m:
+        hint = " Tampaknya lon dan lat tertukar / lon and lat look swapped."
+    raise ValidationFailed(
+        f"Lokasi ({lon:.5f}, {lat:.5f}) berada {outside / 1000:.1f} km di luar wilayah {served}; "
+        f"laporan hanya diterima untuk wilayah ini (koordinat WGS84: lon, lat).{hint}",
+        field="lon",
+        outside_by_m=round(outside),
+    )

@@ -1,0 +1,1 @@
+"""SMS, WhatsApp and Telegram adapters: provider webhooks in, messages out."""

@@ -1,0 +1,1 @@
+"""The command center's read models and pages: operator, agency, supervisor and sensors."""

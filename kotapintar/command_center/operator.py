@@ -1,0 +1,422 @@
+"""The operator's command center: live map and queue (/operator) and the case page with its actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kotapintar.cases import service as svc
+from kotapintar.cases.lifecycle import CaseStatus, allowed_next
+from kotapintar.cases.repository import TaskRepository
+from kotapintar.cases.schemas import CaseDetail
+from kotapintar.catalog.repository import AgencyRepository, RegionRepository, ServiceRepository
+from kotapintar.command_center import queries
+from kotapintar.command_center.agency import parse_outputs, step_outputs
+from kotapintar.command_center.repository import OPEN, QueueFilter
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.roles import Permission
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import DomainError, NotFound, ValidationFailed
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep, current_actor
+from kotapintar.core.http.pages import COMMAND_ROLES, flash_error, page_context, require_roles, templates
+from kotapintar.core.http.security import require_csrf
+from kotapintar.core.settings import Settings
+from kotapintar.sensors.service import case_sensor_panel
+from kotapintar.sop import tasks as tasks_svc
+
+router = APIRouter(include_in_schema=False)
+CSRF = [Depends(current_actor), Depends(require_csrf)]
+MAP_DEFAULT_LIMIT = 10000
+
+
+def _filter(
+    kecamatan: str | None, agency: str | None, service: str | None, status: str | None
+) -> QueueFilter:
+    statuses = (status,) if status in OPEN else OPEN
+    return QueueFilter(
+        kecamatan_code=kecamatan or None,
+        agency_code=agency or None,
+        service_code=service or None,
+        statuses=statuses,
+    )
+
+
+def _filter_options(db: Database) -> dict[str, Any]:
+    with db.reading() as uow:
+        return {
+            "kecamatan_options": [
+                (r.code, r.name) for r in uow.repo(RegionRepository).all(level="kecamatan")
+            ],
+            "agency_options": [(a.code, a.short or a.name) for a in uow.repo(AgencyRepository).all()],
+            "service_options": [(s.code, s.name) for s in uow.repo(ServiceRepository).all(active_only=False)],
+        }
+
+
+@router.get("/operator", response_class=HTMLResponse)
+def operator_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    kecamatan: str | None = None,
+    agency: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    tab: str = "antrean",
+) -> Response:
+    """Map and queue side by side; both follow the live stream."""
+    require_roles(request, actor, COMMAND_ROLES)
+    flt = _filter(kecamatan, agency, service, status)
+    items = queries.triage_queue(db, actor) if tab == "triase" else queries.queue(db, actor, flt)
+    query = request.url.query
+    context = page_context(
+        request,
+        settings,
+        actor,
+        items=items,
+        counts=queries.counts(db, actor, flt),
+        triage_count=len(queries.triage_queue(db, actor)) if tab != "triase" else len(items),
+        tab=tab,
+        selected={
+            "kecamatan": kecamatan or "",
+            "agency": agency or "",
+            "service": service or "",
+            "status": status or "",
+        },
+        statuses=OPEN,
+        map_url="/operator/peta.geojson" + (f"?{query}" if query else ""),
+        queue_url="/operator/antrean" + (f"?{query}" if query else ""),
+        tile_url=settings.tile_url,
+        live_url="/api/v1/stream",
+        now=utcnow(),
+        **_filter_options(db),
+    )
+    return templates.TemplateResponse(request, "ui/operator.html", context)
+
+
+@router.get("/operator/antrean", response_class=HTMLResponse)
+def queue_fragment(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    kecamatan: str | None = None,
+    agency: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    tab: str = "antrean",
+) -> Response:
+    """The queue list alone, re-fetched by the page when an event arrives."""
+    require_roles(request, actor, COMMAND_ROLES)
+    flt = _filter(kecamatan, agency, service, status)
+    items = queries.triage_queue(db, actor) if tab == "triase" else queries.queue(db, actor, flt)
+    context = page_context(
+        request, settings, actor, items=items, counts=queries.counts(db, actor, flt), tab=tab
+    )
+    return templates.TemplateResponse(request, "ui/_queue.html", context)
+
+
+@router.get("/operator/peta.geojson")
+def map_data(
+    request: Request,
+    db: DbDep,
+    actor: ActorDep,
+    kecamatan: str | None = None,
+    agency: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    bbox: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAP_LIMIT_MAX)] = MAP_DEFAULT_LIMIT,
+) -> Response:
+    """Open cases as compact GeoJSON (id, priority, status, title), most urgent first, bounded by `limit`."""
+    require_roles(request, actor, COMMAND_ROLES)
+    flt = _filter(kecamatan, agency, service, status)
+    if bbox:
+        try:
+            a, b, c, d = (float(x) for x in bbox.split(","))
+        except ValueError as exc:
+            raise ValidationFailed("bbox = minLon,minLat,maxLon,maxLat", field="bbox") from exc
+        flt = QueueFilter(**{**flt.__dict__, "bbox": (a, b, c, d)})
+    features = queries.map_features(db, actor, flt, limit=limit)
+    body = json.dumps(
+        {"type": "FeatureCollection", "features": features}, separators=(",", ":"), ensure_ascii=False
+    )
+    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/operator/kasus/{case_id}/fitur")
+def case_feature(case_id: int, request: Request, db: DbDep, actor: ActorDep) -> Response:
+    """One case for the live map: `{feature}` while open and located, else `{remove_id}`."""
+    require_roles(request, actor, COMMAND_ROLES)
+    features = queries.map_features(db, actor, QueueFilter(case_ids=(case_id,)), limit=1)
+    body: dict[str, Any] = {"feature": features[0]} if features else {"remove_id": case_id}
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
+
+
+@router.get("/operator/kasus/{case_id}/peta.geojson")
+def case_point(case_id: int, request: Request, db: DbDep, actor: ActorDep) -> Response:
+    """One case (any status) as a FeatureCollection for the small map of the case page."""
+    require_roles(request, actor, COMMAND_ROLES)
+    flt = QueueFilter(case_ids=(case_id,), statuses=())
+    features = queries.map_features(db, actor, flt, limit=1)
+    body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    return Response(body, media_type="application/geo+json")
+
+
+def _sop_progress(db: Database, actor: Actor, detail: CaseDetail) -> list[dict[str, Any]]:
+    """SOP progress from the SOP runtime (steps done, running, late, waiting); else from the tasks."""
+    try:
+        progress = tasks_svc.case_sop_progress(db, actor, detail.id)
+    except NotFound:
+        return _sop_steps(detail)
+    return [
+        {
+            "title": step.kegiatan,
+            "state": step.status,
+            "agencies": step.agencies,
+            "due_at": step.due_at,
+        }
+        for step in progress.steps
+        if step.status != "idle"
+    ]
+
+
+def _sop_steps(detail: CaseDetail) -> list[dict[str, Any]]:
+    """SOP progress from the case's tasks: each step done, running or late."""
+    now = utcnow()
+    steps = []
+    for task in detail.tasks:
+        due = task.due_at
+        if task.status in ("done", "completed"):
+            state = "done"
+        elif task.status in ("rejected", "cancelled", "handed_over"):
+            state = "stopped"
+        elif due is not None and (due if due.tzinfo else due.replace(tzinfo=now.tzinfo)) < now:
+            state = "late"
+        else:
+            state = "running"
+        steps.append(
+            {"title": task.title, "state": state, "agencies": [task.agency_code], "due_at": task.due_at}
+        )
+    return steps
+
+
+def _duplicates(db: Database, actor: Actor, detail: CaseDetail) -> list[dict[str, Any]]:
+    """Possible duplicates named by triage (with their score), the case itself left out."""
+    scores: dict[int, float] = {}
+    for event in detail.timeline:
+        if event.type in ("triage_suggested", "duplicate_suspected"):
+            for item in event.payload.get("possible_duplicates") or []:
+                if isinstance(item, list | tuple) and len(item) >= 2 and isinstance(item[0], int):
+                    scores[item[0]] = max(scores.get(item[0], 0.0), float(item[1]))
+    scores.pop(detail.id, None)
+    titles = queries.case_titles(db, actor, list(scores))
+    return [
+        {
+            "id": cid,
+            "score": score,
+            "ticket": titles[cid][0],
+            "title": titles[cid][1],
+            "status": titles[cid][2],
+        }
+        for cid, score in sorted(scores.items(), key=lambda kv: -kv[1])
+        if cid in titles
+    ]
+
+
+def _case_context(
+    request: Request, db: Database, settings: Settings, actor: Actor, case_id: int, **extra: Any
+) -> dict[str, Any]:
+    detail = svc.case_detail(db, actor, case_id)
+    status = CaseStatus(detail.status)
+    with db.reading() as uow:
+        agencies = [(a.code, a.short or a.name) for a in uow.repo(AgencyRepository).all()]
+        service = uow.repo(ServiceRepository).get(detail.service_code)
+    own_sop_tasks = [
+        {"task": t, "outputs": step_outputs(db, detail.id, t.step_id)}
+        for t in detail.tasks
+        if t.agency_code == actor.agency_code
+        and t.status in ("pending", "accepted", "in_progress")
+        and _is_sop_task(db, t.id)
+    ]
+    return page_context(
+        request,
+        settings,
+        actor,
+        case=detail,
+        sop_tasks=own_sop_tasks,
+        service_name=service.name if service else detail.service_code,
+        steps=_sop_progress(db, actor, detail),
+        duplicates=_duplicates(db, actor, detail),
+        sensor_panel=case_sensor_panel(db, actor, detail.id, detail.channel, settings=settings),
+        agency_options=agencies,
+        agency_names=dict(agencies),
+        next_statuses={s.value for s in allowed_next(status)},
+        can_triage=actor.can(Permission.TRIAGE_CASES),
+        can_close=actor.can(Permission.CLOSE_CASES),
+        live_url="/api/v1/stream",
+        tile_url=settings.tile_url,
+        **extra,
+    )
+
+
+@router.get("/operator/kasus/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: int, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Everything about one case and the actions on it."""
+    require_roles(request, actor, COMMAND_ROLES)
+    try:
+        context = _case_context(request, db, settings, actor, case_id)
+    except NotFound:
+        context = page_context(request, settings, actor, case_id=case_id)
+        return templates.TemplateResponse(request, "ui/not_found.html", context, status_code=404)
+    return templates.TemplateResponse(request, "ui/case.html", context)
+
+
+@router.get("/operator/kasus/{case_id}/isi", response_class=HTMLResponse)
+def case_body(case_id: int, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """The case page's body alone, re-fetched live when the case changes."""
+    require_roles(request, actor, COMMAND_ROLES)
+    context = _case_context(request, db, settings, actor, case_id)
+    return templates.TemplateResponse(request, "ui/_case_body.html", context)
+
+
+def _is_sop_task(db: Database, task_id: int) -> bool:
+    with db.reading() as uow:
+        task = uow.repo(TaskRepository).get(task_id)
+        return task is not None and task.task_key is not None
+
+
+@router.post("/operator/tugas/{task_id}/{action}", dependencies=CSRF)
+async def sop_task_action(
+    task_id: int, action: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Accept or complete a command-center SOP task (e.g. verifikasi) with the outputs its step declares."""
+    require_roles(request, actor, COMMAND_ROLES)
+    raw = await request.form()
+    form = {k: v for k, v in raw.items() if isinstance(v, str)}
+
+    def run() -> int:
+        with db.reading() as uow:
+            task = uow.repo(TaskRepository).get(task_id)
+            if task is None:
+                raise NotFound(f"Tugas {task_id} tidak ditemukan / task not found.")
+            case_id, step_id = task.case_id, task.step_id
+        if action == "terima":
+            tasks_svc.accept_task(db, actor, task_id)
+        elif action == "selesai":
+            outputs = parse_outputs(step_outputs(db, case_id, step_id), form)
+            tasks_svc.complete_task(db, actor, task_id, outputs=outputs, note=_text(form.get("note")))
+        else:
+            raise NotFound("Tindakan tidak dikenal / unknown action.")
+        return case_id
+
+    try:
+        case_id = await run_in_threadpool(run)
+    except DomainError as exc:
+        back = _text(form.get("case_id"))
+        if not back.isdigit():
+            raise
+        context = _case_context(request, db, settings, actor, int(back), messages=[flash_error(request, exc)])
+        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, ValidationFailed) else 409
+        return templates.TemplateResponse(request, "ui/case.html", context, status_code=status)
+    return RedirectResponse(f"/operator/kasus/{case_id}?ok=task_{action}", status_code=303)
+
+
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, str]) -> None:
+    """Run one case action through the same service the API calls."""
+    if action == "verifikasi":
+        svc.verify_case(db, actor, case_id, note=_text(form.get("note")) or None)
+    elif action == "tolak":
+        svc.reject_case(db, actor, case_id, _text(form.get("reason")))
+    elif action == "gabung":
+        target = _text(form.get("into"))
+        into_id = int(target) if target.isdigit() else svc.case_by_ticket(db, target) if target else 0
+        svc.merge_case(db, actor, case_id, into_id, reason=_text(form.get("reason")) or None)
+    elif action == "alihkan":
+        tasks_svc.reroute_case(db, actor, case_id, _text(form.get("agency_code")), _text(form.get("reason")))
+    elif action == "disposisi":
+        hours = _text(form.get("due_hours"))
+        try:
+            due = float(hours) if hours else None
+        except ValueError as exc:
+            raise ValidationFailed("Batas waktu harus angka jam / due hours must be a number.") from exc
+        if due is not None and not 0 < due <= 24 * 90:
+            raise ValidationFailed("Batas waktu 0–2160 jam / due hours 0–2160.")
+        svc.assign_case(
+            db,
+            actor,
+            case_id,
+            _text(form.get("agency_code")),
+            note=_text(form.get("note")) or None,
+            due_hours=due,
+        )
+    elif action == "selesai":
+        text = _text(form.get("resolution"))
+        if len(text) < 3:
+            raise ValidationFailed("Tuliskan hasil penanganan / describe what was done.")
+        svc.resolve_case(db, actor, case_id, text)
+    elif action == "tutup":
+        svc.close_case(db, actor, case_id, note=_text(form.get("note")) or None)
+    elif action == "buka":
+        reason = _text(form.get("reason"))
+        if len(reason) < 5:
+            raise ValidationFailed("Alasan wajib diisi (min. 5 karakter) / a reason is required.")
+        svc.reopen_case(db, actor, case_id, reason)
+    elif action == "catatan":
+        text = _text(form.get("text"))
+        if not text:
+            raise ValidationFailed("Catatan kosong / the note is empty.")
+        svc.add_note(db, actor, case_id, text[:5000])
+    elif action == "eskalasi":
+        text = _text(form.get("text"))
+        svc.add_note(db, actor, case_id, ("[ESKALASI] " + text)[:5000])
+    else:
+        raise NotFound("Tindakan tidak dikenal / unknown action.")
+
+
+ACTIONS = (
+    "verifikasi",
+    "tolak",
+    "gabung",
+    "disposisi",
+    "alihkan",
+    "selesai",
+    "tutup",
+    "buka",
+    "catatan",
+    "eskalasi",
+)
+
+
+@router.post("/operator/kasus/{case_id}/{action}", dependencies=CSRF)
+async def case_action(
+    case_id: int, action: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """One action on a case (form POST or htmx); back to the case page with a message."""
+    require_roles(request, actor, COMMAND_ROLES)
+    raw = await request.form()
+    form = {k: v for k, v in raw.items() if isinstance(v, str)}
+    try:
+        if action not in ACTIONS:
+            raise NotFound("Tindakan tidak dikenal / unknown action.")
+        await run_in_threadpool(_do, action, db, actor, case_id, form)
+    except DomainError as exc:
+        try:
+            context = _case_context(
+                request, db, settings, actor, case_id, messages=[flash_error(request, exc)]
+            )
+        except NotFound:
+            context = page_context(request, settings, actor, case_id=case_id)
+            return templates.TemplateResponse(request, "ui/not_found.html", context, status_code=404)
+        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, ValidationFailed) else 409
+        return templates.TemplateResponse(request, "ui/case.html", context, status_code=status)
+    return RedirectResponse(f"/operator/kasus/{case_id}?ok={action}", status_code=303)

@@ -1,0 +1,63 @@
+"""The supervisor view (/supervisor): all agencies side by side over a period, late cases, escalations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from kotapintar.command_center import queries
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.core.http.pages import SUPERVISOR_ROLES, page_context, require_roles, templates
+
+router = APIRouter(include_in_schema=False)
+PERIODS = (1, 7, 30, 90, 365)
+
+
+def _period(value: int | None) -> int:
+    return value if value in PERIODS else 30
+
+
+@router.get("/supervisor", response_class=HTMLResponse)
+def supervisor_page(
+    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, hari: int | None = None
+) -> Response:
+    """Per agency: open, late, on-time share, median/p90 time to accept and to complete; escalations."""
+    require_roles(request, actor, SUPERVISOR_ROLES)
+    days = _period(hari)
+    perf = queries.performance(db, actor, days)
+    names = queries.agency_names(db)
+    rows = sorted(
+        perf.values(), key=lambda p: (-p.late_open, -p.open, names.get(p.agency_code, p.agency_code))
+    )
+    context = page_context(
+        request,
+        settings,
+        actor,
+        rows=rows,
+        names=names,
+        days=days,
+        periods=PERIODS,
+        escalations=queries.escalations(db, actor),
+        live_url="/api/v1/stream",
+    )
+    return templates.TemplateResponse(request, "ui/supervisor.html", context)
+
+
+@router.get("/supervisor/terlambat", response_class=HTMLResponse)
+def late_page(
+    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, instansi: str | None = None
+) -> Response:
+    """The late tasks (of one agency or all), longest overdue first, each linked to its case."""
+    require_roles(request, actor, SUPERVISOR_ROLES)
+    names = queries.agency_names(db)
+    context = page_context(
+        request,
+        settings,
+        actor,
+        rows=queries.late_tasks(db, actor, instansi or None),
+        names=names,
+        agency=instansi or "",
+        now=utcnow(),
+    )
+    return templates.TemplateResponse(request, "ui/late.html", context)

@@ -1,0 +1,1 @@
+"""Who may do what: roles and permissions, actors, users, sessions, tokens and API keys."""

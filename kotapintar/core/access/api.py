@@ -1,0 +1,81 @@
+"""Logging in: bearer tokens for API clients, a signed session cookie for browsers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from pydantic import BaseModel
+
+from kotapintar.core.access import auth
+from kotapintar.core.http.deps import SESSION_COOKIE, DbDep, SettingsDep, UserDep
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    """A bearer token (OAuth2 password-flow shape)."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MeOut(BaseModel):
+    """Who the caller is."""
+
+    username: str
+    agency_code: str | None
+    roles: list[str]
+    permissions: list[str]
+
+
+@router.post("/auth/token", response_model=TokenOut)
+def issue_token(
+    db: DbDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(min_length=1, max_length=80)],
+    password: Annotated[str, Form(min_length=1, max_length=200)],
+) -> TokenOut:
+    """Exchange username and password (form fields) for a bearer token."""
+    user = auth.authenticate(db, username, password)
+    issued = auth.issue_token(db, user, settings.token_max_age_s)
+    return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
+
+
+@router.post("/auth/session", status_code=204)
+def open_session(
+    request: Request,
+    response: Response,
+    db: DbDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(min_length=1, max_length=80)],
+    password: Annotated[str, Form(min_length=1, max_length=200)],
+) -> None:
+    """Log a browser in: sets the signed, HttpOnly session cookie."""
+    user = auth.authenticate(db, username, password)
+    response.set_cookie(
+        SESSION_COOKIE,
+        request.app.state.signer.sign(user.id),
+        max_age=settings.session_max_age_s,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+
+
+@router.delete("/auth/session", status_code=204)
+def close_session(response: Response) -> None:
+    """Log a browser out."""
+    response.delete_cookie(SESSION_COOKIE)
+
+
+@router.get("/me", response_model=MeOut)
+def me(actor: UserDep) -> dict[str, Any]:
+    """The logged-in caller, with roles and permissions."""
+    return {
+        "username": actor.name.removeprefix("user:"),
+        "agency_code": actor.agency_code,
+        "roles": sorted(r.value for r in actor.roles),
+        "permissions": sorted(p.value for p in actor.permissions),
+    }

@@ -1,0 +1,214 @@
+"""Accounts and credentials: users, argon2 passwords, bearer tokens, client API keys, session cookies."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from kotapintar.catalog.repository import AgencyRepository
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.models import ApiKey, ApiToken, User
+from kotapintar.core.access.roles import Permission, Role
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from kotapintar.core.events.types import utcnow
+
+_hasher = PasswordHasher()
+# A hash of a random password, verified on unknown usernames so both paths take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def actor_for(user: User) -> Actor:
+    """The actor a stored user acts as."""
+    return Actor(
+        kind="user",
+        name=f"user:{user.username}",
+        user_id=user.id,
+        agency_code=user.agency_code,
+        roles=frozenset(Role(r) for r in user.roles),
+        position=user.position,
+    )
+
+
+def create_user(
+    db: Database,
+    actor: Actor,
+    *,
+    username: str,
+    password: str,
+    full_name: str,
+    agency_code: str,
+    roles: list[str],
+    position: str | None = None,
+    password_hash: str | None = None,
+) -> User:
+    """Create a user account; only admins (or the system, e.g. the first-admin CLI) may."""
+    actor.require(Permission.MANAGE_USERS)
+    if len(password) < 10:
+        raise ValidationFailed("Kata sandi minimal 10 karakter / the password needs at least 10 characters.")
+    try:
+        role_set = [Role(r).value for r in roles]
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"Peran tidak dikenal: {roles}; pilih dari {', '.join(r.value for r in Role)}."
+        ) from exc
+    if not role_set:
+        raise ValidationFailed("Pengguna perlu minimal satu peran / a user needs at least one role.")
+    with db.transaction() as uow:
+        if uow.users.by_username(username) is not None:
+            raise Conflict(f"Nama pengguna '{username}' sudah dipakai / username already taken.")
+        if uow.repo(AgencyRepository).get(agency_code) is None:
+            raise NotFound(f"Instansi '{agency_code}' tidak ada / unknown agency.")
+        user = User(
+            username=username,
+            full_name=full_name,
+            password_hash=password_hash or hash_password(password),
+            agency_code=agency_code,
+            roles=role_set,
+            position=position,
+            active=True,
+            created_at=utcnow(),
+        )
+        uow.users.add(user)
+        uow.events.append(
+            stream="system",
+            case_id=None,
+            type="user_created",
+            actor=actor.name,
+            at=user.created_at,
+            payload={"username": username, "agency": agency_code, "roles": role_set},
+        )
+    return user
+
+
+def authenticate(db: Database, username: str, password: str) -> User:
+    """The user with these credentials, or NotAuthenticated (same answer for unknown user or bad password)."""
+    with db.reading() as uow:
+        user = uow.users.by_username(username)
+    stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.active:
+        raise NotAuthenticated("Nama pengguna atau kata sandi salah / wrong username or password.")
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly issued bearer token; the clear text is shown once."""
+
+    token: str
+    expires_in: int
+
+
+def issue_token(db: Database, user: User, max_age_s: int) -> IssuedToken:
+    """A new bearer token for `user`; only its hash is stored."""
+    token = "kpt_" + secrets.token_urlsafe(32)
+    now = utcnow()
+    with db.transaction() as uow:
+        uow.users.add_token(
+            ApiToken(
+                user_id=user.id,
+                token_hash=_sha256(token),
+                created_at=now,
+                expires_at=now + timedelta(seconds=max_age_s),
+                revoked_at=None,
+            )
+        )
+    return IssuedToken(token=token, expires_in=max_age_s)
+
+
+def actor_from_token(db: Database, token: str) -> Actor:
+    """The actor behind a bearer token, or NotAuthenticated."""
+    with db.reading() as uow:
+        row = uow.users.token(_sha256(token))
+        user = uow.users.get(row.user_id) if row is not None else None
+        if row is None or user is None or not user.active or row.revoked_at is not None:
+            raise NotAuthenticated("Token tidak berlaku / invalid token.")
+        if row.expires_at <= utcnow():
+            raise NotAuthenticated("Token kedaluwarsa, silakan masuk lagi / token expired, log in again.")
+        return actor_for(user)
+
+
+def actor_from_user_id(db: Database, user_id: int) -> Actor:
+    """The actor of a user id taken from a verified session cookie."""
+    with db.reading() as uow:
+        user = uow.users.get(user_id)
+        if user is None or not user.active:
+            raise NotAuthenticated("Sesi tidak berlaku / session no longer valid.")
+        return actor_for(user)
+
+
+def create_api_key(db: Database, name: str) -> str:
+    """A new key for a client application; returns the clear key (shown once)."""
+    key = "kpk_" + secrets.token_urlsafe(32)
+    with db.transaction() as uow:
+        existing = uow.api_keys.by_name(name)
+        if existing is not None and existing.revoked_at is None:
+            raise Conflict(
+                f"Kunci API '{name}' sudah ada; cabut dulu / key '{name}' exists, revoke it first."
+            )
+        if existing is not None:
+            existing.key_hash = _sha256(key)
+            existing.created_at = utcnow()
+            existing.revoked_at = None
+        else:
+            uow.api_keys.add(ApiKey(name=name, key_hash=_sha256(key), created_at=utcnow(), revoked_at=None))
+    return key
+
+
+def revoke_api_key(db: Database, name: str) -> None:
+    """Revoke a client application's key."""
+    with db.transaction() as uow:
+        key = uow.api_keys.by_name(name)
+        if key is None or key.revoked_at is not None:
+            raise NotFound(f"Tidak ada kunci API aktif bernama '{name}' / no active key named '{name}'.")
+        uow.api_keys.revoke(key, utcnow())
+
+
+def client_for_api_key(db: Database, key: str) -> Actor | None:
+    """The client application behind a valid key, or None."""
+    with db.reading() as uow:
+        row = uow.api_keys.by_hash(_sha256(key))
+        if row is None or row.revoked_at is not None:
+            return None
+        return Actor(kind="client", name=f"client:{row.name}")
+
+
+class SessionSigner:
+    """Signs and checks browser session cookies (user id + issue time) with the secret key."""
+
+    def __init__(self, secret: str, max_age_s: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="kotapintar-session")
+        self.max_age_s = max_age_s
+
+    def sign(self, user_id: int) -> str:
+        """A cookie value for a logged-in user; carries a random session id for CSRF binding."""
+        return self._serializer.dumps({"uid": user_id, "sid": secrets.token_urlsafe(16)})
+
+    def read(self, value: str) -> tuple[int, str] | None:
+        """(user id, session id) from a valid, unexpired cookie, else None."""
+        try:
+            data = self._serializer.loads(value, max_age=self.max_age_s)
+        except (BadSignature, SignatureExpired):
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("uid"), int):
+            return None
+        return int(data["uid"]), str(data.get("sid", ""))

@@ -1,0 +1,1 @@
+"""The append-only, hash-chained event log every state change writes, and its audit."""

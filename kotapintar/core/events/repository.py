@@ -1,0 +1,240 @@
+"""The event log: appending to hash chains, tailing the outbox, reading timelines.
+
+Appends are plain Core statements (no ORM unit-of-work bookkeeping): intake appends two events per report
+and the log is the hottest table. Each chain's anchor is read once (locked) per transaction, kept in
+memory while events are added, and written once just before commit by `write_anchors()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from kotapintar.core.events.models import Event, EventStream
+from kotapintar.core.events.types import GENESIS_HASH, EventContent, chain_hash
+
+# Statements built once: bound parameters keep them in SQLAlchemy's compiled cache (the hot path).
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_EVENTS_ORDERED = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+_STREAMS: Table = EventStream.__table__  # type: ignore[assignment]
+_INSERT_ANCHOR = insert(_STREAMS)
+_UPDATE_ANCHOR = (
+    update(_STREAMS)
+    .where(_STREAMS.c.stream == bindparam("s"))
+    .values(
+        last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"), updated_at=bindparam("updated_at")
+    )
+)
+
+
+def case_stream(case_id: int) -> str:
+    """The stream name of a case's log."""
+    return f"case:{case_id}"
+
+
+@dataclass
+class _Anchor:
+    last_seq: int
+    last_hash: str
+    exists: bool
+    updated_at: datetime | None = None
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
+class AppendedEvent:
+    """An event just appended (the same fields a stored Event row has)."""
+
+    id: int
+    stream: str
+    case_id: int | None
+    seq: int
+    type: str
+    actor: str
+    occurred_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+    prev_hash: str = ""
+    hash: str = ""
+
+
+class EventRepository:
+    """All SQL about events and their chains."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._anchors: dict[str, _Anchor] = {}
+
+    def _anchor(self, stream: str, new_stream: bool) -> _Anchor:
+        anchor = self._anchors.get(stream)
+        if anchor is not None:
+            return anchor
+        row = None
+        if not new_stream:
+            row = (
+                self.session.connection()
+                .execute(
+                    select(EventStream.last_seq, EventStream.last_hash)
+                    .where(EventStream.stream == stream)
+                    .with_for_update()
+                )
+                .first()
+            )
+        anchor = (
+            _Anchor(last_seq=row.last_seq, last_hash=row.last_hash, exists=True)
+            if row is not None
+            else _Anchor(last_seq=0, last_hash=GENESIS_HASH, exists=False)
+        )
+        self._anchors[stream] = anchor
+        return anchor
+
+    def append(
+        self,
+        *,
+        stream: str,
+        case_id: int | None,
+        type: str,
+        actor: str,
+        at: datetime,
+        payload: dict[str, Any] | None = None,
+        new_stream: bool = False,
+    ) -> AppendedEvent:
+        """Append one event to `stream`, chained to the previous one, in the caller's transaction.
+
+        `new_stream=True` (a case created in this transaction) skips looking up an anchor that cannot exist.
+        """
+        anchor = self._anchor(stream, new_stream)
+        content = EventContent(
+            case_id=case_id if case_id is not None else 0,
+            seq=anchor.last_seq + 1,
+            type=str(type),
+            actor=actor,
+            occurred_at=at,
+            payload=payload or {},
+        )
+        digest = chain_hash(anchor.last_hash, content)
+        values = {
+            "stream": stream,
+            "case_id": case_id,
+            "seq": content.seq,
+            "type": content.type,
+            "actor": actor,
+            "occurred_at": at,
+            "payload": content.payload,
+            "prev_hash": anchor.last_hash,
+            "hash": digest,
+        }
+        event_id = self.session.connection().execute(_INSERT_EVENT, values).scalar_one()
+        anchor.last_seq, anchor.last_hash, anchor.updated_at, anchor.dirty = content.seq, digest, at, True
+        return AppendedEvent(id=int(event_id), **values)  # type: ignore[arg-type]
+
+    def append_many(
+        self,
+        *,
+        stream: str,
+        case_id: int | None,
+        items: list[tuple[str, str, datetime, dict[str, Any]]],
+        new_stream: bool = False,
+    ) -> list[AppendedEvent]:
+        """Append several (type, actor, at, payload) events to one stream in a single INSERT statement."""
+        anchor = self._anchor(stream, new_stream)
+        rows: list[dict[str, Any]] = []
+        seq, prev = anchor.last_seq, anchor.last_hash
+        for type_, actor, at, payload in items:
+            seq += 1
+            content = EventContent(
+                case_id=case_id if case_id is not None else 0,
+                seq=seq,
+                type=str(type_),
+                actor=actor,
+                occurred_at=at,
+                payload=payload,
+            )
+            digest = chain_hash(prev, content)
+            rows.append(
+                {
+                    "stream": stream,
+                    "case_id": case_id,
+                    "seq": seq,
+                    "type": content.type,
+                    "actor": actor,
+                    "occurred_at": at,
+                    "payload": payload,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        result = self.session.connection().execute(_INSERT_EVENTS_ORDERED, rows)
+        ids = [int(r) for r in result.scalars()]
+        anchor.last_seq, anchor.last_hash, anchor.dirty = seq, prev, True
+        anchor.updated_at = items[-1][2]
+        return [AppendedEvent(id=i, **row) for i, row in zip(ids, rows, strict=True)]
+
+    def write_anchors(self) -> None:
+        """Store the new head of every chain touched in this transaction (called just before commit)."""
+        for stream, anchor in self._anchors.items():
+            if not anchor.dirty:
+                continue
+            if anchor.exists:
+                self.session.connection().execute(
+                    update(EventStream)
+                    .where(EventStream.stream == stream)
+                    .values(
+                        last_seq=anchor.last_seq, last_hash=anchor.last_hash, updated_at=anchor.updated_at
+                    )
+                )
+            else:
+                self.session.connection().execute(
+                    insert(EventStream).values(
+                        stream=stream,
+                        last_seq=anchor.last_seq,
+                        last_hash=anchor.last_hash,
+                        updated_at=anchor.updated_at,
+                    )
+                )
+                anchor.exists = True
+            anchor.dirty = False
+
+    def for_case(self, case_id: int) -> Sequence[Event]:
+        """The timeline of a case, oldest first."""
+        return self.session.scalars(
+            select(Event).where(Event.case_id == case_id).order_by(Event.occurred_at, Event.id)
+        ).all()
+
+    def after(self, last_id: int, limit: int = 500) -> Sequence[Event]:
+        """Committed events with id greater than `last_id`, in id order (the outbox tail)."""
+        return self.session.scalars(
+            select(Event).where(Event.id > last_id).order_by(Event.id).limit(limit)
+        ).all()
+
+    def last_id(self) -> int:
+        """The newest event id, 0 when the log is empty."""
+        value = self.session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+        return int(value or 0)
+
+    def of_type(self, type: str, since: datetime | None = None) -> Sequence[Event]:
+        """All events of one type (for exports such as triage corrections)."""
+        stmt = select(Event).where(Event.type == type)
+        if since is not None:
+            stmt = stmt.where(Event.occurred_at >= since)
+        return self.session.scalars(stmt.order_by(Event.id)).all()
+
+    def streams(self) -> Sequence[EventStream]:
+        """Every chain anchor."""
+        return self.session.scalars(select(EventStream).order_by(EventStream.stream)).all()
+
+    def iter_stream_names(self) -> Iterator[str]:
+        """Every stream name that has events (anchored or not)."""
+        yield from self.session.scalars(select(Event.stream).distinct())
+
+    def stream_events(self, stream: str) -> Sequence[Event]:
+        """The events of one stream in sequence order."""
+        return self.session.scalars(
+            select(Event).where(Event.stream == stream).order_by(Event.seq, Event.id)
+        ).all()

@@ -1,0 +1,68 @@
+"""In-transaction hooks: a lower feature hands work to a higher one without importing it.
+
+The layers point one way (see docs/architecture.md): `cases` sits below `sop`, yet an operator's manual
+re-routing or resolution of a case must also move the case's SOP, in the same transaction. The lower feature
+calls a hook declared here; the higher feature registers the implementation; `kotapintar.app.wiring.wire()`
+registers them all at start-up. A hook that nobody registered raises `HookNotWired` instead of silently
+doing nothing, so a process that forgot to wire cannot drift from the SOP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from kotapintar.core.access.actors import Actor
+    from kotapintar.core.db.database import Database
+    from kotapintar.core.db.uow import UnitOfWork
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class HookNotWired(RuntimeError):
+    """A hook was called before any feature registered it (call `kotapintar.app.wiring.wire()`)."""
+
+
+class Hook(Generic[P, R]):
+    """One named hand-over point with exactly one implementation."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._impl: Callable[P, R] | None = None
+
+    def register(self, impl: Callable[P, R]) -> Callable[P, R]:
+        """Install `impl` (registering again replaces it, so wiring twice is harmless)."""
+        self._impl = impl
+        return impl
+
+    @property
+    def wired(self) -> bool:
+        """True once an implementation is registered."""
+        return self._impl is not None
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._impl is None:
+            raise HookNotWired(f"hook '{self.name}' has no implementation: call kotapintar.app.wiring.wire()")
+        return self._impl(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """What the case layer needs to know of a case's SOP instance."""
+
+    running: bool
+    responsible_agency: str | None
+
+
+# Lock the case's SOP instance (lock order: instance, then case) and describe it; None: the case has none.
+lock_workflow: Hook[[UnitOfWork, int], Workflow | None] = Hook("lock_workflow")
+# The operator disposed the case to another agency: (uow, actor name, case id, new agency, reason, at).
+reroute_workflow: Hook[[UnitOfWork, str, int, str, str, datetime], None] = Hook("reroute_workflow")
+# The case was resolved by hand: (uow, actor name, case id, resolution, at).
+resolve_workflow: Hook[[UnitOfWork, str, int, str, datetime], None] = Hook("resolve_workflow")
+# An agency accepts a task of the SOP; the engine decides what follows: (db, actor, task id).
+accept_workflow_task: Hook[[Database, Actor, int], object] = Hook("accept_workflow_task")

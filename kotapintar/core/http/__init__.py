@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by API routers and pages: dependencies, error handlers, security, templating."""

@@ -1,1 +1,0 @@
-"""The pure core: words, statuses, transitions and rules of Kotapintar, with no I/O."""

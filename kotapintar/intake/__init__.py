@@ -1,0 +1,1 @@
+"""Intake: submit a report from any channel, assess it, keep its media and guard against abuse."""

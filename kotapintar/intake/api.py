@@ -1,0 +1,45 @@
+"""Submitting reports and tracking them by ticket."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from kotapintar.cases import service as case_service
+from kotapintar.cases.schemas import CaseDetail, ReportIn, SubmitResult
+from kotapintar.core.access.actors import PUBLIC, channel_actor
+from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.intake.submit import submit_report
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+@router.post(
+    "/reports",
+    response_model=SubmitResult,
+    status_code=201,
+    responses={200: {"description": "A retry with the same Idempotency-Key: the first result"}},
+)
+def post_report(
+    body: ReportIn,
+    response: Response,
+    db: DbDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SubmitResult:
+    """Submit a report; it becomes a case and the answer carries its ticket number."""
+    if actor.kind == "public":
+        actor = channel_actor(body.channel)
+    result = submit_report(db, actor, body, idempotency_key=idempotency_key, settings=settings)
+    if result.replayed:
+        response.status_code = 200
+    return result
+
+
+@router.get("/tickets/{ticket}", response_model=CaseDetail)
+def track_ticket(ticket: str, db: DbDep) -> CaseDetail:
+    """The public view of a case by its ticket: status and timeline, never personal data."""
+    case_id = case_service.case_by_ticket(db, ticket)
+    return case_service.case_detail(db, PUBLIC, case_id)

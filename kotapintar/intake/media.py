@@ -1,0 +1,221 @@
+"""Photos sent with reports: checked by content, re-encoded without metadata, thumbnailed, stored on disk.
+
+The original upload is never kept: what is stored is a fresh JPEG with no EXIF (no GPS, no device),
+so nobody, not even an operator, can read the reporter's device or home position from a photo.
+Photos of *rahasia* reports are never served to the public.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filetype
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from kotapintar.cases.repository import CaseRepository
+from kotapintar.channels.repository import ChannelRepository
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import NotFound, ValidationFailed
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.intake.models import MediaFile
+
+ACCEPTED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+MAX_PIXELS = 40_000_000  # refuse decompression bombs well before Pillow's own warning
+JPEG_QUALITY = 82
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file as received: its bytes and what the sender called it (the name is never trusted)."""
+
+    data: bytes
+    filename: str = ""
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    original_type: str
+    image: bytes
+    thumb: bytes
+    width: int
+    height: int
+
+
+def sniff_type(data: bytes) -> str | None:
+    """The image type read from the bytes themselves (magic numbers), or None when it is no accepted image."""
+    kind = filetype.guess(data[:8192])
+    mime = kind.mime if kind is not None else None
+    return mime if mime in ACCEPTED_TYPES else None
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # No exif=, no icc_profile=: the new file carries pixels only.
+    image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def encode_photo(data: bytes, settings: Settings, *, index: int = 0) -> _Encoded:
+    """Check one photo by content and size, and re-encode it (oriented, resized, metadata-free) with a thumbnail."""
+    label = f"Foto ke-{index + 1}"
+    if len(data) > settings.max_photo_bytes:
+        mb = settings.max_photo_bytes / 1024 / 1024
+        raise ValidationFailed(
+            f"{label} terlalu besar (maksimum {mb:.0f} MB) / photo too large.",
+            code="photo_too_large",
+            field="photos",
+        )
+    mime = sniff_type(data)
+    if mime is None:
+        raise ValidationFailed(
+            f"{label} bukan gambar JPEG, PNG atau WebP / only JPEG, PNG or WebP photos are accepted.",
+            code="photo_type",
+            field="photos",
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_PIXELS:
+                raise ValidationFailed(
+                    f"{label} beresolusi terlalu tinggi / photo resolution too high.",
+                    code="photo_too_large",
+                    field="photos",
+                )
+            probe.load()
+            oriented = ImageOps.exif_transpose(probe) or probe
+            image = oriented.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValidationFailed(
+            f"{label} rusak atau tidak dapat dibaca / the photo cannot be read.",
+            code="photo_broken",
+            field="photos",
+        ) from exc
+    image.thumbnail((settings.photo_max_px, settings.photo_max_px))
+    stored = _jpeg(image)
+    thumb_image = image.copy()
+    thumb_image.thumbnail((settings.thumb_max_px, settings.thumb_max_px))
+    return _Encoded(mime, stored, _jpeg(thumb_image), image.width, image.height)
+
+
+def media_paths(settings: Settings, token: str) -> tuple[Path, Path]:
+    """Where a stored photo and its thumbnail live on disk."""
+    folder = Path(settings.media_dir) / token[:2]
+    return folder / f"{token}.jpg", folder / f"{token}.thumb.jpg"
+
+
+def media_entry(row: MediaFile) -> dict[str, Any]:
+    """The JSON kept on the report for one photo: URLs and sizes, nothing about the sender."""
+    return {
+        "token": row.token,
+        "url": f"/media/{row.token}.jpg",
+        "thumb_url": f"/media/{row.token}/thumb.jpg",
+        "content_type": row.content_type,
+        "width": row.width,
+        "height": row.height,
+        "bytes": row.bytes,
+        "sha256": row.sha256,
+    }
+
+
+def store_photos(
+    db: Database,
+    actor: Actor,
+    uploads: list[Upload],
+    *,
+    channel: str,
+    confidential: bool,
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    """Check, re-encode and store the photos of one report; all are refused if one is bad.
+
+    Anyone who may submit a report may attach photos, so no permission is required beyond that.
+    Returns the media entries for `submit_report(..., media=...)`.
+    """
+    uploads = [u for u in uploads if u.data]
+    if len(uploads) > settings.max_photos:
+        raise ValidationFailed(
+            f"Paling banyak {settings.max_photos} foto per laporan / at most {settings.max_photos} photos.",
+            code="too_many_photos",
+            field="photos",
+        )
+    encoded = [encode_photo(u.data, settings, index=i) for i, u in enumerate(uploads)]
+    if not encoded:
+        return []
+    written: list[Path] = []
+    try:
+        with db.transaction() as uow:
+            repo = ChannelRepository(uow.session)
+            entries = []
+            for upload, enc in zip(uploads, encoded, strict=True):
+                token = secrets.token_urlsafe(18)
+                image_path, thumb_path = media_paths(settings, token)
+                image_path.parent.mkdir(parents=True, exist_ok=True)
+                image_path.write_bytes(enc.image)
+                written.append(image_path)
+                thumb_path.write_bytes(enc.thumb)
+                written.append(thumb_path)
+                row = repo.add_media(
+                    MediaFile(
+                        token=token,
+                        sha256=hashlib.sha256(enc.image).hexdigest(),
+                        content_type="image/jpeg",
+                        original_type=enc.original_type,
+                        original_bytes=len(upload.data),
+                        bytes=len(enc.image),
+                        width=enc.width,
+                        height=enc.height,
+                        thumb_bytes=len(enc.thumb),
+                        confidential=confidential,
+                        channel=channel,
+                        created_at=utcnow(),
+                    )
+                )
+                entries.append(media_entry(row))
+            return entries
+    except BaseException:
+        discard_files(written)
+        raise
+
+
+def discard_files(paths: list[Path]) -> None:
+    """Remove files written for a report that was then refused (no half-created report stays behind)."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def discard_photos(db: Database, settings: Settings, media: list[dict[str, Any]]) -> None:
+    """Delete stored photos that belong to no report (the report was refused after they were stored)."""
+    for entry in media:
+        discard_files(list(media_paths(settings, str(entry["token"]))))
+
+
+def link_photos(db: Database, media: list[dict[str, Any]], case_id: int, report_id: int) -> None:
+    """Record which report (and case) stored photos belong to; decides who may see them."""
+    if not media:
+        return
+    with db.transaction() as uow:
+        ChannelRepository(uow.session).link_media([str(m["token"]) for m in media], case_id, report_id)
+
+
+def open_photo(db: Database, actor: Actor, token: str, settings: Settings, *, thumb: bool = False) -> Path:
+    """The file of a stored photo if `actor` may see it; NotFound otherwise (also for *rahasia* to the public)."""
+    gone = NotFound("Foto tidak ditemukan / photo not found.")
+    with db.reading() as uow:
+        row = ChannelRepository(uow.session).media_by_token(token)
+        if row is None or row.case_id is None:
+            raise gone
+        if row.confidential and actor.kind in ("public", "client"):
+            raise gone
+        if uow.repo(CaseRepository).visible(row.case_id, actor.case_scope()) is None:
+            raise gone
+    image_path, thumb_path = media_paths(settings, token)
+    path = thumb_path if thumb else image_path
+    if not path.is_file():
+        raise gone
+    return path

@@ -1,0 +1,253 @@
+"""submit_report: the one intake command every channel goes through."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import h3
+from sqlalchemy.exc import IntegrityError
+
+from kotapintar.cases.lifecycle import CaseStatus
+from kotapintar.cases.repository import CaseRepository, ReportRepository
+from kotapintar.cases.schemas import ReportIn, SubmitResult
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.db.uow import UnitOfWork
+from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.events.repository import case_stream
+from kotapintar.core.events.types import EventType, utcnow
+from kotapintar.core.settings import Settings, get_settings
+from kotapintar.intake.assess import assess_report
+from kotapintar.sop.runtime import start_case_sop
+from kotapintar.triage.assessment import Assessment
+
+H3_RESOLUTION = 9  # ~0.1 km² cells: the binning used for hotspots and nearby-duplicate search
+
+
+def _idempotency_key(actor: Actor, report: ReportIn, header_key: str | None) -> str | None:
+    key = header_key or report.client_ref
+    if not key:
+        return None
+    # Keys are scoped per client, so two applications that both number their requests from 1 never clash.
+    return f"{actor.name}|{key}"[:200]
+
+
+def _replay(uow: UnitOfWork, key: str) -> SubmitResult | None:
+    found = uow.repo(ReportRepository).ids_for_key(key)
+    if found is None:
+        return None
+    report_id, case_id = found
+    status = uow.repo(CaseRepository).status_of(case_id)
+    assert status is not None
+    return SubmitResult(
+        case_id=case_id, ticket=status[1] or "", report_id=report_id, status=status[0], replayed=True
+    )
+
+
+def submit_report(
+    db: Database,
+    actor: Actor,
+    report: ReportIn,
+    *,
+    idempotency_key: str | None = None,
+    settings: Settings | None = None,
+    media: list[dict[str, Any]] | None = None,
+) -> SubmitResult:
+    """Accept a report: assess it, open a case for it (or join a confident duplicate), log the events.
+
+    A retry carrying the same idempotency key (header or `client_ref`) returns the first result, also
+    when both attempts race: the unique key decides, and the loser reads the winner's result.
+    `media` are stored attachments (see the media service) that belong to this report.
+    """
+    settings = settings or get_settings()
+    if len(report.description) > settings.max_description_chars:
+        raise ValidationFailed(
+            f"Uraian terlalu panjang ({len(report.description)} karakter; maksimum "
+            f"{settings.max_description_chars}). Ringkas laporannya / shorten the description.",
+            field="description",
+        )
+    key = _idempotency_key(actor, report, idempotency_key)
+    assessment = assess_report(db, report, settings)
+    try:
+        with db.transaction() as uow:
+            if assessment.merge_into_case_id is not None:
+                joined = _join_existing(uow, actor, report, key, assessment, media or [])
+                if joined is not None:
+                    return joined
+            return _create(uow, actor, report, key, assessment, settings, media or [])
+    except IntegrityError:
+        # Two submissions with the same key raced (or this is a retry): the unique key let one in.
+        if key is None:
+            raise
+        with db.reading() as uow:
+            earlier = _replay(uow, key)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _report_row(
+    report: ReportIn,
+    service_code: str,
+    case_id: int,
+    key: str | None,
+    reporter_id: int | None,
+    media: list[dict[str, Any]],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "service_code": service_code,
+        "description": report.description,
+        "lon": report.lon,
+        "lat": report.lat,
+        "address": report.address,
+        "channel": report.channel,
+        "reporter_id": reporter_id,
+        "anonymous": report.anonymous,
+        "confidential": report.confidential,
+        "idempotency_key": key,
+        "external_id": report.external_id,
+        "attributes": report.attributes,
+        "media": media,
+        "received_at": now,
+    }
+
+
+def _store_reporter(uow: UnitOfWork, report: ReportIn, now: datetime) -> int | None:
+    person = report.reporter
+    if person is None or not any((person.name, person.phone, person.email, person.nik)):
+        return None
+    return uow.repo(ReportRepository).insert_reporter(
+        name=person.name,
+        phone=person.phone,
+        email=str(person.email) if person.email else None,
+        nik=person.nik,
+        created_at=now,
+    )
+
+
+def _join_existing(
+    uow: UnitOfWork,
+    actor: Actor,
+    report: ReportIn,
+    key: str | None,
+    assessment: Assessment,
+    media: list[dict[str, Any]],
+) -> SubmitResult | None:
+    """Attach the report to the case triage is confident it duplicates; None when that case moved on."""
+    target_id = assessment.merge_into_case_id
+    assert target_id is not None
+    case = uow.repo(CaseRepository).get(target_id, for_update=True)
+    if case is None or not CaseStatus(case.status).is_open:
+        return None
+    now = utcnow()
+    reporter_id = _store_reporter(uow, report, now)
+    report_id = uow.repo(ReportRepository).insert(
+        **_report_row(report, assessment.service.code, case.id, key, reporter_id, media, now)
+    )
+    case.updated_at = now
+    uow.events.append(
+        stream=case_stream(case.id),
+        case_id=case.id,
+        type=EventType.REPORT_RECEIVED,
+        actor=actor.name,
+        at=now,
+        payload={
+            "report_id": report_id,
+            "channel": report.channel,
+            "anonymous": report.anonymous,
+            "auto_merged": True,
+            "duplicate_score": dict(assessment.possible_duplicates).get(case.id),
+        },
+    )
+    return SubmitResult(
+        case_id=case.id,
+        ticket=case.ticket or "",
+        report_id=report_id,
+        status=case.status,
+        merged_into=case.ticket,
+    )
+
+
+def _create(
+    uow: UnitOfWork,
+    actor: Actor,
+    report: ReportIn,
+    key: str | None,
+    assessment: Assessment,
+    settings: Settings,
+    media: list[dict[str, Any]],
+) -> SubmitResult:
+    now = utcnow()
+    loc = assessment.location
+    reporter_id = _store_reporter(uow, report, now)
+    title = assessment.service.name + (f" — {assessment.place_name}" if assessment.place_name else "")
+    lon, lat = assessment.lon, assessment.lat
+    year = now.astimezone(ZoneInfo(settings.timezone)).year
+    case_id, ticket = uow.repo(CaseRepository).insert_with_ticket(
+        settings.ticket_prefix,
+        year,
+        service_code=assessment.service.code,
+        priority=assessment.priority.value,
+        status=CaseStatus.RECEIVED.value,
+        title=title[:300],
+        description=report.description,
+        lon=lon,
+        lat=lat,
+        h3_cell=h3.latlng_to_cell(lat, lon, H3_RESOLUTION) if lon is not None and lat is not None else None,
+        address=report.address,
+        region_code=loc.region_code if loc else None,
+        kecamatan_code=loc.kecamatan_code if loc else None,
+        agency_code=assessment.agency_code,
+        channel=report.channel,
+        confidential=report.confidential,
+        created_at=now,
+        updated_at=now,
+    )
+    report_id = uow.repo(ReportRepository).insert(
+        **_report_row(report, assessment.service.code, case_id, key, reporter_id, media, now)
+    )
+    stream = case_stream(case_id)
+    created = {
+        "ticket": ticket,
+        "service": assessment.service.code,
+        "priority": assessment.priority.value,
+        "status": CaseStatus.RECEIVED.value,
+        "channel": report.channel,
+        "region": loc.region_code if loc else None,
+        "kecamatan": loc.kecamatan_code if loc else None,
+        "agency": assessment.agency_code,
+        "informed": list(assessment.informed),
+        "confidential": report.confidential,
+        "precision": loc.precision if loc else "unknown",
+    }
+    received = {"report_id": report_id, "channel": report.channel, "anonymous": report.anonymous}
+    uow.events.append_many(
+        stream=stream,
+        case_id=case_id,
+        items=[
+            (EventType.REPORT_RECEIVED, actor.name, now, received),
+            (EventType.CASE_CREATED, actor.name, now, created),
+        ],
+        new_stream=True,
+    )
+    if assessment.needs_review or assessment.possible_duplicates or assessment.cues:
+        uow.events.append(
+            stream=stream,
+            case_id=case_id,
+            type=EventType.TRIAGE_SUGGESTED,
+            actor="system:triage",
+            at=now,
+            payload={
+                "needs_review": assessment.needs_review,
+                "suggestions": [list(s) for s in assessment.suggestions],
+                "cues": list(assessment.cues),
+                "possible_duplicates": [list(d) for d in assessment.possible_duplicates],
+            },
+        )
+    # The case's SOP starts in the same transaction: a case never exists without its SOP having started.
+    start_case_sop(uow, actor, case_id, assessment, now)
+    return SubmitResult(case_id=case_id, ticket=ticket, report_id=report_id, status=CaseStatus.RECEIVED.value)

@@ -1,0 +1,1 @@
+"""Response times and agency performance computed from the event log (pure functions)."""

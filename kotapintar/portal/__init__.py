@@ -1,0 +1,1 @@
+"""The public portal: public pages, the public case API and open data."""

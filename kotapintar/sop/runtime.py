@@ -1,0 +1,411 @@
+"""The SOP runtime: start a case's SOP, feed it events, and execute the engine's commands in the same transaction.
+
+Every change to a running SOP goes through `feed_event` (or `start_case_sop` for the first event): lock the
+instance, then the case, ask the pure engine (`decide`), apply its commands with `apply_decision` (tasks,
+timers, case status, events) and store the new state. Lock order is always instance → case → event stream,
+so the scheduler and the task commands never dead-lock each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from kotapintar.cases.lifecycle import CaseStatus, check_transition
+from kotapintar.cases.models import Case, Task
+from kotapintar.cases.repository import CaseRepository, ReportRepository
+from kotapintar.catalog.repository import AgencyRepository
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.db.uow import UnitOfWork
+from kotapintar.core.errors import Conflict, IllegalTransition, NotFound
+from kotapintar.core.events.repository import case_stream
+from kotapintar.core.events.types import EventType
+from kotapintar.sop.conditions import CASE_FIELDS, CHANNELS, SERVICE_CODES, FieldType
+from kotapintar.sop.engine import (
+    AssignTask,
+    CancelTimer,
+    CaseOpened,
+    ChangeCaseStatus,
+    CreateTask,
+    Decision,
+    EngineContext,
+    Escalate,
+    InstanceState,
+    Notify,
+    RecordMetric,
+    SetTaskStatus,
+    StartTimer,
+    TaskStatus,
+    _Event,
+    decide,
+    upgrade_state,
+)
+from kotapintar.sop.library import current_version, spec_of
+from kotapintar.sop.loader import load_calendar
+from kotapintar.sop.models import SopInstance
+from kotapintar.sop.repository import SopRepository
+from kotapintar.sop.spec import SopSpec
+from kotapintar.triage.assessment import Assessment
+
+log = logging.getLogger(__name__)
+_ctx_lock = threading.Lock()
+_contexts: dict[str, EngineContext] = {}
+
+# Case statuses in lifecycle order: a status change the SOP asks for while the case has been moved by hand
+# is applied only when it moves the case forward (never back to an earlier stage).
+_ORDER = {s: i for i, s in enumerate(CaseStatus)}
+
+_STATUS_EVENTS: dict[CaseStatus, str] = {
+    CaseStatus.VERIFIED: EventType.CASE_VERIFIED,
+    CaseStatus.ASSIGNED: EventType.CASE_ASSIGNED,
+    CaseStatus.IN_PROGRESS: EventType.CASE_STARTED,
+    CaseStatus.RESOLVED: EventType.CASE_RESOLVED,
+    CaseStatus.CLOSED: EventType.CASE_CLOSED,
+    CaseStatus.REJECTED: EventType.CASE_REJECTED,
+    CaseStatus.MERGED: EventType.CASE_MERGED,
+}
+
+_TASK_STATUS_EVENTS: dict[TaskStatus, str] = {
+    TaskStatus.ACCEPTED: EventType.TASK_ACCEPTED,
+    TaskStatus.DONE: EventType.TASK_COMPLETED,
+    TaskStatus.REJECTED: EventType.TASK_REJECTED,
+    TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
+}
+
+
+def engine_context(uow: UnitOfWork) -> EngineContext:
+    """The engine's context: the shipped working calendar and this deployment's command-center agency."""
+    bind = str(uow.session.get_bind().engine.url)
+    with _ctx_lock:
+        hit = _contexts.get(bind)
+    if hit is not None:
+        return hit
+    cc = uow.repo(AgencyRepository).command_center()
+    ctx = EngineContext(calendar=load_calendar(), command_center_agency=cc.code if cc else "diskominfo")
+    with _ctx_lock:
+        _contexts[bind] = ctx
+    return ctx
+
+
+def timer_key(case_id: int, engine_key: str) -> str:
+    """The globally unique key of an engine timer of one case."""
+    return f"sop:{case_id}:{engine_key}"
+
+
+def _facts(uow: UnitOfWork, case: Case, assessment: Assessment | None) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for report in uow.repo(ReportRepository).for_case(case.id)[:1]:
+        for name, value in (report.attributes or {}).items():
+            spec = CASE_FIELDS.get(name)
+            if spec is None or (isinstance(value, str) and spec.type is not FieldType.STRING):
+                continue
+            if (
+                (spec.type is FieldType.BOOL and isinstance(value, bool))
+                or (spec.type is FieldType.INT and isinstance(value, int) and not isinstance(value, bool))
+                or (
+                    spec.type is FieldType.NUMBER
+                    and isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                )
+            ):
+                facts[name] = value
+        facts["is_anonymous"] = bool(report.anonymous)
+    if case.service_code in SERVICE_CODES:
+        facts["service"] = case.service_code
+    facts["priority"] = case.priority
+    if case.kecamatan_code or case.region_code:
+        facts["region"] = case.kecamatan_code or case.region_code
+    if case.channel in CHANNELS:
+        facts["channel"] = case.channel
+    facts["is_confidential"] = bool(case.confidential)
+    facts["is_emergency"] = bool(assessment.service.emergency) if assessment else case.priority == "P1"
+    return facts
+
+
+def start_case_sop(
+    uow: UnitOfWork, actor: Actor, case_id: int, assessment: Assessment | None, at: datetime
+) -> Decision | None:
+    """Start the newest SOP version of the case's service and execute its first commands (same transaction).
+
+    None when the service has no SOP at all (neither published nor shipped).
+    """
+    repo = SopRepository(uow.session)
+    if repo.instance(case_id) is not None:
+        raise Conflict(f"SOP kasus {case_id} sudah berjalan.", code="sop_already_started")
+    case = uow.repo(CaseRepository).get(case_id, for_update=True)
+    if case is None:
+        raise NotFound(f"Kasus {case_id} tidak ditemukan.")
+    try:
+        version = current_version(uow, case.service_code)
+    except NotFound:
+        # A service added to the catalogue without an SOP yet: the case is handled by hand (spine commands).
+        log.warning("no SOP for service %s; case %s runs without one", case.service_code, case_id)
+        return None
+    spec = spec_of(version)
+    responsible = assessment.agency_code if assessment else (case.agency_code or "")
+    informed = list(assessment.informed) if assessment else []
+    event = CaseOpened(
+        at=at,
+        actor=actor.name,
+        case_ref=case.ticket or str(case.id),
+        responsible_agency=responsible,
+        informed_agencies=informed,
+        facts=_facts(uow, case, assessment),
+        sop_version=str(version.version),
+    )
+    ctx = engine_context(uow)
+    decision = decide(spec, None, event, ctx)
+    row = repo.add_instance(
+        SopInstance(
+            case_id=case_id,
+            sop_code=spec.code,
+            sop_version=version.version,
+            status=decision.state.status,
+            state=decision.state.model_dump(mode="json"),
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    uow.events.append(
+        stream=case_stream(case_id),
+        case_id=case_id,
+        type=EventType.SOP_STARTED,
+        actor=actor.name,
+        at=at,
+        payload={"sop": spec.code, "version": version.version, "content_hash": version.content_hash},
+    )
+    apply_decision(uow, actor.name, case, row, spec, CaseStatus.RECEIVED, decision, at)
+    return decision
+
+
+def load_instance(uow: UnitOfWork, case_id: int, *, for_update: bool = True) -> tuple[SopInstance, SopSpec]:
+    """The SOP instance of a case (locked) and the spec of the version it is pinned to."""
+    repo = SopRepository(uow.session)
+    row = repo.instance(case_id, for_update=for_update)
+    if row is not None:
+        cached = _spec_by_instance(uow, row)
+        if cached is not None:
+            return row, cached
+    if row is None:
+        raise NotFound(f"Kasus {case_id} tidak dijalankan oleh SOP.", code="sop_not_started")
+    version = repo.version(row.sop_code, row.sop_version)
+    if version is None:
+        raise NotFound(f"SOP '{row.sop_code}' versi {row.sop_version} hilang dari pustaka.")
+    spec = spec_of(version)
+    _remember_spec(uow, row, spec)
+    return row, spec
+
+
+_version_specs: dict[tuple[str, str, int], SopSpec] = {}
+
+
+def _spec_by_instance(uow: UnitOfWork, row: SopInstance) -> SopSpec | None:
+    """The spec of an instance's version from this process's cache (versions are immutable), else None.
+
+    Keyed by database URL and (code, version); a version row never changes once published, so a hit is
+    always the pinned spec. A miss falls back to reading the version row.
+    """
+    key = (str(uow.session.get_bind().engine.url), row.sop_code, row.sop_version)
+    with _ctx_lock:
+        return _version_specs.get(key)
+
+
+def _remember_spec(uow: UnitOfWork, row: SopInstance, spec: SopSpec) -> None:
+    key = (str(uow.session.get_bind().engine.url), row.sop_code, row.sop_version)
+    with _ctx_lock:
+        _version_specs[key] = spec
+
+
+def feed_event(
+    uow: UnitOfWork,
+    actor_name: str,
+    case_id: int,
+    make_event: Callable[[InstanceState], _Event],
+    at: datetime,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[Decision, InstanceState]:
+    """Give one event to a case's SOP and execute what it decides; returns the decision and the old state.
+
+    `make_event` sees the current state (e.g. to find a task key); `extra` adds payload fields to the
+    task events of a task key (e.g. the suggested agency of a rejection).
+    """
+    row, spec = load_instance(uow, case_id)
+    case = uow.repo(CaseRepository).get(case_id, for_update=True)
+    assert case is not None
+    state = upgrade_state(row.state)
+    decision = decide(spec, state, make_event(state), engine_context(uow))
+    apply_decision(uow, actor_name, case, row, spec, state.case_status, decision, at, extra)
+    return decision, state
+
+
+def apply_decision(
+    uow: UnitOfWork,
+    actor_name: str,
+    case: Case,
+    row: SopInstance,
+    spec: SopSpec,
+    engine_status_before: CaseStatus,
+    decision: Decision,
+    at: datetime,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Execute the engine's commands: task rows, timers, case status and the events of each, then save state."""
+    repo = SopRepository(uow.session)
+    stream = case_stream(case.id)
+    tasks = repo.tasks_by_key(case.id)
+    in_sync = CaseStatus(case.status) == engine_status_before
+    extra = extra or {}
+
+    def log(type_: str, payload: dict[str, Any]) -> None:
+        uow.events.append(
+            stream=stream,
+            case_id=case.id,
+            type=type_,
+            actor=actor_name,
+            at=at,
+            payload={k: v for k, v in payload.items() if v is not None},
+        )
+
+    def task_ref(key: str) -> dict[str, Any]:
+        t = tasks.get(key)
+        return {
+            "task_id": t.id if t else None,
+            "task_key": key,
+            "agency": t.agency_code if t else None,
+            "step": t.step_id if t else None,
+            **extra.get(key, {}),
+        }
+
+    for cmd in decision.commands:
+        if isinstance(cmd, CreateTask):
+            task = repo.add_task(
+                Task(
+                    case_id=case.id,
+                    step_id=cmd.step_id,
+                    title=cmd.kegiatan[:300],
+                    agency_code=cmd.agency,
+                    unit_code=None,
+                    status=TaskStatus.PENDING.value,
+                    due_at=cmd.due_at,
+                    created_at=at,
+                    task_key=cmd.task_key,
+                    position=cmd.position,
+                    data={"answer_required": cmd.answer_required, "replaces": cmd.replaces, "sop": spec.code},
+                )
+            )
+            tasks[cmd.task_key] = task
+            log(
+                EventType.TASK_CREATED,
+                {
+                    "task_id": task.id,
+                    "task_key": cmd.task_key,
+                    "agency": cmd.agency,
+                    "position": cmd.position,
+                    "step": cmd.step_id,
+                    "due_at": cmd.due_at.isoformat() if cmd.due_at else None,
+                    "replaces": cmd.replaces,
+                },
+            )
+        elif isinstance(cmd, SetTaskStatus):
+            task = tasks[cmd.task_key]
+            task.status = cmd.status.value
+            if cmd.status is TaskStatus.DONE:
+                task.completed_at = at
+            elif cmd.status is TaskStatus.ACCEPTED and task.accepted_at is None:
+                task.accepted_at = at
+            event_type = _TASK_STATUS_EVENTS.get(cmd.status)
+            if event_type is not None:
+                log(event_type, {**task_ref(cmd.task_key), "reason": cmd.reason or None})
+        elif isinstance(cmd, AssignTask):
+            task = tasks[cmd.task_key]
+            task.data = {**(task.data or {}), "assignee": cmd.assignee}
+            log(EventType.TASK_HANDED_OVER, {**task_ref(cmd.task_key), "to": cmd.assignee})
+        elif isinstance(cmd, StartTimer):
+            task_key = cmd.payload.get("task_key")
+            timed = tasks.get(task_key) if isinstance(task_key, str) else None
+            repo.upsert_timer(
+                timer_key(case.id, cmd.key),
+                cmd.kind,
+                case.id,
+                timed.id if timed else None,
+                cmd.due_at,
+                {"sop_key": cmd.key, **cmd.payload},
+                at,
+            )
+        elif isinstance(cmd, CancelTimer):
+            repo.cancel_timer(timer_key(case.id, cmd.key))
+        elif isinstance(cmd, Notify):
+            if cmd.audience == "citizen":
+                type_ = EventType.CITIZEN_NOTIFIED
+            elif cmd.template_key == "task_reminder":
+                type_ = EventType.TASK_REMINDED
+            else:
+                type_ = EventType.AGENCY_NOTIFIED
+            log(type_, {"template": cmd.template_key, "audience": cmd.audience, "texts": dict(cmd.texts)})
+        elif isinstance(cmd, Escalate):
+            log(
+                EventType.TASK_ESCALATED,
+                {
+                    **task_ref(cmd.task_key),
+                    "rung": cmd.rung,
+                    "percent": cmd.percent,
+                    "to": f"{cmd.target_agency}.{cmd.target_position}",
+                },
+            )
+        elif isinstance(cmd, ChangeCaseStatus):
+            _change_status(case, cmd, in_sync, decision.state, log, at)
+        elif isinstance(cmd, RecordMetric):
+            task = tasks[cmd.task_key]
+            if cmd.name == "time_to_accept" and task.accepted_at is None:
+                task.accepted_at = at
+            log(
+                EventType.TASK_METRIC,
+                {
+                    **task_ref(cmd.task_key),
+                    "name": cmd.name,
+                    "seconds": round(cmd.seconds, 3),
+                    "met": cmd.met,
+                },
+            )
+    case.updated_at = at
+    repo.save_state(row, decision.state.model_dump(mode="json"), decision.state.status, at)
+
+
+def _change_status(
+    case: Case,
+    cmd: ChangeCaseStatus,
+    in_sync: bool,
+    state: InstanceState,
+    log: Callable[[str, dict[str, Any]], None],
+    at: datetime,
+) -> None:
+    current = CaseStatus(case.status)
+    target = cmd.status
+    if current == target:
+        return
+    if not in_sync and _ORDER[target] <= _ORDER[current]:
+        return  # staff moved the case by hand past this point: the SOP does not pull it back
+    try:
+        check_transition(current, target)
+    except IllegalTransition:  # a drifted case: skip a move the lifecycle does not allow from here
+        if in_sync:
+            raise
+        return
+    case.status = target.value
+    if target is CaseStatus.VERIFIED:
+        case.verified_at = at
+    elif target is CaseStatus.RESOLVED:
+        case.resolved_at = at
+    elif target is CaseStatus.CLOSED:
+        case.closed_at = at
+    event_type = _STATUS_EVENTS[target]
+    if target is CaseStatus.IN_PROGRESS and current is CaseStatus.RESOLVED:
+        event_type = EventType.CASE_REOPENED
+    payload: dict[str, Any] = {"from": current.value, "to": target.value, "reason": cmd.reason or None}
+    if target is CaseStatus.ASSIGNED:
+        payload["agency"] = state.responsible_agency
+    payload["by_sop"] = True
+    log(event_type, payload)

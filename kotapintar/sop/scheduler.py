@@ -1,0 +1,162 @@
+"""The timer scheduler: fires due SOP timers exactly once, across restarts and several worker processes.
+
+Each timer is fired in its own transaction: claim the row (PostgreSQL `FOR UPDATE SKIP LOCKED`, SQLite's
+writer lock), give the engine `TimerFired`, apply its commands, delete the row, commit. The delete commits
+with the effects, so a crash before commit leaves the timer to fire later and a commit means it never fires
+again. A timer whose firing fails is retried later with a growing delay (it is never lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kotapintar.cases.lifecycle import CaseStatus
+from kotapintar.cases.repository import CaseRepository
+from kotapintar.core.access.actors import system_actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.types import utcnow
+from kotapintar.sop.engine import CaseCancelled, TimerFired
+from kotapintar.sop.repository import SopRepository
+from kotapintar.sop.runtime import feed_event
+
+log = logging.getLogger(__name__)
+
+SCHEDULER = system_actor("scheduler")
+RETRY_DELAY = timedelta(seconds=30)
+MAX_RETRY_DELAY = timedelta(hours=1)
+_FINAL = frozenset({CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED})
+
+
+@dataclass
+class FireResult:
+    """What one run of the scheduler did."""
+
+    fired: int = 0
+    failed: int = 0
+    lags: list[float] | None = None
+
+
+def _fire_one(db: Database, now: datetime, lags: list[float] | None) -> tuple[bool, int | None, str | None]:
+    """Claim and fire one due timer; (found, id of a failed timer, error)."""
+    claimed_id: int | None = None
+    try:
+        with db.transaction() as uow:
+            repo = SopRepository(uow.session)
+            timer = repo.claim_due_timer(now)
+            if timer is None:
+                return False, None, None
+            claimed_id = timer.id
+            key = str((timer.payload or {}).get("sop_key") or "")
+            case_id = timer.case_id
+            inst = repo.instance(case_id, for_update=True) if case_id is not None and key else None
+            if inst is not None and case_id is not None:
+                case = uow.repo(CaseRepository).get(case_id)
+                assert case is not None
+                if CaseStatus(case.status) in _FINAL and inst.status in ("running", "awaiting_closure"):
+                    # The case ended outside the SOP (rejected, merged, closed by hand): stop its SOP.
+                    final = case.status if case.status in ("rejected", "merged") else "rejected"
+                    if case.status == "closed":
+                        inst.status = "closed"
+                        for other in repo.timers_for_case(case_id):
+                            if other.id != timer.id:
+                                repo.finish_timer(other)
+                    else:
+                        feed_event(
+                            uow,
+                            SCHEDULER.name,
+                            case_id,
+                            lambda _s: CaseCancelled(at=now, reason="kasus diakhiri", final_status=final),
+                            now,
+                        )
+                else:
+                    feed_event(
+                        uow,
+                        SCHEDULER.name,
+                        case_id,
+                        lambda _s: TimerFired(at=now, actor=SCHEDULER.name, key=key),
+                        now,
+                    )
+            if lags is not None:
+                lags.append((utcnow() - timer.due_at).total_seconds())
+            repo.finish_timer(timer)
+        return True, None, None
+    except Exception as exc:
+        log.exception("timer %s failed", claimed_id)
+        return True, claimed_id, f"{type(exc).__name__}: {exc}"
+
+
+def run_due_timers(
+    db: Database, now: datetime | None = None, limit: int = 1000, *, lags: list[float] | None = None
+) -> FireResult:
+    """Fire up to `limit` timers due at `now` (default: the clock), one transaction each; returns counts.
+
+    Timers that fall due while firing (e.g. the next escalation rung when `now` is far ahead) fire in the
+    same run. Safe to run from several processes at once.
+    """
+    result = FireResult(lags=lags)
+    while result.fired + result.failed < limit:
+        at = now or utcnow()
+        found, failed_id, error = _fire_one(db, at, lags)
+        if not found:
+            break
+        if failed_id is None:
+            result.fired += 1
+            continue
+        result.failed += 1
+        with db.transaction() as uow:
+            repo = SopRepository(uow.session)
+            attempts = repo.timer_attempts(failed_id)
+            if attempts is None:
+                continue
+            delay = min(RETRY_DELAY * (2 ** min(attempts, 10)), MAX_RETRY_DELAY)
+            repo.retry_timer(failed_id, at + delay)
+            log.warning("timer %s retried at %s: %s", failed_id, at + delay, error)
+    return result
+
+
+def next_due(db: Database) -> datetime | None:
+    """When the next timer falls due."""
+    with db.reading() as uow:
+        return SopRepository(uow.session).next_due()
+
+
+def run_scheduler(
+    db: Database,
+    stop: threading.Event,
+    *,
+    interval_s: float = 1.0,
+    batch: int = 500,
+) -> None:
+    """The scheduler loop: fire what is due, then sleep until the next due time (at most `interval_s`)."""
+    while not stop.is_set():
+        try:
+            upcoming = next_due(db)  # a read first: no write lock (SQLite) while nothing is due
+            if upcoming is not None and upcoming <= utcnow():
+                result = run_due_timers(db, limit=batch)
+                if result.fired + result.failed >= batch:
+                    continue
+                upcoming = next_due(db)
+        except Exception:
+            log.exception("scheduler run failed")
+            upcoming = None
+        wait = interval_s
+        if upcoming is not None:
+            wait = max(0.0, min(interval_s, (upcoming - utcnow()).total_seconds()))
+        stop.wait(wait)
+
+
+def start_scheduler_thread(db: Database, interval_s: float = 1.0) -> tuple[threading.Thread, threading.Event]:
+    """Run the scheduler loop in a daemon thread of this process (used by `kotapintar serve`)."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_scheduler,
+        args=(db, stop),
+        kwargs={"interval_s": interval_s},
+        name="kp-scheduler",
+        daemon=True,
+    )
+    thread.start()
+    return thread, stop

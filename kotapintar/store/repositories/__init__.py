@@ -1,1 +1,0 @@
-"""Repositories: the only place where SQL is written."""
