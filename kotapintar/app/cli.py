@@ -136,7 +136,7 @@ def user_create(
     position: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create a user (the first admin too). The password comes from KOTAPINTAR_NEW_PASSWORD or a prompt."""
-    from kotapintar.core.access import auth as auth_service
+    from kotapintar.catalog import staff
     from kotapintar.core.access.actors import system_actor
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
@@ -150,7 +150,7 @@ def user_create(
             _fail("the two passwords differ")
     db = open_database(get_settings())
     try:
-        user = auth_service.create_user(
+        user = staff.create_user(
             db,
             system_actor("cli"),
             username=username,

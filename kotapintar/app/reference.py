@@ -14,8 +14,9 @@ from kotapintar.cases.lifecycle import Priority
 from kotapintar.catalog.models import Agency, Service, Unit
 from kotapintar.catalog.regions import import_regions
 from kotapintar.catalog.repository import AgencyRepository, ServiceRepository, UnitRepository
+from kotapintar.catalog.staff import create_user
 from kotapintar.core.access.actors import Actor
-from kotapintar.core.access.auth import create_user, hash_password
+from kotapintar.core.access.auth import hash_password
 from kotapintar.core.access.roles import Permission, Role
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from kotapintar.cases import service as svc
-from kotapintar.cases.repository import CaseFilter
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.schemas import (
     AssignIn,
     CaseDetail,

@@ -47,6 +47,8 @@ class CaseStatus(StrEnum):
 OPEN_STATUSES: frozenset[CaseStatus] = frozenset(
     {CaseStatus.RECEIVED, CaseStatus.VERIFIED, CaseStatus.ASSIGNED, CaseStatus.IN_PROGRESS}
 )
+# The open statuses as stored strings, in lifecycle order (for SQL `IN` lists and query strings).
+OPEN_STATUS_CODES: tuple[str, ...] = tuple(s.value for s in CaseStatus if s in OPEN_STATUSES)
 FINAL_STATUSES: frozenset[CaseStatus] = frozenset({CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED})
 
 # The lifecycle as data: for every status, the statuses a case may move to next.

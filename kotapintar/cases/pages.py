@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from kotapintar.cases import service as svc
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.lifecycle import CaseStatus
-from kotapintar.cases.repository import CaseFilter
 from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.events.types import EventType
 from kotapintar.core.http.deps import DbDep, SettingsDep

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.models import Case, Report, Reporter, Task
 from kotapintar.core.access.scope import CaseScope
 
@@ -51,22 +50,6 @@ def _insert_with_ticket(dialect: str, columns: tuple[str, ...]) -> Any:
     return (
         insert(_CASES).from_select(["id", "ticket", *columns], picked).returning(_CASES.c.id, _CASES.c.ticket)
     )
-
-
-@dataclass(frozen=True)
-class CaseFilter:
-    """Filters of the case list; every field is optional."""
-
-    statuses: tuple[str, ...] = ()
-    services: tuple[str, ...] = ()
-    region_prefix: str | None = None
-    agency_code: str | None = None
-    priorities: tuple[str, ...] = ()
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    bbox: tuple[float, float, float, float] | None = None  # min_lon, min_lat, max_lon, max_lat
-    updated_after: datetime | None = None
-    ids: tuple[int, ...] = field(default_factory=tuple)
 
 
 def _scope_clause(scope: CaseScope) -> ColumnElement[bool] | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.lifecycle import CaseStatus, check_transition
 from kotapintar.cases.models import Case, Task
-from kotapintar.cases.repository import CaseFilter, CaseRepository, ReportRepository, TaskRepository
+from kotapintar.cases.repository import CaseRepository, ReportRepository, TaskRepository
 from kotapintar.cases.schemas import (
     CaseDetail,
     CasePage,
@@ -360,6 +361,24 @@ def summary_of(case: Case, *, public: bool = False, sensitive: bool = False) -> 
         due_at=case.due_at,
         merged_into_id=case.merged_into_id,
     )
+
+
+def task_of(db: Database, actor: Actor, task_id: int) -> TaskView:
+    """One task the actor may see (its agency's, or any for city-wide roles); NotFound otherwise."""
+    with db.reading() as uow:
+        task = uow.repo(TaskRepository).get(task_id)
+        if task is None or (
+            not actor.can(Permission.VIEW_ALL_CASES) and task.agency_code != actor.agency_code
+        ):
+            raise NotFound(f"Tugas {task_id} tidak ditemukan / task not found.")
+        return task_view(task)
+
+
+def is_sop_task(db: Database, task_id: int) -> bool:
+    """True when the task is a step of the case's SOP (the engine decides its moves), not a manual one."""
+    with db.reading() as uow:
+        task = uow.repo(TaskRepository).get(task_id)
+        return task is not None and task.task_key is not None
 
 
 def task_view(task: Task) -> TaskView:

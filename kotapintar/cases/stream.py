@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kotapintar.cases.repository import CaseFilter, CaseRepository
+from kotapintar.cases.filters import CaseFilter
+from kotapintar.cases.repository import CaseRepository
 from kotapintar.cases.service import PUBLIC_EVENTS
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from kotapintar.catalog import service as catalog_service
 from kotapintar.catalog.regions import regions_geojson
-from kotapintar.catalog.repository import AgencyRepository, ServiceRepository, UnitRepository
 from kotapintar.core.http.deps import DbDep
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
@@ -58,15 +58,13 @@ class UnitOut(BaseModel):
 @router.get("/agencies", response_model=list[AgencyOut])
 def agencies(db: DbDep) -> list[AgencyOut]:
     """Every agency, internal OPD and external bodies."""
-    with db.reading() as uow:
-        return [AgencyOut.model_validate(a, from_attributes=True) for a in uow.repo(AgencyRepository).all()]
+    return [AgencyOut.model_validate(a, from_attributes=True) for a in catalog_service.agencies(db)]
 
 
 @router.get("/services", response_model=list[ServiceOut])
 def services(db: DbDep) -> list[ServiceOut]:
     """The service catalogue (what can be reported)."""
-    with db.reading() as uow:
-        return [ServiceOut.model_validate(s, from_attributes=True) for s in uow.repo(ServiceRepository).all()]
+    return [ServiceOut.model_validate(s, from_attributes=True) for s in catalog_service.services(db)]
 
 
 @router.get("/regions", response_model=dict[str, Any])
@@ -83,5 +81,4 @@ def regions(
 @router.get("/units", response_model=list[UnitOut])
 def units(db: DbDep, agency: str | None = None) -> list[UnitOut]:
     """Units with their status and last position."""
-    with db.reading() as uow:
-        return [UnitOut.model_validate(u, from_attributes=True) for u in uow.repo(UnitRepository).all(agency)]
+    return [UnitOut.model_validate(u, from_attributes=True) for u in catalog_service.units(db, agency)]

@@ -27,6 +27,7 @@ from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings
 from kotapintar.intake.assess import service_routes
 from kotapintar.intake.chat import ReplyTo, submit_citizen_report
+from kotapintar.intake.repository import IntakeRepository
 from kotapintar.triage.classify import Classifier
 
 CHECK = re.compile(r"^\s*(?:CEK|CEK\s*TIKET|STATUS)\s*[:#]?\s*([A-Z]{2,6}-\d{4}-\d{1,9})\s*$", re.IGNORECASE)
@@ -263,7 +264,7 @@ def status_text(db: Database, settings: Settings, ticket: str, msg: Inbound) -> 
             case = case_service.case_detail(db, PUBLIC, case_id)
         except NotFound:
             with db.reading() as uow:
-                subs = ChannelRepository(uow.session).subscriptions_for([case_id])
+                subs = IntakeRepository(uow.session).subscriptions_for([case_id])
             if not any(s.channel == msg.channel and s.address == msg.sender for s in subs):
                 raise
             case = case_service.case_detail(db, system_actor("channels"), case_id)

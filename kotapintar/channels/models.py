@@ -50,19 +50,6 @@ class ChannelMessage(Base):
     )
 
 
-class Subscription(Base):
-    """Where status changes of a case go: the channel and address (phone, chat id, email) of a reporter."""
-
-    __tablename__ = "channel_subscriptions"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    address: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime]
-
-
 class Notification(Base):
     """One status message for one subscription, held back until `due_at` (quiet hours), then sent once."""
 

@@ -22,6 +22,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings
+from kotapintar.intake.repository import IntakeRepository
 
 log = logging.getLogger("kotapintar.notifier")
 CURSOR = "notifier"
@@ -97,7 +98,7 @@ def notify_once(
             if e.case_id is not None and e.type in PUBLIC_EVENTS and e.type != "case_created"
         ]
         case_ids = sorted({e.case_id for e in relevant if e.case_id is not None})
-        subs = repo.subscriptions_for(case_ids)
+        subs = IntakeRepository(uow.session).subscriptions_for(case_ids)
         cases = repo.cases(case_ids)
         for event in relevant:
             case = cases.get(event.case_id or 0)

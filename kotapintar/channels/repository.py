@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from kotapintar.cases.models import Case, Report
-from kotapintar.channels.models import ChannelCursor, ChannelMessage, Conversation, Notification, Subscription
+from kotapintar.cases.models import Case
+from kotapintar.channels.models import ChannelCursor, ChannelMessage, Conversation, Notification
 from kotapintar.core.events.models import Event
-from kotapintar.intake.models import MediaFile, SenderFlag
+from kotapintar.intake.models import Subscription
 
 
 class ChannelRepository:
@@ -70,35 +70,6 @@ class ChannelRepository:
         return row
 
     # --- subscriptions and notifications
-    def subscribe(
-        self, case_id: int, report_id: int | None, channel: str, address: str, now: datetime
-    ) -> None:
-        """Send status changes of `case_id` to `address` on `channel` (once per case and address)."""
-        exists = self.session.scalars(
-            select(Subscription.id).where(
-                Subscription.case_id == case_id,
-                Subscription.channel == channel,
-                Subscription.address == address,
-            )
-        ).first()
-        if exists is None:
-            self.session.add(
-                Subscription(
-                    case_id=case_id, report_id=report_id, channel=channel, address=address, created_at=now
-                )
-            )
-            self.session.flush()
-
-    def subscriptions_for(self, case_ids: Sequence[int]) -> Sequence[Subscription]:
-        """The subscriptions of these cases."""
-        if not case_ids:
-            return []
-        return self.session.scalars(select(Subscription).where(Subscription.case_id.in_(case_ids))).all()
-
-    def subscription_of_report(self, report_id: int) -> Subscription | None:
-        """The subscription created with one report (its sender)."""
-        return self.session.scalars(select(Subscription).where(Subscription.report_id == report_id)).first()
-
     def add_notification(self, event_id: int, subscription_id: int, text: str, due_at: datetime) -> bool:
         """Queue one message unless this event was already queued for this subscription."""
         exists = self.session.scalars(
@@ -163,47 +134,4 @@ class ChannelRepository:
             return {}
         return {c.id: c for c in self.session.scalars(select(Case).where(Case.id.in_(case_ids)))}
 
-    # --- spam/prank flags
-    def add_flag(self, flag: SenderFlag) -> None:
-        """Store one operator flag on a sender."""
-        self.session.add(flag)
-        self.session.flush()
-
-    def flag_count(self, channel: str, sender: str) -> int:
-        """How often a sender has been flagged as spam or prank."""
-        return int(
-            self.session.scalar(
-                select(func.count(SenderFlag.id)).where(
-                    SenderFlag.channel == channel, SenderFlag.sender == sender
-                )
-            )
-            or 0
-        )
-
-    def report(self, report_id: int) -> Report | None:
-        """One report."""
-        return self.session.get(Report, report_id)
-
     # --- media
-    def add_media(self, row: MediaFile) -> MediaFile:
-        """Store one photo's record."""
-        self.session.add(row)
-        self.session.flush()
-        return row
-
-    def media_by_token(self, token: str) -> MediaFile | None:
-        """A photo by its URL token."""
-        return self.session.scalars(select(MediaFile).where(MediaFile.token == token)).first()
-
-    def link_media(self, tokens: Sequence[str], case_id: int, report_id: int) -> None:
-        """Attach stored photos to the report (and case) they came with."""
-        if tokens:
-            self.session.execute(
-                update(MediaFile)
-                .where(MediaFile.token.in_(list(tokens)))
-                .values(case_id=case_id, report_id=report_id)
-            )
-
-    def case_of(self, case_id: int) -> Case | None:
-        """One case."""
-        return self.session.get(Case, case_id)

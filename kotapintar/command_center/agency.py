@@ -10,8 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kotapintar.cases import service as svc
-from kotapintar.cases.repository import TaskRepository
-from kotapintar.catalog.repository import AgencyRepository
+from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
@@ -38,13 +37,10 @@ def _inbox_context(
     perf = queries.performance(db, actor, PERIOD_DAYS, agency_code=actor.agency_code).get(
         actor.agency_code or ""
     )
-    with db.reading() as uow:
-        agency = uow.repo(AgencyRepository).get(actor.agency_code) if actor.agency_code else None
-        agencies = [
-            (a.code, a.short or a.name)
-            for a in uow.repo(AgencyRepository).all()
-            if a.code != actor.agency_code
-        ]
+    agency = catalog_service.agency(db, actor.agency_code)
+    agencies = [
+        (a.code, a.short or a.name) for a in catalog_service.agencies(db) if a.code != actor.agency_code
+    ]
     outputs = {
         t.id: step_outputs(db, t.case_id, t.step_id)
         for t in items
@@ -205,9 +201,7 @@ def _task_action(
     elif action == "selesai":
         note = form.get("output", "").strip()
         if sop:
-            with db.reading() as uow:
-                task = uow.repo(TaskRepository).get(task_id)
-                step_id = task.step_id if task is not None else ""
+            step_id = svc.task_of(db, actor, task_id).step_id
             outputs = parse_outputs(step_outputs(db, case_id, step_id), form)
             refs = _store_evidence(db, actor, settings, case_id, photos)
             tasks_svc.complete_task(

@@ -10,13 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kotapintar.cases import service as svc
+from kotapintar.cases.lifecycle import OPEN_STATUS_CODES as OPEN
 from kotapintar.cases.lifecycle import CaseStatus, allowed_next
-from kotapintar.cases.repository import TaskRepository
 from kotapintar.cases.schemas import CaseDetail
-from kotapintar.catalog.repository import AgencyRepository, RegionRepository, ServiceRepository
+from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
 from kotapintar.command_center.agency import parse_outputs, step_outputs
-from kotapintar.command_center.repository import OPEN, QueueFilter
+from kotapintar.command_center.filters import QueueFilter
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
@@ -47,14 +47,11 @@ def _filter(
 
 
 def _filter_options(db: Database) -> dict[str, Any]:
-    with db.reading() as uow:
-        return {
-            "kecamatan_options": [
-                (r.code, r.name) for r in uow.repo(RegionRepository).all(level="kecamatan")
-            ],
-            "agency_options": [(a.code, a.short or a.name) for a in uow.repo(AgencyRepository).all()],
-            "service_options": [(s.code, s.name) for s in uow.repo(ServiceRepository).all(active_only=False)],
-        }
+    return {
+        "kecamatan_options": [(r.code, r.name) for r in catalog_service.regions(db, "kecamatan")],
+        "agency_options": [(a.code, a.short or a.name) for a in catalog_service.agencies(db)],
+        "service_options": [(s.code, s.name) for s in catalog_service.services(db, active_only=False)],
+    }
 
 
 @router.get("/operator", response_class=HTMLResponse)
@@ -234,9 +231,8 @@ def _case_context(
 ) -> dict[str, Any]:
     detail = svc.case_detail(db, actor, case_id)
     status = CaseStatus(detail.status)
-    with db.reading() as uow:
-        agencies = [(a.code, a.short or a.name) for a in uow.repo(AgencyRepository).all()]
-        service = uow.repo(ServiceRepository).get(detail.service_code)
+    agencies = [(a.code, a.short or a.name) for a in catalog_service.agencies(db)]
+    service = catalog_service.service(db, detail.service_code)
     own_sop_tasks = [
         {"task": t, "outputs": step_outputs(db, detail.id, t.step_id)}
         for t in detail.tasks
@@ -286,9 +282,7 @@ def case_body(case_id: int, request: Request, db: DbDep, settings: SettingsDep, 
 
 
 def _is_sop_task(db: Database, task_id: int) -> bool:
-    with db.reading() as uow:
-        task = uow.repo(TaskRepository).get(task_id)
-        return task is not None and task.task_key is not None
+    return svc.is_sop_task(db, task_id)
 
 
 @router.post("/operator/tugas/{task_id}/{action}", dependencies=CSRF)
@@ -301,11 +295,8 @@ async def sop_task_action(
     form = {k: v for k, v in raw.items() if isinstance(v, str)}
 
     def run() -> int:
-        with db.reading() as uow:
-            task = uow.repo(TaskRepository).get(task_id)
-            if task is None:
-                raise NotFound(f"Tugas {task_id} tidak ditemukan / task not found.")
-            case_id, step_id = task.case_id, task.step_id
+        task = svc.task_of(db, actor, task_id)
+        case_id, step_id = task.case_id, task.step_id
         if action == "terima":
             tasks_svc.accept_task(db, actor, task_id)
         elif action == "selesai":

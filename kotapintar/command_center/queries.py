@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kotapintar.command_center.repository import QueueFilter, UiRepository
+from kotapintar.command_center.filters import QueueFilter
+from kotapintar.command_center.repository import UiRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database

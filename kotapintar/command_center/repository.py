@@ -6,32 +6,20 @@ stays fast with 100,000 cases in the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from kotapintar.cases.lifecycle import OPEN_STATUS_CODES
 from kotapintar.cases.models import Case, Task
-from kotapintar.catalog.models import Agency, Service
+from kotapintar.catalog.models import Agency
+from kotapintar.command_center.filters import QueueFilter
 from kotapintar.core.events.models import Event
 
-OPEN = ("received", "verified", "assigned", "in_progress")
 OPEN_TASKS = ("pending", "accepted", "in_progress")
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    """Filters of the operator queue and map; every field is optional."""
-
-    kecamatan_code: str | None = None
-    agency_code: str | None = None
-    service_code: str | None = None
-    statuses: tuple[str, ...] = OPEN
-    bbox: tuple[float, float, float, float] | None = None
-    case_ids: tuple[int, ...] = ()
 
 
 def _apply(stmt: Any, flt: QueueFilter) -> Any:
@@ -206,7 +194,7 @@ class UiRepository:
                 Case.priority,
             )
             .join(Case, Case.id == Event.case_id)
-            .where(Event.type == "task_escalated", Case.status.in_(OPEN))
+            .where(Event.type == "task_escalated", Case.status.in_(OPEN_STATUS_CODES))
             .order_by(Event.id.desc())
             .limit(limit)
         )
@@ -217,55 +205,6 @@ class UiRepository:
         return self.session.scalars(select(Agency).order_by(Agency.name)).all()
 
     # ---------------------------------------------------------------- public
-
-    def public_page(
-        self,
-        *,
-        after_id: int,
-        limit: int,
-        statuses: Sequence[str] = (),
-        since: datetime | None = None,
-    ) -> Sequence[Any]:
-        """One keyset page (ids above `after_id`) of non-confidential, non-merged cases with service facts."""
-        stmt = (
-            select(
-                Case.id,
-                Case.ticket,
-                Case.service_code,
-                Service.name.label("service_name"),
-                Service.sensitive,
-                Case.priority,
-                Case.status,
-                Case.title,
-                Case.lon,
-                Case.lat,
-                Case.region_code,
-                Case.kecamatan_code,
-                Case.agency_code,
-                Case.channel,
-                Case.created_at,
-                Case.updated_at,
-                Case.resolved_at,
-                Case.closed_at,
-            )
-            .join(Service, Service.code == Case.service_code)
-            .where(Case.confidential.is_(False), Case.status != "merged", Case.id > after_id)
-        )
-        if statuses:
-            stmt = stmt.where(Case.status.in_(statuses))
-        if since is not None:
-            stmt = stmt.where(Case.created_at >= since)
-        return self.session.execute(stmt.order_by(Case.id).limit(limit)).all()
-
-    def iter_public(self, *, page: int = 2000, statuses: Sequence[str] = ()) -> Iterator[Any]:
-        """Every public case in id order, read in keyset pages so memory stays flat."""
-        after = 0
-        while True:
-            rows = self.public_page(after_id=after, limit=page, statuses=statuses)
-            yield from rows
-            if len(rows) < page:
-                return
-            after = int(rows[-1].id)
 
     def resolve_times(self, since: datetime, until: datetime) -> Sequence[Any]:
         """(agency_code, created_at, resolved_at) of public cases resolved in a period."""

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from kotapintar.catalog.repository import RegionRepository
+from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
@@ -142,8 +142,7 @@ def level_labels(db: Database, settings: Settings, locale: Locale | str) -> dict
 
 
 def _region_names(db: Database) -> dict[str, str]:
-    with db.reading() as uow:
-        return {r.code: r.name for r in uow.repo(RegionRepository).all(level="kecamatan")}
+    return {r.code: r.name for r in catalog_service.regions(db, "kecamatan")}
 
 
 def device_rows(db: Database, settings: Settings, locale: Locale | str, *, now: datetime) -> list[DeviceRow]:

@@ -18,7 +18,6 @@ from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from kotapintar.cases.repository import ReportRepository
-from kotapintar.channels.repository import ChannelRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
@@ -27,6 +26,7 @@ from kotapintar.core.errors import DomainError, NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.intake.models import SenderFlag
+from kotapintar.intake.repository import IntakeRepository
 
 FLAG_KINDS = ("spam", "prank")
 
@@ -127,7 +127,7 @@ def flag_sender(
     if kind not in FLAG_KINDS:
         raise ValidationFailed(f"Jenis tanda harus salah satu dari {', '.join(FLAG_KINDS)}.", field="kind")
     with db.transaction() as uow:
-        repo = ChannelRepository(uow.session)
+        repo = IntakeRepository(uow.session)
         report = repo.report(report_id)
         if report is None:
             raise NotFound(f"Laporan {report_id} tidak ditemukan / report not found.")
@@ -154,7 +154,7 @@ def flag_sender(
 
 
 def _sender_of(
-    uow: UnitOfWork, repo: ChannelRepository, report_id: int, reporter_id: int | None, channel: str
+    uow: UnitOfWork, repo: IntakeRepository, report_id: int, reporter_id: int | None, channel: str
 ) -> tuple[str, str | None]:
     sub = repo.subscription_of_report(report_id)
     if sub is not None:
@@ -172,7 +172,7 @@ def check_sender(db: Database, settings: Settings, channel: str, sender: str) ->
         return
     key = normalise_phone(sender) if channel == "sms" else sender
     with db.reading() as uow:
-        count = ChannelRepository(uow.session).flag_count(channel, key)
+        count = IntakeRepository(uow.session).flag_count(channel, key)
     if count >= settings.spam_block_threshold:
         raise SenderBlocked(
             "Nomor ini ditandai sebagai pengirim laporan palsu; hubungi kantor pusat komando. "

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kotapintar.cases.schemas import ReportIn, SubmitResult
-from kotapintar.channels.repository import ChannelRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.intake import abuse, media
+from kotapintar.intake.repository import IntakeRepository
 from kotapintar.intake.submit import submit_report
 
 
@@ -65,6 +65,6 @@ def submit_citizen_report(
 def subscribe_reporter(db: Database, result: SubmitResult, reply_to: ReplyTo) -> None:
     """Remember where the reporter of `result` wants status changes (kept apart from the report)."""
     with db.transaction() as uow:
-        ChannelRepository(uow.session).subscribe(
+        IntakeRepository(uow.session).subscribe(
             result.case_id, result.report_id, reply_to.channel, reply_to.address, utcnow()
         )

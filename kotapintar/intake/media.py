@@ -18,13 +18,13 @@ import filetype
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kotapintar.cases.repository import CaseRepository
-from kotapintar.channels.repository import ChannelRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.intake.models import MediaFile
+from kotapintar.intake.repository import IntakeRepository
 
 ACCEPTED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 MAX_PIXELS = 40_000_000  # refuse decompression bombs well before Pillow's own warning
@@ -150,7 +150,7 @@ def store_photos(
     written: list[Path] = []
     try:
         with db.transaction() as uow:
-            repo = ChannelRepository(uow.session)
+            repo = IntakeRepository(uow.session)
             entries = []
             for upload, enc in zip(uploads, encoded, strict=True):
                 token = secrets.token_urlsafe(18)
@@ -200,14 +200,14 @@ def link_photos(db: Database, media: list[dict[str, Any]], case_id: int, report_
     if not media:
         return
     with db.transaction() as uow:
-        ChannelRepository(uow.session).link_media([str(m["token"]) for m in media], case_id, report_id)
+        IntakeRepository(uow.session).link_media([str(m["token"]) for m in media], case_id, report_id)
 
 
 def open_photo(db: Database, actor: Actor, token: str, settings: Settings, *, thumb: bool = False) -> Path:
     """The file of a stored photo if `actor` may see it; NotFound otherwise (also for *rahasia* to the public)."""
     gone = NotFound("Foto tidak ditemukan / photo not found.")
     with db.reading() as uow:
-        row = ChannelRepository(uow.session).media_by_token(token)
+        row = IntakeRepository(uow.session).media_by_token(token)
         if row is None or row.case_id is None:
             raise gone
         if row.confidential and actor.kind in ("public", "client"):

@@ -1,4 +1,5 @@
-"""Tables of intake: media files attached to reports, and flags raised against abusive senders."""
+"""Tables of intake: media files attached to reports, flags raised against abusive senders, and the
+subscription a reporter makes (by submitting on a channel) to hear of the case's progress."""
 
 from __future__ import annotations
 
@@ -45,4 +46,17 @@ class MediaFile(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
     channel: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class Subscription(Base):
+    """Where status changes of a case go: the channel and address (phone, chat id, email) of a reporter."""
+
+    __tablename__ = "channel_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]

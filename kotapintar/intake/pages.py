@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from kotapintar.cases import service as case_service
 from kotapintar.cases.schemas import CaseDetail, ReportIn
-from kotapintar.catalog.repository import AgencyRepository, ServiceRepository
+from kotapintar.catalog import service as catalog_service
 from kotapintar.core.access.actors import PUBLIC, channel_actor, system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError, NotFound
@@ -79,8 +79,7 @@ def tracking_key(settings: Settings, ticket: str) -> str:
 
 
 def _services(db: Database, locale: str) -> list[dict[str, Any]]:
-    with db.reading() as uow:
-        rows = uow.repo(ServiceRepository).all()
+    rows = catalog_service.services(db)
     english = locale == "en"
     return [
         {
@@ -293,8 +292,7 @@ def track_page(
     except NotFound:
         context = _context(request, settings, case=None, ticket=ticket)
         return templates.TemplateResponse(request, "citizen/track.html", context, status_code=404)
-    with db.reading() as uow:
-        agency = uow.repo(AgencyRepository).get(case.agency_code) if case.agency_code else None
+    agency = catalog_service.agency(db, case.agency_code)
     photos = (
         []
         if hidden

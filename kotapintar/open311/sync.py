@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 from itsdangerous import BadSignature, Signer
 
 from kotapintar.cases import service as case_service
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.lifecycle import STATUS_LABELS, CaseStatus
 from kotapintar.cases.models import Case
-from kotapintar.cases.repository import CaseFilter, CaseRepository
+from kotapintar.cases.repository import CaseRepository
 from kotapintar.cases.schemas import ReporterIn, ReportIn, SubmitResult
 from kotapintar.catalog.repository import AgencyRepository, ServiceRepository
 from kotapintar.core.access.actors import Actor

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from kotapintar.cases import service as svc
-from kotapintar.cases.repository import CaseFilter
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.schemas import CaseSummary
 from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.http.deps import DbDep

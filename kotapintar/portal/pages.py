@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kotapintar.cases import service as svc
-from kotapintar.cases.repository import CaseFilter
-from kotapintar.catalog.repository import ServiceRepository
+from kotapintar.cases.filters import CaseFilter
+from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
 from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
-from kotapintar.portal.opendata import public_features
+from kotapintar.portal.records import public_features
 from kotapintar.sensors.service import active_warnings
 
 router = APIRouter(include_in_schema=False)
@@ -30,8 +30,7 @@ def portal_home(
     """The public home: report, track, what is happening where, and how the agencies are doing."""
     days = hari if hari in PERIODS else 30
     page = svc.list_cases(db, PUBLIC, CaseFilter(), limit=30)
-    with db.reading() as uow:
-        sensitive = {s.code for s in uow.repo(ServiceRepository).all(active_only=False) if s.sensitive}
+    sensitive = {s.code for s in catalog_service.services(db, active_only=False) if s.sensitive}
     context = page_context(
         request,
         settings,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from shapely.geometry import Point
 
 from kotapintar.cases import service as case_service
-from kotapintar.cases.repository import CaseFilter
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.schemas import ReporterIn, ReportIn
 from kotapintar.catalog.locating import region_index
 from kotapintar.core.access.actors import Actor, channel_actor

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import KUALA_KAPUAS, actor
 
-from kotapintar.cases.repository import CaseFilter
+from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.service import list_cases
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database

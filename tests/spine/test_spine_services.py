@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from kotapintar.cases import service as svc
-from kotapintar.cases.repository import CaseFilter, CaseRepository
+from kotapintar.cases.filters import CaseFilter
+from kotapintar.cases.repository import CaseRepository
 from kotapintar.catalog.locating import locate_report
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database

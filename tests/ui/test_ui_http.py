@@ -22,7 +22,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.intake.submit import submit_report
 from kotapintar.metrics.performance import agency_performance, percentile
-from kotapintar.portal.opendata import COLUMNS
+from kotapintar.portal.records import COLUMNS
 from tests.helpers import CSRF_TOKEN as TOKEN
 from tests.helpers import DEMO_PASSWORD as PASSWORD
 from tests.helpers import actor, report
@@ -295,9 +295,9 @@ def test_geojson_export_shape_and_privacy(app: Any, db: Database) -> None:
 
 def test_export_streams_many_pages(app: Any, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """The export reads keyset pages: with a page of 2, five cases still all arrive once."""
-    from kotapintar.portal import opendata
+    from kotapintar.portal import records
 
-    monkeypatch.setattr(opendata, "PAGE", 2)
+    monkeypatch.setattr(records, "PAGE", 2)
     made = {new_case(db)[0] for _ in range(5)}
     rows = list(csv.DictReader(io.StringIO(TestClient(app).get("/data/kasus.csv").text)))
     got = [int(r["id"]) for r in rows]

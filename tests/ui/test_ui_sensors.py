@@ -20,7 +20,7 @@ from kotapintar.cases import service as case_svc
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.portal.opendata import SENSOR_COLUMNS
+from kotapintar.portal.records import SENSOR_COLUMNS
 from kotapintar.sensors import service as svc
 from kotapintar.sensors.engine.payloads import Reading
 from kotapintar.sensors.engine.registry import load_devices

@@ -11,12 +11,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from kotapintar.catalog.repository import AgencyRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.models import ApiKey, ApiToken, User
-from kotapintar.core.access.roles import Permission, Role
+from kotapintar.core.access.roles import Role
 from kotapintar.core.db.database import Database
-from kotapintar.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from kotapintar.core.errors import Conflict, NotAuthenticated, NotFound
 from kotapintar.core.events.types import utcnow
 
 _hasher = PasswordHasher()
@@ -43,57 +42,6 @@ def actor_for(user: User) -> Actor:
         roles=frozenset(Role(r) for r in user.roles),
         position=user.position,
     )
-
-
-def create_user(
-    db: Database,
-    actor: Actor,
-    *,
-    username: str,
-    password: str,
-    full_name: str,
-    agency_code: str,
-    roles: list[str],
-    position: str | None = None,
-    password_hash: str | None = None,
-) -> User:
-    """Create a user account; only admins (or the system, e.g. the first-admin CLI) may."""
-    actor.require(Permission.MANAGE_USERS)
-    if len(password) < 10:
-        raise ValidationFailed("Kata sandi minimal 10 karakter / the password needs at least 10 characters.")
-    try:
-        role_set = [Role(r).value for r in roles]
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"Peran tidak dikenal: {roles}; pilih dari {', '.join(r.value for r in Role)}."
-        ) from exc
-    if not role_set:
-        raise ValidationFailed("Pengguna perlu minimal satu peran / a user needs at least one role.")
-    with db.transaction() as uow:
-        if uow.users.by_username(username) is not None:
-            raise Conflict(f"Nama pengguna '{username}' sudah dipakai / username already taken.")
-        if uow.repo(AgencyRepository).get(agency_code) is None:
-            raise NotFound(f"Instansi '{agency_code}' tidak ada / unknown agency.")
-        user = User(
-            username=username,
-            full_name=full_name,
-            password_hash=password_hash or hash_password(password),
-            agency_code=agency_code,
-            roles=role_set,
-            position=position,
-            active=True,
-            created_at=utcnow(),
-        )
-        uow.users.add(user)
-        uow.events.append(
-            stream="system",
-            case_id=None,
-            type="user_created",
-            actor=actor.name,
-            at=user.created_at,
-            payload={"username": username, "agency": agency_code, "roles": role_set},
-        )
-    return user
 
 
 def authenticate(db: Database, username: str, password: str) -> User:

@@ -1,0 +1,56 @@
+"""Reading the city's reference data for pages and routers: regions, agencies, services and units.
+
+Reference data is public within the staff screens; these reads exist so that pages and routers never touch a
+repository (the layer rule), and so a later cache has one place to live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kotapintar.catalog.models import Agency, Region, Service, Unit
+from kotapintar.catalog.repository import (
+    AgencyRepository,
+    RegionRepository,
+    ServiceRepository,
+    UnitRepository,
+)
+from kotapintar.core.db.database import Database
+
+
+def agencies(db: Database) -> Sequence[Agency]:
+    """Every agency, in the repository's order."""
+    with db.reading() as uow:
+        return uow.repo(AgencyRepository).all()
+
+
+def agency(db: Database, code: str | None) -> Agency | None:
+    """One agency by code (None for no code or an unknown one)."""
+    if not code:
+        return None
+    with db.reading() as uow:
+        return uow.repo(AgencyRepository).get(code)
+
+
+def services(db: Database, *, active_only: bool = True) -> Sequence[Service]:
+    """The service catalogue (only the services open for reports unless `active_only` is False)."""
+    with db.reading() as uow:
+        return uow.repo(ServiceRepository).all(active_only=active_only)
+
+
+def service(db: Database, code: str) -> Service | None:
+    """One service by code."""
+    with db.reading() as uow:
+        return uow.repo(ServiceRepository).get(code)
+
+
+def regions(db: Database, level: str) -> Sequence[Region]:
+    """Every region of one level (kecamatan, desa …)."""
+    with db.reading() as uow:
+        return uow.repo(RegionRepository).all(level=level)
+
+
+def units(db: Database, agency_code: str | None = None) -> Sequence[Unit]:
+    """Every unit, or one agency's units."""
+    with db.reading() as uow:
+        return uow.repo(UnitRepository).all(agency_code)

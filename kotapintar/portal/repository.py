@@ -1,0 +1,69 @@
+"""All SQL of the public portal: keyset pages of the public (non-confidential, non-merged) cases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kotapintar.cases.models import Case
+from kotapintar.catalog.models import Service
+
+
+class PublicRepository:
+    """The portal's reads; every row it returns is public by construction (its WHERE clause)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def public_page(
+        self,
+        *,
+        after_id: int,
+        limit: int,
+        statuses: Sequence[str] = (),
+        since: datetime | None = None,
+    ) -> Sequence[Any]:
+        """One keyset page (ids above `after_id`) of non-confidential, non-merged cases with service facts."""
+        stmt = (
+            select(
+                Case.id,
+                Case.ticket,
+                Case.service_code,
+                Service.name.label("service_name"),
+                Service.sensitive,
+                Case.priority,
+                Case.status,
+                Case.title,
+                Case.lon,
+                Case.lat,
+                Case.region_code,
+                Case.kecamatan_code,
+                Case.agency_code,
+                Case.channel,
+                Case.created_at,
+                Case.updated_at,
+                Case.resolved_at,
+                Case.closed_at,
+            )
+            .join(Service, Service.code == Case.service_code)
+            .where(Case.confidential.is_(False), Case.status != "merged", Case.id > after_id)
+        )
+        if statuses:
+            stmt = stmt.where(Case.status.in_(statuses))
+        if since is not None:
+            stmt = stmt.where(Case.created_at >= since)
+        return self.session.execute(stmt.order_by(Case.id).limit(limit)).all()
+
+    def iter_public(self, *, page: int = 2000, statuses: Sequence[str] = ()) -> Iterator[Any]:
+        """Every public case in id order, read in keyset pages so memory stays flat."""
+        after = 0
+        while True:
+            rows = self.public_page(after_id=after, limit=page, statuses=statuses)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = int(rows[-1].id)
