@@ -30,7 +30,8 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check kotapintar tests benchmarks scripts
 	$(BIN)/ruff format --check kotapintar tests benchmarks scripts
-	$(BIN)/mypy kotapintar
+	$(BIN)/mypy kotapintar tests
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix kotapintar tests benchmarks scripts

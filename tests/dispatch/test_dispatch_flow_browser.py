@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers import KUALA_KAPUAS, actor
 
 from kotapintar.app.reference import DEMO_PASSWORD
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.dispatch import service as svc
 from tests.conftest import launch_chromium
+from tests.helpers import KUALA_KAPUAS, actor
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.browser]
 

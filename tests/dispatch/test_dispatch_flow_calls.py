@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import KUALA_KAPUAS, actor
 
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.service import list_cases
@@ -19,6 +18,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.dispatch import service as svc
 from kotapintar.dispatch.schemas import CallIn, ClassifyIn, DispatchIn
+from tests.helpers import KUALA_KAPUAS, actor
 
 PHONE = "+6281299887766"
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import KUALA_KAPUAS
 
 from kotapintar.app.reference import DEMO_PASSWORD
 from kotapintar.app.web import create_app
@@ -19,6 +18,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.dispatch import service as svc
+from tests.helpers import KUALA_KAPUAS
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
-from helpers import KUALA_KAPUAS, actor
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kotapintar.core.access.actors import system_actor
@@ -23,6 +22,7 @@ from kotapintar.dispatch import service as svc
 from kotapintar.dispatch.avl_mqtt import UnitSubscriber, broker_address
 from kotapintar.dispatch.schemas import CallIn, ClassifyIn, DispatchIn
 from tests.conftest import skip_or_fail
+from tests.helpers import KUALA_KAPUAS, actor
 
 pytestmark = pytest.mark.mqtt
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from open311_support import Open311
 
 from kotapintar.core.access.auth import create_api_key
 from kotapintar.core.db.database import Database
 from kotapintar.intake.abuse import limiter
+from tests.open311.open311_support import Open311
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from open311_support import LAT, LON, xml
 from typer.testing import CliRunner, Result
 
 from kotapintar.app.cli import app
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import get_settings
+from tests.open311.open311_support import LAT, LON, xml
 
 
 def _cli(db: Database, *args: str) -> Result:

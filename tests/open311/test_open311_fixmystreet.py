@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from open311_support import EMAIL, PHONE, server, xml
 
 from kotapintar.cases import service as case_service
 from kotapintar.core.access.auth import create_api_key
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from tests.helpers import actor
+from tests.open311.open311_support import EMAIL, PHONE, server, xml
 
 JURISDICTION = "kapuaskab.go.id"
 POLL_INTERVAL_S, POLL_MAX_TRIES = 0.2, 5  # FixMyStreet: 2 s and 5 tries; shortened for the test

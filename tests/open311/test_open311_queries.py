@@ -6,12 +6,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from open311_support import Open311, xml
 
 from kotapintar.cases import service as case_service
 from kotapintar.cases.repository import CaseRepository
 from kotapintar.open311 import sync as open311_sync
 from tests.helpers import actor
+from tests.open311.open311_support import Open311, xml
 
 
 def _ids(o311: Open311, query: str) -> list[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import re
 
-from open311_support import EMAIL, PHONE, Open311, children, xml
 from PIL import Image
 
 from kotapintar.core.settings import Settings
 from kotapintar.intake.media import media_paths
+from tests.open311.open311_support import EMAIL, PHONE, Open311, children, xml
 
 W3C = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from open311_support import LAT, LON, Open311, children, server, xml
 
 from kotapintar.cases import service as case_service
 from kotapintar.core.access.auth import create_api_key
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from tests.helpers import actor
+from tests.open311.open311_support import LAT, LON, Open311, children, server, xml
 
 
 def _w3c(moment: datetime) -> str:

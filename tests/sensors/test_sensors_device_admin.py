@@ -5,6 +5,7 @@ re-import, and a key revoked by another process stops working in a running serve
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,13 @@ devices:
 
 
 @pytest.fixture
-def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     """The CLI on the test database."""
     monkeypatch.setenv("KOTAPINTAR_DATABASE_URL", settings.database_url)
     from kotapintar.core.settings import get_settings
 
     get_settings.cache_clear()
-    yield CliRunner()  # type: ignore[misc]
+    yield CliRunner()
     get_settings.cache_clear()
 
 
@@ -61,7 +62,7 @@ def reading(device_id: str, minutes_ago: int, value: float) -> dict[str, Any]:
 
 
 def post(client: TestClient, key: str, body: dict[str, Any]) -> int:
-    return client.post("/api/v1/sensors/ingest", json=body, headers={"X-Device-Key": key}).status_code
+    return int(client.post("/api/v1/sensors/ingest", json=body, headers={"X-Device-Key": key}).status_code)
 
 
 def test_register_a_device_file_and_issue_keys_from_the_command_line(

@@ -125,7 +125,8 @@ def test_cap_feed_over_http_validates_against_the_xsd(
     assert info is not None and info.findtext(f"{{{CAP_NS}}}language") == "id-ID"
     area = info.find(f"{{{CAP_NS}}}area")
     assert area is not None and area.findtext(f"{{{CAP_NS}}}polygon")
-    assert area.find(f"{{{CAP_NS}}}geocode/{{{CAP_NS}}}value").text == "62.03.01"  # type: ignore[union-attr]
+    code = area.find(f"{{{CAP_NS}}}geocode/{{{CAP_NS}}}value")
+    assert code is not None and code.text == "62.03.01"
     chart = svc.case_observations(db, system_actor("tests"), out.cases_opened[0], settings=settings)
     assert chart["series"] and chart["alarms"][0]["level"] in ("siaga", "awas", "waspada")
     geometry = svc.chart_geometry(chart["series"][0])

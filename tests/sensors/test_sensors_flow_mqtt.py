@@ -23,6 +23,7 @@ from kotapintar.core.events.models import Event
 from kotapintar.core.settings import Settings
 from kotapintar.sensors import service as svc
 from kotapintar.sensors.engine.cap import CAP_NS, validate
+from kotapintar.sensors.engine.payloads import iso_z
 from kotapintar.sensors.models import SensorWarning
 from kotapintar.sensors.repository import SensorRepository
 from kotapintar.sensors.runtime import MqttIngestor, broker_address
@@ -119,7 +120,7 @@ def test_readings_arrive_with_the_right_quality_flags(
         settings=sensor_settings,
     )
     flags = {p["t"]: (p["value"], p["flags"]) for p in series["points"]}
-    z = svc.iso_z
+    z = iso_z
     assert flags[z(t[0])] == (1.20, [])
     assert flags[z(t[1])] == (1.22, [])
     assert flags[z(t[2])] == (9.0, ["spike"])

@@ -132,7 +132,8 @@ def _batches(draw: st.DrawFn) -> list[Batch]:
         # the clock sometimes lags the newest readings (they are then ignored), sometimes runs ahead
         now = clock + timedelta(minutes=draw(st.sampled_from([0, 0, 0, 2, 30, 120, -4])))
         items = [r for _, _, r in part]
-        if items and draw(st.booleans()):
+        shuffle: bool = draw(st.booleans())
+        if items and shuffle:
             items = draw(st.permutations(items))
         seen: dict[str, datetime] = {}
         for r in items:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sop_fixtures import CTX
 
 from kotapintar.cases.lifecycle import CaseStatus, check_transition
 from kotapintar.core.errors import IllegalTransition, ValidationFailed
@@ -34,6 +33,7 @@ from kotapintar.sop.engine import (
     upgrade_state,
 )
 from kotapintar.sop.loader import load_shipped
+from tests.sop.sop_fixtures import CTX
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 08:00 WIB
 

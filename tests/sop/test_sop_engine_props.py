@@ -8,7 +8,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sop_fixtures import CTX
 
 from kotapintar.cases.lifecycle import CaseStatus, check_transition
 from kotapintar.core.errors import DomainError
@@ -35,6 +34,7 @@ from kotapintar.sop.engine import (
 )
 from kotapintar.sop.loader import load_library
 from kotapintar.sop.spec import SopSpec
+from tests.sop.sop_fixtures import CTX
 
 LIBRARY = load_library()
 CODES = sorted(LIBRARY)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sop_fixtures import MINI
 from typer.testing import CliRunner
 
 from kotapintar.sop.cli import app
 from kotapintar.sop.conditions import SERVICE_CODES
 from kotapintar.sop.loader import SHIPPED_SOP_DIR, SopLoadError, load_library, load_sop_text, validate_text
+from tests.sop.sop_fixtures import MINI
 
 
 def errors_of(text: str) -> list[str]:

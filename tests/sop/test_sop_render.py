@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sop_fixtures import MINI
 from typer.testing import CliRunner
 
 from kotapintar.sop.cli import app
 from kotapintar.sop.loader import load_shipped, load_sop_text
 from kotapintar.sop.render import flowchart_pages, render_html, render_svg
 from kotapintar.sop.versioning import DirectoryVersionSource, content_hash, diff
+from tests.sop.sop_fixtures import MINI
 
 
 def test_html_has_identity_and_the_permenpanrb_columns() -> None:

@@ -113,7 +113,7 @@ def test_merge_moves_reports_and_keeps_reporters(db: Database, settings: Setting
     merged = svc.merge_case(db, op, b.case_id, a.case_id, reason="lubang yang sama")
     assert merged.status == "merged" and merged.merged_into_id == a.case_id
     survivor = svc.case_detail(db, op, a.case_id)
-    phones = sorted(r.reporter.phone for r in survivor.reports if r.reporter)
+    phones = sorted(r.reporter.phone or "" for r in survivor.reports if r.reporter)
     assert phones == sorted(["+6281234567890", "+628111111111"])
     assert survivor.timeline[-1].type == "report_merged"
     assert survivor.timeline[-1].payload["from_ticket"] == b.ticket

@@ -42,7 +42,15 @@ VENDORED = {
 def _own_files() -> list[Path]:
     own = [p for p in STATIC_DIR.rglob("*") if p.is_file() and VENDOR not in p.parents]
     own += [p for p in TEMPLATES_DIR.rglob("*.html")]
+    # The checks below loop over these files: finding none (folders moved) must fail, not pass vacuously.
+    assert len(own) > 20, f"own web files not found under {STATIC_DIR} and {TEMPLATES_DIR}"
     return own
+
+
+def _vendored(pattern: str) -> list[Path]:
+    found = sorted(VENDOR.rglob(pattern))
+    assert found, f"no vendored {pattern} under {VENDOR}"
+    return found
 
 
 def _strip_comments(text: str, suffix: str) -> str:
@@ -100,7 +108,7 @@ def test_vendor_files_match_pinned_versions() -> None:
 
 
 def test_no_source_map_references_that_would_404() -> None:
-    for path in VENDOR.rglob("*.js"):
+    for path in _vendored("*.js"):
         assert "sourceMappingURL" not in path.read_text(encoding="utf-8"), path
 
 
@@ -118,7 +126,7 @@ def test_own_templates_css_and_js_reference_no_external_urls() -> None:
 
 def test_vendored_files_fetch_nothing_from_the_internet() -> None:
     offenders: dict[str, set[str]] = {}
-    for path in VENDOR.rglob("*"):
+    for path in _vendored("*"):
         if path.suffix not in {".js", ".css"}:
             continue
         urls = set(URL.findall(path.read_text(encoding="utf-8"))) - HARMLESS_VENDOR_URLS
@@ -129,13 +137,15 @@ def test_vendored_files_fetch_nothing_from_the_internet() -> None:
 
 def test_no_cdn_anywhere_in_the_web_package() -> None:
     cdn = re.compile(r"unpkg\.com|cdn\.jsdelivr|cdnjs\.|googleapis\.com|cloudflare", re.I)
-    for path in [*_own_files(), *VENDOR.rglob("*.js"), *VENDOR.rglob("*.css")]:
+    for path in [*_own_files(), *_vendored("*.js"), *_vendored("*.css")]:
         if path.suffix in {".html", ".css", ".js", ".svg"}:
             assert not cdn.search(path.read_text(encoding="utf-8")), path
 
 
 def test_templates_have_no_inline_script_style_or_handlers() -> None:
-    for path in TEMPLATES_DIR.rglob("*.html"):
+    templates = sorted(TEMPLATES_DIR.rglob("*.html"))
+    assert len(templates) > 20, f"templates not found under {TEMPLATES_DIR}"
+    for path in templates:
         text = _strip_comments(path.read_text(encoding="utf-8"), ".html")
         for tag in re.findall(r"<script\b[^>]*>", text):
             assert "src=" in tag, f"{path.name}: inline <script>"
