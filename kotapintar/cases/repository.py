@@ -192,10 +192,6 @@ class ReportRepository:
         self.session.add(report)
         return report
 
-    def by_idempotency_key(self, key: str) -> Report | None:
-        """The report first submitted with this key, if any."""
-        return self.session.scalars(select(Report).where(Report.idempotency_key == key)).first()
-
     def ids_for_key(self, key: str) -> tuple[int, int] | None:
         """(report id, case id) of the report first submitted with this key, if any."""
         row = self.session.execute(
@@ -216,12 +212,6 @@ class ReportRepository:
     def for_case(self, case_id: int) -> Sequence[Report]:
         """The reports of a case, oldest first."""
         return self.session.scalars(select(Report).where(Report.case_id == case_id).order_by(Report.id)).all()
-
-    def add_reporter(self, reporter: Reporter) -> Reporter:
-        """Store a reporter's personal data and give it an id."""
-        self.session.add(reporter)
-        self.session.flush()
-        return reporter
 
     def reporters(self, ids: Sequence[int]) -> dict[int, Reporter]:
         """Reporters by id."""

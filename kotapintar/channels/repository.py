@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from kotapintar.cases.models import Case
 from kotapintar.channels.models import ChannelCursor, ChannelMessage, Conversation, Notification
-from kotapintar.core.events.models import Event
 from kotapintar.intake.models import Subscription
 
 
@@ -99,15 +98,6 @@ class ChannelRepository:
         ).all()
         return [(n, s) for n, s in rows]
 
-    def pending_notifications(self, case_id: int) -> Sequence[Notification]:
-        """Messages of a case (sent or not), in order."""
-        return self.session.scalars(
-            select(Notification)
-            .join(Subscription, Subscription.id == Notification.subscription_id)
-            .where(Subscription.case_id == case_id)
-            .order_by(Notification.id)
-        ).all()
-
     def cursor(self, name: str) -> int | None:
         """How far the reader `name` has read the events table; None when it never read."""
         row = self.session.get(ChannelCursor, name)
@@ -121,12 +111,6 @@ class ChannelRepository:
         elif last_event_id > row.last_event_id:
             row.last_event_id, row.updated_at = last_event_id, now
         self.session.flush()
-
-    def events_after(self, last_id: int, limit: int = 500) -> Sequence[Event]:
-        """Committed events after `last_id`, in id order."""
-        return self.session.scalars(
-            select(Event).where(Event.id > last_id).order_by(Event.id).limit(limit)
-        ).all()
 
     def cases(self, case_ids: Sequence[int]) -> dict[int, Case]:
         """Cases by id."""

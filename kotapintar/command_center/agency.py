@@ -233,7 +233,7 @@ async def task_action(
         await run_in_threadpool(_task_action, db, actor, settings, task_id, action, form, photos)
     except DomainError as exc:
         context = _inbox_context(request, db, settings, actor, messages=[flash_error(request, exc)])
-        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, ValidationFailed) else 409
+        status = exc.http_status  # the one error -> status map of core/errors.py (403, 404, 409, 422 …)
         return templates.TemplateResponse(request, "ui/agency.html", context, status_code=status)
     back = form.get("back", "")
     target = back if back.startswith("/instansi") and not back.startswith("//") else "/instansi"

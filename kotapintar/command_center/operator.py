@@ -313,7 +313,7 @@ async def sop_task_action(
         if not back.isdigit():
             raise
         context = _case_context(request, db, settings, actor, int(back), messages=[flash_error(request, exc)])
-        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, ValidationFailed) else 409
+        status = exc.http_status  # the one error -> status map of core/errors.py (403, 404, 409, 422 …)
         return templates.TemplateResponse(request, "ui/case.html", context, status_code=status)
     return RedirectResponse(f"/operator/kasus/{case_id}?ok=task_{action}", status_code=303)
 
@@ -333,7 +333,14 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
         into_id = int(target) if target.isdigit() else svc.case_by_ticket(db, target) if target else 0
         svc.merge_case(db, actor, case_id, into_id, reason=_text(form.get("reason")) or None)
     elif action == "alihkan":
-        tasks_svc.reroute_case(db, actor, case_id, _text(form.get("agency_code")), _text(form.get("reason")))
+        tasks_svc.reroute_case(
+            db,
+            actor,
+            case_id,
+            _text(form.get("agency_code")),
+            _text(form.get("reason")),
+            remember=form.get("remember") == "1",
+        )
     elif action == "disposisi":
         hours = _text(form.get("due_hours"))
         try:
@@ -408,6 +415,6 @@ async def case_action(
         except NotFound:
             context = page_context(request, settings, actor, case_id=case_id)
             return templates.TemplateResponse(request, "ui/not_found.html", context, status_code=404)
-        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, ValidationFailed) else 409
+        status = exc.http_status  # the one error -> status map of core/errors.py (403, 404, 409, 422 …)
         return templates.TemplateResponse(request, "ui/case.html", context, status_code=status)
     return RedirectResponse(f"/operator/kasus/{case_id}?ok={action}", status_code=303)

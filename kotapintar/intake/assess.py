@@ -73,12 +73,6 @@ def service_routes(db: Database) -> dict[str, ServiceRoute]:
     return routes
 
 
-def forget_service_routes(db: Database) -> None:
-    """Drop the cached catalogue (after it was reloaded)."""
-    with _catalogue_lock:
-        _catalogue.pop(db.url, None)
-
-
 def _choose_service(
     report: ReportIn, routes: dict[str, ServiceRoute], settings: Settings
 ) -> tuple[ServiceRoute, bool, tuple[tuple[str, float], ...]]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from kotapintar.cases.models import Case, Report
+from kotapintar.cases.models import Report
 from kotapintar.intake.models import MediaFile, SenderFlag, Subscription
 
 
@@ -85,7 +85,3 @@ class IntakeRepository:
                 .where(MediaFile.token.in_(list(tokens)))
                 .values(case_id=case_id, report_id=report_id)
             )
-
-    def case_of(self, case_id: int) -> Case | None:
-        """One case."""
-        return self.session.get(Case, case_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,13 +57,3 @@ class PublicRepository:
         if since is not None:
             stmt = stmt.where(Case.created_at >= since)
         return self.session.execute(stmt.order_by(Case.id).limit(limit)).all()
-
-    def iter_public(self, *, page: int = 2000, statuses: Sequence[str] = ()) -> Iterator[Any]:
-        """Every public case in id order, read in keyset pages so memory stays flat."""
-        after = 0
-        while True:
-            rows = self.public_page(after_id=after, limit=page, statuses=statuses)
-            yield from rows
-            if len(rows) < page:
-                return
-            after = int(rows[-1].id)

@@ -79,11 +79,6 @@ class SopRepository:
         row.updated_at = at
 
     # tasks ----------------------------------------------------------------------------------------
-    def task_by_key(self, case_id: int, task_key: str) -> Task | None:
-        """The task row of an engine task key."""
-        return self.session.scalars(
-            select(Task).where(Task.case_id == case_id, Task.task_key == task_key)
-        ).first()
 
     def tasks_by_key(self, case_id: int) -> dict[str, Task]:
         """Every SOP task row of a case by its engine key."""

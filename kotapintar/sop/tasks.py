@@ -40,6 +40,9 @@ from kotapintar.sop.engine import (
 )
 from kotapintar.sop.repository import SopRepository
 from kotapintar.sop.runtime import feed_event, load_instance
+from kotapintar.triage.context import forget_triage_context
+from kotapintar.triage.overrides import record_routing_override
+from kotapintar.triage.routing import ANYWHERE
 
 OPEN_STATUSES = tuple(s.value for s in OPEN_TASK_STATUSES)
 PEJABAT_POSITIONS = frozenset({"kepala", "pejabat_penghubung"})
@@ -393,9 +396,14 @@ def reroute_case(
     agency_code: str,
     reason: str = "",
     *,
+    remember: bool = False,
     at: datetime | None = None,
 ) -> CaseSummary:
-    """The operator re-routes a case to another responsible agency (e.g. after a `bukan_wewenang`)."""
+    """The operator re-routes a case to another responsible agency (e.g. after a `bukan_wewenang`).
+
+    With `remember`, triage learns the correction in the same transaction: later reports of the case's
+    service in its kecamatan go straight to `agency_code` (a routing override, itself an event).
+    """
     actor.require(Permission.TRIAGE_CASES)
     with db.transaction() as uow:
         if uow.repo(CaseRepository).visible(case_id, actor.case_scope()) is None:
@@ -425,9 +433,15 @@ def reroute_case(
                 **({"reason": reason} if reason else {}),
             },
         )
+        if remember:
+            region = case.kecamatan_code or ANYWHERE
+            record_routing_override(uow, actor, case.service_code, region, agency_code, case_id=case_id)
         from kotapintar.cases.service import summary_of
 
-        return summary_of(case)
+        summary = summary_of(case)
+    if remember:
+        forget_triage_context(db)
+    return summary
 
 
 # ---------------------------------------------------------------- queries

@@ -136,7 +136,7 @@ def test_case_actions_call_the_services_and_need_csrf(app: Any, db: Database) ->
     assert "Kasus didisposisikan." in page.text
     # A refused move is shown, not crashed: a too-short rejection reason.
     r = c.post(f"/operator/kasus/{case_id}/tolak", data={"csrf_token": token, "reason": "x"})
-    assert r.status_code in (400, 409)
+    assert r.status_code == 422  # a validation refusal, through the one error map (was 400/409)
     assert 'class="flash flash-error"' in r.text or "flash-error" in r.text
 
 
@@ -437,3 +437,32 @@ def test_a_rule_opened_case_shows_the_chart_of_its_readings(
     agency = client(app, "bpbd.petugas").get(f"/instansi/kasus/{case_id}")
     assert agency.status_code == 200  # banjir cases are BPBD's
     assert "data-sensor-panel" in agency.text and "<polyline" in agency.text
+
+
+def test_rerouting_from_the_case_page_can_teach_triage_the_right_agency(
+    app: Any, db: Database, settings: Settings
+) -> None:
+    """A street-light report goes to Dishub; the operator re-routes it to PUPR and ticks "remember":
+    the next street-light report in that kecamatan goes straight to PUPR (the learned override, an event)."""
+    from kotapintar.intake.assess import assess_report
+
+    case_id, _ = new_case(db, service_code="lampu_jalan", lon=114.36, lat=-3.02)
+    before = assess_report(db, report(service_code="lampu_jalan", lon=114.36, lat=-3.02), settings)
+    assert before.agency_code == "dishub"
+    c = client(app, "operator")
+    token = token_of(c, f"/operator/kasus/{case_id}")
+    for action in ("verifikasi",):
+        c.post(f"/operator/kasus/{case_id}/{action}", data={"csrf_token": token}, follow_redirects=False)
+    c.post(f"/operator/kasus/{case_id}/disposisi", data={"csrf_token": token, "agency_code": "dishub"})
+    page = c.get(f"/operator/kasus/{case_id}")
+    assert 'name="remember"' in page.text  # the choice is offered on the re-route form
+    r = c.post(
+        f"/operator/kasus/{case_id}/alihkan",
+        data={"csrf_token": token, "agency_code": "pupr", "reason": "bukan wewenang Dishub", "remember": "1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
+    after = assess_report(db, report(service_code="lampu_jalan", lon=114.36, lat=-3.02), settings)
+    assert after.agency_code == "pupr"
+    detail = svc.case_detail(db, actor(db, "operator"), case_id)
+    assert "routing_override_learned" in [e.type for e in detail.timeline]

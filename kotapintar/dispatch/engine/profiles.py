@@ -57,11 +57,6 @@ class SpeedProfile:
             self.offroad_kmh,
         )
 
-    def class_speed(self, highway: str | None) -> float:
-        """Speed (km/h) of a highway class without a maxspeed tag, clamped to the profile's range."""
-        kmh = self.speeds.get(highway or "", self.default_kmh)
-        return float(min(max(kmh, self.min_kmh), self.max_kmh))
-
     def edge_speeds_kmh(
         self,
         classes: Sequence[str],

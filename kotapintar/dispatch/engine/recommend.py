@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -433,26 +433,3 @@ def recommend_units(
         else ("mixed" if methods else (METHOD_ROAD if network is not None else METHOD_STRAIGHT))
     )
     return Recommendation(incident=incident, method=method, kinds=tuple(parts), runcard=card_name)
-
-
-def units_from_records(records: Sequence[Mapping[str, Any]]) -> list[UnitPosition]:
-    """UnitPosition list from plain dicts (id, kind, agency, lon, lat, status?, mutual_aid?)."""
-    out = []
-    for i, r in enumerate(records, start=1):
-        try:
-            out.append(
-                UnitPosition(
-                    id=str(r["id"]),
-                    kind=str(r["kind"]),
-                    agency=str(r.get("agency", "")),
-                    lon=float(r["lon"]),
-                    lat=float(r["lat"]),
-                    status=str(r.get("status") or AVAILABLE),
-                    mutual_aid=str(r.get("mutual_aid", "")).lower() in ("1", "true", "yes", "ya"),
-                )
-            )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ValidationFailed(
-                f"Data unit #{i} tidak lengkap atau tidak valid: {exc}", code="invalid_unit"
-            ) from exc
-    return out
