@@ -169,13 +169,13 @@ def user_create(
 @apikey_app.command("create")
 def apikey_create(name: str) -> None:
     """Create a key for a client application and print it (shown once)."""
-    from kotapintar.core.access import auth as auth_service
+    from kotapintar.core.access import auth
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
 
     db = open_database(get_settings())
     try:
-        key = auth_service.create_api_key(db, name)
+        key = auth.create_api_key(db, name)
     except DomainError as exc:
         _fail(str(exc))
         return
@@ -185,13 +185,13 @@ def apikey_create(name: str) -> None:
 @apikey_app.command("revoke")
 def apikey_revoke(name: str) -> None:
     """Revoke a client application's key."""
-    from kotapintar.core.access import auth as auth_service
+    from kotapintar.core.access import auth
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
 
     db = open_database(get_settings())
     try:
-        auth_service.revoke_api_key(db, name)
+        auth.revoke_api_key(db, name)
     except DomainError as exc:
         _fail(str(exc))
         return

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.schemas import (
     AssignIn,
@@ -78,61 +78,61 @@ def list_cases(
         updated_after=_aware(updated_after, "updated_after"),
         bbox=_bbox(bbox),
     )
-    return svc.list_cases(db, actor, flt, limit=limit, cursor=cursor)
+    return case_service.list_cases(db, actor, flt, limit=limit, cursor=cursor)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
 def get_case(case_id: int, db: DbDep, actor: UserDep) -> CaseDetail:
     """One case with its reports, tasks and the full timeline from the event log."""
-    return svc.case_detail(db, actor, case_id)
+    return case_service.case_detail(db, actor, case_id)
 
 
 @router.post("/cases/{case_id}/verify", response_model=CaseSummary)
 def verify(case_id: int, db: DbDep, actor: UserDep, body: TransitionIn | None = None) -> CaseSummary:
     """received → verified (verifikasi)."""
-    return svc.verify_case(db, actor, case_id, note=body.note if body else None)
+    return case_service.verify_case(db, actor, case_id, note=body.note if body else None)
 
 
 @router.post("/cases/{case_id}/reject", response_model=CaseSummary)
 def reject(case_id: int, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """→ rejected (ditolak), with a reason."""
-    return svc.reject_case(db, actor, case_id, body.reason)
+    return case_service.reject_case(db, actor, case_id, body.reason)
 
 
 @router.post("/cases/{case_id}/merge", response_model=CaseSummary)
 def merge(case_id: int, body: MergeIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """→ merged (digabung) into another open case; reports move over."""
-    return svc.merge_case(db, actor, case_id, body.into_case_id, body.reason)
+    return case_service.merge_case(db, actor, case_id, body.into_case_id, body.reason)
 
 
 @router.post("/cases/{case_id}/assign", response_model=TaskView)
 def assign(case_id: int, body: AssignIn, db: DbDep, actor: UserDep) -> TaskView:
     """→ assigned (didisposisikan) to an agency, which gets a task."""
-    return svc.assign_case(db, actor, case_id, body.agency_code, body.note, body.due_hours)
+    return case_service.assign_case(db, actor, case_id, body.agency_code, body.note, body.due_hours)
 
 
 @router.post("/cases/{case_id}/resolve", response_model=CaseSummary)
 def resolve(case_id: int, body: ResolveIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """→ resolved (selesai), with what was done."""
-    return svc.resolve_case(db, actor, case_id, body.resolution)
+    return case_service.resolve_case(db, actor, case_id, body.resolution)
 
 
 @router.post("/cases/{case_id}/close", response_model=CaseSummary)
 def close(case_id: int, db: DbDep, actor: UserDep, body: TransitionIn | None = None) -> CaseSummary:
     """resolved → closed (ditutup)."""
-    return svc.close_case(db, actor, case_id, body.note if body else None)
+    return case_service.close_case(db, actor, case_id, body.note if body else None)
 
 
 @router.post("/cases/{case_id}/reopen", response_model=CaseSummary)
 def reopen(case_id: int, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """resolved → in_progress, with the reason it is not done."""
-    return svc.reopen_case(db, actor, case_id, body.reason)
+    return case_service.reopen_case(db, actor, case_id, body.reason)
 
 
 @router.post("/cases/{case_id}/notes", response_model=EventView, status_code=201)
 def note(case_id: int, body: NoteIn, db: DbDep, actor: UserDep) -> EventView:
     """Add an internal note to the timeline."""
-    return svc.add_note(db, actor, case_id, body.text)
+    return case_service.add_note(db, actor, case_id, body.text)
 
 
 @router.get("/tasks", response_model=list[TaskView])
@@ -140,10 +140,10 @@ def my_tasks(
     db: DbDep, actor: UserDep, status: Annotated[str | None, Query(description="comma list")] = None
 ) -> list[TaskView]:
     """The caller's agency inbox."""
-    return svc.agency_tasks(db, actor, _csv(status))
+    return case_service.agency_tasks(db, actor, _csv(status))
 
 
 @router.post("/tasks/{task_id}/accept", response_model=TaskView)
 def accept(task_id: int, db: DbDep, actor: UserDep) -> TaskView:
     """An agency takes on its task."""
-    return svc.accept_task(db, actor, task_id)
+    return case_service.accept_task(db, actor, task_id)

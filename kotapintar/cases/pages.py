@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.lifecycle import CaseStatus
 from kotapintar.core.access.actors import PUBLIC
@@ -31,7 +31,7 @@ def base_context(request: Request, settings: Any, **extra: Any) -> dict[str, Any
 @router.get("/", response_class=HTMLResponse)
 def live_page(request: Request, db: DbDep, settings: SettingsDep) -> HTMLResponse:
     """Incoming cases, live: a map and a list that update as events are committed."""
-    page = svc.list_cases(db, PUBLIC, CaseFilter(), limit=50)
+    page = case_service.list_cases(db, PUBLIC, CaseFilter(), limit=50)
     context = base_context(
         request,
         settings,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
 from kotapintar.core.access.actors import Actor
@@ -22,7 +22,7 @@ from kotapintar.core.http.security import require_csrf
 from kotapintar.intake import media
 from kotapintar.sensors.service import case_sensor_panel
 from kotapintar.sop import runtime as sop_runtime
-from kotapintar.sop import tasks as tasks_svc
+from kotapintar.sop import tasks as sop_tasks
 
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(current_actor), Depends(require_csrf)]
@@ -84,7 +84,7 @@ def agency_case(
     """A case as the agency may see it (its own or handed to it); anything else is 404."""
     require_roles(request, actor, AGENCY_ROLES)
     try:
-        detail = svc.case_detail(db, actor, case_id)
+        detail = case_service.case_detail(db, actor, case_id)
     except NotFound:
         context = page_context(request, settings, actor, case_id=case_id)
         return templates.TemplateResponse(request, "ui/not_found.html", context, status_code=404)
@@ -153,7 +153,7 @@ def _store_evidence(
     """Store evidence photos and attach them to the case (through its first report); returns their tokens."""
     if not photos:
         return []
-    detail = svc.case_detail(db, actor, case_id)
+    detail = case_service.case_detail(db, actor, case_id)
     entries = media.store_photos(
         db, actor, photos, channel="agency", confidential=detail.confidential, settings=settings
     )
@@ -176,41 +176,41 @@ def _task_action(
     sop = task_key is not None
     if action == "terima":
         if sop:
-            tasks_svc.accept_task(db, actor, task_id)
+            sop_tasks.accept_task(db, actor, task_id)
         else:
-            svc.accept_task(db, actor, task_id)
+            case_service.accept_task(db, actor, task_id)
     elif action == "tolak":
         reason = form.get("reason", "").strip()
         if len(reason) < 5:
             raise ValidationFailed("Alasan wajib diisi (min. 5 karakter) / a reason is required.")
         if sop:
-            tasks_svc.reject_task(db, actor, task_id, reason, form.get("suggested_agency", "").strip())
+            sop_tasks.reject_task(db, actor, task_id, reason, form.get("suggested_agency", "").strip())
         else:
-            svc.add_note(db, actor, case_id, f"[BUKAN WEWENANG] {reason}"[:5000])
+            case_service.add_note(db, actor, case_id, f"[BUKAN WEWENANG] {reason}"[:5000])
     elif action == "kemajuan":
         text = form.get("text", "").strip()
         refs = _store_evidence(db, actor, settings, case_id, photos)
         if not text and not refs:
             raise ValidationFailed("Tuliskan perkembangan atau lampirkan foto / describe the progress.")
         if sop:
-            tasks_svc.add_task_progress(
+            sop_tasks.add_task_progress(
                 db, actor, task_id, note=text, evidence=["foto"] if refs else [], refs=refs
             )
         else:
-            svc.add_note(db, actor, case_id, f"[PERKEMBANGAN] {text}"[:5000])
+            case_service.add_note(db, actor, case_id, f"[PERKEMBANGAN] {text}"[:5000])
     elif action == "selesai":
         note = form.get("output", "").strip()
         if sop:
-            step_id = svc.task_of(db, actor, task_id).step_id
+            step_id = case_service.task_of(db, actor, task_id).step_id
             outputs = parse_outputs(step_outputs(db, case_id, step_id), form)
             refs = _store_evidence(db, actor, settings, case_id, photos)
-            tasks_svc.complete_task(
+            sop_tasks.complete_task(
                 db, actor, task_id, outputs=outputs, evidence=["foto"] if refs else [], note=note, refs=refs
             )
         else:
             if len(note) < 3:
                 raise ValidationFailed("Hasil penanganan wajib diisi / the result is required.")
-            svc.resolve_case(db, actor, case_id, note[:5000])
+            case_service.resolve_case(db, actor, case_id, note[:5000])
     else:
         raise NotFound("Tindakan tidak dikenal / unknown action.")
     return case_id

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.lifecycle import OPEN_STATUS_CODES as OPEN
 from kotapintar.cases.lifecycle import CaseStatus, allowed_next
 from kotapintar.cases.schemas import CaseDetail
@@ -27,7 +27,7 @@ from kotapintar.core.http.pages import COMMAND_ROLES, flash_error, page_context,
 from kotapintar.core.http.security import require_csrf
 from kotapintar.core.settings import Settings
 from kotapintar.sensors.service import case_sensor_panel
-from kotapintar.sop import tasks as tasks_svc
+from kotapintar.sop import tasks as sop_tasks
 
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(current_actor), Depends(require_csrf)]
@@ -168,7 +168,7 @@ def case_point(case_id: int, request: Request, db: DbDep, actor: ActorDep) -> Re
 def _sop_progress(db: Database, actor: Actor, detail: CaseDetail) -> list[dict[str, Any]]:
     """SOP progress from the SOP runtime (steps done, running, late, waiting); else from the tasks."""
     try:
-        progress = tasks_svc.case_sop_progress(db, actor, detail.id)
+        progress = sop_tasks.case_sop_progress(db, actor, detail.id)
     except NotFound:
         return _sop_steps(detail)
     return [
@@ -229,7 +229,7 @@ def _duplicates(db: Database, actor: Actor, detail: CaseDetail) -> list[dict[str
 def _case_context(
     request: Request, db: Database, settings: Settings, actor: Actor, case_id: int, **extra: Any
 ) -> dict[str, Any]:
-    detail = svc.case_detail(db, actor, case_id)
+    detail = case_service.case_detail(db, actor, case_id)
     status = CaseStatus(detail.status)
     agencies = [(a.code, a.short or a.name) for a in catalog_service.agencies(db)]
     service = catalog_service.service(db, detail.service_code)
@@ -282,7 +282,7 @@ def case_body(case_id: int, request: Request, db: DbDep, settings: SettingsDep, 
 
 
 def _is_sop_task(db: Database, task_id: int) -> bool:
-    return svc.is_sop_task(db, task_id)
+    return case_service.is_sop_task(db, task_id)
 
 
 @router.post("/operator/tugas/{task_id}/{action}", dependencies=CSRF)
@@ -295,13 +295,13 @@ async def sop_task_action(
     form = {k: v for k, v in raw.items() if isinstance(v, str)}
 
     def run() -> int:
-        task = svc.task_of(db, actor, task_id)
+        task = case_service.task_of(db, actor, task_id)
         case_id, step_id = task.case_id, task.step_id
         if action == "terima":
-            tasks_svc.accept_task(db, actor, task_id)
+            sop_tasks.accept_task(db, actor, task_id)
         elif action == "selesai":
             outputs = parse_outputs(step_outputs(db, case_id, step_id), form)
-            tasks_svc.complete_task(db, actor, task_id, outputs=outputs, note=_text(form.get("note")))
+            sop_tasks.complete_task(db, actor, task_id, outputs=outputs, note=_text(form.get("note")))
         else:
             raise NotFound("Tindakan tidak dikenal / unknown action.")
         return case_id
@@ -325,15 +325,17 @@ def _text(value: str | None) -> str:
 def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, str]) -> None:
     """Run one case action through the same service the API calls."""
     if action == "verifikasi":
-        svc.verify_case(db, actor, case_id, note=_text(form.get("note")) or None)
+        case_service.verify_case(db, actor, case_id, note=_text(form.get("note")) or None)
     elif action == "tolak":
-        svc.reject_case(db, actor, case_id, _text(form.get("reason")))
+        case_service.reject_case(db, actor, case_id, _text(form.get("reason")))
     elif action == "gabung":
         target = _text(form.get("into"))
-        into_id = int(target) if target.isdigit() else svc.case_by_ticket(db, target) if target else 0
-        svc.merge_case(db, actor, case_id, into_id, reason=_text(form.get("reason")) or None)
+        into_id = (
+            int(target) if target.isdigit() else case_service.case_by_ticket(db, target) if target else 0
+        )
+        case_service.merge_case(db, actor, case_id, into_id, reason=_text(form.get("reason")) or None)
     elif action == "alihkan":
-        tasks_svc.reroute_case(
+        sop_tasks.reroute_case(
             db,
             actor,
             case_id,
@@ -349,7 +351,7 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
             raise ValidationFailed("Batas waktu harus angka jam / due hours must be a number.") from exc
         if due is not None and not 0 < due <= 24 * 90:
             raise ValidationFailed("Batas waktu 0–2160 jam / due hours 0–2160.")
-        svc.assign_case(
+        case_service.assign_case(
             db,
             actor,
             case_id,
@@ -361,22 +363,22 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
         text = _text(form.get("resolution"))
         if len(text) < 3:
             raise ValidationFailed("Tuliskan hasil penanganan / describe what was done.")
-        svc.resolve_case(db, actor, case_id, text)
+        case_service.resolve_case(db, actor, case_id, text)
     elif action == "tutup":
-        svc.close_case(db, actor, case_id, note=_text(form.get("note")) or None)
+        case_service.close_case(db, actor, case_id, note=_text(form.get("note")) or None)
     elif action == "buka":
         reason = _text(form.get("reason"))
         if len(reason) < 5:
             raise ValidationFailed("Alasan wajib diisi (min. 5 karakter) / a reason is required.")
-        svc.reopen_case(db, actor, case_id, reason)
+        case_service.reopen_case(db, actor, case_id, reason)
     elif action == "catatan":
         text = _text(form.get("text"))
         if not text:
             raise ValidationFailed("Catatan kosong / the note is empty.")
-        svc.add_note(db, actor, case_id, text[:5000])
+        case_service.add_note(db, actor, case_id, text[:5000])
     elif action == "eskalasi":
         text = _text(form.get("text"))
-        svc.add_note(db, actor, case_id, ("[ESKALASI] " + text)[:5000])
+        case_service.add_note(db, actor, case_id, ("[ESKALASI] " + text)[:5000])
     else:
         raise NotFound("Tindakan tidak dikenal / unknown action.")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.schemas import CaseSummary
 from kotapintar.core.access.actors import PUBLIC
@@ -45,11 +45,11 @@ def public_cases(
 ) -> dict[str, Any]:
     """The newest public cases (never *rahasia* ones) as a GeoJSON FeatureCollection."""
     statuses = tuple(s for s in (status or "").split(",") if s)
-    page = svc.list_cases(db, PUBLIC, CaseFilter(statuses=statuses), limit=limit)
+    page = case_service.list_cases(db, PUBLIC, CaseFilter(statuses=statuses), limit=limit)
     return {"type": "FeatureCollection", "features": [feature_of(c) for c in page.items]}
 
 
 @router.get("/cases/{case_id}", response_model=dict[str, Any])
 def public_case(case_id: int, db: DbDep) -> dict[str, Any]:
     """One public case as a GeoJSON Feature (404 for confidential or unknown cases)."""
-    return feature_of(svc.case_detail(db, PUBLIC, case_id))
+    return feature_of(case_service.case_detail(db, PUBLIC, case_id))

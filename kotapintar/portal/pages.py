@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
@@ -29,7 +29,7 @@ def portal_home(
 ) -> Response:
     """The public home: report, track, what is happening where, and how the agencies are doing."""
     days = hari if hari in PERIODS else 30
-    page = svc.list_cases(db, PUBLIC, CaseFilter(), limit=30)
+    page = case_service.list_cases(db, PUBLIC, CaseFilter(), limit=30)
     sensitive = {s.code for s in catalog_service.services(db, active_only=False) if s.sensitive}
     context = page_context(
         request,

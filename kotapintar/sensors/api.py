@@ -13,7 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
-from kotapintar.sensors import service as svc
+from kotapintar.sensors import service as sensor_service
 from kotapintar.sensors.engine.registry import Device, describe_errors
 
 router = APIRouter(tags=["sensors"])
@@ -25,7 +25,7 @@ MAX_INGEST_BYTES = 1024 * 1024
 @router.get(f"{PREFIX}/devices", response_model=list[dict[str, Any]])
 def list_devices(db: DbDep, settings: SettingsDep) -> list[dict[str, Any]]:
     """Every device with position, health (ok/stale/never_seen), 24-hour quality and latest values (map)."""
-    return svc.device_overview(db, settings=settings)
+    return sensor_service.device_overview(db, settings=settings)
 
 
 @router.get(f"{PREFIX}/devices/{{device_id}}/series", response_model=dict[str, Any])
@@ -39,9 +39,9 @@ def device_series(
     attribute: Annotated[str | None, Query(description="default: the device's main attribute")] = None,
 ) -> dict[str, Any]:
     """A device's series for a range: raw readings with quality flags, or 1m/1h/1d min/max/mean/count."""
-    until = svc.parse_time(end, utcnow())
-    since = svc.parse_time(start, until - timedelta(hours=24))
-    return svc.device_series(
+    until = sensor_service.parse_time(end, utcnow())
+    since = sensor_service.parse_time(start, until - timedelta(hours=24))
+    return sensor_service.device_series(
         db, device_id, start=since, end=until, resolution=resolution, attribute=attribute, settings=settings
     )
 
@@ -53,7 +53,7 @@ def latest(
     kind: Annotated[str, Query(description="water_level, rain_gauge, air_quality, weather, …")],
 ) -> list[dict[str, Any]]:
     """The latest value of every device of a kind (with the flood level for river gauges)."""
-    return svc.latest_of_kind(db, kind, settings=settings)
+    return sensor_service.latest_of_kind(db, kind, settings=settings)
 
 
 @router.get(f"{PREFIX}/quality", response_model=dict[str, Any])
@@ -61,33 +61,33 @@ def quality(
     db: DbDep, settings: SettingsDep, hours: Annotated[int, Query(ge=1, le=744)] = 24
 ) -> dict[str, Any]:
     """Data quality per device and per kind: completeness %, flagged %, last seen (published as open data)."""
-    return svc.quality_report(db, hours=hours, settings=settings)
+    return sensor_service.quality_report(db, hours=hours, settings=settings)
 
 
 @router.get(f"{PREFIX}/rejections", response_model=list[dict[str, Any]])
 def rejections(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     """Rejected messages per claimed device and reason (operators)."""
-    return svc.rejection_counts(db, actor)
+    return sensor_service.rejection_counts(db, actor)
 
 
 @router.get(f"{PREFIX}/alarms", response_model=list[dict[str, Any]])
 def alarms(db: DbDep, actor: ActorDep, settings: SettingsDep) -> list[dict[str, Any]]:
     """Sensor alarms in force, most severe first (operators): rule, area, level, since, the case each opened
     (None while it is being opened) and its public CAP headline."""
-    return svc.open_alarms(db, actor, settings=settings)
+    return sensor_service.open_alarms(db, actor, settings=settings)
 
 
 @router.get(f"{PREFIX}/ingest", response_model=list[dict[str, Any]])
 def ingest_status(request: Request, actor: ActorDep) -> list[dict[str, Any]]:
     """The MQTT subscribers this server runs, now: connection, messages received, processed, rejected,
     dropped because the backlog was full, lost with a dead worker, and the backlog (operators)."""
-    return svc.ingest_status(actor, request.app.state.sensor_ingestors)
+    return sensor_service.ingest_status(actor, request.app.state.sensor_ingestors)
 
 
 @router.get(f"{PREFIX}/cases/{{case_id}}/observations", response_model=dict[str, Any])
 def case_observations(case_id: int, db: DbDep, actor: ActorDep, settings: SettingsDep) -> dict[str, Any]:
     """The readings behind a case a rule opened: each evidence series from 6 h before it opened (chart)."""
-    return svc.case_observations(db, actor, case_id, settings=settings)
+    return sensor_service.case_observations(db, actor, case_id, settings=settings)
 
 
 async def _body(request: Request) -> Any:
@@ -100,7 +100,7 @@ async def _body(request: Request) -> Any:
         raise ValidationFailed("JSON tidak sah / invalid JSON.", code="bad_json") from exc
 
 
-def _answer(outcome: svc.IngestOutcome) -> JSONResponse:
+def _answer(outcome: sensor_service.IngestOutcome) -> JSONResponse:
     body = outcome.as_dict()
     if outcome.accepted == 0 and outcome.rejected:
         status = 403 if set(outcome.rejected) & AUTH_REASONS else 400
@@ -119,7 +119,7 @@ async def ingest(
 ) -> JSONResponse:
     """HTTP ingest: one `{deviceId, <attrs>}` object, a batch array, or NGSI-LD entities (key per request)."""
     body = await _body(request)
-    outcome = svc.ingest_http(db, body, api_key=x_device_key or k, settings=settings)
+    outcome = sensor_service.ingest_http(db, body, api_key=x_device_key or k, settings=settings)
     return _answer(outcome)
 
 
@@ -132,7 +132,7 @@ async def ingest_ngsi_ld(
 ) -> JSONResponse:
     """NGSI-LD entities (WaterObserved, AirQualityObserved, …; normalized or concise, one or an array)."""
     body = await _body(request)
-    outcome = svc.ingest_http(db, body, api_key=x_device_key, settings=settings)
+    outcome = sensor_service.ingest_http(db, body, api_key=x_device_key, settings=settings)
     return _answer(outcome)
 
 
@@ -157,7 +157,7 @@ async def register_devices(request: Request, db: DbDep, actor: ActorDep) -> dict
             raise ValidationFailed(
                 f"device {index} ({label}): {describe_errors(exc)}", code="bad_device"
             ) from exc
-    created, updated = svc.register_devices(db, actor, devices)
+    created, updated = sensor_service.register_devices(db, actor, devices)
     return {"created": created, "updated": updated, "devices": [d.id for d in devices]}
 
 
@@ -165,17 +165,17 @@ async def register_devices(request: Request, db: DbDep, actor: ActorDep) -> dict
 def issue_key(device_id: str, db: DbDep, actor: ActorDep) -> dict[str, str]:
     """A new random API key for a device (administrators); shown once, only its hash is kept. The old key
     stops working."""
-    return {"device_id": device_id, "api_key": svc.issue_device_key(db, actor, device_id)}
+    return {"device_id": device_id, "api_key": sensor_service.issue_device_key(db, actor, device_id)}
 
 
 @router.get("/api/v1/public/warnings.cap.xml", response_class=Response)
 def cap_feed(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """Active public warnings as an Atom feed with each CAP 1.2 alert inline (valid against the CAP XSD)."""
-    data = svc.cap_feed(db, link=str(request.url), settings=settings)
+    data = sensor_service.cap_feed(db, link=str(request.url), settings=settings)
     return Response(content=data, media_type="application/atom+xml; charset=utf-8")
 
 
 @router.get("/api/v1/public/warnings", response_model=list[dict[str, Any]])
 def active_warnings(db: DbDep) -> list[dict[str, Any]]:
     """Active public warnings (area, level, headline, CAP identifier) for the public portal."""
-    return svc.active_warnings(db)
+    return sensor_service.active_warnings(db)

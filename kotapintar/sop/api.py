@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from kotapintar.core.errors import NotFound
 from kotapintar.core.http.deps import DbDep
-from kotapintar.sop import library as svc
+from kotapintar.sop import library as sop_library
 from kotapintar.sop.render import flowchart_pages
 
 router = APIRouter(prefix="/api/v1/sop", tags=["sop"])
@@ -17,13 +17,13 @@ router = APIRouter(prefix="/api/v1/sop", tags=["sop"])
 @router.get("")
 def list_sops(db: DbDep) -> list[dict[str, Any]]:
     """The newest published version of every SOP (SOPs are public documents)."""
-    return [v.__dict__ for v in svc.list_sops(db)]
+    return [v.__dict__ for v in sop_library.list_sops(db)]
 
 
 @router.get("/{code}/versions")
 def versions(code: str, db: DbDep) -> list[dict[str, Any]]:
     """Every published version of one SOP, oldest first."""
-    found = svc.list_versions(db, code)
+    found = sop_library.list_versions(db, code)
     if not found:
         raise NotFound(f"SOP '{code}' belum diterbitkan.", code="sop_not_found")
     return [v.__dict__ for v in found]
@@ -32,14 +32,14 @@ def versions(code: str, db: DbDep) -> list[dict[str, Any]]:
 @router.get("/{code}")
 def get_sop(code: str, db: DbDep, version: int | None = None) -> dict[str, Any]:
     """One version (newest by default) as JSON: identity, actors, steps, escalation, closure."""
-    view, spec = svc.get_spec(db, code, version)
+    view, spec = sop_library.get_spec(db, code, version)
     return {**view.__dict__, "spec": spec.model_dump(mode="json", by_alias=True)}
 
 
 @router.get("/{code}/flowchart/{page}.svg")
 def flowchart(code: str, page: int, db: DbDep, version: int | None = None) -> Response:
     """One page of the SOP table with its flowchart symbols (PermenPANRB 35/2012), as SVG."""
-    _view, spec = svc.get_spec(db, code, version)
+    _view, spec = sop_library.get_spec(db, code, version)
     pages = flowchart_pages(spec)
     if not 1 <= page <= len(pages):
         raise NotFound(f"SOP '{code}' hanya punya {len(pages)} halaman bagan.", code="page_not_found")

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.templating import make_templates
 from kotapintar.sop import library
-from kotapintar.sop import tasks as task_svc
+from kotapintar.sop import tasks as sop_tasks
 from kotapintar.sop.render import flowchart_pages
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -56,7 +56,7 @@ def case_sop_page(
     request: Request, case_id: int, db: DbDep, settings: SettingsDep, actor: ActorDep
 ) -> HTMLResponse:
     """A case's SOP: each step done, running, waiting or late, with its due time and agencies."""
-    progress = task_svc.case_sop_progress(db, actor, case_id)
+    progress = sop_tasks.case_sop_progress(db, actor, case_id)
     return templates.TemplateResponse(
         request, "sop/case.html", _context(request, settings, progress=progress)
     )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from kotapintar.cases.schemas import CaseSummary, TaskView
 from kotapintar.core.http.deps import DbDep, UserDep
-from kotapintar.sop import tasks as svc
+from kotapintar.sop import tasks as sop_tasks
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
@@ -108,62 +108,62 @@ def inbox(db: DbDep, actor: UserDep, agency: str | None = None, include_closed: 
     """The caller's agency's open tasks, soonest due first (operators: any agency via `agency`)."""
     return [
         InboxItemOut(**item.__dict__)
-        for item in svc.task_inbox(db, actor, agency_code=agency, include_closed=include_closed)
+        for item in sop_tasks.task_inbox(db, actor, agency_code=agency, include_closed=include_closed)
     ]
 
 
 @router.post("/tasks/{task_id}/reject", response_model=TaskView)
 def reject(task_id: int, body: RejectTaskIn, db: DbDep, actor: UserDep) -> TaskView:
     """Refuse as `bukan_wewenang` (not our authority) with a reason and the right agency."""
-    return svc.reject_task(db, actor, task_id, body.reason, body.suggested_agency)
+    return sop_tasks.reject_task(db, actor, task_id, body.reason, body.suggested_agency)
 
 
 @router.post("/tasks/{task_id}/handover", response_model=TaskView)
 def hand_over(task_id: int, body: HandOverIn, db: DbDep, actor: UserDep) -> TaskView:
     """Hand the task to another officer or unit of the same agency."""
-    return svc.hand_over_task(db, actor, task_id, body.to, body.note)
+    return sop_tasks.hand_over_task(db, actor, task_id, body.to, body.note)
 
 
 @router.post("/tasks/{task_id}/progress", response_model=TaskView)
 def progress(task_id: int, body: ProgressIn, db: DbDep, actor: UserDep) -> TaskView:
     """Report progress with evidence."""
-    return svc.add_task_progress(db, actor, task_id, body.note, body.evidence, body.refs)
+    return sop_tasks.add_task_progress(db, actor, task_id, body.note, body.evidence, body.refs)
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskView)
 def complete(task_id: int, body: CompleteIn, db: DbDep, actor: UserDep) -> TaskView:
     """Finish the task with its required outputs and evidence; the SOP moves on."""
-    return svc.complete_task(db, actor, task_id, body.outputs, body.evidence, body.note, body.refs)
+    return sop_tasks.complete_task(db, actor, task_id, body.outputs, body.evidence, body.note, body.refs)
 
 
 @router.post("/tasks/{task_id}/answer/draft", response_model=TaskView)
 def answer_draft(task_id: int, body: AnswerIn, db: DbDep, actor: UserDep) -> TaskView:
     """Draft the answer (LAPOR!); not visible to the citizen until approved."""
-    return svc.draft_answer(db, actor, task_id, body.text)
+    return sop_tasks.draft_answer(db, actor, task_id, body.text)
 
 
 @router.post("/tasks/{task_id}/answer/approve", response_model=TaskView)
 def answer_approve(task_id: int, db: DbDep, actor: UserDep) -> TaskView:
     """The agency's pejabat approves the draft; it reaches the citizen and the task is done."""
-    return svc.approve_answer(db, actor, task_id)
+    return sop_tasks.approve_answer(db, actor, task_id)
 
 
 @router.post("/cases/{case_id}/confirm-closure", response_model=CaseSummary)
 def confirm_closure(case_id: int, body: ClosureIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """The operator's second-party check: close (satisfied) or reopen (disputed)."""
-    return svc.confirm_closure(db, actor, case_id, satisfied=body.satisfied, note=body.note)
+    return sop_tasks.confirm_closure(db, actor, case_id, satisfied=body.satisfied, note=body.note)
 
 
 @router.post("/cases/{case_id}/reroute", response_model=CaseSummary)
 def reroute(case_id: int, body: RerouteIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """Route the case to another responsible agency (after a `bukan_wewenang`)."""
-    return svc.reroute_case(db, actor, case_id, body.agency_code, body.reason)
+    return sop_tasks.reroute_case(db, actor, case_id, body.agency_code, body.reason)
 
 
 @router.get("/cases/{case_id}/sop", response_model=SopProgressOut)
 def case_sop(case_id: int, db: DbDep, actor: UserDep) -> SopProgressOut:
     """The case's SOP: version and each step done, running, waiting or late."""
-    progress = svc.case_sop_progress(db, actor, case_id)
+    progress = sop_tasks.case_sop_progress(db, actor, case_id)
     return SopProgressOut(
         case_id=progress.case_id,
         sop_code=progress.sop_code,

@@ -13,7 +13,7 @@ import pytest
 from kotapintar.app.reference import DEMO_PASSWORD
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
-from kotapintar.dispatch import service as svc
+from kotapintar.dispatch import service as dispatch_service
 from tests.conftest import launch_chromium
 from tests.helpers import KUALA_KAPUAS, actor
 
@@ -27,7 +27,7 @@ def browser() -> Iterator[Any]:
 
 
 def test_keyboard_only_call_to_dispatch_under_a_minute(browser: Any, live_server: Any, db: Database) -> None:
-    svc.reset_units(db, system_actor("tests"))
+    dispatch_service.reset_units(db, system_actor("tests"))
     page = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="id-ID").new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -69,9 +69,9 @@ def test_keyboard_only_call_to_dispatch_under_a_minute(browser: Any, live_server
     assert operator_seconds < 60
     assert not errors, errors
     op = actor(db, "operator")
-    calls = svc.recent_calls(db, op, 5)
+    calls = dispatch_service.recent_calls(db, op, 5)
     assert len(calls) == 1 and calls[0].classification == "genuine" and calls[0].priority == "P1"
     assert calls[0].caller_number == "081234567890"
-    board = [u for u in svc.unit_board(db, op) if u.case_id == calls[0].case_id]
+    board = [u for u in dispatch_service.unit_board(db, op) if u.case_id == calls[0].case_id]
     assert sorted(u.code for u in board) == sorted(checked)
     assert all(u.status == "dispatched" for u in board)

@@ -13,12 +13,12 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as svc
+from kotapintar.sensors import service as sensor_service
 from kotapintar.sensors.runtime import DemoSensorFeed
 
 
 def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, settings: Settings) -> None:
-    svc.load_demo_devices(db, system_actor("tests"))
+    sensor_service.load_demo_devices(db, system_actor("tests"))
     feed = DemoSensorFeed(db, settings, speed=3600.0)  # the 3 accelerated hours take 3 seconds
     feed.start()
     try:
@@ -28,9 +28,9 @@ def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, 
     finally:
         feed.stop()
     assert feed.sim_time >= utcnow() - 2 * feed.step, "the feed did not catch up with the present"
-    report = svc.quality_report(db, settings=settings)
+    report = sensor_service.quality_report(db, settings=settings)
     assert {d["health"] for d in report["devices"]} == {"ok"}
-    series = svc.device_series(
+    series = sensor_service.device_series(
         db,
         "KPS-AWLR-02",
         start=utcnow() - timedelta(hours=18),
@@ -39,7 +39,7 @@ def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, 
         settings=settings,
     )
     assert len(series["points"]) >= 17  # a day of history from the start
-    assert svc.active_warnings(db), "the demo flood wave raises a public warning"
+    assert sensor_service.active_warnings(db), "the demo flood wave raises a public warning"
     with db.reading() as uow:
         services = set(uow.session.scalars(select(Case.service_code).where(Case.channel == "sensor")))
     assert "banjir" in services
@@ -48,7 +48,7 @@ def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, 
 def test_demo_history_is_there_at_once_not_after_the_accelerated_replay(
     db: Database, settings: Settings
 ) -> None:
-    svc.load_demo_devices(db, system_actor("tests"))
+    sensor_service.load_demo_devices(db, system_actor("tests"))
     feed = DemoSensorFeed(db, settings)  # the demo's own speed: 360x
     feed.start()
     try:

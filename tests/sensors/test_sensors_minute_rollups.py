@@ -10,7 +10,7 @@ import pytest
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as svc
+from kotapintar.sensors import service as sensor_service
 from kotapintar.sensors.engine.payloads import Reading
 
 GAUGE = "KPS-ARG-03"
@@ -25,14 +25,14 @@ def rain(start: datetime, values: list[float]) -> list[Reading]:
 
 
 def minutes(db: Database, settings: Settings, start: datetime, end: datetime) -> list[tuple[str, int, float]]:
-    body = svc.device_series(db, GAUGE, start=start, end=end, resolution="1m", settings=settings)
+    body = sensor_service.device_series(db, GAUGE, start=start, end=end, resolution="1m", settings=settings)
     return [(p["t"], p["count"], p["mean"]) for p in body["points"]]
 
 
 def test_minute_buckets_of_clean_readings_before_and_after_retention(
     db: Database, settings: Settings
 ) -> None:
-    svc.load_demo_devices(db, system_actor("tests"))
+    sensor_service.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     old = now - timedelta(days=100)
     values = [
@@ -43,27 +43,27 @@ def test_minute_buckets_of_clean_readings_before_and_after_retention(
         1.0,
         1.1,
     ]  # 5000 mm in 30 s is out of range: kept, flagged, not rolled up
-    svc.ingest_readings(db, rain(old, values), received_at=now, settings=settings)
+    sensor_service.ingest_readings(db, rain(old, values), received_at=now, settings=settings)
     window = (old - timedelta(minutes=5), old + timedelta(minutes=5))
 
     before = minutes(db, settings, *window)
     assert [count for _t, count, _mean in before] == [2, 1, 2]
     assert [mean for _t, _count, mean in before] == pytest.approx([0.3, 0.6, 1.05])
-    hourly = svc.device_series(
+    hourly = sensor_service.device_series(
         db, GAUGE, start=old - timedelta(hours=1), end=now, resolution="1h", settings=settings
     )
     assert sum(p["count"] for p in hourly["points"]) == 5
 
-    deleted = svc.apply_retention(db, system_actor("tests"), now=now, settings=settings)
+    deleted = sensor_service.apply_retention(db, system_actor("tests"), now=now, settings=settings)
     assert deleted["raw"] == 6
-    raw = svc.device_series(db, GAUGE, start=window[0], end=window[1], settings=settings)
+    raw = sensor_service.device_series(db, GAUGE, start=window[0], end=window[1], settings=settings)
     assert raw["points"] == []
     assert minutes(db, settings, *window) == before  # materialised: the same buckets without the raw data
-    svc.apply_retention(db, system_actor("tests"), now=now, settings=settings)
+    sensor_service.apply_retention(db, system_actor("tests"), now=now, settings=settings)
     assert minutes(db, settings, *window) == before  # a second run adds nothing
 
     # A late reading for a materialised minute joins its bucket.
-    svc.ingest_readings(
+    sensor_service.ingest_readings(
         db, [Reading(old + timedelta(seconds=45), GAUGE, "precipitation", 0.3, "mm")], settings=settings
     )
     first = minutes(db, settings, *window)[0]
@@ -71,17 +71,19 @@ def test_minute_buckets_of_clean_readings_before_and_after_retention(
 
 
 def test_minute_buckets_older_than_a_year_are_deleted_hourly_stay(db: Database, settings: Settings) -> None:
-    svc.load_demo_devices(db, system_actor("tests"))
+    sensor_service.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     ancient = now - timedelta(days=400)
-    svc.ingest_readings(db, rain(ancient, [0.5, 0.7]), received_at=now, settings=settings)
-    svc.apply_retention(db, system_actor("tests"), now=now - timedelta(days=200), settings=settings)
+    sensor_service.ingest_readings(db, rain(ancient, [0.5, 0.7]), received_at=now, settings=settings)
+    sensor_service.apply_retention(
+        db, system_actor("tests"), now=now - timedelta(days=200), settings=settings
+    )
     span = (ancient - timedelta(minutes=1), ancient + timedelta(minutes=1))
     assert [count for _t, count, _m in minutes(db, settings, *span)] == [2]  # materialised, raw gone
-    deleted = svc.apply_retention(db, system_actor("tests"), now=now, settings=settings)
+    deleted = sensor_service.apply_retention(db, system_actor("tests"), now=now, settings=settings)
     assert deleted["1m"] == 1
     assert minutes(db, settings, *span) == []
-    hourly = svc.device_series(
+    hourly = sensor_service.device_series(
         db, GAUGE, start=ancient - timedelta(hours=1), end=ancient + timedelta(hours=1), resolution="1h"
     )
     assert [p["count"] for p in hourly["points"]] == [2]

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from kotapintar.cases import service as case_svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.repository import CaseRepository, TaskRepository
 from kotapintar.core.access.actors import channel_actor, system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from kotapintar.core.settings import Settings
-from kotapintar.intake import submit as report_svc
-from kotapintar.sop import tasks as task_svc
+from kotapintar.intake import submit as report_intake
+from kotapintar.sop import tasks as sop_tasks
 from kotapintar.sop.library import publish_sop
 from kotapintar.sop.repository import SopRepository
 from kotapintar.sop.scheduler import run_due_timers
@@ -58,9 +58,9 @@ def open_case(
 ) -> int:
     """A case opened through intake, at `at` (the intake clock is pinned) or now."""
     if at is not None:
-        monkeypatch.setattr(report_svc, "utcnow", lambda: at)
+        monkeypatch.setattr(report_intake, "utcnow", lambda: at)
     try:
-        return report_svc.submit_report(
+        return report_intake.submit_report(
             db, channel_actor("web"), distinct_report(service), settings=settings
         ).case_id
     finally:
@@ -78,7 +78,7 @@ def open_task(db: Database, case_id: int, step: str, agency: str | None = None) 
             t
             for t in uow.repo(TaskRepository).for_case(case_id)
             if t.step_id == step
-            and t.status in task_svc.OPEN_STATUSES
+            and t.status in sop_tasks.OPEN_STATUSES
             and (agency is None or t.agency_code == agency)
         ]
     assert rows, f"no open task for step {step} ({agency})"
@@ -99,38 +99,38 @@ def test_flood_fans_out_to_bpbd_and_basarnas_and_joins(
     op, bpbd, basarnas, dinsos = (
         actor(db, u) for u in ("operator", "bpbd.petugas", "basarnas.liaison", "dinsos.petugas")
     )
-    task_svc.complete_task(db, op, open_task(db, case_id, "disposisi").id)
+    sop_tasks.complete_task(db, op, open_task(db, case_id, "disposisi").id)
     assert case_status(db, case_id) == "assigned"
-    task_svc.accept_task(db, bpbd, open_task(db, case_id, "berangkatkan_unit").id)
+    sop_tasks.accept_task(db, bpbd, open_task(db, case_id, "berangkatkan_unit").id)
     assert case_status(db, case_id) == "in_progress"
-    task_svc.complete_task(db, bpbd, open_task(db, case_id, "berangkatkan_unit").id)
+    sop_tasks.complete_task(db, bpbd, open_task(db, case_id, "berangkatkan_unit").id)
     # Fan-out: BPBD's TRC goes on scene while every supporting agency gets its own task.
     support = {
         t.agency_code: t for t in (open_task(db, case_id, "dukungan", a) for a in ("basarnas", "dinsos"))
     }
     arrive = open_task(db, case_id, "tiba_di_lokasi", "bpbd")
     with pytest.raises(NotFound) as other_agency:
-        task_svc.complete_task(db, bpbd, support["basarnas"].id)
+        sop_tasks.complete_task(db, bpbd, support["basarnas"].id)
     assert "tidak ditemukan" in str(other_agency.value)
     with pytest.raises(ValidationFailed) as no_photo:
-        task_svc.complete_task(db, bpbd, arrive.id)
+        sop_tasks.complete_task(db, bpbd, arrive.id)
     assert "foto" in no_photo.value.message
-    task_svc.complete_task(db, bpbd, arrive.id, evidence=["foto"], refs=["media:1"])
-    task_svc.complete_task(db, basarnas, support["basarnas"].id)
+    sop_tasks.complete_task(db, bpbd, arrive.id, evidence=["foto"], refs=["media:1"])
+    sop_tasks.complete_task(db, basarnas, support["basarnas"].id)
     with db.reading() as uow:
         assert not [t for t in uow.repo(TaskRepository).for_case(case_id) if t.step_id == "tangani"], (
             "join waits for Dinsos"
         )
-    task_svc.complete_task(db, dinsos, support["dinsos"].id)
+    sop_tasks.complete_task(db, dinsos, support["dinsos"].id)
     handle = open_task(db, case_id, "tangani", "bpbd")  # the join opened exactly one task
     with db.reading() as uow:
         assert len([t for t in uow.repo(TaskRepository).for_case(case_id) if t.step_id == "tangani"]) == 1
-    task_svc.complete_task(db, bpbd, handle.id, outputs={"terkendali": True, "korban": 0}, evidence=["foto"])
-    task_svc.complete_task(
+    sop_tasks.complete_task(db, bpbd, handle.id, outputs={"terkendali": True, "korban": 0}, evidence=["foto"])
+    sop_tasks.complete_task(
         db, bpbd, open_task(db, case_id, "laporan_kejadian").id, evidence=["foto", "dokumen"]
     )
     assert case_status(db, case_id) == "resolved"
-    task_svc.confirm_closure(db, op, case_id)
+    sop_tasks.confirm_closure(db, op, case_id)
     assert case_status(db, case_id) == "closed"
     created = [(e.payload["step"], e.payload["agency"]) for e in events(db, case_id, "task_created")]
     assert ("dukungan", "basarnas") in created and ("dukungan", "dinsos") in created
@@ -157,10 +157,10 @@ def test_complaint_due_time_skips_weekend_and_national_holiday(
 
 def _to_disposition(db: Database, case_id: int) -> Any:
     op = actor(db, "operator")
-    task_svc.accept_task(db, op, open_task(db, case_id, "verifikasi").id)
-    task_svc.complete_task(db, op, open_task(db, case_id, "verifikasi").id, outputs={"lengkap": True})
+    sop_tasks.accept_task(db, op, open_task(db, case_id, "verifikasi").id)
+    sop_tasks.complete_task(db, op, open_task(db, case_id, "verifikasi").id, outputs={"lengkap": True})
     assert case_status(db, case_id) == "verified"
-    task_svc.complete_task(db, op, open_task(db, case_id, "disposisi").id)
+    sop_tasks.complete_task(db, op, open_task(db, case_id, "disposisi").id)
     assert case_status(db, case_id) == "assigned"
     return open_task(db, case_id, "tanggapi")
 
@@ -173,23 +173,23 @@ def test_bukan_wewenang_rejection_reroutes_and_stays_in_the_timeline(
     assert answer.agency_code == "pupr"
     pupr, op, dlh = actor(db, "pupr.petugas"), actor(db, "operator"), actor(db, "dlh.petugas")
     with pytest.raises(ValidationFailed):
-        task_svc.reject_task(db, pupr, answer.id, "", "dlh")
+        sop_tasks.reject_task(db, pupr, answer.id, "", "dlh")
     with pytest.raises(ValidationFailed):
-        task_svc.reject_task(db, pupr, answer.id, "Jalan nasional, bukan jalan kabupaten", "nowhere")
+        sop_tasks.reject_task(db, pupr, answer.id, "Jalan nasional, bukan jalan kabupaten", "nowhere")
     with pytest.raises(NotFound):
-        task_svc.reject_task(db, dlh, answer.id, "bukan urusan kami sama sekali", "pupr")
-    task_svc.reject_task(db, pupr, answer.id, "Saluran tersumbat sampah, wewenang DLH", "dlh")
+        sop_tasks.reject_task(db, dlh, answer.id, "bukan urusan kami sama sekali", "pupr")
+    sop_tasks.reject_task(db, pupr, answer.id, "Saluran tersumbat sampah, wewenang DLH", "dlh")
     assert case_status(db, case_id) == "verified"
     notified = [
         e for e in events(db, case_id, "agency_notified") if e.payload["template"] == "reroute_needed"
     ]
     assert notified and notified[-1].payload["audience"] == "diskominfo.operator"
-    task_svc.reroute_case(db, op, case_id, "dlh", "sesuai usulan PUPR")
+    sop_tasks.reroute_case(db, op, case_id, "dlh", "sesuai usulan PUPR")
     assert case_status(db, case_id) == "assigned"
     new = open_task(db, case_id, "tanggapi")
     assert new.agency_code == "dlh"
-    assert [t.task.id for t in task_svc.task_inbox(db, dlh)] == [new.id]
-    assert task_svc.task_inbox(db, pupr) == []
+    assert [t.task.id for t in sop_tasks.task_inbox(db, dlh)] == [new.id]
+    assert sop_tasks.task_inbox(db, pupr) == []
     rejected = events(db, case_id, "task_rejected")
     assert len(rejected) == 1
     assert rejected[0].actor == "user:pupr.petugas"
@@ -197,7 +197,7 @@ def test_bukan_wewenang_rejection_reroutes_and_stays_in_the_timeline(
     assert rejected[0].payload["suggested_agency"] == "dlh"
     rerouted = events(db, case_id, "case_rerouted")[0]
     assert rerouted.payload == {"from": "pupr", "to": "dlh", "reason": "sesuai usulan PUPR"}
-    detail = case_svc.case_detail(db, op, case_id)
+    detail = case_service.case_detail(db, op, case_id)
     assert detail.agency_code == "dlh"
     assert [t.status for t in detail.tasks if t.step_id == "tanggapi"] == ["rejected", "pending"]
 
@@ -209,25 +209,25 @@ def test_lapor_answer_needs_the_pejabat_then_case_auto_closes_after_10_working_d
     answer = _to_disposition(db, case_id)
     pupr, kepala, other_kepala = actor(db, "pupr.petugas"), actor(db, "pupr.kepala"), actor(db, "dlh.kepala")
     with pytest.raises(IllegalTransition) as direct:
-        task_svc.complete_task(db, pupr, answer.id)
+        sop_tasks.complete_task(db, pupr, answer.id)
     assert "disetujui pejabat" in str(direct.value)
-    task_svc.draft_answer(db, pupr, answer.id, "Lubang akan ditambal tim PUPR minggu ini.")
+    sop_tasks.draft_answer(db, pupr, answer.id, "Lubang akan ditambal tim PUPR minggu ini.")
     citizen_texts = " ".join(str(e.payload["texts"]) for e in events(db, case_id, "citizen_notified"))
     assert "ditambal" not in citizen_texts, "the draft is not visible to the citizen before approval"
     with pytest.raises(PermissionDenied):
-        task_svc.approve_answer(db, pupr, answer.id)
+        sop_tasks.approve_answer(db, pupr, answer.id)
     with pytest.raises(PermissionDenied):  # a supervisor, but of another agency
-        task_svc.approve_answer(db, other_kepala, answer.id)
-    task_svc.approve_answer(db, kepala, answer.id)
+        sop_tasks.approve_answer(db, other_kepala, answer.id)
+    sop_tasks.approve_answer(db, kepala, answer.id)
     approved = events(db, case_id, "answer_approved")
     assert approved[0].actor == "user:pupr.kepala"
     citizen_texts = " ".join(str(e.payload["texts"]) for e in events(db, case_id, "citizen_notified"))
     assert "Lubang akan ditambal tim PUPR minggu ini." in citizen_texts
     work = open_task(db, case_id, "kerjakan")
     assert work.agency_code == "pupr"
-    task_svc.add_task_progress(db, pupr, work.id, "Material disiapkan", evidence=["foto"], refs=["media:7"])
+    sop_tasks.add_task_progress(db, pupr, work.id, "Material disiapkan", evidence=["foto"], refs=["media:7"])
     assert case_status(db, case_id) == "in_progress"
-    task_svc.complete_task(db, pupr, work.id, outputs={"tuntas": True})
+    sop_tasks.complete_task(db, pupr, work.id, outputs={"tuntas": True})
     assert case_status(db, case_id) == "resolved"
     with db.reading() as uow:
         inst = SopRepository(uow.session).instance(case_id)
@@ -248,18 +248,18 @@ def test_citizen_dispute_reopens_then_operator_confirms(
     case_id = open_case(db, settings, monkeypatch, "jalan_rusak")
     answer = _to_disposition(db, case_id)
     pupr, kepala, op = actor(db, "pupr.petugas"), actor(db, "pupr.kepala"), actor(db, "operator")
-    task_svc.draft_answer(db, pupr, answer.id, "Sudah dijadwalkan.")
-    task_svc.approve_answer(db, kepala, answer.id)
-    task_svc.complete_task(
+    sop_tasks.draft_answer(db, pupr, answer.id, "Sudah dijadwalkan.")
+    sop_tasks.approve_answer(db, kepala, answer.id)
+    sop_tasks.complete_task(
         db, pupr, open_task(db, case_id, "kerjakan").id, outputs={"tuntas": True}, evidence=["foto"]
     )
-    task_svc.confirm_closure(db, channel_actor("web"), case_id, satisfied=False, note="masih berlubang")
+    sop_tasks.confirm_closure(db, channel_actor("web"), case_id, satisfied=False, note="masih berlubang")
     assert case_status(db, case_id) == "in_progress"
     assert open_task(db, case_id, "kerjakan").agency_code == "pupr"
-    task_svc.complete_task(
+    sop_tasks.complete_task(
         db, pupr, open_task(db, case_id, "kerjakan").id, outputs={"tuntas": True}, evidence=["foto"]
     )
-    task_svc.confirm_closure(db, op, case_id)
+    sop_tasks.confirm_closure(db, op, case_id)
     assert case_status(db, case_id) == "closed"
     assert [e.payload["by"] for e in events(db, case_id, "closure_confirmed")] == ["citizen", "operator"]
 
@@ -292,11 +292,11 @@ def test_case_on_v1_keeps_v1_after_v2_is_published(
         assert repo.instance(second).sop_version == result.version  # type: ignore[union-attr]
     op = actor(db, "operator")
     for case_id in (first, second):
-        task_svc.complete_task(db, op, open_task(db, case_id, "verifikasi").id, outputs={"lengkap": True})
+        sop_tasks.complete_task(db, op, open_task(db, case_id, "verifikasi").id, outputs={"lengkap": True})
     d1, d2 = open_task(db, first, "disposisi"), open_task(db, second, "disposisi")
     assert d2.due_at > d1.due_at, "the v2 standard (2 working days) applies only to the new case"
-    assert task_svc.case_sop_progress(db, op, first).sop_version == v1.version
-    progress = task_svc.case_sop_progress(db, op, second)
+    assert sop_tasks.case_sop_progress(db, op, first).sop_version == v1.version
+    progress = sop_tasks.case_sop_progress(db, op, second)
     assert {s.step_id: s.status for s in progress.steps}["verifikasi"] == "done"
     assert {s.step_id: s.status for s in progress.steps}["disposisi"] == "running"
 

@@ -16,7 +16,7 @@ from kotapintar.cases.repository import TaskRepository
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.intake import submit as report_svc
+from kotapintar.intake import submit as report_intake
 from kotapintar.sop.repository import SopRepository
 from kotapintar.sop.scheduler import run_due_timers
 from tests.sop.test_sop_runtime_flow import distinct_report
@@ -28,9 +28,9 @@ LADDER = {1: "diskominfo.supervisor", 2: "diskominfo.head", 3: "setda.sekda"}
 
 
 def open_complaint(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(report_svc, "utcnow", lambda: OPENED)
+    monkeypatch.setattr(report_intake, "utcnow", lambda: OPENED)
     try:
-        return report_svc.submit_report(
+        return report_intake.submit_report(
             db, channel_actor("web"), distinct_report("jalan_rusak"), settings=settings
         ).case_id
     finally:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from kotapintar.app.cli import app
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.audit import verify_log
@@ -21,9 +21,9 @@ from tests.helpers import actor, report
 def _worked_case(db: Database, settings: Settings) -> int:
     case_id = submit_report(db, channel_actor("api"), report(), settings=settings).case_id
     op = actor(db, "operator")
-    svc.verify_case(db, op, case_id)
-    svc.add_note(db, op, case_id, "sudah ditelepon pelapor")
-    svc.resolve_case(db, op, case_id, "Ditambal")
+    case_service.verify_case(db, op, case_id)
+    case_service.add_note(db, op, case_id, "sudah ditelepon pelapor")
+    case_service.resolve_case(db, op, case_id, "Ditambal")
     return case_id
 
 

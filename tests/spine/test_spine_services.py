@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.repository import CaseRepository
 from kotapintar.catalog.locating import locate_report
@@ -42,7 +42,7 @@ def test_report_becomes_a_placed_case_with_ticket_and_events(db: Database, setti
     assert re.fullmatch(r"KPS-20\d\d-\d{6}", result.ticket)
     assert result.status == "received"
     op = actor(db, "operator")
-    detail = svc.case_detail(db, op, result.case_id)
+    detail = case_service.case_detail(db, op, result.case_id)
     assert detail.kecamatan_code == "62.03.01"  # Selat, the town of Kuala Kapuas
     assert detail.agency_code == "pupr"
     assert detail.priority == "P3"
@@ -56,12 +56,12 @@ def test_report_becomes_a_placed_case_with_ticket_and_events(db: Database, setti
 def test_full_lifecycle_logs_every_step(db: Database, settings: Settings) -> None:
     case_id = submit_report(db, channel_actor("api"), report(), settings=settings).case_id
     op, officer = actor(db, "operator"), actor(db, "pupr.petugas")
-    svc.verify_case(db, op, case_id)
-    task = svc.assign_case(db, op, case_id, "pupr", note="mohon segera", due_hours=72)
-    assert [t.id for t in svc.agency_tasks(db, officer)] == [task.id]
-    svc.accept_task(db, officer, task.id)
-    svc.resolve_case(db, officer, case_id, "Lubang sudah ditambal dengan aspal.")
-    closed = svc.close_case(db, op, case_id)
+    case_service.verify_case(db, op, case_id)
+    task = case_service.assign_case(db, op, case_id, "pupr", note="mohon segera", due_hours=72)
+    assert [t.id for t in case_service.agency_tasks(db, officer)] == [task.id]
+    case_service.accept_task(db, officer, task.id)
+    case_service.resolve_case(db, officer, case_id, "Lubang sudah ditambal dengan aspal.")
+    closed = case_service.close_case(db, op, case_id)
     assert closed.status == "closed"
     assert _types(db, case_id) == [
         "report_received",
@@ -75,7 +75,7 @@ def test_full_lifecycle_logs_every_step(db: Database, settings: Settings) -> Non
         "task_completed",
         "case_closed",
     ]
-    detail = svc.case_detail(db, op, case_id)
+    detail = case_service.case_detail(db, op, case_id)
     # The SOP's own operator task was cancelled when the case was resolved by hand; the manual one is done.
     assert next(t for t in detail.tasks if t.id == task.id).status == "done"
     assert detail.resolution == "Lubang sudah ditambal dengan aspal."
@@ -85,9 +85,9 @@ def test_illegal_transition_is_refused_and_changes_nothing(db: Database, setting
     case_id = submit_report(db, channel_actor("api"), report(), settings=settings).case_id
     op = actor(db, "operator")
     with pytest.raises(IllegalTransition) as err:
-        svc.close_case(db, op, case_id)
+        case_service.close_case(db, op, case_id)
     assert "received" in err.value.message and "closed" in err.value.message
-    assert svc.case_detail(db, op, case_id).status == "received"
+    assert case_service.case_detail(db, op, case_id).status == "received"
     assert _types(db, case_id) == ["report_received", "case_created"]
 
 
@@ -95,10 +95,10 @@ def test_reject_needs_a_reason(db: Database, settings: Settings) -> None:
     case_id = submit_report(db, channel_actor("api"), report(), settings=settings).case_id
     op = actor(db, "operator")
     with pytest.raises(ValidationFailed):
-        svc.reject_case(db, op, case_id, "  ")
-    rejected = svc.reject_case(db, op, case_id, "Bukan pengaduan: iklan jasa.")
+        case_service.reject_case(db, op, case_id, "  ")
+    rejected = case_service.reject_case(db, op, case_id, "Bukan pengaduan: iklan jasa.")
     assert rejected.status == "rejected"
-    assert svc.case_detail(db, op, case_id).reject_reason == "Bukan pengaduan: iklan jasa."
+    assert case_service.case_detail(db, op, case_id).reject_reason == "Bukan pengaduan: iklan jasa."
 
 
 def test_merge_moves_reports_and_keeps_reporters(db: Database, settings: Settings) -> None:
@@ -110,29 +110,29 @@ def test_merge_moves_reports_and_keeps_reporters(db: Database, settings: Setting
         settings=settings,
     )
     op = actor(db, "operator")
-    merged = svc.merge_case(db, op, b.case_id, a.case_id, reason="lubang yang sama")
+    merged = case_service.merge_case(db, op, b.case_id, a.case_id, reason="lubang yang sama")
     assert merged.status == "merged" and merged.merged_into_id == a.case_id
-    survivor = svc.case_detail(db, op, a.case_id)
+    survivor = case_service.case_detail(db, op, a.case_id)
     phones = sorted(r.reporter.phone or "" for r in survivor.reports if r.reporter)
     assert phones == sorted(["+6281234567890", "+628111111111"])
     assert survivor.timeline[-1].type == "report_merged"
     assert survivor.timeline[-1].payload["from_ticket"] == b.ticket
     # The duplicate's ticket still tells its reporter where the work went.
-    dup = svc.case_detail(db, op, b.case_id)
+    dup = case_service.case_detail(db, op, b.case_id)
     assert dup.timeline[-1].payload["into_ticket"] == a.ticket
     with pytest.raises(IllegalTransition):
-        svc.verify_case(db, op, b.case_id)
+        case_service.verify_case(db, op, b.case_id)
 
 
 def test_merge_into_a_closed_case_is_refused(db: Database, settings: Settings) -> None:
     a = submit_report(db, channel_actor("web"), report(**spot(0)), settings=settings).case_id
     b = submit_report(db, channel_actor("web"), report(**spot(1)), settings=settings).case_id
     op = actor(db, "operator")
-    svc.reject_case(db, op, a, "Laporan palsu, sudah dicek.")
+    case_service.reject_case(db, op, a, "Laporan palsu, sudah dicek.")
     with pytest.raises(Conflict):
-        svc.merge_case(db, op, b, a)
+        case_service.merge_case(db, op, b, a)
     with pytest.raises(ValidationFailed):
-        svc.merge_case(db, op, b, b)
+        case_service.merge_case(db, op, b, b)
 
 
 def test_location_outside_the_kabupaten_is_refused_with_swap_hint(db: Database, settings: Settings) -> None:
@@ -207,11 +207,11 @@ def test_agency_officer_cannot_touch_another_agencys_case(db: Database, settings
     ).case_id
     pupr, dlh = actor(db, "pupr.petugas"), actor(db, "dlh.petugas")
     with pytest.raises(NotFound):
-        svc.case_detail(db, pupr, case_id)
+        case_service.case_detail(db, pupr, case_id)
     with pytest.raises(NotFound):
-        svc.resolve_case(db, pupr, case_id, "bukan urusan kami")
-    assert svc.case_detail(db, dlh, case_id).service_code == "sampah"
-    assert svc.list_cases(db, pupr, _all()).items == []
+        case_service.resolve_case(db, pupr, case_id, "bukan urusan kami")
+    assert case_service.case_detail(db, dlh, case_id).service_code == "sampah"
+    assert case_service.list_cases(db, pupr, _all()).items == []
 
 
 def test_liaison_sees_only_what_was_handed_to_its_body(db: Database, settings: Settings) -> None:
@@ -223,11 +223,11 @@ def test_liaison_sees_only_what_was_handed_to_its_body(db: Database, settings: S
     ).case_id
     liaison, op = actor(db, "polres.liaison"), actor(db, "operator")
     # Both are Polres's by catalogue, but a liaison sees a case only once it is handed over.
-    assert svc.list_cases(db, liaison, _all()).items == []
-    svc.assign_case(db, op, mine, "polres")
-    assert [c.id for c in svc.list_cases(db, liaison, _all()).items] == [mine]
+    assert case_service.list_cases(db, liaison, _all()).items == []
+    case_service.assign_case(db, op, mine, "polres")
+    assert [c.id for c in case_service.list_cases(db, liaison, _all()).items] == [mine]
     with pytest.raises(NotFound):
-        svc.case_detail(db, liaison, other)
+        case_service.case_detail(db, liaison, other)
 
 
 def test_personal_data_only_for_roles_allowed(db: Database, settings: Settings) -> None:
@@ -236,10 +236,10 @@ def test_personal_data_only_for_roles_allowed(db: Database, settings: Settings) 
         db, channel_actor("api"), report(anonymous=True, **spot(1)), settings=settings
     ).case_id
     op, officer, admin = actor(db, "operator"), actor(db, "pupr.petugas"), actor(db, "admin")
-    assert svc.case_detail(db, op, named).reports[0].reporter is not None
+    assert case_service.case_detail(db, op, named).reports[0].reporter is not None
     for case_id in (named, anon):
-        detail = svc.case_detail(db, officer, case_id)
+        detail = case_service.case_detail(db, officer, case_id)
         dumped = detail.model_dump_json()
         assert "+6281234567890" not in dumped and "Budi" not in dumped and "budi@example.org" not in dumped
-    assert svc.case_detail(db, op, anon).reports[0].reporter is None
-    assert svc.case_detail(db, admin, anon).reports[0].reporter is not None
+    assert case_service.case_detail(db, op, anon).reports[0].reporter is None
+    assert case_service.case_detail(db, admin, anon).reports[0].reporter is not None

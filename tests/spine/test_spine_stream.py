@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from kotapintar.app.reference import DEMO_PASSWORD
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
@@ -59,7 +59,7 @@ def test_new_events_arrive_live_and_resume(live_server: LiveServer, db: Database
     assert time.monotonic() - started < 1.5, "a new event must reach an open stream within about a second"
     assert got[1]["case_id"] == case_id
     # Resume: everything after the first event, nothing before.
-    svc.verify_case(db, actor(db, "operator"), case_id)
+    case_service.verify_case(db, actor(db, "operator"), case_id)
     # The case's SOP adds its own events after case_created (issue 3): read until the verification.
     resumed = read_events(
         f"{live_server.url}/api/v1/stream",
@@ -78,8 +78,8 @@ def test_public_stream_shows_status_changes_without_internal_notes(
     start = "0"
     case_id = submit_report(db, channel_actor("web"), report(), settings=settings).case_id
     op = actor(db, "operator")
-    svc.add_note(db, op, case_id, "catatan internal: pelapor kerabat kepala desa")
-    svc.verify_case(db, op, case_id)
+    case_service.add_note(db, op, case_id, "catatan internal: pelapor kerabat kepala desa")
+    case_service.verify_case(db, op, case_id)
     public = read_events(f"{live_server.url}/api/v1/stream?after={start}", {}, want=2, timeout=5)
     assert [e["type"] for e in public] == ["case_created", "case_verified"]
     assert "catatan internal" not in json.dumps(public)

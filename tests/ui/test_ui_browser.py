@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.repository import CaseRepository, ReportRepository
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
@@ -191,7 +191,7 @@ def test_report_text_with_script_is_shown_as_text(browser: Any, live_server: Any
 def test_liaison_cannot_open_another_bodys_case(browser: Any, live_server: Any, db: Database) -> None:
     """The police liaison gets 'not found' for a case handed only to public works, also by URL."""
     case_id, _ = new_case(db)
-    svc.assign_case(db, actor(db, "operator"), case_id, "pupr")
+    case_service.assign_case(db, actor(db, "operator"), case_id, "pupr")
     liaison = login(browser, live_server.url, "polres.liaison")
     response = liaison.goto(f"{live_server.url}/instansi/kasus/{case_id}")
     assert response is not None and response.status == 404
@@ -241,7 +241,9 @@ def test_screens_of_supervisor_portal_and_data(browser: Any, live_server: Any, d
     """The supervisor table, the public portal and the open-data page render (screenshots for the docs)."""
     for i in range(3):
         case_id, _ = new_case(db, description=f"Jalan berlubang di blok {i} pasar, membahayakan pengendara.")
-        svc.assign_case(db, actor(db, "operator"), case_id, "dlh", due_hours=0.0001 if i == 0 else 24)
+        case_service.assign_case(
+            db, actor(db, "operator"), case_id, "dlh", due_hours=0.0001 if i == 0 else 24
+        )
     supervisor = login(browser, live_server.url, "supervisor")
     supervisor.goto(f"{live_server.url}/supervisor")
     assert supervisor.locator("[data-supervisor-table] tbody tr").count() >= 1

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kotapintar.app.web import create_app
-from kotapintar.cases import service as svc
+from kotapintar.cases import service as case_service
 from kotapintar.cases.repository import CaseRepository, TaskRepository
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
@@ -130,7 +130,7 @@ def test_case_actions_call_the_services_and_need_csrf(app: Any, db: Database) ->
         follow_redirects=False,
     )
     assert r.status_code == 303
-    detail = svc.case_detail(db, actor(db, "operator"), case_id)
+    detail = case_service.case_detail(db, actor(db, "operator"), case_id)
     assert detail.status == "assigned" and "pupr" in [t.agency_code for t in detail.tasks]
     page = c.get(f"/operator/kasus/{case_id}?ok=disposisi")
     assert "Kasus didisposisikan." in page.text
@@ -144,7 +144,7 @@ def test_report_markup_is_escaped_everywhere(app: Any, db: Database) -> None:
     """`<script>` in a report is text on the operator, agency and tracking pages."""
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     case_id, _ = new_case(db, description=f"{evil} jalan rusak")
-    svc.assign_case(db, actor(db, "operator"), case_id, "pupr")
+    case_service.assign_case(db, actor(db, "operator"), case_id, "pupr")
     op = client(app, "operator").get(f"/operator/kasus/{case_id}")
     officer = client(app, "pupr.petugas").get(f"/instansi/kasus/{case_id}")
     for page in (op, officer):
@@ -157,7 +157,7 @@ def test_report_markup_is_escaped_everywhere(app: Any, db: Database) -> None:
 def test_reporter_contact_only_for_allowed_roles(app: Any, db: Database) -> None:
     """The operator sees the reporter's phone; the agency officer does not."""
     case_id, _ = new_case(db)
-    svc.assign_case(db, actor(db, "operator"), case_id, "pupr")
+    case_service.assign_case(db, actor(db, "operator"), case_id, "pupr")
     assert "+6281234567890" in client(app, "operator").get(f"/operator/kasus/{case_id}").text
     assert "+6281234567890" not in client(app, "pupr.petugas").get(f"/instansi/kasus/{case_id}").text
 
@@ -165,9 +165,9 @@ def test_reporter_contact_only_for_allowed_roles(app: Any, db: Database) -> None
 def test_liaison_sees_only_what_was_handed_to_its_body(app: Any, db: Database) -> None:
     """The police liaison: 404 for a public-works case, its inbox shows only police tasks."""
     pupr_case, _ = new_case(db)
-    svc.assign_case(db, actor(db, "operator"), pupr_case, "pupr")
+    case_service.assign_case(db, actor(db, "operator"), pupr_case, "pupr")
     police_case, _ = new_case(db, description="Pencurian motor di parkiran pasar tadi malam.")
-    svc.assign_case(db, actor(db, "operator"), police_case, "polres")
+    case_service.assign_case(db, actor(db, "operator"), police_case, "polres")
     liaison = client(app, "polres.liaison")
     assert liaison.get(f"/instansi/kasus/{pupr_case}").status_code == 404
     assert liaison.get(f"/instansi/kasus/{police_case}").status_code == 200
@@ -186,7 +186,7 @@ def test_liaison_sees_only_what_was_handed_to_its_body(app: Any, db: Database) -
 def test_agency_completes_a_task_and_sees_its_performance(app: Any, db: Database) -> None:
     """Accept and complete from the inbox; the case is resolved and the performance panel counts it."""
     case_id, _ = new_case(db)
-    task = svc.assign_case(db, actor(db, "operator"), case_id, "pupr", due_hours=4)
+    task = case_service.assign_case(db, actor(db, "operator"), case_id, "pupr", due_hours=4)
     c = client(app, "pupr.petugas")
     token = token_of(c, "/instansi")
     assert (
@@ -201,7 +201,7 @@ def test_agency_completes_a_task_and_sees_its_performance(app: Any, db: Database
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert svc.case_detail(db, actor(db, "operator"), case_id).status == "resolved"
+    assert case_service.case_detail(db, actor(db, "operator"), case_id).status == "resolved"
     page = c.get("/instansi").text
     assert "Tepat waktu" in page and "100%" in page
 
@@ -224,8 +224,8 @@ def test_queue_orders_by_priority_and_due_and_filters(app: Any, db: Database) ->
     due_soon, _ = new_case(db, priority="P2")
     top, _ = new_case(db, service_code="kebakaran", description="Kebakaran gudang!", priority="P1")
     op = actor(db, "operator")
-    svc.assign_case(db, op, due_late, "pupr", due_hours=10)
-    svc.assign_case(db, op, due_soon, "dlh", due_hours=1)
+    case_service.assign_case(db, op, due_late, "pupr", due_hours=10)
+    case_service.assign_case(db, op, due_soon, "dlh", due_hours=1)
     text = client(app, "operator").get("/operator/antrean").text
     order = [int(x) for x in re.findall(r'data-case-id="(\d+)"', text)]
     assert order.index(top) < order.index(due_soon) < order.index(due_late) < order.index(low)
@@ -380,26 +380,26 @@ def river_to_siaga(db: Database, settings: Settings) -> list[int]:
     """The demo devices, and the Kuala Kapuas gauge (area 62.03.01) rising 0.9 m/h through siaga (2.7 m) over
     the last two hours; returns the cases the sensor rules opened."""
     from kotapintar.core.access.actors import system_actor
-    from kotapintar.sensors import service as sensor_svc
+    from kotapintar.sensors import service as sensor_service
     from kotapintar.sensors.engine.payloads import Reading
 
-    sensor_svc.load_demo_devices(db, system_actor("tests"))
+    sensor_service.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(minutes=121)
     rising = [
         Reading(start + timedelta(minutes=10 * i), "KPS-AWLR-01", "waterLevel", 1.6 + 0.15 * i, "m")
         for i in range(13)
     ]
-    return sensor_svc.ingest_readings(db, rising, received_at=now, settings=settings).cases_opened
+    return sensor_service.ingest_readings(db, rising, received_at=now, settings=settings).cases_opened
 
 
 def test_portal_shows_the_early_warnings_in_force(app: Any, db: Database, settings: Settings) -> None:
     """A river at siaga raises a public warning: the portal says where and what, and links the CAP feed."""
-    from kotapintar.sensors import service as sensor_svc
+    from kotapintar.sensors import service as sensor_service
 
     assert "data-warnings" not in TestClient(app).get("/beranda").text
     river_to_siaga(db, settings)
-    (warning,) = [w for w in sensor_svc.active_warnings(db) if w["area_code"] == "62.03.01"]
+    (warning,) = [w for w in sensor_service.active_warnings(db) if w["area_code"] == "62.03.01"]
     page = TestClient(app).get("/beranda").text
     assert "data-warnings" in page and "Peringatan dini yang berlaku" in page
     assert warning["headline"] in page and warning["area_name"] in page
@@ -412,7 +412,7 @@ def test_a_rule_opened_case_shows_the_chart_of_its_readings(
     """The operator (and the agency working it) see the readings that opened a sensor case: one line per
     evidence series with its flood thresholds and the moment the alarm opened; other cases show no panel."""
     from kotapintar.core.access.actors import system_actor
-    from kotapintar.sensors import service as sensor_svc
+    from kotapintar.sensors import service as sensor_service
 
     (case_id,) = river_to_siaga(db, settings)
     citizen_case, _ = new_case(db)
@@ -422,7 +422,9 @@ def test_a_rule_opened_case_shows_the_chart_of_its_readings(
     panel = page[page.index("data-sensor-panel") :]
     panel = panel[: panel.index("</section>")]
     assert "Data sensor yang memicu kasus ini" in page
-    (alarm,) = sensor_svc.case_observations(db, system_actor("tests"), case_id, settings=settings)["alarms"]
+    (alarm,) = sensor_service.case_observations(db, system_actor("tests"), case_id, settings=settings)[
+        "alarms"
+    ]
     assert f"{alarm['rule_id']} · 62.03.01 · <strong>{alarm['level']}</strong>" in panel
     points = re.search(r'<polyline[^>]*points="([^"]+)"', panel)
     assert points and len(points.group(1).split()) == 13  # every reading of the series, none invented
@@ -464,5 +466,5 @@ def test_rerouting_from_the_case_page_can_teach_triage_the_right_agency(
     assert r.status_code == 303, r.text[:300]
     after = assess_report(db, report(service_code="lampu_jalan", lon=114.36, lat=-3.02), settings)
     assert after.agency_code == "pupr"
-    detail = svc.case_detail(db, actor(db, "operator"), case_id)
+    detail = case_service.case_detail(db, actor(db, "operator"), case_id)
     assert "routing_override_learned" in [e.type for e in detail.timeline]

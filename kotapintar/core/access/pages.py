@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kotapintar.core.access import auth as auth_svc
+from kotapintar.core.access import auth
 from kotapintar.core.errors import NotAuthenticated
 from kotapintar.core.http.deps import SESSION_COOKIE, ActorDep, DbDep, SettingsDep, current_actor
 from kotapintar.core.http.pages import home_for, page_context, templates
@@ -81,11 +81,11 @@ def login(
 ) -> Response:
     """Check the password; on success set the session cookie (lifetime = session timeout) and redirect."""
     try:
-        user = auth_svc.authenticate(db, username.strip(), password)
+        user = auth.authenticate(db, username.strip(), password)
     except NotAuthenticated:
         message = translate("ui.login.failed", request_locale(request))
         return _login_page(request, settings, _safe_next(next), message, 401)
-    actor = auth_svc.actor_for(user)
+    actor = auth.actor_for(user)
     response = RedirectResponse(_safe_next(next) or home_for(actor), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
