@@ -1,6 +1,6 @@
 """Open311 intake over real HTTP: POST requests.xml against a uvicorn subprocess, with /healthz as baseline.
 
-Starts `uvicorn kotapintar.api.app:create_app --factory` on a free loopback port with a temporary SQLite
+Starts `uvicorn kotapintar.app.web:create_app --factory` on a free loopback port with a temporary SQLite
 database holding the demo city, then drives it with a few concurrent httpx clients:
   1. GET /healthz (the trivial endpoint of the same server: the baseline),
   2. POST /open311/v2/requests.xml (form-urlencoded, attribute[...] and media_url, as FixMyStreet sends),
@@ -64,7 +64,7 @@ def _start(db_path: Path, port: int, media: Path) -> subprocess.Popen[bytes]:
         "KOTAPINTAR_DEMO_REPORT_INTERVAL_S": "0",
     }
     cmd = [
-        sys.executable, "-m", "uvicorn", "kotapintar.api.app:create_app", "--factory",
+        sys.executable, "-m", "uvicorn", "kotapintar.app.web:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, env=env)

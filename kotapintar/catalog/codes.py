@@ -1,6 +1,6 @@
 """The codes other parts rely on as a contract: the 22 service codes and the shipped agency codes.
 
-The catalogue itself (names, priorities, responsible agencies) is data in kotapintar/data/catalogue/;
+The catalogue itself (names, priorities, responsible agencies) is data in kotapintar/catalog/data/;
 these tuples exist so pure code (SOP validation, run cards, sensor rules, the classifier) can check a
 code without a database. A test keeps them equal to the shipped data.
 """

@@ -1,6 +1,6 @@
 """Open311 GeoReport v2 on top of the case services: intake, public queries, tokens and two-way updates.
 
-The HTTP layer (`kotapintar/api/routers/open311.py`) parses and formats; every rule lives here:
+The HTTP layer (`kotapintar/open311/api.py`) parses and formats; every rule lives here:
 - service_request_id is the case ticket (e.g. KPS-2026-000123), a string, stable across merges of reports;
 - a token is the report id signed with the secret key, so it cannot be guessed and maps to the ticket;
 - a client application (API key) acts as an Actor of kind "client"; it may submit requests and comment,

@@ -31,7 +31,7 @@ def load_demo() -> None:
 @app.command("register")
 def register(
     path: Path = typer.Argument(
-        ..., help="device file (YAML, the format of kotapintar/data/sensors/devices.yaml)"
+        ..., help="device file (YAML, the format of kotapintar/sensors/data/devices.yaml)"
     ),
 ) -> None:
     """Register or update the devices of a file; all or none (an error names the line and the field).

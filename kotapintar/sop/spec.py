@@ -1,7 +1,7 @@
 """The SOP file as pydantic v2 models: PermenPANRB 35/2012 identity, actors (swimlanes), steps and flow.
 
 These models check shape and types; cross-references, agencies, guards and the flow graph are checked by
-`kotapintar.domain.sop.loader`, which reports every problem with its line number.
+`kotapintar.sop.loader`, which reports every problem with its line number.
 """
 
 from __future__ import annotations

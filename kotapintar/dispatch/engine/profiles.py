@@ -1,4 +1,4 @@
-"""Speed profiles per unit kind (data in kotapintar/data/dispatch/profiles.yaml) and OSM tag parsing."""
+"""Speed profiles per unit kind (data in kotapintar/dispatch/data/profiles.yaml) and OSM tag parsing."""
 
 from __future__ import annotations
 

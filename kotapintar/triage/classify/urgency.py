@@ -1,6 +1,6 @@
 """Urgency of a report: the service's default priority, raised by life-threat and severity cues in the text.
 
-The rule (also in kotapintar/data/triage/LABELLING.md):
+The rule (also in kotapintar/triage/data/LABELLING.md):
 
 1. Start from the service's default priority (the contract table in ``DEFAULT_PRIORITY``).
 2. A life-threat cue (someone trapped, drowning, swept away, unconscious, a missing child, a fire that
