@@ -13,7 +13,10 @@ from kotapintar.core.errors import NotAuthenticated, ValidationFailed
 from kotapintar.core.http.deps import SESSION_COOKIE, ActorDep, DbDep, SettingsDep, UserDep
 from kotapintar.core.http.errors import error_body
 from kotapintar.core.http.security import require_csrf
-from kotapintar.dispatch import service as dispatch_service
+from kotapintar.dispatch import calls as call_service
+from kotapintar.dispatch import recommendation as recommendation_service
+from kotapintar.dispatch import segments as segment_service
+from kotapintar.dispatch import units as unit_service
 from kotapintar.dispatch.engine.unitstatus import load_unit_status
 from kotapintar.dispatch.schemas import (
     AvlOutcome,
@@ -62,7 +65,7 @@ def unit_or_user(code: str, request: Request, db: DbDep, settings: SettingsDep, 
         cookie_code, _, cookie_token = cookie.partition(":")
         token = cookie_token if cookie_code == code else None
     if token:
-        return dispatch_service.actor_for_unit_token(db, settings, code, token)
+        return unit_service.actor_for_unit_token(db, settings, code, token)
     if actor.kind == "public":
         raise NotAuthenticated(
             "Masuk dulu, atau kirim token unit (X-Unit-Token) / log in or send the unit token."
@@ -79,7 +82,7 @@ CrewDep = Annotated[Actor, Depends(unit_or_user)]
 @router.get("/protocols")
 def protocols() -> dict[str, Any]:
     """Protocol cards per incident type: questions whose answers set priority and (via run cards) units."""
-    return dispatch_service.protocol_cards()
+    return call_service.protocol_cards()
 
 
 @router.get("/unit-statuses")
@@ -94,31 +97,31 @@ def unit_statuses() -> dict[str, Any]:
 @router.post("/calls", response_model=CallView, status_code=201)
 def receive_call(db: DbDep, actor: UserDep, body: CallIn) -> CallView:
     """A new 112 call: the clock starts (received, and by default answered now)."""
-    return dispatch_service.receive_call(db, actor, body)
+    return call_service.receive_call(db, actor, body)
 
 
 @router.get("/calls", response_model=list[CallView])
 def list_calls(db: DbDep, actor: UserDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[CallView]:
     """The newest calls."""
-    return dispatch_service.recent_calls(db, actor, limit)
+    return call_service.recent_calls(db, actor, limit)
 
 
 @router.get("/calls/counts")
 def call_counts(db: DbDep, actor: UserDep, since: datetime | None = None) -> dict[str, int]:
     """Calls per classification (genuine, prank, ghost, info, duplicate, unclassified) and the total."""
-    return dispatch_service.call_counts(db, actor, since)
+    return call_service.call_counts(db, actor, since)
 
 
 @router.get("/calls/{call_id}", response_model=CallView)
 def get_call(call_id: int, db: DbDep, actor: UserDep) -> CallView:
     """One call."""
-    return dispatch_service.get_call(db, actor, call_id)
+    return call_service.get_call(db, actor, call_id)
 
 
 @router.post("/calls/{call_id}/answer", response_model=CallView)
 def answer_call(call_id: int, db: DbDep, actor: UserDep) -> CallView:
     """Pick up a ringing call."""
-    return dispatch_service.answer_call(db, actor, call_id)
+    return call_service.answer_call(db, actor, call_id)
 
 
 @router.post("/calls/{call_id}/classify", response_model=CallView)
@@ -126,7 +129,7 @@ def classify_call(
     call_id: int, body: ClassifyIn, db: DbDep, actor: UserDep, settings: SettingsDep
 ) -> CallView:
     """Classify the call; a genuine one opens (or joins) a case, a duplicate joins the named incident."""
-    return dispatch_service.classify_call(db, actor, call_id, body, settings=settings)
+    return call_service.classify_call(db, actor, call_id, body, settings=settings)
 
 
 @router.get("/nearby")
@@ -138,7 +141,7 @@ def nearby(
     radius_m: Annotated[float, Query(gt=0, le=20000)] = 1000,
 ) -> list[dict[str, Any]]:
     """Active incidents near a point, nearest first (possible duplicates of a call)."""
-    return dispatch_service.nearby_active_cases(db, actor, lon, lat, radius_m)
+    return call_service.nearby_active_cases(db, actor, lon, lat, radius_m)
 
 
 # ------------------------------------------------------------------ recommendation and dispatch
@@ -147,7 +150,7 @@ def nearby(
 @router.get("/cases/{case_id}/recommendation")
 def recommendation(case_id: int, db: DbDep, actor: UserDep, settings: SettingsDep) -> dict[str, Any]:
     """Units to send, per needed kind, ranked by estimated travel time and explained."""
-    return dispatch_service.recommend_for_case(db, actor, case_id, settings=settings)
+    return recommendation_service.recommend_for_case(db, actor, case_id, settings=settings)
 
 
 @router.post("/cases/{case_id}/dispatch", response_model=DispatchResult)
@@ -155,13 +158,13 @@ def dispatch(
     case_id: int, body: DispatchIn, db: DbDep, actor: UserDep, settings: SettingsDep
 ) -> DispatchResult:
     """Send the recommended units (empty body) or a chosen list with `override_reason`."""
-    return dispatch_service.dispatch_units(db, actor, case_id, body, settings=settings)
+    return recommendation_service.dispatch_units(db, actor, case_id, body, settings=settings)
 
 
 @router.get("/cases/{case_id}/segments")
 def case_segments(case_id: int, db: DbDep, actor: UserDep) -> dict[str, Any]:
     """Response-time segments of one case against their targets."""
-    return dispatch_service.case_segments(db, actor, case_id).to_dict()
+    return segment_service.case_segments(db, actor, case_id).to_dict()
 
 
 @router.get("/segments")
@@ -178,7 +181,7 @@ def segments(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise ValidationFailed(f"{name} perlu zona waktu, mis. 2026-11-29T08:00:00+07:00.", field=name)
-    return dispatch_service.segments_summary(
+    return segment_service.segments_summary(
         db, actor, by=by, period=period, since=since, until=until, settings=settings
     )
 
@@ -189,7 +192,7 @@ def segments(
 @router.get("/units", response_model=list[UnitView])
 def units(db: DbDep, actor: UserDep) -> list[UnitView]:
     """The unit status board."""
-    return dispatch_service.unit_board(db, actor)
+    return unit_service.unit_board(db, actor)
 
 
 @router.get("/units.geojson")
@@ -201,7 +204,7 @@ def units_geojson(db: DbDep, actor: UserDep) -> dict[str, Any]:
             "geometry": {"type": "Point", "coordinates": [u.lon, u.lat]},
             "properties": u.model_dump(mode="json", exclude={"lon", "lat"}),
         }
-        for u in dispatch_service.unit_board(db, actor)
+        for u in unit_service.unit_board(db, actor)
         if u.lon is not None and u.lat is not None
     ]
     return {"type": "FeatureCollection", "features": features}
@@ -210,13 +213,13 @@ def units_geojson(db: DbDep, actor: UserDep) -> dict[str, Any]:
 @router.get("/units/{code}")
 def unit_detail(code: str, db: DbDep, actor: CrewDep) -> dict[str, Any]:
     """One unit with its current assignment and history (crew page; unit token or login)."""
-    return dispatch_service.unit_detail(db, actor, code)
+    return unit_service.unit_detail(db, actor, code)
 
 
 @router.post("/units/{code}/status", response_model=UnitView)
 def unit_status(code: str, body: UnitStatusIn, db: DbDep, actor: CrewDep) -> UnitView:
     """Change a unit's status (allowed transitions only), with time and position."""
-    return dispatch_service.change_unit_status(
+    return unit_service.change_unit_status(
         db, actor, code, body.status, at=body.at, lon=body.lon, lat=body.lat, source="http"
     )
 
@@ -230,7 +233,7 @@ async def unit_position(code: str, request: Request, db: DbDep, settings: Settin
     """
     actor = unit_or_user(code, request, db, settings, user)
     raw = await request.body()
-    outcome = dispatch_service.record_position(
+    outcome = unit_service.record_position(
         db, actor, code, raw, source="http", settings=settings, default_now=True
     )
     if outcome.accepted:
@@ -244,7 +247,7 @@ async def unit_position(code: str, request: Request, db: DbDep, settings: Settin
 @router.get("/counters")
 def counters(db: DbDep, actor: UserDep) -> dict[str, int]:
     """Ingest counters: positions and statuses accepted, and rejected per reason."""
-    return dispatch_service.ingest_counters(db, actor)
+    return unit_service.ingest_counters(db, actor)
 
 
 @router.get("/coverage")
@@ -256,4 +259,4 @@ def coverage(
     kind: str | None = None,
 ) -> dict[str, Any]:
     """GeoJSON of the area reachable within `target_min` from the available units, and the uncovered desa."""
-    return dispatch_service.coverage_geojson(db, actor, target_min, kind=kind, settings=settings)
+    return recommendation_service.coverage_geojson(db, actor, target_min, kind=kind, settings=settings)

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.dispatch.service import handle_unit_message
+from kotapintar.dispatch.units import handle_unit_message
 
 log = logging.getLogger(__name__)
 

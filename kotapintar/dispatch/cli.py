@@ -184,7 +184,7 @@ def unit_token_cmd(
 ) -> None:
     """Print a unit's crew token and the link of its crew page (rotate unit_token_secret to revoke)."""
     from kotapintar.core.settings import get_settings
-    from kotapintar.dispatch.service import unit_token
+    from kotapintar.dispatch.units import unit_token
 
     token = unit_token(get_settings(), code)
     typer.echo(f"{code}\t{token}\t{base_url.rstrip('/')}/unit/{code}?token={token}")

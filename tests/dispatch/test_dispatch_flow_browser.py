@@ -13,7 +13,8 @@ import pytest
 from kotapintar.app.reference import DEMO_PASSWORD
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
-from kotapintar.dispatch import service as dispatch_service
+from kotapintar.dispatch import calls as call_service
+from kotapintar.dispatch import units as unit_service
 from tests.conftest import launch_chromium
 from tests.helpers import KUALA_KAPUAS, actor
 
@@ -27,7 +28,7 @@ def browser() -> Iterator[Any]:
 
 
 def test_keyboard_only_call_to_dispatch_under_a_minute(browser: Any, live_server: Any, db: Database) -> None:
-    dispatch_service.reset_units(db, system_actor("tests"))
+    unit_service.reset_units(db, system_actor("tests"))
     page = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="id-ID").new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -69,9 +70,9 @@ def test_keyboard_only_call_to_dispatch_under_a_minute(browser: Any, live_server
     assert operator_seconds < 60
     assert not errors, errors
     op = actor(db, "operator")
-    calls = dispatch_service.recent_calls(db, op, 5)
+    calls = call_service.recent_calls(db, op, 5)
     assert len(calls) == 1 and calls[0].classification == "genuine" and calls[0].priority == "P1"
     assert calls[0].caller_number == "081234567890"
-    board = [u for u in dispatch_service.unit_board(db, op) if u.case_id == calls[0].case_id]
+    board = [u for u in unit_service.unit_board(db, op) if u.case_id == calls[0].case_id]
     assert sorted(u.code for u in board) == sorted(checked)
     assert all(u.status == "dispatched" for u in board)

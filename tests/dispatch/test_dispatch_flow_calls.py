@@ -16,7 +16,10 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.errors import Conflict, IllegalTransition, ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
-from kotapintar.dispatch import service as dispatch_service
+from kotapintar.dispatch import calls as call_service
+from kotapintar.dispatch import recommendation as recommendation_service
+from kotapintar.dispatch import segments as segment_service
+from kotapintar.dispatch import units as unit_service
 from kotapintar.dispatch.schemas import CallIn, ClassifyIn, DispatchIn
 from tests.helpers import KUALA_KAPUAS, actor
 
@@ -26,7 +29,7 @@ PHONE = "+6281299887766"
 @pytest.fixture
 def units_home(db: Database) -> None:
     """Every unit available at its base (PostgreSQL keeps the units table between tests)."""
-    dispatch_service.reset_units(db, system_actor("tests"))
+    unit_service.reset_units(db, system_actor("tests"))
 
 
 def _events(db: Database, case_id: int) -> list[tuple[str, dict[str, object]]]:
@@ -37,9 +40,9 @@ def _events(db: Database, case_id: int) -> list[tuple[str, dict[str, object]]]:
 def _genuine_fire_call(db: Database, settings: Settings, *, ring_s: float = 8.0) -> tuple[int, int]:
     op = actor(db, "operator")
     t0 = utcnow() - timedelta(seconds=40)
-    call = dispatch_service.receive_call(db, op, CallIn(caller_number=PHONE, received_at=t0, answered=False))
-    dispatch_service.answer_call(db, op, call.id, at=t0 + timedelta(seconds=ring_s))
-    done = dispatch_service.classify_call(
+    call = call_service.receive_call(db, op, CallIn(caller_number=PHONE, received_at=t0, answered=False))
+    call_service.answer_call(db, op, call.id, at=t0 + timedelta(seconds=ring_s))
+    done = call_service.classify_call(
         db,
         op,
         call.id,
@@ -62,11 +65,11 @@ def test_genuine_call_becomes_dispatched_case_with_segments(
 ) -> None:
     op = actor(db, "operator")
     call_id, case_id = _genuine_fire_call(db, settings)
-    call = dispatch_service.get_call(db, op, call_id)
+    call = call_service.get_call(db, op, call_id)
     assert call.priority == "P1"  # someone trapped
     assert call.ticket and call.classification == "genuine"
     # recommendation: the run card for a fire with people trapped, straight-line without a network, labelled
-    rec = dispatch_service.recommend_for_case(db, op, case_id, settings=settings)
+    rec = recommendation_service.recommend_for_case(db, op, case_id, settings=settings)
     assert rec["runcard"] == "Kebakaran dengan orang terjebak"
     assert rec["method"] == "straight_line" and "garis lurus" in rec["estimate_label"]
     kinds = {k["kind"]: k for k in rec["kinds"]}
@@ -74,9 +77,9 @@ def test_genuine_call_becomes_dispatched_case_with_segments(
     etas = [c["eta_s"] for c in kinds["fire_truck"]["candidates"]]
     assert etas == sorted(etas)
     # one action dispatches the recommended units
-    result = dispatch_service.dispatch_units(db, op, case_id, DispatchIn(), settings=settings)
+    result = recommendation_service.dispatch_units(db, op, case_id, DispatchIn(), settings=settings)
     assert result.units == rec["selected"] and not result.overridden
-    board = {u.code: u for u in dispatch_service.unit_board(db, op)}
+    board = {u.code: u for u in unit_service.unit_board(db, op)}
     first = result.units[0]
     assert board[first].status == "dispatched" and board[first].case_id == case_id
     # the crew moves: en route 45 s after dispatch, on scene 5 min later, then clears
@@ -84,15 +87,13 @@ def test_genuine_call_becomes_dispatched_case_with_segments(
         dispatched_at = next(
             e.occurred_at for e in uow.events.for_case(case_id) if e.type == "unit_dispatched"
         )
-    crew = dispatch_service.unit_actor(first, board[first].agency_code)
-    dispatch_service.change_unit_status(db, crew, first, "en_route", at=dispatched_at + timedelta(seconds=45))
-    dispatch_service.change_unit_status(
+    crew = unit_service.unit_actor(first, board[first].agency_code)
+    unit_service.change_unit_status(db, crew, first, "en_route", at=dispatched_at + timedelta(seconds=45))
+    unit_service.change_unit_status(
         db, crew, first, "on_scene", at=dispatched_at + timedelta(seconds=345), lon=114.39, lat=-3.0
     )
-    dispatch_service.change_unit_status(
-        db, crew, first, "returning", at=dispatched_at + timedelta(seconds=1200)
-    )
-    seg = dispatch_service.case_segments(db, op, case_id).to_dict()
+    unit_service.change_unit_status(db, crew, first, "returning", at=dispatched_at + timedelta(seconds=1200))
+    seg = segment_service.case_segments(db, op, case_id).to_dict()
     by = {s["segment"]: s for s in seg["segments"]}
     assert by["answering"]["seconds"] == pytest.approx(8.0, abs=0.01)
     assert by["turnout"]["seconds"] == pytest.approx(45.0, abs=0.01)
@@ -118,14 +119,12 @@ def test_genuine_call_becomes_dispatched_case_with_segments(
     assert PHONE not in json.dumps([p for _, p in events])
     assert PHONE.lstrip("+") not in json.dumps([p for _, p in events])
     # cleared: the unit is off the case, its next change goes to its own stream
-    dispatch_service.change_unit_status(
-        db, crew, first, "available", at=dispatched_at + timedelta(seconds=1800)
-    )
+    unit_service.change_unit_status(db, crew, first, "available", at=dispatched_at + timedelta(seconds=1800))
     with db.reading() as uow:
         own = uow.events.stream_events(f"unit:{first}")
     assert [e.type for e in own] == ["unit_status_changed"]
     # aggregated
-    summary = dispatch_service.segments_summary(db, op, by="service", settings=settings)
+    summary = segment_service.segments_summary(db, op, by="service", settings=settings)
     fire = next(g for g in summary["groups"] if g["key"] == "kebakaran")
     total = next(s for s in fire["segments"] if s["segment"] == "total")
     assert total["n"] == 1 and total["p90_s"] == pytest.approx(by["total"]["seconds"])
@@ -135,51 +134,47 @@ def test_non_genuine_calls_are_counted_without_a_case(db: Database, settings: Se
     op = actor(db, "operator")
     cases_before = len(list_cases(db, op, CaseFilter(), limit=500).items)
     for cls in ("prank", "ghost", "info", "prank"):
-        call = dispatch_service.receive_call(db, op, CallIn(caller_number=PHONE))
-        out = dispatch_service.classify_call(
-            db, op, call.id, ClassifyIn(classification=cls), settings=settings
-        )
+        call = call_service.receive_call(db, op, CallIn(caller_number=PHONE))
+        out = call_service.classify_call(db, op, call.id, ClassifyIn(classification=cls), settings=settings)
         assert out.case_id is None
-    counts = dispatch_service.call_counts(db, op)
+    counts = call_service.call_counts(db, op)
     assert counts["prank"] == 2 and counts["ghost"] == 1 and counts["info"] == 1 and counts["total"] == 4
-    assert dispatch_service.nearby_active_cases(db, op, *KUALA_KAPUAS) == []
+    assert call_service.nearby_active_cases(db, op, *KUALA_KAPUAS) == []
     assert len(list_cases(db, op, CaseFilter(), limit=500).items) == cases_before
 
 
 def test_duplicate_call_joins_the_active_incident(db: Database, settings: Settings, units_home: None) -> None:
     op = actor(db, "operator")
     _, case_id = _genuine_fire_call(db, settings)
-    near = dispatch_service.nearby_active_cases(db, op, KUALA_KAPUAS[0] + 0.002, KUALA_KAPUAS[1])
+    near = call_service.nearby_active_cases(db, op, KUALA_KAPUAS[0] + 0.002, KUALA_KAPUAS[1])
     assert near and near[0]["case_id"] == case_id and 150 < near[0]["distance_m"] < 300
-    second = dispatch_service.receive_call(db, op, CallIn(caller_number="+6281300000000"))
+    second = call_service.receive_call(db, op, CallIn(caller_number="+6281300000000"))
     with pytest.raises(ValidationFailed):
-        dispatch_service.classify_call(
+        call_service.classify_call(
             db, op, second.id, ClassifyIn(classification="duplicate"), settings=settings
         )
-    out = dispatch_service.classify_call(
+    out = call_service.classify_call(
         db, op, second.id, ClassifyIn(classification="duplicate", duplicate_of=case_id), settings=settings
     )
     assert out.case_id == case_id
     calls = [p for t, p in _events(db, case_id) if t == "call_received"]
     assert [c["duplicate"] for c in calls] == [False, True]
     with pytest.raises(Conflict):
-        dispatch_service.classify_call(
-            db, op, second.id, ClassifyIn(classification="prank"), settings=settings
-        )
-    assert dispatch_service.call_counts(db, op)["duplicate"] == 1
+        call_service.classify_call(db, op, second.id, ClassifyIn(classification="prank"), settings=settings)
+    assert call_service.call_counts(db, op)["duplicate"] == 1
 
 
 def test_override_needs_a_reason_and_is_recorded(db: Database, settings: Settings, units_home: None) -> None:
     op = actor(db, "operator")
     _, case_id = _genuine_fire_call(db, settings)
-    rec = dispatch_service.recommend_for_case(db, op, case_id, settings=settings)
+    rec = recommendation_service.recommend_for_case(db, op, case_id, settings=settings)
     chosen = (
         ["DMK-05", *rec["selected"][1:]] if rec["selected"][0] != "DMK-05" else rec["selected"][::-1][:-1]
     )
     with pytest.raises(ValidationFailed) as err:
-        dispatch_service.dispatch_units(db, op, case_id, DispatchIn(units=chosen), settings=settings)
+        recommendation_service.dispatch_units(db, op, case_id, DispatchIn(units=chosen), settings=settings)
     assert err.value.code == "override_reason_required"
-    result = dispatch_service.dispatch_units(
+    result = recommendation_service.dispatch_units(
         db,
         op,
         case_id,
@@ -191,7 +186,7 @@ def test_override_needs_a_reason_and_is_recorded(db: Database, settings: Setting
     assert notes and notes[0]["reason"] == "DMK-01 sedang servis pompa"
     # a dispatched unit cannot be sent again
     with pytest.raises(IllegalTransition):
-        dispatch_service.dispatch_units(
+        recommendation_service.dispatch_units(
             db, op, case_id, DispatchIn(units=[chosen[0]], override_reason="lagi"), settings=settings
         )
 
@@ -202,20 +197,20 @@ def test_unit_status_machine_and_out_of_order_updates(
     op = actor(db, "operator")
     now = utcnow()
     with pytest.raises(IllegalTransition) as err:
-        dispatch_service.change_unit_status(db, op, "AMB-01", "on_scene", at=now)
+        unit_service.change_unit_status(db, op, "AMB-01", "on_scene", at=now)
     assert err.value.code == "illegal_unit_transition"
-    dispatch_service.change_unit_status(db, op, "AMB-01", "out_of_service", at=now)
+    unit_service.change_unit_status(db, op, "AMB-01", "out_of_service", at=now)
     with pytest.raises(Conflict) as late:
-        dispatch_service.change_unit_status(db, op, "AMB-01", "available", at=now - timedelta(seconds=5))
+        unit_service.change_unit_status(db, op, "AMB-01", "available", at=now - timedelta(seconds=5))
     assert late.value.code == "out_of_order"
-    dispatch_service.change_unit_status(db, op, "AMB-01", "available", at=now + timedelta(seconds=1))
-    counters = dispatch_service.ingest_counters(db, op)
+    unit_service.change_unit_status(db, op, "AMB-01", "available", at=now + timedelta(seconds=1))
+    counters = unit_service.ingest_counters(db, op)
     assert counters["status.rejected.out_of_order"] == 1
     assert counters["status.rejected.illegal_unit_transition"] == 1
     # a unit's crew may move only its own unit
-    other = dispatch_service.unit_actor("AMB-02", "psc119")
+    other = unit_service.unit_actor("AMB-02", "psc119")
     with pytest.raises(Exception) as denied:
-        dispatch_service.change_unit_status(db, other, "AMB-01", "out_of_service")
+        unit_service.change_unit_status(db, other, "AMB-01", "out_of_service")
     assert getattr(denied.value, "code", "") == "permission_denied"
 
 
@@ -224,7 +219,7 @@ def test_positions_are_validated_and_rejections_counted(
 ) -> None:
     op = actor(db, "operator")
     now = utcnow()
-    ok = dispatch_service.record_position(
+    ok = unit_service.record_position(
         db, op, "AMB-01", {"lon": 114.4, "lat": -3.01, "at": now.isoformat()}, settings=settings
     )
     assert ok.accepted
@@ -238,7 +233,7 @@ def test_positions_are_validated_and_rejections_counted(
         "dateObserved": {"type": "Property", "value": (now + timedelta(seconds=2)).isoformat()},
         "speed": {"type": "Property", "value": 42},
     }
-    assert dispatch_service.record_position(
+    assert unit_service.record_position(
         db, op, "AMB-01", json.dumps(fleet).encode(), settings=settings
     ).accepted
     cases = {
@@ -248,19 +243,18 @@ def test_positions_are_validated_and_rejections_counted(
         "malformed": {"lon": 500, "lat": -3.0, "at": now.isoformat()},
     }
     for reason, payload in cases.items():
-        out = dispatch_service.record_position(db, op, "AMB-01", payload, settings=settings)
+        out = unit_service.record_position(db, op, "AMB-01", payload, settings=settings)
         assert not out.accepted and out.reason == reason and out.message
     assert (
-        dispatch_service.record_position(db, op, "AMB-01", b"{not json", settings=settings).reason
-        == "malformed"
+        unit_service.record_position(db, op, "AMB-01", b"{not json", settings=settings).reason == "malformed"
     )
     assert (
-        dispatch_service.record_position(db, op, "NOPE-9", {"lon": 1, "lat": 1, "at": now.isoformat()}).reason
+        unit_service.record_position(db, op, "NOPE-9", {"lon": 1, "lat": 1, "at": now.isoformat()}).reason
         == "unknown_unit"
     )
-    board = {u.code: u for u in dispatch_service.unit_board(db, op)}
+    board = {u.code: u for u in unit_service.unit_board(db, op)}
     assert (board["AMB-01"].lon, board["AMB-01"].lat) == (114.41, -3.02)
-    counters = dispatch_service.ingest_counters(db, op)
+    counters = unit_service.ingest_counters(db, op)
     assert counters["avl.accepted.http"] == 2
     for reason in ("out_of_order", "stale", "future", "unknown_unit"):
         assert counters[f"avl.rejected.{reason}"] == 1
@@ -306,10 +300,13 @@ def test_recommendation_uses_the_configured_road_network(
     road = settings.model_copy(
         update={"road_network_path": _grid_graphml(tmp_path / "kk.graphml", *KUALA_KAPUAS)}
     )
-    rec = dispatch_service.recommend_for_case(db, op, case_id, settings=road)
+    rec = recommendation_service.recommend_for_case(db, op, case_id, settings=road)
     assert rec["method"] in ("road_network", "mixed") and "jaringan jalan" in rec["estimate_label"]
     trucks = next(k for k in rec["kinds"] if k["kind"] == "fire_truck")
     assert all(c["method"] == "road_network" for c in trucks["candidates"])
     # an unusable network path falls back to the labelled straight-line estimate instead of failing
     broken = settings.model_copy(update={"road_network_path": tmp_path / "missing.graphml"})
-    assert dispatch_service.recommend_for_case(db, op, case_id, settings=broken)["method"] == "straight_line"
+    assert (
+        recommendation_service.recommend_for_case(db, op, case_id, settings=broken)["method"]
+        == "straight_line"
+    )

@@ -17,14 +17,14 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
-from kotapintar.dispatch import service as dispatch_service
+from kotapintar.dispatch import units as unit_service
 from tests.helpers import KUALA_KAPUAS
 
 
 @pytest.fixture
 def client(db: Database, settings: Settings) -> Iterator[TestClient]:
     """The application with every unit at its base."""
-    dispatch_service.reset_units(db, system_actor("tests"))
+    unit_service.reset_units(db, system_actor("tests"))
     with TestClient(create_app(settings, db=db)) as c:
         yield c
 
@@ -97,7 +97,7 @@ def test_call_to_dispatch_over_http_with_csrf(client: TestClient, settings: Sett
     # the crew of the first unit sees its assignment, the way there and the next steps
     unit = rec["selected"][0]
     crew = TestClient(client.app)
-    crew.get(f"/unit/{unit}?token={dispatch_service.unit_token(settings, unit)}")
+    crew.get(f"/unit/{unit}?token={unit_service.unit_token(settings, unit)}")
     page = crew.get(f"/unit/{unit}").text
     assert done.json()["ticket"] in page and 'data-status="en_route"' in page and "geo:" in page
     assert 'id="crew-map"' in page and "+62811111111" not in page
@@ -108,7 +108,7 @@ def test_crew_page_with_unit_token_moves_the_unit(
 ) -> None:
     code = "AMB-01"
     assert client.get(f"/unit/{code}?token=wrong", follow_redirects=False).status_code == 403
-    token = dispatch_service.unit_token(settings, code)
+    token = unit_service.unit_token(settings, code)
     first = client.get(f"/unit/{code}?token={token}", follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"] == f"/unit/{code}"
     assert "samesite=strict" in first.headers["set-cookie"].lower()
@@ -133,7 +133,7 @@ def test_crew_page_with_unit_token_moves_the_unit(
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale"
     bad = client.post(f"/api/v1/dispatch/units/{code}/position", content=b"[1,2]", headers=th)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "malformed"
-    ghost_token = dispatch_service.unit_token(settings, "GHOST-1")
+    ghost_token = unit_service.unit_token(settings, "GHOST-1")
     ghost = client.post(
         "/api/v1/dispatch/units/GHOST-1/position",
         json={"lon": 1, "lat": 1},

@@ -18,7 +18,10 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
-from kotapintar.dispatch import service as dispatch_service
+from kotapintar.dispatch import calls as call_service
+from kotapintar.dispatch import recommendation as recommendation_service
+from kotapintar.dispatch import segments as segment_service
+from kotapintar.dispatch import units as unit_service
 from kotapintar.dispatch.avl_mqtt import UnitSubscriber, broker_address
 from kotapintar.dispatch.schemas import CallIn, ClassifyIn, DispatchIn
 from tests.conftest import skip_or_fail
@@ -41,7 +44,7 @@ def mqtt_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def subscriber(db: Database, mqtt_settings: Settings) -> Iterator[UnitSubscriber]:
     """The real subscriber loop, connected and subscribed."""
-    dispatch_service.reset_units(db, system_actor("tests"))
+    unit_service.reset_units(db, system_actor("tests"))
     sub = UnitSubscriber(db, mqtt_settings)
     if not sub.start(wait_s=10):
         sub.stop()
@@ -83,11 +86,11 @@ def test_status_updates_over_mqtt_drive_the_segments(
 ) -> None:
     op = actor(db, "operator")
     t0 = utcnow() - timedelta(seconds=30)
-    call = dispatch_service.receive_call(
+    call = call_service.receive_call(
         db, op, CallIn(caller_number="+628123000111", received_at=t0, answered=False)
     )
-    dispatch_service.answer_call(db, op, call.id, at=t0 + timedelta(seconds=5))
-    out = dispatch_service.classify_call(
+    call_service.answer_call(db, op, call.id, at=t0 + timedelta(seconds=5))
+    out = call_service.classify_call(
         db,
         op,
         call.id,
@@ -101,7 +104,7 @@ def test_status_updates_over_mqtt_drive_the_segments(
         settings=mqtt_settings,
     )
     assert out.priority == "P1" and out.case_id is not None
-    result = dispatch_service.dispatch_units(db, op, out.case_id, DispatchIn(), settings=mqtt_settings)
+    result = recommendation_service.dispatch_units(db, op, out.case_id, DispatchIn(), settings=mqtt_settings)
     unit = result.units[0]
     with db.reading() as uow:
         dispatched_at = next(
@@ -131,13 +134,13 @@ def test_status_updates_over_mqtt_drive_the_segments(
     publish(f"{unit}/status", {"status": "on_scene", "at": (at + timedelta(seconds=240)).isoformat()})
     _wait(subscriber, 9)
     # a topic outside the unit namespace never reaches the loop; handed over directly it is refused too
-    stray = dispatch_service.handle_unit_message(
+    stray = unit_service.handle_unit_message(
         db, f"{mqtt_settings.mqtt_units_topic}/{unit}/speed", b"{}", settings=mqtt_settings
     )
     assert not stray.accepted and stray.reason == "malformed"
-    board = {u.code: u for u in dispatch_service.unit_board(db, op)}
+    board = {u.code: u for u in unit_service.unit_board(db, op)}
     assert board[unit].status == "on_scene"
-    counters = dispatch_service.ingest_counters(db, op)
+    counters = unit_service.ingest_counters(db, op)
     assert counters["avl.accepted.mqtt"] == 2
     assert counters["avl.rejected.out_of_order"] == 1
     assert counters["avl.rejected.stale"] == 1
@@ -145,7 +148,7 @@ def test_status_updates_over_mqtt_drive_the_segments(
     assert counters["avl.rejected.malformed"] == 2
     assert counters["status.rejected.out_of_order"] == 1
     assert counters["status.accepted"] == 2
-    seg = {s["segment"]: s for s in dispatch_service.case_segments(db, op, out.case_id).to_dict()["segments"]}
+    seg = {s["segment"]: s for s in segment_service.case_segments(db, op, out.case_id).to_dict()["segments"]}
     assert seg["answering"]["seconds"] == pytest.approx(5.0, abs=0.01)
     assert seg["turnout"]["seconds"] == pytest.approx(50.0, abs=0.01)
     assert seg["travel"]["seconds"] == pytest.approx(240.0, abs=0.01)

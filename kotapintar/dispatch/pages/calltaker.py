@@ -16,7 +16,8 @@ from kotapintar.core.errors import DomainError
 from kotapintar.core.http.deps import DbDep, SettingsDep, current_actor
 from kotapintar.core.http.security import csrf_token_for
 from kotapintar.core.http.templating import make_templates
-from kotapintar.dispatch import service as dispatch_service
+from kotapintar.dispatch import calls as call_service
+from kotapintar.dispatch import recommendation as recommendation_service
 
 router = APIRouter(include_in_schema=False)
 templates = make_templates()
@@ -52,7 +53,7 @@ def console(request: Request, db: DbDep, settings: SettingsDep) -> HTMLResponse:
     """The call-taker console; a login form when nobody (or someone without dispatch rights) is logged in."""
     actor = current_actor(request, db)
     try:
-        reference = dispatch_service.console_reference(db, actor, settings)
+        reference = call_service.console_reference(db, actor, settings)
     except DomainError as exc:
         context = _context(request, settings, actor, error_code=exc.code)
         return templates.TemplateResponse(
@@ -76,7 +77,7 @@ def case_page(case_id: int, request: Request, db: DbDep, settings: SettingsDep) 
     """One case as dispatch sees it: units sent (with override reasons) and its response-time segments."""
     actor = current_actor(request, db)
     try:
-        view = dispatch_service.case_dispatch_view(db, actor, case_id)
+        view = recommendation_service.case_dispatch_view(db, actor, case_id)
     except DomainError as exc:
         context = _context(request, settings, actor, error_code=exc.code)
         return templates.TemplateResponse(

@@ -18,7 +18,7 @@ from kotapintar.core.errors import DomainError
 from kotapintar.core.http.deps import DbDep, SettingsDep, current_actor
 from kotapintar.core.http.security import csrf_token_for
 from kotapintar.core.http.templating import make_templates
-from kotapintar.dispatch import service as dispatch_service
+from kotapintar.dispatch import units as unit_service
 from kotapintar.dispatch.api import UNIT_COOKIE
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +31,7 @@ def crew_page(
 ) -> Response:
     """The crew's page of one unit."""
     if token is not None:
-        dispatch_service.actor_for_unit_token(
+        unit_service.actor_for_unit_token(
             db, settings, code, token
         )  # refuses a wrong token before storing it
         response = RedirectResponse(f"/unit/{code}", status_code=303)
@@ -49,10 +49,10 @@ def crew_page(
     crew_cookie = cookie_code == code and bool(cookie_token)
     try:
         if crew_cookie:
-            actor = dispatch_service.actor_for_unit_token(db, settings, code, cookie_token)
+            actor = unit_service.actor_for_unit_token(db, settings, code, cookie_token)
         else:
             actor = current_actor(request, db)
-        detail = dispatch_service.unit_detail(db, actor, code)
+        detail = unit_service.unit_detail(db, actor, code)
     except DomainError as exc:
         denied = {"code": code, "error_code": exc.code}
         return templates.TemplateResponse(request, "crew/denied.html", denied, status_code=exc.http_status)
