@@ -76,3 +76,11 @@ def wait_for(check: Callable[[], object], seconds: float = 60) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def assert_invariants(db: Any) -> None:
+    """`kotapintar check` over the test database: fails naming every offending row."""
+    from kotapintar.app.integrity import check_database
+
+    problems = check_database(db)
+    assert not problems, "\n".join(p.line() for p in problems)

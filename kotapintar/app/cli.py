@@ -213,6 +213,23 @@ def audit_verify() -> None:
         raise typer.Exit(1)
 
 
+@app.command("check")
+def check() -> None:
+    """Check the invariants over the whole database; exit 1 and name every offending row."""
+    from kotapintar.app.integrity import check_database
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    db = open_database(get_settings(), migrate=False)
+    problems = check_database(db)
+    for problem in problems:
+        typer.echo(problem.line())
+    if problems:
+        typer.echo(f"{len(problems)} masalah / problems found", err=True)
+        raise typer.Exit(1)
+    typer.echo("OK: semua invarian terpenuhi / every invariant holds")
+
+
 @app.command("serve")
 def serve(
     host: str = "127.0.0.1",

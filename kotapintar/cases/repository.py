@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.models import Case, Report, Reporter, Task
 from kotapintar.core.access.scope import CaseScope
+from kotapintar.core.events.models import Event
 
 # Intake statements built once, with bound parameters, so SQLAlchemy compiles each a single time.
 _CASES: Table = Case.__table__  # type: ignore[assignment]
@@ -180,6 +181,20 @@ class CaseRepository:
             self.session.execute(update(Report).where(Report.id.in_(ids)).values(case_id=to_case_id))
         return ids
 
+    def last_status_events(self, status_event_types: Sequence[str]) -> Sequence[Any]:
+        """Each case's status beside the type and payload of its newest status event."""
+        newest = (
+            select(func.max(Event.id))
+            .where(Event.case_id == Case.id, Event.type.in_(list(status_event_types)))
+            .correlate(Case)
+            .scalar_subquery()
+        )
+        return self.session.execute(
+            select(Case.id, Case.status, Event.type, Event.payload)
+            .outerjoin(Event, Event.id == newest)
+            .order_by(Case.id)
+        ).all()
+
 
 class ReportRepository:
     """All SQL about reports and reporters."""
@@ -251,3 +266,22 @@ class TaskRepository:
         if statuses:
             stmt = stmt.where(Task.status.in_(statuses))
         return self.session.scalars(stmt.order_by(Task.due_at, Task.id)).all()
+
+    # --- invariants (kotapintar check)
+    def open_tasks_on_finished_cases(
+        self, open_statuses: Sequence[str], finished: Sequence[str]
+    ) -> Sequence[Any]:
+        """Tasks still open on a case that is closed, rejected or merged."""
+        return self.session.execute(
+            select(
+                Task.id,
+                Task.case_id,
+                Task.step_id,
+                Task.agency_code,
+                Task.status,
+                Case.status.label("case_status"),
+            )
+            .join(Case, Case.id == Task.case_id)
+            .where(Task.status.in_(list(open_statuses)), Case.status.in_(list(finished)))
+            .order_by(Task.id)
+        ).all()

@@ -195,3 +195,29 @@ class DispatchRepository:
             .where(Event.case_id.in_(list(case_ids)), Event.type.in_(TIMELINE_TYPES))
             .order_by(Event.occurred_at, Event.id)
         ).all()
+
+    # --- invariants (kotapintar check)
+    def open_assignments_without_dispatch_event(self, dispatched_type: str) -> Sequence[Any]:
+        """Units assigned to a case (not cleared) whose dispatch is not in the case's event log."""
+        dispatched = (
+            select(Event.id)
+            .where(Event.case_id == UnitAssignment.case_id, Event.type == dispatched_type)
+            .where(Event.payload["unit"].as_string() == UnitAssignment.unit_code)
+            .exists()
+        )
+        return self.session.execute(
+            select(UnitAssignment.id, UnitAssignment.unit_code, UnitAssignment.case_id)
+            .where(UnitAssignment.cleared_at.is_(None), ~dispatched)
+            .order_by(UnitAssignment.id)
+        ).all()
+
+    def busy_units_without_assignment(self, on_case_statuses: Sequence[str]) -> Sequence[Any]:
+        """Units in a working status (dispatched, en route, on scene …) with no open assignment."""
+        open_assignment = (
+            select(UnitAssignment.id)
+            .where(UnitAssignment.unit_code == Unit.code, UnitAssignment.cleared_at.is_(None))
+            .exists()
+        )
+        return self.session.execute(
+            select(Unit.code, Unit.status).where(Unit.status.in_(list(on_case_statuses)), ~open_assignment)
+        ).all()

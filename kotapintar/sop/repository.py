@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from kotapintar.cases.models import Task
+from kotapintar.cases.models import Case, Task
 from kotapintar.sop.models import SopInstance, SopVersion, Timer
 
 
@@ -177,3 +177,27 @@ class SopRepository:
             ids = ids.with_for_update(skip_locked=True)
         result = self.session.execute(delete(Timer).where(Timer.id.in_(ids.scalar_subquery())))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- invariants (kotapintar check)
+    def tasks_outside_an_instance(self) -> Sequence[Any]:
+        """Tasks that are not a step of their case's SOP instance (no task key, or no instance)."""
+        has_instance = select(SopInstance.id).where(SopInstance.case_id == Task.case_id).exists()
+        return self.session.execute(
+            select(Task.id, Task.case_id, Task.step_id, Task.agency_code, Task.status)
+            .where((Task.task_key.is_(None)) | ~has_instance)
+            .order_by(Task.id)
+        ).all()
+
+    def unfinished_instances_of_finished_cases(self, finished: Sequence[str]) -> Sequence[Any]:
+        """SOP instances still running (or awaiting closure) on a closed, rejected or merged case."""
+        return self.session.execute(
+            select(
+                SopInstance.case_id,
+                SopInstance.sop_code,
+                SopInstance.status,
+                Case.status.label("case_status"),
+            )
+            .join(Case, Case.id == SopInstance.case_id)
+            .where(Case.status.in_(list(finished)), SopInstance.status.in_(["running", "awaiting_closure"]))
+            .order_by(SopInstance.case_id)
+        ).all()
