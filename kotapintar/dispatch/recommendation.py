@@ -35,6 +35,7 @@ from kotapintar.dispatch.schemas import (
     DispatchResult,
 )
 from kotapintar.dispatch.segments import case_segments
+from kotapintar.sop.runtime import advance_on_unit_status
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,10 @@ def dispatch_units(
                     **({"override_reason": reason} if overridden else {}),
                 },
             )
+        if chosen:
+            # The SOP's dispatch step is done by the dispatch itself; its next steps (arrival, the informed
+            # agencies' support tasks) start now, in this transaction.
+            advance_on_unit_status(uow, actor.name, case.id, chosen[0], "dispatched", now)
         if overridden:
             uow.events.append(
                 stream=case_stream(case.id),

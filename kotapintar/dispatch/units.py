@@ -37,6 +37,7 @@ from kotapintar.dispatch.schemas import (
     AvlOutcome,
     UnitView,
 )
+from kotapintar.sop.runtime import advance_on_unit_status
 
 UNIT_ACTOR_PREFIX = "unit:"
 
@@ -234,6 +235,10 @@ def change_unit_status(
             )
             if assignment is not None and machine.ends_assignment(previous, status):
                 assignment.cleared_at = at
+            if case_id is not None:
+                # The case's SOP completes the steps waiting for this status (unit departed, arrived, cleared).
+                reached = "cleared" if assignment is not None and assignment.cleared_at == at else status
+                advance_on_unit_status(uow, actor.name, case_id, code, reached, at)
             repo.bump_counter("status.accepted", None, now)
             return _unit_view(uow, unit, machine)
     except AvlRejected as exc:

@@ -304,6 +304,22 @@ class CaseResolvedManually(_Event):
     resolution: str = ""
 
 
+class UnitStatusReached(_Event):
+    """A unit sent to the case reached a status (dispatched, en route, on scene, cleared).
+
+    Steps marked `unit_status` complete on it: dispatch moves the SOP, no officer has to click "done" for
+    "unit departed" or "unit arrived" (their times are the unit's own status times).
+    """
+
+    type: Literal["unit_status_reached"] = "unit_status_reached"
+    unit: str
+    status: Literal["dispatched", "en_route", "on_scene", "cleared"]
+
+
+# A status reached implies every earlier one (a unit on scene has certainly been dispatched).
+UNIT_STATUS_ORDER: dict[str, int] = {"dispatched": 1, "en_route": 2, "on_scene": 3, "cleared": 4}
+
+
 Event = Annotated[
     CaseOpened
     | TaskAccepted
@@ -317,7 +333,8 @@ Event = Annotated[
     | ClosureConfirmed
     | CaseRerouted
     | CaseCancelled
-    | CaseResolvedManually,
+    | CaseResolvedManually
+    | UnitStatusReached,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -1266,7 +1283,36 @@ def _on_resolved_manually(run: _Run, event: _Event) -> None:
         run.emit(StartTimer(key="case/auto_close", due_at=due, kind="auto_close", payload={}))
 
 
+def _on_unit_status(run: _Run, event: _Event) -> None:
+    """Complete every open task of a `unit_status` step the unit's status has reached, in flow order.
+
+    Completing the dispatch step activates the next ones (arrival, the informed agencies' support tasks); a
+    later status in the same event completes those too, so a unit reported on scene at once leaves no
+    dispatch step open behind it. Nothing to complete is not an error: units also move on cases whose SOP
+    has no such step.
+    """
+    assert isinstance(event, UnitStatusReached)
+    if run.s.status != "running":
+        return
+    reached = UNIT_STATUS_ORDER[event.status]
+    done: set[str] = set()
+    while True:
+        due = [
+            t
+            for t in run.s.open_tasks()
+            if t.key not in done
+            and (wanted := run.spec.step(t.step_id).unit_status) is not None
+            and UNIT_STATUS_ORDER[wanted] <= reached
+        ]
+        if not due:
+            return
+        for task in due:
+            done.add(task.key)
+            run.finish_task(task, {}, [f"unit_status:{event.unit}"])
+
+
 _HANDLERS: dict[type[_Event], Any] = {
+    UnitStatusReached: _on_unit_status,
     CaseResolvedManually: _on_resolved_manually,
     TaskAccepted: _on_accepted,
     TaskRejected: _on_rejected,

@@ -338,6 +338,14 @@ def _semantic(
                     c.add((*loc, "escalation", "ladder", r, "to"), problem)
         if step.answer and not step.creates_tasks:
             c.add((*loc, "answer"), "'answer: true' hanya untuk langkah yang memberi tugas")
+        if step.unit_status is not None and (
+            step.kind is not StepKind.TASK or step.outputs or step.answer or step.decision is not None
+        ):
+            c.add(
+                (*loc, "unit_status"),
+                "'unit_status' hanya untuk langkah tugas biasa (tanpa outputs, answer atau keputusan): "
+                "langkah itu selesai oleh status unit",
+            )
 
     # flow graph
     start = raw.get("start") if isinstance(raw.get("start"), str) else None

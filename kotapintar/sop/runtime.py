@@ -25,6 +25,7 @@ from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType
 from kotapintar.sop.conditions import CASE_FIELDS, CHANNELS, SERVICE_CODES, FieldType
 from kotapintar.sop.engine import (
+    UNIT_STATUS_ORDER,
     AssignTask,
     CancelTimer,
     CaseOpened,
@@ -39,6 +40,7 @@ from kotapintar.sop.engine import (
     SetTaskStatus,
     StartTimer,
     TaskStatus,
+    UnitStatusReached,
     _Event,
     decide,
     upgrade_state,
@@ -409,3 +411,25 @@ def _change_status(
         payload["agency"] = state.responsible_agency
     payload["by_sop"] = True
     log(event_type, payload)
+
+
+def advance_on_unit_status(
+    uow: UnitOfWork, actor_name: str, case_id: int, unit_code: str, status: str, at: datetime
+) -> None:
+    """A unit on the case reached `status`: the SOP completes the steps that wait for it (same transaction).
+
+    Only the statuses the SOP model knows move it (dispatched, en_route, on_scene, cleared); a case without a
+    running SOP instance is left alone.
+    """
+    if status not in UNIT_STATUS_ORDER:
+        return
+    row = SopRepository(uow.session).instance(case_id, for_update=True)
+    if row is None or row.status != "running":
+        return
+    feed_event(
+        uow,
+        actor_name,
+        case_id,
+        lambda _s: UnitStatusReached(at=at, actor=actor_name, unit=unit_code, status=status),
+        at,
+    )

@@ -174,6 +174,9 @@ class Step(Model):
     escalation: Escalation | None = None
     case_status: CaseStatus | None = None
     answer: bool = False
+    # Done by a unit's status instead of a person: the step's tasks complete when a unit sent to the case
+    # reaches this status (dispatched, en_route, on_scene, cleared); the unit's status event is the evidence.
+    unit_status: Literal["dispatched", "en_route", "on_scene", "cleared"] | None = None
 
     @property
     def next_ids(self) -> list[str]:
