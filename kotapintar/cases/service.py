@@ -82,11 +82,20 @@ def _require_agency_reach(uow: UnitOfWork, actor: Actor, case: Case) -> None:
 
 
 def verify_case(db: Database, actor: Actor, case_id: int, note: str | None = None) -> CaseSummary:
-    """Confirm a received report is a real case (verifikasi)."""
+    """Confirm a received report is a real case (verifikasi).
+
+    The SOP's verification step is completed (its "yes" path), so the SOP moves the case and starts the next
+    step; an SOP without such a step (emergencies) only sees the case's status change.
+    """
     actor.require(Permission.TRIAGE_CASES)
     with db.transaction() as uow:
+        hooks.lock_workflow(uow, case_id)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
-        case.verified_at = _move(uow, actor, case, CaseStatus.VERIFIED, EventType.CASE_VERIFIED, note=note)
+        check_transition(CaseStatus(case.status), CaseStatus.VERIFIED)
+        if not hooks.verify_workflow(uow, actor.name, case.id, note or "", utcnow()):
+            case.verified_at = _move(
+                uow, actor, case, CaseStatus.VERIFIED, EventType.CASE_VERIFIED, note=note
+            )
         return summary_of(case)
 
 
@@ -96,9 +105,11 @@ def reject_case(db: Database, actor: Actor, case_id: int, reason: str) -> CaseSu
     if len(reason.strip()) < 5:
         raise ValidationFailed("Alasan penolakan wajib diisi (min. 5 karakter) / a reason is required.")
     with db.transaction() as uow:
+        hooks.lock_workflow(uow, case_id)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
-        _move(uow, actor, case, CaseStatus.REJECTED, EventType.CASE_REJECTED, reason=reason.strip())
+        now = _move(uow, actor, case, CaseStatus.REJECTED, EventType.CASE_REJECTED, reason=reason.strip())
         case.reject_reason = reason.strip()
+        hooks.end_workflow(uow, actor.name, case.id, CaseStatus.REJECTED.value, reason.strip(), now)
         return summary_of(case)
 
 
@@ -112,8 +123,10 @@ def merge_case(
             "Kasus tidak dapat digabung ke dirinya sendiri / cannot merge a case into itself."
         )
     with db.transaction() as uow:
-        # Lock in id order so two concurrent merges of the same pair cannot dead-lock.
+        # Lock in id order so two concurrent merges of the same pair cannot dead-lock (instances, then cases).
         first, second = sorted((case_id, into_case_id))
+        for cid in (first, second):
+            hooks.lock_workflow(uow, cid)
         locked = {cid: _load_for_change(uow, actor, cid) for cid in (first, second)}
         case, survivor = locked[case_id], locked[into_case_id]
         if CaseStatus(survivor.status) not in (
@@ -140,6 +153,9 @@ def merge_case(
         case.merged_into_id = survivor.id
         moved = uow.repo(CaseRepository).move_reports(case.id, survivor.id)
         now = utcnow()
+        hooks.end_workflow(
+            uow, actor.name, case.id, CaseStatus.MERGED.value, f"digabung ke {survivor.ticket}", now
+        )
         survivor.updated_at = now
         uow.events.append(
             stream=case_stream(survivor.id),
@@ -299,8 +315,10 @@ def close_case(db: Database, actor: Actor, case_id: int, note: str | None = None
     """Close a resolved case (ditutup) after the second-party check."""
     actor.require(Permission.CLOSE_CASES)
     with db.transaction() as uow:
+        hooks.lock_workflow(uow, case_id)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
         case.closed_at = _move(uow, actor, case, CaseStatus.CLOSED, EventType.CASE_CLOSED, note=note)
+        hooks.end_workflow(uow, actor.name, case.id, CaseStatus.CLOSED.value, note or "", case.closed_at)
         return summary_of(case)
 
 
@@ -308,8 +326,12 @@ def reopen_case(db: Database, actor: Actor, case_id: int, reason: str) -> CaseSu
     """Reopen a resolved case whose problem came back or was not really fixed."""
     actor.require(Permission.TRIAGE_CASES)
     with db.transaction() as uow:
+        hooks.lock_workflow(uow, case_id)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
-        _move(uow, actor, case, CaseStatus.IN_PROGRESS, EventType.CASE_REOPENED, reason=reason)
+        check_transition(CaseStatus(case.status), CaseStatus.IN_PROGRESS)
+        # The SOP reopens the case at its reopen step (its own case_reopened event) when it allows it.
+        if not hooks.reopen_workflow(uow, actor.name, case.id, reason, utcnow()):
+            _move(uow, actor, case, CaseStatus.IN_PROGRESS, EventType.CASE_REOPENED, reason=reason)
         case.resolved_at = None
         return summary_of(case)
 

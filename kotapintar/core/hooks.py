@@ -64,5 +64,17 @@ lock_workflow: Hook[[UnitOfWork, int], Workflow | None] = Hook("lock_workflow")
 reroute_workflow: Hook[[UnitOfWork, str, int, str, str, datetime], None] = Hook("reroute_workflow")
 # The case was resolved by hand: (uow, actor name, case id, resolution, at).
 resolve_workflow: Hook[[UnitOfWork, str, int, str, datetime], None] = Hook("resolve_workflow")
+# The operator verifies the case: the SOP completes its open verification step if it has one (True then):
+# (uow, actor name, case id, note, at).
+verify_workflow: Hook[[UnitOfWork, str, int, str, datetime], bool] = Hook("verify_workflow")
+# The operator disposes the case: the SOP completes its open verification and disposition steps (True when
+# it completed something): (uow, actor name, case id, note, at).
+dispose_workflow: Hook[[UnitOfWork, str, int, str, datetime], bool] = Hook("dispose_workflow")
+# The case ended by hand (closed, rejected, merged): its SOP stops now, not at its next timer:
+# (uow, actor name, case id, final status, reason, at).
+end_workflow: Hook[[UnitOfWork, str, int, str, str, datetime], None] = Hook("end_workflow")
+# The operator reopens a resolved case: the SOP reopens at its reopen step if it allows it (True then):
+# (uow, actor name, case id, reason, at).
+reopen_workflow: Hook[[UnitOfWork, str, int, str, datetime], bool] = Hook("reopen_workflow")
 # An agency accepts a task of the SOP; the engine decides what follows: (db, actor, task id).
 accept_workflow_task: Hook[[Database, Actor, int], object] = Hook("accept_workflow_task")

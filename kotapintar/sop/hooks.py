@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+from kotapintar.cases.lifecycle import CaseStatus
 from kotapintar.core import hooks
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.uow import UnitOfWork
-from kotapintar.sop.engine import CaseRerouted, CaseResolvedManually
+from kotapintar.sop.conditions import FieldType
+from kotapintar.sop.engine import (
+    CaseCancelled,
+    CaseRerouted,
+    CaseResolvedManually,
+    ClosureConfirmed,
+    InstanceState,
+    TaskCompleted,
+    upgrade_state,
+)
 from kotapintar.sop.repository import SopRepository
-from kotapintar.sop.runtime import feed_event
+from kotapintar.sop.runtime import feed_event, load_instance
+from kotapintar.sop.spec import SopSpec, Step
 from kotapintar.sop.tasks import accept_task
 
 
@@ -48,6 +60,125 @@ def resolve_workflow(uow: UnitOfWork, actor_name: str, case_id: int, resolution:
     )
 
 
+def _always(event: TaskCompleted) -> Callable[[InstanceState], TaskCompleted]:
+    """An event maker for `feed_event` that does not look at the state."""
+    return lambda _state: event
+
+
+def _yes_outputs(step: Step) -> dict[str, object] | None:
+    """The outputs that take a verification step's "yes" path: every declared output is a yes/no (else None)."""
+    if any(decl.type is not FieldType.BOOL for decl in step.outputs.values()):
+        return None
+    return {name: True for name in step.outputs}
+
+
+def _complete_open_step(
+    uow: UnitOfWork,
+    actor_name: str,
+    case_id: int,
+    spec: SopSpec,
+    state: InstanceState,
+    status: CaseStatus,
+    note: str,
+    at: datetime,
+) -> bool:
+    """Complete the open task of the step that moves the case to `status` (verified, assigned), if any."""
+    for task in state.open_tasks():
+        step = spec.step(task.step_id)
+        if step.case_status is not status or step.answer or step.unit_status is not None:
+            continue
+        outputs = _yes_outputs(step)
+        if outputs is None or step.bukti:
+            continue
+        done = TaskCompleted(at=at, actor=actor_name, task_key=task.key, outputs=outputs, note=note)
+        feed_event(uow, actor_name, case_id, _always(done), at)
+        return True
+    return False
+
+
+def _running(uow: UnitOfWork, case_id: int) -> tuple[SopSpec, InstanceState] | None:
+    row = SopRepository(uow.session).instance(case_id, for_update=True)
+    if row is None or row.status != "running":
+        return None
+    row, spec = load_instance(uow, case_id)
+    return spec, upgrade_state(row.state)
+
+
+def verify_workflow(uow: UnitOfWork, actor_name: str, case_id: int, note: str, at: datetime) -> bool:
+    """The operator's "verify" completes the SOP's verification step (its "yes" path)."""
+    found = _running(uow, case_id)
+    if found is None:
+        return False
+    return _complete_open_step(uow, actor_name, case_id, *found, CaseStatus.VERIFIED, note, at)
+
+
+def dispose_workflow(uow: UnitOfWork, actor_name: str, case_id: int, note: str, at: datetime) -> bool:
+    """The operator's "dispose" completes verification (when still open), then the disposition step."""
+    verified = verify_workflow(uow, actor_name, case_id, note, at)
+    found = _running(uow, case_id)
+    if found is None:
+        return verified
+    disposed = _complete_open_step(uow, actor_name, case_id, *found, CaseStatus.ASSIGNED, note, at)
+    return verified or disposed
+
+
+def end_workflow(
+    uow: UnitOfWork, actor_name: str, case_id: int, final: str, reason: str, at: datetime
+) -> None:
+    """Stop the SOP of a case ended by hand: closed confirms its closure, rejected/merged cancels it."""
+    repo = SopRepository(uow.session)
+    row = repo.instance(case_id, for_update=True)
+    if row is None or row.status not in ("running", "awaiting_closure"):
+        return
+    _row, spec = load_instance(uow, case_id)
+    if (
+        final == CaseStatus.CLOSED.value
+        and row.status == "awaiting_closure"
+        and "operator" in spec.closure.confirm_by
+    ):
+        feed_event(
+            uow,
+            actor_name,
+            case_id,
+            lambda _s: ClosureConfirmed(at=at, actor=actor_name, by="operator", satisfied=True, note=reason),
+            at,
+        )
+        return
+    if final == CaseStatus.CLOSED.value:
+        # Closed by staff where the SOP waits for the citizen's confirmation: the SOP ends as closed (as the
+        # scheduler does when it finds such a case) and none of its timers fires any more.
+        row.status = "closed"
+        for timer in repo.timers_for_case(case_id):
+            repo.finish_timer(timer)
+        return
+    final_status = "merged" if final == CaseStatus.MERGED.value else "rejected"
+    feed_event(
+        uow,
+        actor_name,
+        case_id,
+        lambda _s: CaseCancelled(at=at, actor=actor_name, reason=reason or final, final_status=final_status),
+        at,
+    )
+
+
+def reopen_workflow(uow: UnitOfWork, actor_name: str, case_id: int, reason: str, at: datetime) -> bool:
+    """Reopen through the SOP (closure disputed by the operator) when the SOP allows reopening."""
+    row = SopRepository(uow.session).instance(case_id, for_update=True)
+    if row is None or row.status != "awaiting_closure":
+        return False
+    _row, spec = load_instance(uow, case_id)
+    if spec.closure.reopen_step is None or "operator" not in spec.closure.confirm_by:
+        return False
+    feed_event(
+        uow,
+        actor_name,
+        case_id,
+        lambda _s: ClosureConfirmed(at=at, actor=actor_name, by="operator", satisfied=False, note=reason),
+        at,
+    )
+    return True
+
+
 def accept_workflow_task(db: Database, actor: Actor, task_id: int) -> object:
     """The engine decides what accepting an SOP task means (time-to-accept metric, case status)."""
     return accept_task(db, actor, task_id)
@@ -59,3 +190,7 @@ def install() -> None:
     hooks.reroute_workflow.register(reroute_workflow)
     hooks.resolve_workflow.register(resolve_workflow)
     hooks.accept_workflow_task.register(accept_workflow_task)
+    hooks.verify_workflow.register(verify_workflow)
+    hooks.dispose_workflow.register(dispose_workflow)
+    hooks.end_workflow.register(end_workflow)
+    hooks.reopen_workflow.register(reopen_workflow)

@@ -75,7 +75,8 @@ def test_a_house_fire_dispatch_and_arrival_move_its_sop(
         instance = uow.repo(SopRepository).instance(case_id)
         assert instance is not None
         informed = set(instance.state["informed_agencies"])
-    assert {"polres", "psc119"} <= informed  # the catalogue's informed agencies of a fire (routing may add more)
+    # the catalogue's informed agencies of a fire (routing may add more)
+    assert {"polres", "psc119"} <= informed
     assert support == informed  # one support task for each informed agency
     assert ("berangkatkan_unit", "damkar", "done") in tasks
 

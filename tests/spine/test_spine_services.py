@@ -119,7 +119,11 @@ def test_merge_moves_reports_and_keeps_reporters(db: Database, settings: Setting
     assert survivor.timeline[-1].payload["from_ticket"] == b.ticket
     # The duplicate's ticket still tells its reporter where the work went.
     dup = case_service.case_detail(db, op, b.case_id)
-    assert dup.timeline[-1].payload["into_ticket"] == a.ticket
+    merged_event = next(e for e in dup.timeline if e.type == "case_merged")
+    assert merged_event.payload["into_ticket"] == a.ticket
+    # The duplicate's SOP stops with the merge: its open tasks are cancelled in the same transaction.
+    assert all(t.status != "pending" for t in dup.tasks)
+    assert "task_cancelled" in [e.type for e in dup.timeline]
     with pytest.raises(IllegalTransition):
         case_service.verify_case(db, op, b.case_id)
 
