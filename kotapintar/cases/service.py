@@ -32,7 +32,7 @@ from kotapintar.core.errors import Conflict, NotFound, PermissionDenied, Validat
 from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType, utcnow
 
-OPEN_TASK_STATUSES = ("pending", "accepted", "in_progress")
+OPEN_TASK_STATUSES = ("pending", "accepted", "in_progress", "escalated")
 
 # Services whose exact location the public never sees (crime, medical): rounded to about 1 km.
 PUBLIC_COORD_DECIMALS = 2
@@ -176,56 +176,53 @@ def assign_case(
     note: str | None = None,
     due_hours: float | None = None,
 ) -> TaskView:
-    """Dispose (disposisi) a case to an agency by hand: the case is assigned and the agency gets a task.
+    """Dispose (disposisi) a case to an agency: the SOP's disposition step, done by the operator.
 
-    The manual disposition of the spine, kept for cases the operator routes outside the SOP steps. When the
-    case runs an SOP and the agency is not its responsible agency, the SOP is re-routed too (its open tasks
-    of the old agency are cancelled and the new agency gets them).
+    There is no task beside the SOP: when the agency is not the SOP's responsible agency the SOP is re-routed
+    (the old agency's open tasks cancelled, the new agency gets them); the SOP's open verification and
+    disposition steps are completed, so the SOP itself gives the agency its next task (e.g. "tanggapi").
+    `due_hours` sets that task's due time instead of the SOP's standard (its reminders follow it). Returns
+    the agency's newest open task.
     """
     actor.require(Permission.TRIAGE_CASES)
     with db.transaction() as uow:
-        workflow = hooks.lock_workflow(uow, case_id)
+        workflow = hooks.lock_workflow(uow, case_id)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
         if uow.repo(AgencyRepository).get(agency_code) is None:
             raise NotFound(f"Instansi '{agency_code}' tidak dikenal / unknown agency.", field="agency_code")
-        if CaseStatus(case.status) == CaseStatus.RECEIVED:
-            # Disposing an unverified case verifies it implicitly; log both so the timeline stays honest.
-            case.verified_at = _move(uow, actor, case, CaseStatus.VERIFIED, EventType.CASE_VERIFIED)
-        now = _move(
-            uow, actor, case, CaseStatus.ASSIGNED, EventType.CASE_ASSIGNED, agency=agency_code, note=note
-        )
-        case.agency_code = agency_code
-        due_at = now + timedelta(hours=due_hours) if due_hours else None
-        if due_at is not None:
-            case.due_at = due_at
-        task = uow.repo(TaskRepository).add(
-            Task(
-                case_id=case.id,
-                step_id="disposisi",
-                title=f"Tindak lanjut: {case.title}"[:300],
-                agency_code=agency_code,
-                unit_code=None,
-                status="pending",
-                due_at=due_at,
-                created_at=now,
-                data={"note": note} if note else {},
+        if workflow is None or not workflow.running:
+            raise Conflict(
+                "SOP kasus ini tidak sedang berjalan; kasus tidak dapat didisposisikan / the case's SOP is not "
+                "running.",
+                code="sop_not_running",
             )
-        )
-        uow.events.append(
-            stream=case_stream(case.id),
-            case_id=case.id,
-            type=EventType.TASK_CREATED,
-            actor=actor.name,
-            at=now,
-            payload={
-                "task_id": task.id,
-                "agency": agency_code,
-                "step": task.step_id,
-                "due_at": due_at.isoformat() if due_at else None,
-            },
-        )
-        if workflow is not None and workflow.running and workflow.responsible_agency != agency_code:
+        now = utcnow()
+        rerouted = workflow.responsible_agency != agency_code
+        if rerouted:
             hooks.reroute_workflow(uow, actor.name, case.id, agency_code, note or "", now)
+        disposed = hooks.dispose_workflow(uow, actor.name, case.id, note or "", now)
+        if not (rerouted or disposed):
+            raise Conflict(
+                f"Kasus ini sudah didisposisikan ke '{agency_code}' / the case is already with this agency.",
+                code="already_disposed",
+            )
+        case.agency_code = agency_code
+        open_tasks = [
+            t
+            for t in uow.repo(TaskRepository).for_case(case.id)
+            if t.agency_code == agency_code and t.status in OPEN_TASK_STATUSES and t.task_key is not None
+        ]
+        if not open_tasks:
+            raise Conflict(
+                f"SOP kasus ini belum memberi tugas kepada '{agency_code}' / the SOP gave this agency no task.",
+                code="no_task_for_agency",
+            )
+        task = max(open_tasks, key=lambda t: t.id)
+        if due_hours:
+            due_at = now + timedelta(hours=due_hours)
+            assert task.task_key is not None
+            hooks.set_task_due(uow, actor.name, case.id, task.task_key, due_at, now)
+            case.due_at = due_at
         return task_view(task)
 
 

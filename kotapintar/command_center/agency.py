@@ -57,6 +57,7 @@ def _inbox_context(
         agency_name=agency.name if agency else actor.agency_code,
         agency_options=agencies,
         outputs=outputs,
+        can_approve=sop_tasks.may_approve_answers(actor, actor.agency_code or ""),
         live_url="/api/v1/stream",
         now=utcnow(),
         **extra,
@@ -198,6 +199,16 @@ def _task_action(
             )
         else:
             case_service.add_note(db, actor, case_id, f"[PERKEMBANGAN] {text}"[:5000])
+    elif action == "jawab":
+        text = form.get("answer", "").strip()
+        if len(text) < 10:
+            raise ValidationFailed(
+                "Tulis tanggapan untuk pelapor (min. 10 karakter) / write the answer (10 characters or more).",
+                field="answer",
+            )
+        sop_tasks.draft_answer(db, actor, task_id, text[:5000])
+    elif action == "setujui":
+        sop_tasks.approve_answer(db, actor, task_id)
     elif action == "selesai":
         note = form.get("output", "").strip()
         if sop:

@@ -190,6 +190,8 @@ class InboxItem:
     priority: str
     case_status: str
     task_key: str | None = None
+    answer_required: bool = False  # a LAPOR! answer step: drafted by the officer, approved by the pejabat
+    answer_draft: str | None = None
 
 
 def inbox(db: Database, actor: Actor, *, open_only: bool = True, limit: int = 200) -> list[InboxItem]:
@@ -197,7 +199,7 @@ def inbox(db: Database, actor: Actor, *, open_only: bool = True, limit: int = 20
     actor.require(Permission.WORK_OWN_TASKS)
     if actor.agency_code is None:
         raise PermissionDenied("Hanya pengguna instansi yang memiliki kotak tugas / agency users only.")
-    statuses = ("pending", "accepted", "in_progress") if open_only else ()
+    statuses = ("pending", "accepted", "in_progress", "escalated") if open_only else ()
     with db.reading() as uow:
         rows = _ui(uow).inbox(actor.agency_code, statuses, limit=limit)
     return [
@@ -213,6 +215,8 @@ def inbox(db: Database, actor: Actor, *, open_only: bool = True, limit: int = 20
             priority=r.priority,
             case_status=r.case_status,
             task_key=r.task_key,
+            answer_required=bool((r.data or {}).get("answer_required")),
+            answer_draft=(r.data or {}).get("answer_draft"),
         )
         for r in rows
     ]

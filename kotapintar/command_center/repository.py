@@ -130,6 +130,7 @@ class UiRepository:
                 Task.accepted_at,
                 Task.completed_at,
                 Task.task_key,
+                Task.data,
                 Case.ticket,
                 Case.priority,
                 Case.status.label("case_status"),

@@ -123,6 +123,7 @@ class TaskState(_State):
     rejection: Rejection | None = None
     answer_draft: str | None = None
     answer_approved_by: str | None = None
+    due_override: AwareDatetime | None = None  # set by the operator; reminders and escalations follow it
 
 
 class StepState(_State):
@@ -281,6 +282,14 @@ class ClosureConfirmed(_Event):
     note: str = ""
 
 
+class TaskDueSet(_Event):
+    """The operator set a task's due time (e.g. "fix within 4 hours" on disposition); the task keeps one clock."""
+
+    type: Literal["task_due_set"] = "task_due_set"
+    task_key: str
+    due_at: AwareDatetime
+
+
 class CaseRerouted(_Event):
     """The operator routed the case to another responsible agency (after a `bukan_wewenang`)."""
 
@@ -334,7 +343,8 @@ Event = Annotated[
     | CaseRerouted
     | CaseCancelled
     | CaseResolvedManually
-    | UnitStatusReached,
+    | UnitStatusReached
+    | TaskDueSet,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -367,6 +377,14 @@ class SetTaskStatus(_Command):
     task_key: str
     status: TaskStatus
     reason: str = ""
+
+
+class SetTaskDue(_Command):
+    """The task's due time changed (its row and its clock on every screen follow)."""
+
+    type: Literal["set_task_due"] = "set_task_due"
+    task_key: str
+    due_at: AwareDatetime
 
 
 class AssignTask(_Command):
@@ -442,7 +460,8 @@ Command = Annotated[
     | Notify
     | Escalate
     | ChangeCaseStatus
-    | RecordMetric,
+    | RecordMetric
+    | SetTaskDue,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
@@ -610,16 +629,23 @@ class _Run:
         order = {"reminder": 0, "due": 1, "escalation": 2}
         return sorted(set(entries), key=lambda e: (e[0], order[e[1]], e[2]))
 
+    def timer_time(self, task: TaskState, step: Step, percent: int) -> datetime:
+        """When a task's timer at `percent` of its time standard falls (of the operator's due when set)."""
+        if task.due_override is not None:
+            return task.created_at + (task.due_override - task.created_at) * (percent / 100)
+        assert step.waktu is not None
+        return self.ctx.calendar.at_fraction(task.created_at, step.waktu, percent / 100)
+
     def start_next_timer(self, task: TaskState) -> None:
         step = self.spec.step(task.step_id)
-        if step.waktu is None:
+        if step.waktu is None and task.due_override is None:
             return
         entries = self.schedule(step)
         if task.timer_index >= len(entries):
             task.timer_key = None
             return
         percent, kind, rung = entries[task.timer_index]
-        due = self.ctx.calendar.at_fraction(task.created_at, step.waktu, percent / 100)
+        due = self.timer_time(task, step, percent)
         key = f"{task.key}/{kind}/{percent}"
         task.timer_key = key
         self.s.timers[key] = TimerRef(kind=kind, due_at=due, task_key=task.key, rung=rung, percent=percent)
@@ -1283,6 +1309,27 @@ def _on_resolved_manually(run: _Run, event: _Event) -> None:
         run.emit(StartTimer(key="case/auto_close", due_at=due, kind="auto_close", payload={}))
 
 
+def _on_due_set(run: _Run, event: _Event) -> None:
+    """Replace the task's due time: its reminders and escalations are planned again from it; those already
+    past are not sent late."""
+    assert isinstance(event, TaskDueSet)
+    _running(run)
+    task = run.task(event.task_key)
+    run.ensure_open(task)
+    if event.due_at <= task.created_at:
+        raise ValidationFailed(
+            "Batas waktu harus sesudah tugas dibuat / the due time must be after the task began."
+        )
+    run.stop_timer(task)
+    task.due_override = event.due_at
+    task.due_at = event.due_at
+    step = run.spec.step(task.step_id)
+    entries = run.schedule(step)
+    task.timer_index = sum(1 for percent, _k, _r in entries if run.timer_time(task, step, percent) <= run.at)
+    run.emit(SetTaskDue(task_key=task.key, due_at=event.due_at))
+    run.start_next_timer(task)
+
+
 def _on_unit_status(run: _Run, event: _Event) -> None:
     """Complete every open task of a `unit_status` step the unit's status has reached, in flow order.
 
@@ -1313,6 +1360,7 @@ def _on_unit_status(run: _Run, event: _Event) -> None:
 
 _HANDLERS: dict[type[_Event], Any] = {
     UnitStatusReached: _on_unit_status,
+    TaskDueSet: _on_due_set,
     CaseResolvedManually: _on_resolved_manually,
     TaskAccepted: _on_accepted,
     TaskRejected: _on_rejected,

@@ -18,6 +18,7 @@ from kotapintar.sop.engine import (
     ClosureConfirmed,
     InstanceState,
     TaskCompleted,
+    TaskDueSet,
     upgrade_state,
 )
 from kotapintar.sop.repository import SopRepository
@@ -85,7 +86,7 @@ def _complete_open_step(
     """Complete the open task of the step that moves the case to `status` (verified, assigned), if any."""
     for task in state.open_tasks():
         step = spec.step(task.step_id)
-        if step.case_status is not status or step.answer or step.unit_status is not None:
+        if step.case_status is not status or step.answer:
             continue
         outputs = _yes_outputs(step)
         if outputs is None or step.bukti:
@@ -179,6 +180,19 @@ def reopen_workflow(uow: UnitOfWork, actor_name: str, case_id: int, reason: str,
     return True
 
 
+def set_task_due(
+    uow: UnitOfWork, actor_name: str, case_id: int, task_key: str, due: datetime, at: datetime
+) -> None:
+    """The task's due time becomes `due`; the engine plans its reminders and escalations from it."""
+    feed_event(
+        uow,
+        actor_name,
+        case_id,
+        lambda _s: TaskDueSet(at=at, actor=actor_name, task_key=task_key, due_at=due),
+        at,
+    )
+
+
 def accept_workflow_task(db: Database, actor: Actor, task_id: int) -> object:
     """The engine decides what accepting an SOP task means (time-to-accept metric, case status)."""
     return accept_task(db, actor, task_id)
@@ -194,3 +208,4 @@ def install() -> None:
     hooks.dispose_workflow.register(dispose_workflow)
     hooks.end_workflow.register(end_workflow)
     hooks.reopen_workflow.register(reopen_workflow)
+    hooks.set_task_due.register(set_task_due)

@@ -114,6 +114,7 @@ class SopRepository:
         at: datetime,
     ) -> None:
         """Start a timer, or move it when a timer with this key is already waiting."""
+        self._flush_new()
         row = self.session.scalars(select(Timer).where(Timer.key == key)).first()
         if row is None:
             self.session.add(
@@ -133,7 +134,14 @@ class SopRepository:
 
     def cancel_timer(self, key: str) -> None:
         """Remove a timer (no-op when it already fired)."""
+        self._flush_new()
         self.session.execute(delete(Timer).where(Timer.key == key))
+
+    def _flush_new(self) -> None:
+        """Sessions do not autoflush: a timer added earlier in this transaction must reach the database before
+        a statement looks for its key (else a cancel misses it and a restart inserts the key twice)."""
+        if any(isinstance(obj, Timer) for obj in self.session.new):
+            self.session.flush()
 
     def timers_for_case(self, case_id: int) -> Sequence[Timer]:
         """The waiting timers of a case, soonest first."""

@@ -37,6 +37,7 @@ from kotapintar.sop.engine import (
     InstanceState,
     Notify,
     RecordMetric,
+    SetTaskDue,
     SetTaskStatus,
     StartTimer,
     TaskStatus,
@@ -321,6 +322,10 @@ def apply_decision(
             event_type = _TASK_STATUS_EVENTS.get(cmd.status)
             if event_type is not None:
                 log(event_type, {**task_ref(cmd.task_key), "reason": cmd.reason or None})
+        elif isinstance(cmd, SetTaskDue):
+            task = tasks[cmd.task_key]
+            task.due_at = cmd.due_at
+            log(EventType.TASK_DUE_SET, {**task_ref(cmd.task_key), "due_at": cmd.due_at.isoformat()})
         elif isinstance(cmd, AssignTask):
             task = tasks[cmd.task_key]
             task.data = {**(task.data or {}), "assignee": cmd.assignee}

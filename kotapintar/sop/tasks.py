@@ -290,6 +290,8 @@ def draft_answer(
     """The agency drafts its answer to the complaint (LAPOR!); the citizen sees it only after approval."""
 
     def after(uow: UnitOfWork, task: Task, now: datetime) -> None:
+        # The draft is kept on the task row too, so the inbox shows it to the approving pejabat.
+        task.data = {**(task.data or {}), "answer_draft": text.strip(), "answer_drafted_by": actor.name}
         _log(uow, actor, task, EventType.ANSWER_DRAFTED, now, length=len(text.strip()))
 
     return _task_command(
@@ -302,10 +304,15 @@ def draft_answer(
     )
 
 
-def _require_pejabat(actor: Actor, task: Task) -> None:
-    if actor.agency_code != task.agency_code or not (
+def may_approve_answers(actor: Actor, agency_code: str) -> bool:
+    """The agency's pejabat (position kepala or pejabat_penghubung, or a supervisor of that agency)."""
+    return actor.agency_code == agency_code and (
         (actor.position or "") in PEJABAT_POSITIONS or Role.SUPERVISOR in actor.roles
-    ):
+    )
+
+
+def _require_pejabat(actor: Actor, task: Task) -> None:
+    if not may_approve_answers(actor, task.agency_code):
         raise PermissionDenied(
             "Jawaban hanya dapat disetujui pejabat instansi yang menangani (kepala atau supervisor) / "
             "only the agency's official may approve the answer.",

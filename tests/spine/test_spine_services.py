@@ -16,7 +16,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from kotapintar.core.settings import Settings
 from kotapintar.intake.submit import submit_report
-from tests.helpers import actor, report, spot
+from tests.helpers import actor, assert_invariants, report, spot
 
 # Events the SOP runtime adds to every case (issue 3); the spine's own checks look past them.
 SOP_EVENTS = frozenset(
@@ -58,27 +58,34 @@ def test_full_lifecycle_logs_every_step(db: Database, settings: Settings) -> Non
     op, officer = actor(db, "operator"), actor(db, "pupr.petugas")
     case_service.verify_case(db, op, case_id)
     task = case_service.assign_case(db, op, case_id, "pupr", note="mohon segera", due_hours=72)
+    # No task beside the SOP: disposing completes the SOP's disposition step and the SOP gives PUPR its
+    # next step, due when the operator said (72 h) instead of the SOP's 5 working days.
+    assert task.step_id == "tanggapi" and task.agency_code == "pupr"
+    assert task.due_at is not None and abs((task.due_at - task.created_at).total_seconds() - 72 * 3600) < 1
     assert [t.id for t in case_service.agency_tasks(db, officer)] == [task.id]
     case_service.accept_task(db, officer, task.id)
     case_service.resolve_case(db, officer, case_id, "Lubang sudah ditambal dengan aspal.")
     closed = case_service.close_case(db, op, case_id)
     assert closed.status == "closed"
-    assert _types(db, case_id) == [
+    with db.reading() as uow:
+        types = [e.type for e in uow.events.for_case(case_id)]
+    status_events = [t for t in types if t.startswith("case_") or t == "report_received"]
+    assert status_events == [
         "report_received",
         "case_created",
         "case_verified",
         "case_assigned",
-        "task_created",
-        "task_accepted",
         "case_started",
         "case_resolved",
-        "task_completed",
         "case_closed",
     ]
+    assert "task_due_set" in types and "task_accepted" in types
     detail = case_service.case_detail(db, op, case_id)
-    # The SOP's own operator task was cancelled when the case was resolved by hand; the manual one is done.
-    assert next(t for t in detail.tasks if t.id == task.id).status == "done"
+    steps = {t.step_id: t.status for t in detail.tasks}
+    assert steps["verifikasi"] == "done" and steps["disposisi"] == "done"
+    assert all(t.status not in ("pending", "accepted", "in_progress", "escalated") for t in detail.tasks)
     assert detail.resolution == "Lubang sudah ditambal dengan aspal."
+    assert_invariants(db)
 
 
 def test_illegal_transition_is_refused_and_changes_nothing(db: Database, settings: Settings) -> None:

@@ -25,7 +25,7 @@ from kotapintar.metrics.performance import agency_performance, percentile
 from kotapintar.portal.records import COLUMNS
 from tests.helpers import CSRF_TOKEN as TOKEN
 from tests.helpers import DEMO_PASSWORD as PASSWORD
-from tests.helpers import actor, report
+from tests.helpers import actor, assert_invariants, report
 from tests.helpers import web_client as client
 
 _SPREAD = itertools.count()
@@ -183,27 +183,72 @@ def test_liaison_sees_only_what_was_handed_to_its_body(app: Any, db: Database) -
     assert r.status_code == 404
 
 
-def test_agency_completes_a_task_and_sees_its_performance(app: Any, db: Database) -> None:
-    """Accept and complete from the inbox; the case is resolved and the performance panel counts it."""
-    case_id, _ = new_case(db)
+def _photo() -> tuple[str, bytes, str]:
+    """A small real JPEG, as a phone camera would upload it."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 110, 90)).save(out, format="JPEG")
+    return ("lubang.jpg", out.getvalue(), "image/jpeg")
+
+
+def test_agency_answers_works_and_sees_its_performance(app: Any, db: Database) -> None:
+    """The LAPOR! answer loop from the agency inbox: the officer accepts and drafts the answer, the agency's
+    pejabat penghubung approves it (the draft is invisible to the reporter before), the crew completes the
+    works with a photo; the case is resolved by the SOP and the performance panel counts the tasks."""
+    from kotapintar.catalog.staff import create_user
+    from kotapintar.core.access.actors import system_actor
+
+    create_user(
+        db,
+        system_actor("tests"),
+        username="pupr.penghubung",
+        full_name="Pejabat Penghubung PUPR",
+        password=PASSWORD,
+        roles=["agency_officer"],
+        agency_code="pupr",
+        position="pejabat_penghubung",
+    )
+    case_id, ticket = new_case(db)
     task = case_service.assign_case(db, actor(db, "operator"), case_id, "pupr", due_hours=4)
+    assert task.step_id == "tanggapi"
     c = client(app, "pupr.petugas")
     token = token_of(c, "/instansi")
-    assert (
-        c.post(
-            f"/instansi/tugas/{task.id}/terima", data={"csrf_token": token}, follow_redirects=False
-        ).status_code
-        == 303
-    )
+    r = c.post(f"/instansi/tugas/{task.id}/terima", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get("/instansi").text
+    assert f'action="/instansi/tugas/{task.id}/jawab"' in page  # an answer step offers the answer form
+    assert f'action="/instansi/tugas/{task.id}/selesai"' not in page  # not "complete", which cannot work
+    answer = "Lubang akan ditambal tim pemeliharaan PUPR minggu ini."
     r = c.post(
-        f"/instansi/tugas/{task.id}/selesai",
-        data={"csrf_token": token, "output": "Sudah ditambal"},
+        f"/instansi/tugas/{task.id}/jawab",
+        data={"csrf_token": token, "answer": answer},
         follow_redirects=False,
     )
     assert r.status_code == 303
+    assert answer in c.get("/instansi").text
+    assert f'action="/instansi/tugas/{task.id}/setujui"' not in c.get("/instansi").text  # an officer cannot
+    assert answer not in TestClient(app).get(f"/lacak/{ticket}").text  # a draft is not public
+    head = client(app, "pupr.penghubung")
+    head_token = token_of(head, "/instansi")
+    r = head.post(
+        f"/instansi/tugas/{task.id}/setujui", data={"csrf_token": head_token}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text[:300]
+    detail = case_service.case_detail(db, actor(db, "operator"), case_id)
+    assert "answer_approved" in [e.type for e in detail.timeline]
+    works = next(t for t in detail.tasks if t.step_id == "kerjakan" and t.status == "pending")
+    r = c.post(
+        f"/instansi/tugas/{works.id}/selesai",
+        data={"csrf_token": token, "output": "Sudah ditambal", "out_tuntas": "1"},
+        files={"photos": _photo()},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:500]
     assert case_service.case_detail(db, actor(db, "operator"), case_id).status == "resolved"
     page = c.get("/instansi").text
-    assert "Tepat waktu" in page and "100%" in page
+    assert "Tepat waktu" in page
+    assert_invariants(db)
 
 
 def test_pages_speak_english_too(app: Any) -> None:

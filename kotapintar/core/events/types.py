@@ -35,6 +35,7 @@ class EventType(StrEnum):
     TASK_ACCEPTED = "task_accepted"
     TASK_REJECTED = "task_rejected"
     TASK_HANDED_OVER = "task_handed_over"
+    TASK_DUE_SET = "task_due_set"
     TASK_PROGRESS = "task_progress"
     TASK_COMPLETED = "task_completed"
     TASK_CANCELLED = "task_cancelled"
