@@ -9,7 +9,7 @@ from typing import Any
 
 # Bump when the rules below change: the model metadata records it, and a model trained with another
 # version is refused (its features would no longer match).
-NORMALISER_VERSION = 3
+NORMALISER_VERSION = 4
 
 # One token -> its standard Indonesian form (may be several words). Keys are lower case, already with
 # repeated letters collapsed (see `_squeeze`). Banjar words map to their Indonesian meaning so that
@@ -565,6 +565,23 @@ ENGLISH: dict[str, str] = {
     "ambulance": "ambulans", "help": "tolong", "hello": "halo", "thanks": "terima kasih",
 }  # fmt: skip
 SLANG.update(ENGLISH)
+
+# Version 4 (issue 17): Banjar, Dayak Ngaju and Jakarta forms seen in panic messages and long letters.
+SLANG.update(
+    {
+        "kaluar": "keluar", "tulungi": "tolong", "tolongi": "tolong", "tacabur": "tercebur",
+        "tecebur": "tercebur", "nyemplung": "tercebur", "nyebur": "tercebur", "apui": "api",
+        "banafas": "bernapas", "tbakar": "terbakar", "trbakar": "terbakar", "trendam": "terendam",
+        "kerendem": "terendam", "kerendam": "terendam", "nang": "yang", "ka": "ke", "wan": "dan",
+        "sabalah": "sebelah", "ketabrak": "tertabrak", "ketimpa": "tertimpa", "kejepit": "terjepit",
+        "tagenang": "tergenang", "sakulah": "sekolah", "karuh": "keruh", "puhun": "pohon",
+        "tihang": "tiang", "jambatan": "jembatan", "tanggalam": "tenggelam", "takutan": "takut",
+        "bagawi": "bekerja", "bahari": "dahulu", "lakas": "cepat", "bnjr": "banjir", "kbkrn": "kebakaran",
+        "kbakaran": "kebakaran", "lmpu": "lampu", "jln": "jalan", "jlan": "jalan", "smph": "sampah",
+        "nggenang": "tergenang", "ngamuk": "mengamuk", "ambulan": "ambulans", "ambulance": "ambulans",
+    }
+)  # fmt: skip
+
 
 _URL = re.compile(r"(https?://\S+|www\.\S+)")
 _PHONE = re.compile(r"(\+?62|0)8\d[\d\- ]{6,12}\d")

@@ -130,6 +130,7 @@ class EndToEnd:
     forwarded_accuracy: float
     p50_ms: float
     confusions: list[tuple[str, str, int]]
+    calibration_error: float = 0.0  # expected calibration error of the top confidence (10 bins)
     missed_p1: list[str] = field(default_factory=list)
     false_p1: list[str] = field(default_factory=list)
     traps: list[TrapResult] = field(default_factory=list)
@@ -148,6 +149,7 @@ class EndToEnd:
             "review_share": round(self.review_share, 4),
             "forwarded_accuracy": round(self.forwarded_accuracy, 4),
             "p50_ms": round(self.p50_ms, 2),
+            "calibration_error": round(self.calibration_error, 4),
             "traps_ok": sum(t.ok for t in self.traps),
             "traps_total": len(self.traps),
         }
@@ -189,10 +191,29 @@ def evaluate_decider(name: str, decide: Decider, reports: Sequence[LabelledRepor
         forwarded_accuracy=sum(r.service == d.service for r, d in forwarded) / max(len(forwarded), 1),
         p50_ms=statistics.median(timings) if timings else 0.0,
         confusions=[(t, p, n) for (t, p), n in confusions.most_common()],
+        calibration_error=expected_calibration_error(
+            [d.confidence for d in decisions], [t == p for t, p in zip(truth, predicted, strict=True)]
+        ),
         missed_p1=[r.text for r, d in urgent if d.priority != Priority.P1],
         false_p1=[r.text for r, d in calm if d.priority == Priority.P1],
         traps=[TrapResult(r, d) for r, d in zip(reports, decisions, strict=True) if r.is_trap],
     )
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size (0 = perfect)."""
+    total = len(confidences)
+    if not total:
+        return 0.0
+    error = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [i for i, c in enumerate(confidences) if low <= c < high or (b == bins - 1 and c == 1.0)]
+        if members:
+            accuracy = sum(correct[i] for i in members) / len(members)
+            mean_conf = sum(confidences[i] for i in members) / len(members)
+            error += len(members) / total * abs(accuracy - mean_conf)
+    return error
 
 
 def _short(text: str, width: int = 90) -> str:
@@ -208,7 +229,8 @@ def format_end_to_end(result: EndToEnd, *, details: bool = True) -> str:
         f"recall P1 {result.p1_recall:.3f} ({round(result.p1_recall * result.p1_total)}/{result.p1_total})   "
         f"P1 palsu {result.false_p1_rate:.1%} dari {result.non_urgent_total} teks tidak mendesak",
         f"ke tinjauan {result.review_share:.1%}   benar di antara yang diteruskan {result.forwarded_accuracy:.1%}",
-        f"latensi p50 {result.p50_ms:.2f} ms/teks   jebakan benar {sum(t.ok for t in result.traps)}/{len(result.traps)}",
+        f"latensi p50 {result.p50_ms:.2f} ms/teks   jebakan benar {sum(t.ok for t in result.traps)}/{len(result.traps)}   "
+        f"galat kalibrasi (ECE) {result.calibration_error:.3f}",
     ]
     if not details:
         return "\n".join(lines)
