@@ -232,7 +232,7 @@ def _create(
         ],
         new_stream=True,
     )
-    if assessment.needs_review or assessment.possible_duplicates or assessment.cues:
+    if assessment.needs_review or assessment.possible_duplicates or assessment.cues or assessment.other_issues:
         uow.events.append(
             stream=stream,
             case_id=case_id,
@@ -244,6 +244,8 @@ def _create(
                 "suggestions": [list(s) for s in assessment.suggestions],
                 "cues": list(assessment.cues),
                 "possible_duplicates": [list(d) for d in assessment.possible_duplicates],
+                "other_issues": list(assessment.other_issues),
+                "priority_reason": assessment.priority_reason,
             },
         )
     on_case_opened(uow, actor, case_id, assessment, now)

@@ -118,7 +118,7 @@ _HYPOTHETICAL = re.compile(
 _NOT_NOW = re.compile(
     r"\b(pernah|dulu|dahulu|tahun lalu|bulan lalu|minggu lalu|pekan lalu|tahun kemarin|tahun (19|20)\d\d|"
     r"sudah padam|sudah dipadamkan|berhasil dipadamkan|habis terbakar|sudah surut|telah surut|"
-    r"sudah ditemukan|berhasil ditemukan|bekas|waktu|ketika|besok|lusa|minggu depan|bulan depan|"
+    r"sudah ditemukan|berhasil ditemukan|bekas|besok|lusa|minggu depan|bulan depan|"
     r"tahun depan|jadwal|kontrol|(?<!sejak )(?<!dari )kemarin)\b"
 )
 _NO_VICTIMS = re.compile(
