@@ -599,6 +599,14 @@ _PHRASES: tuple[tuple[str, str], ...] = (
 )
 
 
+# "dekat lampu merah", "di simpang lampu merah": the traffic light is a landmark saying *where*, not the
+# problem (road letters were read as traffic complaints). Version 4.
+_LANDMARK = re.compile(
+    r"\b(di|dekat|depan|sebelum|sesudah|setelah|samping|simpang|perempatan|pertigaan) "
+    r"(lampu merah|lampu lalu lintas|traffic light)\b"
+)
+
+
 def _squeeze(token: str) -> str:
     """Collapse a letter repeated three or more times (`bangettt` → `banget`)."""
     return _SQUEEZE.sub(r"\1", token)
@@ -626,7 +634,7 @@ def normalise(text: str, *, stem: bool = False) -> str:
             mapped = token
         if mapped:
             tokens.extend(mapped.split())
-    out = " ".join(tokens)
+    out = _LANDMARK.sub(r"\1 persimpangan", " ".join(tokens))
     for before, after in _PHRASES:
         if before in out:
             out = out.replace(before, after)
@@ -666,7 +674,7 @@ CONCEPTS: dict[str, str] = {
     "pohon": r"pohon|dahan|ranting|batang kayu|tumbang|roboh|rubuh|akar",
     "jalan": r"jalan|aspal|lubang|berlubang|lumpur|berlumpur|amblas|ambles|retak|kubangan|trotoar|paving|becek|licin",
     "jembatan": r"jembatan|titian|oprit|pilar|gantung",
-    "pju": r"lampu jalan|penerangan|pju|tiang lampu|gelap|lampu taman",
+    "pju": r"lampu jalan|lampu jalannya|penerangan|pju|tiang lampu|gelap|lampu taman",
     "saluran": r"selokan|got|parit|drainase|saluran|gorong|tersumbat|mampet|kanal|pintu air|comberan",
     "sampah": r"sampah|tps|kontainer|truk sampah|plastik|kebersihan|buang",
     "pdam": r"pdam|ledeng|pipa|air bersih|keran|kran|sumur|tandon|meteran air",

@@ -87,7 +87,7 @@ FIRE_CUES: tuple[tuple[str, str], ...] = (
     ("kebakaran", r"\b((?<!pemadam )(?<!korban )(?<!bekas )kebakaran|terbakar|hangus|(?<!percikan )(?<!kembang )(?<!korek )(?<!kereta )api(nya)?)\b"),
 )
 FLOOD_CUES: tuple[tuple[str, str], ...] = (
-    ("banjir", r"\b(banjir|kebanjiran|terendam|air (naik|sudah sampai|sampai|masuk|setinggi)|setinggi (dada|leher|pinggang|atap|lutut)|sepinggang|sedada|meluap|belum surut|tidak surut)\b"),
+    ("banjir", r"\b(banjir|kebanjiran|terendam|air (sudah |mulai |terus )?(naik|sampai|masuk|setinggi)|setinggi (dada|leher|pinggang|atap|lutut)|sepinggang|sedada|meluap|belum surut|tidak surut)\b"),
 )
 # Other words that name an emergency: used only to tell "now" from "past or hypothetical".
 EMERGENCY_WORDS = (
