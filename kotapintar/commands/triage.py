@@ -74,7 +74,9 @@ def train_command(
 @app.command("eval")
 def eval_command(
     compare_approaches: bool = typer.Option(
-        False, "--compare", help="Bandingkan pendekatan (TF-IDF, kalibrasi, embedding e5 + ensemble bila terpasang)."
+        False,
+        "--compare",
+        help="Bandingkan pendekatan (TF-IDF, kalibrasi, embedding e5 + ensemble bila terpasang).",
     ),
     confusion: bool = typer.Option(True, "--confusion/--no-confusion", help="Cetak matriks kebingungan."),
     eval_set: Path | None = typer.Option(
@@ -82,7 +84,9 @@ def eval_command(
         "--set",
         help="Set berlabel layanan + prioritas (format realstyle_eval.yaml): evaluasi keputusan triase penuh.",
     ),
-    model: Path | None = typer.Option(None, "--model", help="Model lain (.joblib) untuk --set; bawaan: yang dikirim."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model lain (.joblib) untuk --set; bawaan: yang dikirim."
+    ),
     threshold: float = typer.Option(
         DEFAULT_REVIEW_THRESHOLD, "--threshold", help="Ambang tinjauan untuk --set."
     ),

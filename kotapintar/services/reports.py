@@ -232,7 +232,12 @@ def _create(
         ],
         new_stream=True,
     )
-    if assessment.needs_review or assessment.possible_duplicates or assessment.cues or assessment.other_issues:
+    if (
+        assessment.needs_review
+        or assessment.possible_duplicates
+        or assessment.cues
+        or assessment.other_issues
+    ):
         uow.events.append(
             stream=stream,
             case_id=case_id,

@@ -105,7 +105,9 @@ def test_letter_greeting_and_closing_are_stripped() -> None:
     )
     body = strip_boilerplate(letter)
     assert body.startswith("Saluran air") and "terima kasih" not in body and "Wassalam" not in body
-    assert complaint_sentences(letter) == ["Saluran air di Jl Melati tersumbat sampah sehingga jalan tergenang"]
+    assert complaint_sentences(letter) == [
+        "Saluran air di Jl Melati tersumbat sampah sehingga jalan tergenang"
+    ]
 
 
 def test_short_thanks_is_not_stripped_to_nothing() -> None:

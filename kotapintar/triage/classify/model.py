@@ -24,8 +24,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from kotapintar.domain.cases import Priority
 from kotapintar.domain.errors import ValidationFailed
 from kotapintar.triage.classify.dataset import Example, data_dir, examples_hash
-from kotapintar.triage.classify.normalise import NORMALISER_VERSION, features_text
 from kotapintar.triage.classify.letters import focus, model_view, segments
+from kotapintar.triage.classify.normalise import NORMALISER_VERSION, features_text
 from kotapintar.triage.classify.priority import decide_priority
 from kotapintar.triage.classify.urgency import CueMatch
 
@@ -299,7 +299,9 @@ def fit_temperature(texts: Sequence[str], labels: Sequence[str], *, c: float = 2
     cannot overfit a small data set the way per-class sigmoid/isotonic calibrators do.
     """
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
-    scores = cross_val_predict(build_pipeline(c=c), list(texts), list(labels), cv=folds, method="decision_function")
+    scores = cross_val_predict(
+        build_pipeline(c=c), list(texts), list(labels), cv=folds, method="decision_function"
+    )
     classes = sorted(set(labels))
     truth = np.array([classes.index(label) for label in labels])
     rows = np.arange(len(truth))

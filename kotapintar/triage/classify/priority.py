@@ -25,7 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kotapintar.domain.cases import Priority
-from kotapintar.triage.classify.urgency import DEFAULT_PRIORITY, UrgencyAssessment, raise_priority, read_urgency
+from kotapintar.triage.classify.urgency import (
+    DEFAULT_PRIORITY,
+    UrgencyAssessment,
+    raise_priority,
+    read_urgency,
+)
 
 # An alternative at or above this probability is plausible enough to shape the priority.
 PLAUSIBLE = 0.15

@@ -200,7 +200,9 @@ def evaluate_decider(name: str, decide: Decider, reports: Sequence[LabelledRepor
     )
 
 
-def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float:
     """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size (0 = perfect)."""
     total = len(confidences)
     if not total:

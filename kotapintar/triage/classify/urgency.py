@@ -84,10 +84,16 @@ PEOPLE_CUES: tuple[tuple[str, str], ...] = (
 
 # Hazards happening now: fire (P1 on its own) and flood (P1 with people at risk).
 FIRE_CUES: tuple[tuple[str, str], ...] = (
-    ("kebakaran", r"\b((?<!pemadam )(?<!korban )(?<!bekas )kebakaran|terbakar|hangus|(?<!percikan )(?<!kembang )(?<!korek )(?<!kereta )api(nya)?)\b"),
+    (
+        "kebakaran",
+        r"\b((?<!pemadam )(?<!korban )(?<!bekas )kebakaran|terbakar|hangus|(?<!percikan )(?<!kembang )(?<!korek )(?<!kereta )api(nya)?)\b",
+    ),
 )
 FLOOD_CUES: tuple[tuple[str, str], ...] = (
-    ("banjir", r"\b(banjir|kebanjiran|terendam|air (sudah |mulai |terus )?(naik|sampai|masuk|setinggi)|setinggi (dada|leher|pinggang|atap|lutut)|sepinggang|sedada|meluap|belum surut|tidak surut)\b"),
+    (
+        "banjir",
+        r"\b(banjir|kebanjiran|terendam|air (sudah |mulai |terus )?(naik|sampai|masuk|setinggi)|setinggi (dada|leher|pinggang|atap|lutut)|sepinggang|sedada|meluap|belum surut|tidak surut)\b",
+    ),
 )
 # Other words that name an emergency: used only to tell "now" from "past or hypothetical".
 EMERGENCY_WORDS = (
@@ -274,9 +280,7 @@ def read_urgency(text: str) -> UrgencyReading:
         words = "; ".join([flood[0].words, *(p.words for p in people)])
         matches.append(CueMatch("banjir + orang berisiko", "hazard+people", words))
     matches.extend(_find(_SEVERE, "severe", parts))
-    mentions = [
-        (clause, match.start()) for clause in parts for match in _EMERGENCY.finditer(clause.norm)
-    ]
+    mentions = [(clause, match.start()) for clause in parts for match in _EMERGENCY.finditer(clause.norm)]
     not_now = bool(mentions) and not any(_counts(clause, start) for clause, start in mentions)
     no_victims = any(_NO_VICTIMS.search(clause.norm) for clause in parts)
     return UrgencyReading(tuple(matches), not_now, no_victims, bool(mentions))
