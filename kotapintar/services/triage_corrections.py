@@ -64,9 +64,18 @@ class QueueItem:
 
 
 def correct_triage(
-    db: Database, actor: Actor, case_id: int, service: str | None = None, priority: str | None = None
+    db: Database,
+    actor: Actor,
+    case_id: int,
+    service: str | None = None,
+    priority: str | None = None,
+    reason: str | None = None,
 ) -> Correction:
-    """An operator fixes triage's service and/or priority of an open case; recorded for the learning loop."""
+    """An operator fixes triage's service and/or priority of an open case; recorded for the learning loop.
+
+    `reason` (why triage was wrong) goes into the `triage_corrected` event, so whoever reviews a retrained
+    candidate can read why the label changed.
+    """
     actor.require(Permission.TRIAGE_CASES)
     if service is None and priority is None:
         raise ValidationFailed("Isi layanan dan/atau prioritas yang benar.", field="service")
@@ -120,6 +129,7 @@ def correct_triage(
                 "priority": new_priority,
                 "previous_service": before_service,
                 "previous_priority": before_priority,
+                **({"reason": reason.strip()[:500]} if reason and reason.strip() else {}),
             },
         )
     return Correction(case_id, new_service, new_priority, before_service, before_priority)

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kotapintar.api.deps import ActorDep, DbDep, SettingsDep, current_actor
-from kotapintar.domain.cases import CaseStatus, allowed_next
+from kotapintar.domain.cases import CaseStatus, Priority, allowed_next
 from kotapintar.domain.errors import DomainError, NotFound, ValidationFailed
 from kotapintar.domain.events import utcnow
 from kotapintar.domain.roles import Permission
@@ -19,6 +19,7 @@ from kotapintar.services import tasks as tasks_svc
 from kotapintar.services.actors import Actor
 from kotapintar.services.schemas import CaseDetail
 from kotapintar.services.sensors import case_sensor_panel
+from kotapintar.services.triage_corrections import correct_triage
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from kotapintar.store.repositories.ui import OPEN, QueueFilter
@@ -225,6 +226,21 @@ def _duplicates(db: Database, actor: Actor, detail: CaseDetail) -> list[dict[str
     ]
 
 
+def _triage_panel(detail: CaseDetail) -> dict[str, Any] | None:
+    """What automatic triage said about the case (its last `triage_suggested` event), for the operator."""
+    suggested = [e for e in detail.timeline if e.type == "triage_suggested"]
+    if not suggested:
+        return None
+    payload = suggested[-1].payload or {}
+    return {
+        "needs_review": bool(payload.get("needs_review")),
+        "cues": [str(c) for c in payload.get("cues") or []],
+        "suggestions": [(str(s[0]), float(s[1])) for s in payload.get("suggestions") or [] if len(s) >= 2],
+        "other_issues": [str(c) for c in payload.get("other_issues") or []],
+        "priority_reason": payload.get("priority_reason"),
+    }
+
+
 def _case_context(
     request: Request, db: Database, settings: Settings, actor: Actor, case_id: int, **extra: Any
 ) -> dict[str, Any]:
@@ -233,6 +249,7 @@ def _case_context(
     with db.reading() as uow:
         agencies = [(a.code, a.short or a.name) for a in uow.agencies.all()]
         service = uow.services.get(detail.service_code)
+        services = [(s.code, s.name) for s in uow.services.all()]
     own_sop_tasks = [
         {"task": t, "outputs": step_outputs(db, detail.id, t.step_id)}
         for t in detail.tasks
@@ -254,6 +271,10 @@ def _case_context(
         agency_names=dict(agencies),
         next_statuses={s.value for s in allowed_next(status)},
         can_triage=actor.can(Permission.TRIAGE_CASES),
+        triage=_triage_panel(detail),
+        service_options=services,
+        service_names=dict(services),
+        priority_options=[(p.value, p.value) for p in Priority],
         can_close=actor.can(Permission.CLOSE_CASES),
         live_url="/api/v1/stream",
         tile_url=settings.tile_url,
@@ -367,6 +388,18 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
         if len(reason) < 5:
             raise ValidationFailed("Alasan wajib diisi (min. 5 karakter) / a reason is required.")
         svc.reopen_case(db, actor, case_id, reason)
+    elif action == "triase":
+        reason = _text(form.get("reason"))
+        if len(reason) < 5:
+            raise ValidationFailed("Alasan koreksi wajib diisi (min. 5 karakter) / a reason is required.")
+        correct_triage(
+            db,
+            actor,
+            case_id,
+            service=_text(form.get("service")) or None,
+            priority=_text(form.get("priority")) or None,
+            reason=reason,
+        )
     elif action == "catatan":
         text = _text(form.get("text"))
         if not text:
@@ -390,6 +423,7 @@ ACTIONS = (
     "buka",
     "catatan",
     "eskalasi",
+    "triase",
 )
 
 
