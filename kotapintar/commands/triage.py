@@ -153,6 +153,59 @@ def _eval_set(path: Path, model: Path | None, threshold: float, compare_approach
     typer.echo(format_end_to_end(result))
 
 
+@app.command("promote")
+def promote_command(
+    candidate: Path = typer.Argument(
+        CANDIDATE_PATH, help="Model kandidat (.joblib, dengan .json di sampingnya)."
+    ),
+    eval_set: Path | None = typer.Option(None, "--set", help="Set evaluasi; bawaan: realstyle_eval.yaml."),
+    target: Path | None = typer.Option(
+        None, "--target", help="Model yang diganti; bawaan: model yang dikirim."
+    ),
+    force: bool = typer.Option(False, "--force", help="Terbitkan walau gerbang menolak (tercatat di event)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Hanya bandingkan; jangan ganti apa pun."),
+) -> None:
+    """Bandingkan kandidat dengan model sekarang pada set yang sama; bila tidak lebih buruk (recall P1, P1
+    palsu, macro-F1, akurasi yang diteruskan), ganti model dan catat event `triage_model_promoted`."""
+    from kotapintar.services.actors import system_actor
+    from kotapintar.services.triage_models import promote_model
+    from kotapintar.settings import get_settings
+    from kotapintar.store.db import Database
+    from kotapintar.triage.classify.dataset import data_dir
+    from kotapintar.triage.classify.evaluate import shipped_decider
+    from kotapintar.triage.classify.model import MODEL_FILE, Classifier
+    from kotapintar.triage.classify.promotion import check_promotion
+    from kotapintar.triage.classify.realstyle import evaluate_decider, format_end_to_end, load_labelled
+
+    destination = target or data_dir() / MODEL_FILE
+    reports = load_labelled(eval_set)
+    current = evaluate_decider("SEKARANG", shipped_decider(Classifier.load(destination)), reports)
+    proposed = evaluate_decider("KANDIDAT", shipped_decider(Classifier.load(candidate)), reports)
+    check = check_promotion(current, proposed)
+    for result in (current, proposed):
+        typer.echo(format_end_to_end(result, details=False))
+    for problem in check.problems:
+        typer.echo(f"DITOLAK: {problem}")
+    if dry_run:
+        return
+    if not check.allowed and not force:
+        typer.echo("Kandidat tidak diterbitkan (pakai --force untuk tetap menerbitkan; tercatat di event).")
+        raise typer.Exit(code=1)
+    db = Database(get_settings().database_url)
+    try:
+        done = promote_model(
+            db,
+            system_actor("cli"),
+            candidate,
+            destination,
+            {"current": current.as_dict(), "candidate": proposed.as_dict(), "problems": list(check.problems)},
+            forced=not check.allowed,
+        )
+    finally:
+        db.dispose()
+    typer.echo(f"diterbitkan: {done.target} (sha256 {done.previous_sha256} → {done.sha256})")
+
+
 @app.command("classify")
 def classify_command(
     model: Path | None = typer.Option(
