@@ -248,3 +248,13 @@ def test_long_formal_letter_is_not_p1(clf: Classifier) -> None:
         "Wassalamu'alaikum."
     )
     assert clf.classify(letter).urgency != Priority.P1
+
+
+def test_fire_extinguisher_training_is_not_a_fire_now() -> None:
+    text = "mohon pelatihan alat pemadam api ringan untuk pedagang pasar"
+    assert decide_priority(text, [("kebakaran", 0.9)], confident=True).priority == Priority.P3
+
+
+def test_a_proposal_before_the_dry_season_is_not_a_fire_now() -> None:
+    text = "menjelang kemarau kami mengusulkan sumur bor karena lahan di sini sering terbakar"
+    assert decide_priority(text, [("karhutla", 0.9)], confident=True).priority == Priority.P3

@@ -86,7 +86,7 @@ PEOPLE_CUES: tuple[tuple[str, str], ...] = (
 FIRE_CUES: tuple[tuple[str, str], ...] = (
     (
         "kebakaran",
-        r"\b((?<!pemadam )(?<!korban )(?<!bekas )kebakaran|terbakar|hangus|(?<!percikan )(?<!kembang )(?<!korek )(?<!kereta )api(nya)?)\b",
+        r"\b((?<!pemadam )(?<!korban )(?<!bekas )kebakaran|terbakar|hangus|(?<!percikan )(?<!kembang )(?<!korek )(?<!kereta )(?<!pemadam )api(nya)?)\b",
     ),
 )
 FLOOD_CUES: tuple[tuple[str, str], ...] = (
@@ -98,7 +98,7 @@ FLOOD_CUES: tuple[tuple[str, str], ...] = (
 # Other words that name an emergency: used only to tell "now" from "past or hypothetical".
 EMERGENCY_WORDS = (
     r"\b(kecelakaan|tabrakan|bertabrakan|tertabrak|terguling|laka|menabrak|nabrak|ambulans|tenggelam|hanyut|"
-    r"korban|meninggal|tewas|terjebak|(?<!pemadam )(?<!korban )kebakaran|terbakar|membakar|dibakar|bakar|api|banjir)\b"
+    r"korban|meninggal|tewas|terjebak|(?<!pemadam )(?<!korban )kebakaran|terbakar|membakar|dibakar|bakar|(?<!pemadam )api|banjir)\b"
 )
 
 # Strong-but-not-life cues: raise one step, at most to P2.
@@ -125,7 +125,7 @@ _NOT_NOW = re.compile(
     r"\b(pernah|dulu|dahulu|tahun lalu|bulan lalu|minggu lalu|pekan lalu|tahun kemarin|tahun (19|20)\d\d|"
     r"sudah padam|sudah dipadamkan|berhasil dipadamkan|habis terbakar|sudah surut|telah surut|"
     r"sudah ditemukan|berhasil ditemukan|bekas|besok|lusa|minggu depan|bulan depan|"
-    r"tahun depan|jadwal|kontrol|(?<!sejak )(?<!dari )kemarin)\b"
+    r"tahun depan|jadwal|kontrol|menjelang|mengusulkan|usulan|(?<!sejak )(?<!dari )kemarin)\b"
 )
 _NO_VICTIMS = re.compile(
     r"\b(tidak ada korban|tanpa korban|tidak ada yang luka|tidak ada yang terluka|tidak ada yang luka parah|"
