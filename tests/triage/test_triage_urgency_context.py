@@ -251,7 +251,7 @@ def test_long_formal_letter_is_not_p1(clf: Classifier) -> None:
 
 
 def test_fire_extinguisher_training_is_not_a_fire_now() -> None:
-    text = "mohon pelatihan alat pemadam api ringan untuk pedagang pasar"
+    text = "sesudah kebakaran kios bulan lalu, mohon pelatihan alat pemadam api ringan untuk pedagang"
     assert decide_priority(text, [("kebakaran", 0.9)], confident=True).priority == Priority.P3
 
 
