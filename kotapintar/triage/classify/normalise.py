@@ -12,7 +12,7 @@ from typing import Any
 NORMALISER_VERSION = 4
 
 # One token -> its standard Indonesian form (may be several words). Keys are lower case, already with
-# repeated letters collapsed (see `_squeeze`). Banjar words map to their Indonesian meaning so that
+# repeated letters collapsed (see `squeeze`). Banjar words map to their Indonesian meaning so that
 # the model sees one vocabulary; Dayak Ngaju words are added where they are common in reports.
 SLANG: dict[str, str] = {
     # negation / affirmation
@@ -607,7 +607,7 @@ _LANDMARK = re.compile(
 )
 
 
-def _squeeze(token: str) -> str:
+def squeeze(token: str) -> str:
     """Collapse a letter repeated three or more times (`bangettt` → `banget`)."""
     return _SQUEEZE.sub(r"\1", token)
 
@@ -626,7 +626,7 @@ def normalise(text: str, *, stem: bool = False) -> str:
     """Standard Indonesian words, lower case, tokens joined by one space; optionally Sastrawi-stemmed."""
     tokens: list[str] = []
     for raw in _TOKEN.findall(basic_clean(text)):
-        token = _squeeze(raw)
+        token = squeeze(raw)
         mapped = SLANG.get(token)
         if mapped is None and token != raw:
             mapped = SLANG.get(raw)

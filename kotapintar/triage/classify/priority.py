@@ -8,7 +8,8 @@ The rule (docs/triage.md, "Prioritas saat kategori tidak pasti"):
 2. **Confident category** (confidence ≥ the review threshold): the service's default priority, except
    that an emergency default (P1) needs an emergency *now* — when every mention is past, hypothetical or
    negated ("rawan kecelakaan", "tahun lalu ada kecelakaan") the case is P3; an accident explicitly
-   without victims is P2. Severity cues do not raise it here: that is the operator's call.
+   without victims is P2. Severity cues raise a priority only with `severity_raises` (the classifier
+   contract); in intake they are shown, and the step is the operator's call.
 3. **Uncertain category**: the guessed service's default is *not* used. The plausible alternatives are the
    top three with probability ≥ ``PLAUSIBLE`` (the best one always counts).
    - If an emergency service is plausible *and* the text names an emergency happening now (an accident,

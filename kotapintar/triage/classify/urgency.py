@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from kotapintar.domain import catalogue
 from kotapintar.domain.cases import Priority
-from kotapintar.triage.classify.normalise import SLANG, _squeeze, basic_clean
+from kotapintar.triage.classify.normalise import SLANG, basic_clean, squeeze
 
 SERVICE_CODES: tuple[str, ...] = catalogue.SERVICE_CODES
 
@@ -158,7 +158,7 @@ class CueMatch:
 
 
 @dataclass(frozen=True)
-class _Clause:
+class Clause:
     """One clause, normalised, with the raw token each normalised character came from."""
 
     norm: str
@@ -171,13 +171,13 @@ class _Clause:
         return " ".join(self.raw[i] for i in range(indices[0], indices[-1] + 1)) if indices else ""
 
 
-def _clause(raw_text: str) -> _Clause:
+def _clause(raw_text: str) -> Clause:
     """Normalise one clause token by token (as `normalise` does, without multi-word phrases)."""
     raw = _RAW_TOKEN.findall(raw_text)
     parts: list[str] = []
     owners: list[int] = []
     for index, token in enumerate(raw):
-        squeezed = _squeeze(token)
+        squeezed = squeeze(token)
         mapped = SLANG.get(squeezed)
         if mapped is None and squeezed != token:
             mapped = SLANG.get(token)
@@ -188,16 +188,16 @@ def _clause(raw_text: str) -> _Clause:
                 owners.append(-1)
             parts.append(word)
             owners.extend([index] * len(word))
-    return _Clause("".join(parts), owners, raw)
+    return Clause("".join(parts), owners, raw)
 
 
-def clauses(text: str) -> list[_Clause]:
+def clauses(text: str) -> list[Clause]:
     """The text cut at sentence and clause punctuation, each part normalised with its raw words."""
     cleaned = _ABBREVIATION.sub(r"\1", basic_clean(text))
     return [_clause(part) for part in _CLAUSE.split(cleaned) if part.strip()]
 
 
-def _counts(clause: _Clause, start: int, *, hypothetical: bool = True) -> bool:
+def _counts(clause: Clause, start: int, *, hypothetical: bool = True) -> bool:
     """False when the match at `start` is negated, hypothetical or in a past/future clause."""
     before = clause.norm[max(0, start - 40) : start]
     if _NEGATION.search(before):
@@ -208,7 +208,7 @@ def _counts(clause: _Clause, start: int, *, hypothetical: bool = True) -> bool:
 
 
 def _find(
-    patterns: tuple[tuple[str, re.Pattern[str]], ...], kind: str, parts: list[_Clause], *, strict: bool = True
+    patterns: tuple[tuple[str, re.Pattern[str]], ...], kind: str, parts: list[Clause], *, strict: bool = True
 ) -> list[CueMatch]:
     found: dict[str, CueMatch] = {}
     for label, pattern in patterns:
