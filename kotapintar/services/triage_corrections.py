@@ -45,6 +45,8 @@ class QueueItem:
     possible_duplicates: list[tuple[int, float]] = field(default_factory=list)
     cues: list[str] = field(default_factory=list)
     precision: str = "unknown"
+    other_issues: list[str] = field(default_factory=list)  # other services a multi-issue report names
+    priority_reason: str | None = None  # triage.classify.priority reason code
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and the web UI."""
@@ -60,6 +62,8 @@ class QueueItem:
             "possible_duplicates": [{"case_id": c, "score": s} for c, s in self.possible_duplicates],
             "cues": self.cues,
             "precision": self.precision,
+            "other_issues": self.other_issues,
+            "priority_reason": self.priority_reason,
         }
 
 
@@ -151,6 +155,8 @@ def triage_queue(db: Database, actor: Actor, limit: int = 100) -> list[QueueItem
         suggestions: list[tuple[str, float]] = []
         duplicates: list[tuple[int, float]] = []
         cues: list[str] = []
+        others: list[str] = []
+        reason: str | None = None
         precision = "unknown"
         for event in events:
             payload = event.payload or {}
@@ -164,6 +170,8 @@ def triage_queue(db: Database, actor: Actor, limit: int = 100) -> list[QueueItem
                 suggestions = [(str(s), float(c)) for s, c in payload.get("suggestions") or []]
                 duplicates = [(int(c), float(s)) for c, s in payload.get("possible_duplicates") or []]
                 cues = [str(c) for c in payload.get("cues") or []]
+                others = [str(c) for c in payload.get("other_issues") or []]
+                reason = str(payload["priority_reason"]) if payload.get("priority_reason") else None
         if precision == "unknown" and case.lon is None:
             reasons.append("location_unknown")
         if not reasons:
@@ -181,6 +189,8 @@ def triage_queue(db: Database, actor: Actor, limit: int = 100) -> list[QueueItem
                 possible_duplicates=duplicates,
                 cues=cues,
                 precision=precision,
+                other_issues=others,
+                priority_reason=reason,
             )
         )
         if len(items) >= limit:

@@ -11,6 +11,7 @@ from kotapintar.api.app import create_app
 from kotapintar.services.actors import channel_actor
 from kotapintar.services.cases import case_detail
 from kotapintar.services.reports import submit_report
+from kotapintar.services.triage_corrections import triage_queue
 from kotapintar.settings import Settings
 from kotapintar.store.db import Database
 from tests.helpers import CSRF_TOKEN, actor, report
@@ -67,3 +68,15 @@ def test_operator_corrects_service_and_priority_with_a_reason(
     [corrected] = [e for e in detail.timeline if e.type == "triage_corrected"]
     assert corrected.payload["reason"] == "saran rambu, bukan laka"
     assert corrected.actor
+
+
+def test_queue_item_carries_priority_reason_and_other_issues(db: Database, settings: Settings) -> None:
+    unsure = settings.model_copy(update={"triage_review_threshold": 0.999})
+    text = "jalan di gang kami berlubang besar, lampu jalannya mati sebulan, selokannya tersumbat"
+    result = submit_report(
+        db, channel_actor("web"), report(service_code="auto", description=text), settings=unsure
+    )
+    [item] = [i for i in triage_queue(db, actor(db, "operator")) if i.case_id == result.case_id]
+    assert item.priority_reason == "tidak_pasti_alternatif"
+    assert item.other_issues and item.service not in item.other_issues
+    assert item.as_dict()["other_issues"] == item.other_issues
