@@ -1,7 +1,13 @@
-"""Full triage of reports against a large case table: classify + locate + route + duplicate search.
+"""Triage quality on the real-style set (issue 17) and full triage against a large case table.
 
-    .venv/bin/python benchmarks/triage.py            # --quick: 100,000 cases, 1,000 reports
+    .venv/bin/python benchmarks/triage.py --quality-only  # issue 17: targets, old model, today's model
+    .venv/bin/python benchmarks/triage.py            # quality, then --quick: 100,000 cases, 1,000 reports
     .venv/bin/python benchmarks/triage.py --full     # the issue's numbers: 1,000,000 cases, 10,000 reports
+
+Quality: the whole triage decision (service, priority, review) of the shipped model on
+kotapintar/data/triage/realstyle_eval.yaml, printed beside the issue's targets and beside the figures of
+the model shipped before issue 17 (benchmarks/triage_baseline.json, written by
+benchmarks/triage_old_model.py, which runs that commit's package in a child process on the same sets).
 
 SQLite by default; PostgreSQL when KOTAPINTAR_TEST_POSTGRES_URL is set (a scratch database is created and
 dropped). Setup bulk-inserts synthetic cases with executemany (benchmark setup, not the service path).
@@ -12,6 +18,7 @@ alone is timed on the same texts as the baseline, and the ratio is printed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -22,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import h3
+from sklearn.metrics import f1_score
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -34,9 +42,22 @@ from kotapintar.core.db.migrate import upgrade
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.intake.assess import assess_report
-from kotapintar.triage.classify.dataset import data_dir, load_external
+from kotapintar.triage.classify.dataset import data_dir, load_examples, load_external
+from kotapintar.triage.classify.evaluate import shipped_decider
 from kotapintar.triage.classify.model import Classifier
+from kotapintar.triage.classify.realstyle import evaluate_decider, load_labelled
 from kotapintar.triage.places import import_places_file
+
+BASELINE_FILE = Path(__file__).with_name("triage_baseline.json")
+# (key, label, target, higher is better, format)
+TARGETS: list[tuple[str, str, float, bool, str]] = [
+    ("macro_f1", "macro-F1", 0.90, True, "{:.3f}"),
+    ("p1_recall", "recall P1", 0.95, True, "{:.3f}"),
+    ("false_p1_rate", "P1 palsu (teks tidak mendesak)", 0.05, False, "{:.1%}"),
+    ("review_share", "porsi ke tinjauan", 0.30, False, "{:.1%}"),
+    ("forwarded_accuracy", "benar di antara yang diteruskan", 0.93, True, "{:.1%}"),
+    ("p50_ms", "latensi p50 (ms/teks)", 10.0, False, "{:.2f}"),
+]
 
 # Settled places of the demo city (lon, lat) where reports and cases cluster; spread ~2 km around each.
 CENTRES = [(114.382, -3.004), (114.452, -2.985), (114.465, -3.085), (114.295, -2.96), (114.49, -2.9)]
@@ -171,6 +192,45 @@ def run(url: str, n_cases: int, n_reports: int) -> None:
     db.dispose()
 
 
+def quality() -> None:
+    """Issue 17's figures on each real-style set: target, the old model (recorded) and today's (measured)."""
+    baseline = json.loads(BASELINE_FILE.read_text(encoding="utf-8"))
+    classifier = Classifier.load()
+    for set_name, title in (
+        ("realstyle_eval", "bagian 1: campuran gaya"),
+        ("realstyle_eval_long", "bagian 2: teks panjang, ditulis sesudah model dibekukan"),
+    ):
+        reports = load_labelled(data_dir() / f"{set_name}.yaml")
+        now = evaluate_decider("dikirim", shipped_decider(classifier), reports).as_dict()
+        old = baseline[set_name]
+        print(f"== kualitas triase, set gaya nyata {title} ({now['n']} teks) ==")
+        print(f"{'ukuran':<34} {'target':>9} {'lama':>9} {'sekarang':>9}  tercapai")
+        for key, label, target, higher, fmt in TARGETS:
+            reached = now[key] >= target if higher else now[key] <= target
+            sign = "≥" if higher else "≤"
+            print(
+                f"{label:<34} {sign + fmt.format(target):>9} {fmt.format(old[key]):>9} "
+                f"{fmt.format(now[key]):>9}  {'ya' if reached else 'TIDAK'}"
+            )
+        print(
+            f"{'galat kalibrasi (ECE)':<34} {'':>9} {old['calibration_error']:>9.3f} {now['calibration_error']:>9.3f}"
+        )
+        print(f"{'jebakan benar':<34} {'':>9} {old['traps_ok']:>4}/{old['traps_total']:<4} "
+              f"{now['traps_ok']:>4}/{now['traps_total']:<4}")  # fmt: skip
+        print()
+    test = [e for e in load_examples() if e.split == "test"]
+    print(f"model {classifier.metadata['approach']}; lama = benchmarks/triage_baseline.json")
+    for name, examples, key in (
+        ("held-out", test, "held_out_macro_f1"),
+        ("gaya luar", load_external(), "external_macro_f1"),
+    ):
+        predicted = classifier.predict([e.text for e in examples])
+        score = f1_score([e.service for e in examples], predicted, average="macro")
+        print(f"{'macro-F1 ' + name:<34} {'':>9} {baseline[key]:>9.3f} {score:>9.3f}")
+    print("(held-out lama: split lama 415 teks; sekarang: split yang sama + teks baru v3 yang jatuh ke uji)")
+    print()
+
+
 def main() -> None:
     """Parse options and run on SQLite, and on PostgreSQL when configured."""
     parser = argparse.ArgumentParser(
@@ -180,7 +240,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=None)
     parser.add_argument("--reports", type=int, default=None)
     parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (needs the URL variable)")
+    parser.add_argument("--quality-only", action="store_true", help="only the real-style quality figures")
     args = parser.parse_args()
+    quality()
+    if args.quality_only:
+        return
     n_cases = args.cases or (1_000_000 if args.full else 100_000)
     n_reports = args.reports or (10_000 if args.full else 1_000)
     if not args.skip_sqlite:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kotapintar.cases import service as case_service
 from kotapintar.cases.lifecycle import OPEN_STATUS_CODES as OPEN
-from kotapintar.cases.lifecycle import CaseStatus, allowed_next
+from kotapintar.cases.lifecycle import CaseStatus, Priority, allowed_next
 from kotapintar.cases.schemas import CaseDetail
 from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
@@ -28,6 +28,7 @@ from kotapintar.core.http.security import require_csrf
 from kotapintar.core.settings import Settings
 from kotapintar.sensors.service import case_sensor_panel
 from kotapintar.sop import tasks as sop_tasks
+from kotapintar.triage.corrections import correct_triage
 
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(current_actor), Depends(require_csrf)]
@@ -226,6 +227,21 @@ def _duplicates(db: Database, actor: Actor, detail: CaseDetail) -> list[dict[str
     ]
 
 
+def _triage_panel(detail: CaseDetail) -> dict[str, Any] | None:
+    """What automatic triage said about the case (its last `triage_suggested` event), for the operator."""
+    suggested = [e for e in detail.timeline if e.type == "triage_suggested"]
+    if not suggested:
+        return None
+    payload = suggested[-1].payload or {}
+    return {
+        "needs_review": bool(payload.get("needs_review")),
+        "cues": [str(c) for c in payload.get("cues") or []],
+        "suggestions": [(str(s[0]), float(s[1])) for s in payload.get("suggestions") or [] if len(s) >= 2],
+        "other_issues": [str(c) for c in payload.get("other_issues") or []],
+        "priority_reason": payload.get("priority_reason"),
+    }
+
+
 def _case_context(
     request: Request, db: Database, settings: Settings, actor: Actor, case_id: int, **extra: Any
 ) -> dict[str, Any]:
@@ -233,6 +249,7 @@ def _case_context(
     status = CaseStatus(detail.status)
     agencies = [(a.code, a.short or a.name) for a in catalog_service.agencies(db)]
     service = catalog_service.service(db, detail.service_code)
+    services = [(s.code, s.name) for s in catalog_service.services(db)]
     own_sop_tasks = [
         {"task": t, "outputs": step_outputs(db, detail.id, t.step_id)}
         for t in detail.tasks
@@ -254,6 +271,10 @@ def _case_context(
         agency_names=dict(agencies),
         next_statuses={s.value for s in allowed_next(status)},
         can_triage=actor.can(Permission.TRIAGE_CASES),
+        triage=_triage_panel(detail),
+        service_options=services,
+        service_names=dict(services),
+        priority_options=[(p.value, p.value) for p in Priority],
         can_close=actor.can(Permission.CLOSE_CASES),
         live_url="/api/v1/stream",
         tile_url=settings.tile_url,
@@ -371,6 +392,18 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
         if len(reason) < 5:
             raise ValidationFailed("Alasan wajib diisi (min. 5 karakter) / a reason is required.")
         case_service.reopen_case(db, actor, case_id, reason)
+    elif action == "triase":
+        reason = _text(form.get("reason"))
+        if len(reason) < 5:
+            raise ValidationFailed("Alasan koreksi wajib diisi (min. 5 karakter) / a reason is required.")
+        correct_triage(
+            db,
+            actor,
+            case_id,
+            service=_text(form.get("service")) or None,
+            priority=_text(form.get("priority")) or None,
+            reason=reason,
+        )
     elif action == "catatan":
         text = _text(form.get("text"))
         if not text:
@@ -394,6 +427,7 @@ ACTIONS = (
     "buka",
     "catatan",
     "eskalasi",
+    "triase",
 )
 
 

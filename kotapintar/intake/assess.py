@@ -23,7 +23,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.triage.assessment import Assessment, ServiceRoute
 from kotapintar.triage.classify.model import Classifier
-from kotapintar.triage.classify.urgency import assess_urgency
+from kotapintar.triage.classify.priority import decide_priority
 from kotapintar.triage.context import TriageContext, triage_context
 from kotapintar.triage.duplicates import (
     DEFAULT_DEDUPE,
@@ -75,8 +75,9 @@ def service_routes(db: Database) -> dict[str, ServiceRoute]:
 
 def _choose_service(
     report: ReportIn, routes: dict[str, ServiceRoute], settings: Settings
-) -> tuple[ServiceRoute, bool, tuple[tuple[str, float], ...]]:
-    """The service the reporter chose, or the classifier's when none was (needs_review, suggestions)."""
+) -> tuple[ServiceRoute, bool, tuple[tuple[str, float], ...], tuple[str, ...]]:
+    """The service the reporter chose, or the classifier's when none was (needs_review, suggestions,
+    other services a multi-issue text names)."""
     code = report.service_code.strip().lower()
     if code not in AUTO_SERVICE:
         service = routes.get(report.service_code)
@@ -87,13 +88,14 @@ def _choose_service(
                 code="unknown_service",
                 field="service_code",
             )
-        return service, False, ()
-    result = Classifier.load().classify(report.description)
+        return service, False, (), ()
+    result = Classifier.load().classify(report.description, threshold=settings.triage_review_threshold)
     suggestions = tuple((s, round(c, 4)) for s, c in result.alternatives if s in routes)
     chosen = next((routes[s] for s, _ in suggestions), None) or routes.get("lainnya")
     if chosen is None:
         raise ValidationFailed("Katalog layanan kosong: muat katalog dulu.", code="unknown_service")
-    return chosen, result.needs_review(settings.triage_review_threshold), suggestions
+    others = tuple(code for code in result.others if code in routes)
+    return chosen, result.needs_review(settings.triage_review_threshold), suggestions, others
 
 
 def _locate_from_text(
@@ -143,16 +145,17 @@ def assess_report(db: Database, report: ReportIn, settings: Settings) -> Assessm
     the priority, location (the point, else the place names in the text), routing rules, duplicate search.
     """
     routes = service_routes(db)
-    service, needs_review, suggestions = _choose_service(report, routes, settings)
-    urgency = assess_urgency(service.code, report.description)
-    if report.priority:
-        priority = Priority(report.priority)
-    elif urgency.life_cues:
-        # A life-threat cue (`anak tenggelam`, `terjebak`) makes any report P1, whatever its category.
-        priority = Priority.P1
-    else:
-        # Severity cues (`bahaya`, `parah`) are only shown to the operator: one step, their call.
-        priority = service.priority
+    service, needs_review, suggestions, others = _choose_service(report, routes, settings)
+    # The priority rule of triage.classify.priority: a life threat is P1 whatever the category; an
+    # uncertain guess never passes on its emergency default; severity cues (`bahaya`, `parah`) are only
+    # shown to the operator. The catalogue's priorities are the defaults.
+    triaged = decide_priority(
+        report.description,
+        suggestions if needs_review and suggestions else ((service.code, 1.0),),
+        confident=not needs_review,
+        defaults={code: route.priority for code, route in routes.items()},
+    )
+    priority = Priority(report.priority) if report.priority else triaged.priority
     context = triage_context(db, settings)
     notes: list[str] = []
     lon, lat = report.lon, report.lat
@@ -197,8 +200,10 @@ def assess_report(db: Database, report: ReportIn, settings: Settings) -> Assessm
         lat=lat,
         needs_review=needs_review,
         suggestions=suggestions,
-        cues=tuple(urgency.life_cues),
+        cues=triaged.urgency.life_cues,
         merge_into_case_id=merge_into,
         possible_duplicates=possible,
         notes=tuple(notes),
+        other_issues=others,
+        priority_reason=triaged.reason if not report.priority else "kanal",
     )

@@ -234,7 +234,12 @@ def _create(
         ],
         new_stream=True,
     )
-    if assessment.needs_review or assessment.possible_duplicates or assessment.cues:
+    if (
+        assessment.needs_review
+        or assessment.possible_duplicates
+        or assessment.cues
+        or assessment.other_issues
+    ):
         uow.events.append(
             stream=stream,
             case_id=case_id,
@@ -246,6 +251,8 @@ def _create(
                 "suggestions": [list(s) for s in assessment.suggestions],
                 "cues": list(assessment.cues),
                 "possible_duplicates": [list(d) for d in assessment.possible_duplicates],
+                "other_issues": list(assessment.other_issues),
+                "priority_reason": assessment.priority_reason,
             },
         )
     # The case's SOP starts in the same transaction: a case never exists without its SOP having started.

@@ -18,6 +18,7 @@ class TriageCorrectionIn(BaseModel):
 
     service: str | None = Field(None, min_length=1, max_length=60, examples=["banjir"])
     priority: str | None = Field(None, pattern=r"^P[1-4]$", examples=["P1"])
+    reason: str | None = Field(None, max_length=500, examples=["bukan kecelakaan: saran pasang rambu"])
 
 
 @router.post("/cases/{case_id}/triage")
@@ -25,7 +26,9 @@ def post_triage_correction(
     case_id: int, body: TriageCorrectionIn, db: DbDep, actor: UserDep
 ) -> dict[str, Any]:
     """Correct (or confirm) triage's service and priority of an open case; the case leaves the queue."""
-    done = correct_triage(db, actor, case_id, service=body.service, priority=body.priority)
+    done = correct_triage(
+        db, actor, case_id, service=body.service, priority=body.priority, reason=body.reason
+    )
     return {
         "case_id": done.case_id,
         "service": done.service,

@@ -45,3 +45,5 @@ class Assessment:
     merge_into_case_id: int | None = None  # a confident duplicate: the report joins that case
     possible_duplicates: tuple[tuple[int, float], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    other_issues: tuple[str, ...] = ()  # other services a multi-issue report names (suggestions)
+    priority_reason: str = "bawaan_layanan"  # triage.classify.priority reason code

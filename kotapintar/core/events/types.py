@@ -60,6 +60,9 @@ class EventType(StrEnum):
     # Triage and sensors
     TRIAGE_SUGGESTED = "triage_suggested"
     TRIAGE_CORRECTED = "triage_corrected"
+    TRIAGE_MODEL_PROMOTED = (
+        "triage_model_promoted"  # a retrained classifier replaced the shipped one (system)
+    )
     DUPLICATE_SUSPECTED = "duplicate_suspected"
     OBSERVATIONS_ATTACHED = "observations_attached"
     SENSOR_LEVEL_CHANGED = "sensor_level_changed"

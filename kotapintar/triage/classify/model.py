@@ -13,15 +13,21 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from kotapintar.cases.lifecycle import Priority
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.triage.classify.dataset import Example, data_dir, examples_hash
+from kotapintar.triage.classify.letters import focus, model_view, segments
 from kotapintar.triage.classify.normalise import NORMALISER_VERSION, features_text
-from kotapintar.triage.classify.urgency import assess_urgency
+from kotapintar.triage.classify.priority import decide_priority
+from kotapintar.triage.classify.urgency import CueMatch
 
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
@@ -30,6 +36,9 @@ META_FILE = "model.json"
 # 94 % of those are right; the logistic model is over-confident, so lower values route almost everything.
 DEFAULT_REVIEW_THRESHOLD = 0.6
 MAX_TEXT_CHARS = 5000
+# Calibration of the shipped model (docs/triage.md, "Perbandingan model v3").
+SHIPPED_CALIBRATION: str | None = "temperature"
+CALIBRATIONS = ("temperature", "sigmoid", "isotonic")
 SEED = 20260101
 
 
@@ -43,6 +52,11 @@ class Classification:
     alternatives: list[tuple[str, float]]
     cues: list[str] = field(default_factory=list)
     default_urgency: Priority = Priority.P4
+    # Other services a multi-issue text names (suggestions for the operator), best first.
+    others: list[str] = field(default_factory=list)
+    # Why this priority (priority.PriorityDecision.reason) and the cues with the reporter's words.
+    priority_reason: str = "bawaan_layanan"
+    cue_matches: tuple[CueMatch, ...] = ()
 
     def needs_review(self, threshold: float = DEFAULT_REVIEW_THRESHOLD) -> bool:
         """True when the confidence is below `threshold`: an operator must confirm the service."""
@@ -56,11 +70,18 @@ class Classification:
             "confidence": round(self.confidence, 4),
             "alternatives": [[code, round(p, 4)] for code, p in self.alternatives],
             "cues": self.cues,
+            "others": self.others,
+            "priority_reason": self.priority_reason,
         }
 
 
-def build_pipeline(c: float = 20.0) -> Pipeline:
-    """Untrained TF-IDF (char_wb 2-5 + word 1-2 n-grams) + multinomial logistic regression pipeline."""
+def build_pipeline(c: float = 20.0, calibration: str | None = None) -> Pipeline:
+    """Untrained TF-IDF (char_wb 2-5 + word 1-2 n-grams) + multinomial logistic regression pipeline.
+
+    With `calibration` "sigmoid" or "isotonic" the regression is wrapped in a 5-fold
+    CalibratedClassifierCV (compared in docs/triage.md; both made the model under-confident here).
+    "temperature" keeps the plain regression: `train` fits one temperature on out-of-fold scores instead.
+    """
     features = FeatureUnion(
         [
             (
@@ -82,7 +103,9 @@ def build_pipeline(c: float = 20.0) -> Pipeline:
             ),
         ]
     )
-    model = LogisticRegression(C=c, max_iter=3000, random_state=SEED)
+    model: Any = LogisticRegression(C=c, max_iter=3000, random_state=SEED)
+    if calibration in {"sigmoid", "isotonic"}:
+        model = CalibratedClassifierCV(model, method=calibration, cv=5, ensemble=False)
     return Pipeline([("features", features), ("model", model)])
 
 
@@ -116,21 +139,70 @@ class Classifier:
         return _load_cached(str(path or data_dir() / MODEL_FILE))
 
     def prepare(self, texts: Sequence[str]) -> list[str]:
-        """Normalised texts as the model was trained on them."""
-        return [features_text(t, stem=self.stem) for t in texts]
+        """Normalised texts as the model was trained on them (long letters without their formulas)."""
+        return [features_text(model_view(t), stem=self.stem) for t in texts]
+
+    def _raw_proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Probabilities of the texts as given (no complaint focus), temperature-scaled when calibrated."""
+        temperature = float(self.metadata.get("temperature") or 1.0)
+        if temperature == 1.0:
+            proba: np.ndarray[Any, np.dtype[np.float64]] = self.pipeline.predict_proba(self.prepare(texts))
+            return proba
+        scores = self.pipeline.decision_function(self.prepare(texts))
+        return np.asarray(softmax(np.asarray(scores, dtype=np.float64) / temperature, axis=1))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
-        """Class probabilities, one row per text, columns in `self.classes` order."""
-        proba: np.ndarray[Any, np.dtype[np.float64]] = self.pipeline.predict_proba(self.prepare(texts))
-        return proba
+        """Class probabilities, one row per text, columns in `self.classes` order.
+
+        A long text whose complaint sentences are only part of its body is read twice, as a whole and as
+        its complaint sentences, and the two distributions are averaged: the body keeps the context, the
+        complaint keeps the letter's point from drowning in it.
+        """
+        views: list[str] = []
+        owners: list[int] = []
+        for index, text in enumerate(texts):
+            views.append(text)
+            owners.append(index)
+            complaint = focus(text) if self.metadata.get("focus", False) else None
+            if complaint:
+                views.append(complaint)
+                owners.append(index)
+        raw = self._raw_proba(views)
+        if len(views) == len(texts):
+            return raw
+        sums = np.zeros((len(texts), raw.shape[1]))
+        counts = np.zeros(len(texts))
+        np.add.at(sums, owners, raw)
+        np.add.at(counts, owners, 1.0)
+        return sums / counts[:, None]
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most likely service code of each text."""
         proba = self.predict_proba(texts)
         return [self.classes[i] for i in proba.argmax(axis=1)]
 
-    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
-        """Classify several texts at once (faster than one by one); each must be non-empty."""
+    def other_issues(self, text: str, main: str, min_probability: float = 0.5) -> list[str]:
+        """Services other than `main` that a multi-issue text names, one per segment that is sure of it."""
+        parts = segments(text)
+        if len(parts) < 2:
+            return []
+        proba = self._raw_proba(parts)
+        others: list[str] = []
+        for row in proba:
+            best = int(row.argmax())
+            code = self.classes[best]
+            if row[best] >= min_probability and code != main and code not in others:
+                others.append(code)
+        return others
+
+    def classify_many(
+        self, texts: Sequence[str], *, threshold: float = DEFAULT_REVIEW_THRESHOLD
+    ) -> list[Classification]:
+        """Classify several texts at once (faster than one by one); each must be non-empty.
+
+        The priority follows priority.decide_priority: the guessed service's default counts only when
+        the guess is confident (≥ `threshold`); a life threat is P1 whatever the guess.
+        """
         cleaned = [check_text(t) for t in texts]
         if not cleaned:
             return []
@@ -140,22 +212,27 @@ class Classifier:
             order = np.argsort(-row, kind="stable")[:3]
             alternatives = [(self.classes[i], float(row[i])) for i in order]
             service, confidence = alternatives[0]
-            urgency = assess_urgency(service, text)
+            decision = decide_priority(
+                text, alternatives, confident=confidence >= threshold, severity_raises=True
+            )
             results.append(
                 Classification(
                     service=service,
-                    urgency=urgency.priority,
+                    urgency=decision.priority,
                     confidence=confidence,
                     alternatives=alternatives,
-                    cues=urgency.cues,
-                    default_urgency=urgency.default,
+                    cues=decision.urgency.cues,
+                    default_urgency=decision.urgency.default,
+                    others=self.other_issues(text, service),
+                    priority_reason=decision.reason,
+                    cue_matches=decision.urgency.matches,
                 )
             )
         return results
 
-    def classify(self, text: str) -> Classification:
+    def classify(self, text: str, *, threshold: float = DEFAULT_REVIEW_THRESHOLD) -> Classification:
         """Service, urgency, confidence, top-3 alternatives and urgency cues for one report text."""
-        return self.classify_many([text])[0]
+        return self.classify_many([text], threshold=threshold)[0]
 
 
 @lru_cache(maxsize=4)
@@ -178,16 +255,30 @@ def _load_cached(path: str) -> Classifier:
     return Classifier(pipeline, metadata)
 
 
-def train(examples: Sequence[Example], *, stem: bool = False, c: float = 20.0) -> Classifier:
+def train(
+    examples: Sequence[Example],
+    *,
+    stem: bool = False,
+    c: float = 20.0,
+    calibration: str | None = SHIPPED_CALIBRATION,
+    use_focus: bool = True,
+) -> Classifier:
     """Fit a classifier on `examples` (all of them: pass the train split only for evaluation)."""
     if not examples:
         raise ValidationFailed("Tidak ada contoh untuk melatih model.", code="no_training_data")
-    texts = [features_text(e.text, stem=stem) for e in examples]
+    texts = [features_text(model_view(e.text), stem=stem) for e in examples]
     labels = [e.service for e in examples]
-    pipeline = build_pipeline(c=c)
+    if calibration is not None and calibration not in CALIBRATIONS:
+        raise ValidationFailed(f"Kalibrasi tidak dikenal: {calibration!r}", code="unknown_calibration")
+    pipeline = build_pipeline(c=c, calibration=calibration)
+    temperature = fit_temperature(texts, labels, c=c) if calibration == "temperature" else None
     pipeline.fit(texts, labels)
+    approach = "tfidf-char_wb2-5+word1-2-logreg" + (f"+calibrated-{calibration}" if calibration else "")
     metadata: dict[str, Any] = {
-        "approach": "tfidf-char_wb2-5+word1-2-logreg",
+        "approach": approach,
+        "calibration": calibration,
+        "temperature": temperature,
+        "focus": use_focus,
         "training_data_sha256": examples_hash(list(examples)),
         "n_examples": len(examples),
         "classes": [str(x) for x in pipeline.classes_],
@@ -198,6 +289,28 @@ def train(examples: Sequence[Example], *, stem: bool = False, c: float = 20.0) -
         "seed": SEED,
     }
     return Classifier(pipeline, metadata)
+
+
+def fit_temperature(texts: Sequence[str], labels: Sequence[str], *, c: float = 20.0) -> float:
+    """One temperature T for softmax(scores / T), fitted on 5-fold out-of-fold scores of the training data.
+
+    Temperature scaling (Guo et al., 2017) keeps the ranking of the classes and only stretches or
+    flattens the probabilities until their log-loss on unseen folds is lowest; with one parameter it
+    cannot overfit a small data set the way per-class sigmoid/isotonic calibrators do.
+    """
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    scores = cross_val_predict(
+        build_pipeline(c=c), list(texts), list(labels), cv=folds, method="decision_function"
+    )
+    classes = sorted(set(labels))
+    truth = np.array([classes.index(label) for label in labels])
+    rows = np.arange(len(truth))
+
+    def loss(t: float) -> float:
+        return float(-log_softmax(scores / t, axis=1)[rows, truth].mean())
+
+    result = minimize_scalar(loss, bounds=(0.2, 5.0), method="bounded")
+    return round(float(result.x), 4)
 
 
 def save(classifier: Classifier, path: Path) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 # Bump when the rules below change: the model metadata records it, and a model trained with another
 # version is refused (its features would no longer match).
-NORMALISER_VERSION = 3
+NORMALISER_VERSION = 4
 
 # One token -> its standard Indonesian form (may be several words). Keys are lower case, already with
-# repeated letters collapsed (see `_squeeze`). Banjar words map to their Indonesian meaning so that
+# repeated letters collapsed (see `squeeze`). Banjar words map to their Indonesian meaning so that
 # the model sees one vocabulary; Dayak Ngaju words are added where they are common in reports.
 SLANG: dict[str, str] = {
     # negation / affirmation
@@ -566,6 +566,23 @@ ENGLISH: dict[str, str] = {
 }  # fmt: skip
 SLANG.update(ENGLISH)
 
+# Version 4 (issue 17): Banjar, Dayak Ngaju and Jakarta forms seen in panic messages and long letters.
+SLANG.update(
+    {
+        "kaluar": "keluar", "tulungi": "tolong", "tolongi": "tolong", "tacabur": "tercebur",
+        "tecebur": "tercebur", "nyemplung": "tercebur", "nyebur": "tercebur", "apui": "api",
+        "banafas": "bernapas", "tbakar": "terbakar", "trbakar": "terbakar", "trendam": "terendam",
+        "kerendem": "terendam", "kerendam": "terendam", "nang": "yang", "ka": "ke", "wan": "dan",
+        "sabalah": "sebelah", "ketabrak": "tertabrak", "ketimpa": "tertimpa", "kejepit": "terjepit",
+        "tagenang": "tergenang", "sakulah": "sekolah", "karuh": "keruh", "puhun": "pohon",
+        "tihang": "tiang", "jambatan": "jembatan", "tanggalam": "tenggelam", "takutan": "takut",
+        "bagawi": "bekerja", "bahari": "dahulu", "lakas": "cepat", "bnjr": "banjir", "kbkrn": "kebakaran",
+        "kbakaran": "kebakaran", "lmpu": "lampu", "jln": "jalan", "jlan": "jalan", "smph": "sampah",
+        "nggenang": "tergenang", "ngamuk": "mengamuk", "ambulan": "ambulans", "ambulance": "ambulans",
+    }
+)  # fmt: skip
+
+
 _URL = re.compile(r"(https?://\S+|www\.\S+)")
 _PHONE = re.compile(r"(\+?62|0)8\d[\d\- ]{6,12}\d")
 _NUM_REDUP = re.compile(r"\b([a-z]{2,})2\b")  # anak2 -> anak anak
@@ -582,7 +599,15 @@ _PHRASES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _squeeze(token: str) -> str:
+# "dekat lampu merah", "di simpang lampu merah": the traffic light is a landmark saying *where*, not the
+# problem (road letters were read as traffic complaints). Version 4.
+_LANDMARK = re.compile(
+    r"\b(di|dekat|depan|sebelum|sesudah|setelah|samping|simpang|perempatan|pertigaan) "
+    r"(lampu merah|lampu lalu lintas|traffic light)\b"
+)
+
+
+def squeeze(token: str) -> str:
     """Collapse a letter repeated three or more times (`bangettt` → `banget`)."""
     return _SQUEEZE.sub(r"\1", token)
 
@@ -601,7 +626,7 @@ def normalise(text: str, *, stem: bool = False) -> str:
     """Standard Indonesian words, lower case, tokens joined by one space; optionally Sastrawi-stemmed."""
     tokens: list[str] = []
     for raw in _TOKEN.findall(basic_clean(text)):
-        token = _squeeze(raw)
+        token = squeeze(raw)
         mapped = SLANG.get(token)
         if mapped is None and token != raw:
             mapped = SLANG.get(raw)
@@ -609,7 +634,7 @@ def normalise(text: str, *, stem: bool = False) -> str:
             mapped = token
         if mapped:
             tokens.extend(mapped.split())
-    out = " ".join(tokens)
+    out = _LANDMARK.sub(r"\1 persimpangan", " ".join(tokens))
     for before, after in _PHRASES:
         if before in out:
             out = out.replace(before, after)
@@ -649,7 +674,7 @@ CONCEPTS: dict[str, str] = {
     "pohon": r"pohon|dahan|ranting|batang kayu|tumbang|roboh|rubuh|akar",
     "jalan": r"jalan|aspal|lubang|berlubang|lumpur|berlumpur|amblas|ambles|retak|kubangan|trotoar|paving|becek|licin",
     "jembatan": r"jembatan|titian|oprit|pilar|gantung",
-    "pju": r"lampu jalan|penerangan|pju|tiang lampu|gelap|lampu taman",
+    "pju": r"lampu jalan|lampu jalannya|penerangan|pju|tiang lampu|gelap|lampu taman",
     "saluran": r"selokan|got|parit|drainase|saluran|gorong|tersumbat|mampet|kanal|pintu air|comberan",
     "sampah": r"sampah|tps|kontainer|truk sampah|plastik|kebersihan|buang",
     "pdam": r"pdam|ledeng|pipa|air bersih|keran|kran|sumur|tandon|meteran air",
