@@ -148,6 +148,9 @@ def classify_call(
         if call is None:
             raise NotFound(f"Panggilan {call_id} tidak ada.", code="unknown_call")
         if call.classification is not None:
+            if call.classification == body.classification and (body.classification != "genuine" or call.case_id):
+                # A retried save (double submit, network retry): one call, one case, the same answer.
+                return _call_view(uow, call, actor)
             raise Conflict(
                 f"Panggilan ini sudah diklasifikasikan ({call.classification}).",
                 code="call_already_classified",
@@ -162,9 +165,14 @@ def classify_call(
     if body.classification == "genuine":
         if not body.service_code:
             raise ValidationFailed("Jenis kejadian wajib dipilih untuk panggilan asli.", field="service_code")
-        if lon is None and not body.location_text:
+        if lon is None:
+            # A place the dispatcher can send units to: a point on the map or a desa. Until then the call
+            # stays a call (it can be classified later); a case at an unknown place would be a P1 nobody finds.
             raise ValidationFailed(
-                "Lokasi kejadian wajib diisi (titik peta, desa atau keterangan).", field="location"
+                "Lokasi kejadian belum ditentukan: pilih titik di peta atau cari desanya. Panggilan tetap "
+                "tercatat dan dapat dilanjutkan.",
+                field="location",
+                code="location_required",
             )
         card = _card(body.service_code)
         if card is not None:

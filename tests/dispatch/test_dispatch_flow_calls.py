@@ -310,3 +310,39 @@ def test_recommendation_uses_the_configured_road_network(
         recommendation_service.recommend_for_case(db, op, case_id, settings=broken)["method"]
         == "straight_line"
     )
+
+
+def test_a_retried_save_gives_one_call_one_case(db: Database, settings: Settings) -> None:
+    """Double submit or a network retry of the same classification answers the same case (issue 14)."""
+    op = actor(db, "operator")
+    call = call_service.receive_call(db, op, CallIn(caller_number=PHONE, answered=True))
+    body = ClassifyIn(
+        classification="genuine", service_code="kebakaran", lon=KUALA_KAPUAS[0], lat=KUALA_KAPUAS[1]
+    )
+    first = call_service.classify_call(db, op, call.id, body, settings=settings)
+    again = call_service.classify_call(db, op, call.id, body, settings=settings)
+    assert first.case_id is not None and again.case_id == first.case_id
+    cases = list_cases(db, op, CaseFilter(services=("kebakaran",)), limit=50).items
+    assert [c.id for c in cases] == [first.case_id]
+    with pytest.raises(Conflict):  # a different answer for a classified call is refused, not applied
+        call_service.classify_call(db, op, call.id, ClassifyIn(classification="prank"), settings=settings)
+
+
+def test_a_call_without_a_place_stays_a_call_until_it_has_one(db: Database, settings: Settings) -> None:
+    """No point and no desa: no case (a P1 nobody can find); the call is classified later with a place."""
+    op = actor(db, "operator")
+    call = call_service.receive_call(db, op, CallIn(caller_number=PHONE, answered=True))
+    vague = ClassifyIn(classification="genuine", service_code="kebakaran", location_text="dekat pasar")
+    with pytest.raises(ValidationFailed) as refused:
+        call_service.classify_call(db, op, call.id, vague, settings=settings)
+    assert refused.value.code == "location_required"
+    assert call_service.get_call(db, op, call.id).classification is None
+    assert list_cases(db, op, CaseFilter(services=("kebakaran",)), limit=50).items == []
+    placed = ClassifyIn(
+        classification="genuine",
+        service_code="kebakaran",
+        region_code="62.03.01",
+        location_text="dekat pasar",
+    )
+    done = call_service.classify_call(db, op, call.id, placed, settings=settings)
+    assert done.case_id is not None

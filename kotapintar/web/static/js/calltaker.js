@@ -161,16 +161,22 @@
   }
 
   function submitCall() {
+    if (state.call && state.call.classification === 'genuine' && state.call.case_id) {
+      /* saved already: saving again shows the same case, it never opens a second one */
+      say(msg.msgCaseOpened.replace('{ticket}', state.call.ticket || state.call.case_id));
+      return loadRecommendation(state.call.case_id);
+    }
     var ready = state.call ? Promise.resolve() : newCall(true);
     return ready.then(function () {
       if (!state.call) { return; }
       return api('POST', '/api/v1/dispatch/calls/' + state.call.id + '/classify', classifyBody()).then(function (call) {
-        state.call = null;
         if (call.classification === 'genuine' && call.case_id) {
+          state.call = call;
           state.caseId = call.case_id;
           say(msg.msgCaseOpened.replace('{ticket}', call.ticket || call.case_id));
           return loadRecommendation(call.case_id);
         }
+        state.call = null;
         if (state.timer) { clearInterval(state.timer); }
         say(msg.msgCallClosed);
         resetForm();
@@ -217,6 +223,9 @@
       say(msg.msgDispatched.replace('{units}', res.units.join(', ')));
       $('#ct-rec').hidden = true;
       resetForm();
+      /* the case stays one click away after the form is cleared for the next call */
+      var link = $('#ct-case-link'); link.href = '/112/kasus/' + res.case_id; link.hidden = false;
+      state.call = null; state.caseId = null;
       $('#ct-new').focus();
     }).catch(function (e) { say(e.message); });
   }
