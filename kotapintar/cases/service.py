@@ -353,6 +353,37 @@ def add_note(db: Database, actor: Actor, case_id: int, text: str) -> EventView:
         return event_view(event)
 
 
+def escalate_case(db: Database, actor: Actor, case_id: int, reason: str, to: str = "supervisor") -> EventView:
+    """The operator escalates a case by hand (to the supervisor, or an agency head): an event of its own type.
+
+    It shows in the timeline as an escalation, not a note, and counts where the metrics count escalations.
+    """
+    actor.require(Permission.TRIAGE_CASES)
+    if len(reason.strip()) < 5:
+        raise ValidationFailed(
+            "Alasan eskalasi wajib diisi (min. 5 karakter) / a reason is required.", field="text"
+        )
+    with db.transaction() as uow:
+        case = _load_for_change(uow, actor, case_id)
+        if not CaseStatus(case.status).is_open:
+            raise Conflict(
+                f"Kasus berstatus '{case.status}' tidak dapat dieskalasi / only open cases can be escalated.",
+                code="case_not_open",
+            )
+        now = utcnow()
+        case.updated_at = now
+        event = uow.events.append(
+            stream=case_stream(case.id),
+            case_id=case.id,
+            type=EventType.CASE_ESCALATED,
+            actor=actor.name,
+            at=now,
+            payload={"reason": reason.strip()[:2000], "to": to, "manual": True},
+        )
+        uow.flush()
+        return event_view(event)
+
+
 # ---------------------------------------------------------------- queries
 
 

@@ -411,7 +411,7 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
         case_service.add_note(db, actor, case_id, text[:5000])
     elif action == "eskalasi":
         text = _text(form.get("text"))
-        case_service.add_note(db, actor, case_id, ("[ESKALASI] " + text)[:5000])
+        case_service.escalate_case(db, actor, case_id, text)
     else:
         raise NotFound("Tindakan tidak dikenal / unknown action.")
 

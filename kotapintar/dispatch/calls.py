@@ -148,7 +148,9 @@ def classify_call(
         if call is None:
             raise NotFound(f"Panggilan {call_id} tidak ada.", code="unknown_call")
         if call.classification is not None:
-            if call.classification == body.classification and (body.classification != "genuine" or call.case_id):
+            if call.classification == body.classification and (
+                body.classification != "genuine" or call.case_id
+            ):
                 # A retried save (double submit, network retry): one call, one case, the same answer.
                 return _call_view(uow, call, actor)
             raise Conflict(

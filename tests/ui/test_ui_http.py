@@ -513,3 +513,22 @@ def test_rerouting_from_the_case_page_can_teach_triage_the_right_agency(
     assert after.agency_code == "pupr"
     detail = case_service.case_detail(db, actor(db, "operator"), case_id)
     assert "routing_override_learned" in [e.type for e in detail.timeline]
+
+
+def test_escalating_from_the_case_page_is_an_escalation_event_not_a_note(app: Any, db: Database) -> None:
+    case_id, _ = new_case(db)
+    c = client(app, "operator")
+    token = token_of(c, f"/operator/kasus/{case_id}")
+    r = c.post(f"/operator/kasus/{case_id}/eskalasi", data={"csrf_token": token, "text": "x"})
+    assert r.status_code == 422  # a reason is required
+    r = c.post(
+        f"/operator/kasus/{case_id}/eskalasi",
+        data={"csrf_token": token, "text": "Sudah 3 hari tanpa tanggapan dari instansi"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    detail = case_service.case_detail(db, actor(db, "operator"), case_id)
+    escalation = next(e for e in detail.timeline if e.type == "case_escalated")
+    assert escalation.payload["reason"] == "Sudah 3 hari tanpa tanggapan dari instansi"
+    assert not any(e.type == "note_added" and "ESKALASI" in str(e.payload) for e in detail.timeline)
+    assert "Kasus dieskalasi oleh operator" in c.get(f"/operator/kasus/{case_id}").text

@@ -41,6 +41,7 @@ class EventType(StrEnum):
     TASK_CANCELLED = "task_cancelled"
     TASK_REMINDED = "task_reminded"
     TASK_ESCALATED = "task_escalated"
+    CASE_ESCALATED = "case_escalated"
     ANSWER_DRAFTED = "answer_drafted"
     ANSWER_APPROVED = "answer_approved"
     CITIZEN_NOTIFIED = "citizen_notified"
