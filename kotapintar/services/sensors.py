@@ -253,16 +253,22 @@ class IngestOutcome:
     cases_pending: int = 0
     cases_updated: list[int] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+    held_future: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (`items`: the per-item outcome of an HTTP batch; `ignored`: attributes left out)."""
         return {
             "accepted": self.accepted,
             "stored": self.stored,
             "duplicates": self.duplicates,
             "flagged": dict(self.flagged),
             "rejected": dict(self.rejected),
+            "ignored": dict(self.ignored),
+            "held_future": self.held_future,
             "errors": self.errors[:20],
+            "items": self.items,
             "cases_opened": self.cases_opened,
             "cases_updated": sorted(set(self.cases_updated)),
         }
@@ -362,17 +368,24 @@ def _ingest(
     *,
     open_cases: bool = True,
 ) -> IngestOutcome:
-    out = IngestOutcome(rejected=Counter(result.rejected), errors=list(result.errors))
+    out = IngestOutcome(
+        rejected=Counter(result.rejected),
+        errors=list(result.errors),
+        ignored=Counter(result.ignored),
+        held_future=result.held,
+        items=list(result.items),
+    )
     readings, dropped = _first_per_slot(result.readings)
     out.duplicates += dropped
     with _INGEST_LOCK, db.transaction() as uow:
         repo = SensorRepository(uow.session)
         if result.by_device:
             repo.count_rejections(result.by_device, now, result.errors[0] if result.errors else None)
+            repo.note_rejection_messages(result.messages)
         stored = _store(repo, ctx, readings, now, out)
         clean = [r for r, mask in stored if not mask & EXCLUDING_MASK]
         last_seen: dict[str, datetime] = {}
-        for r, _mask in stored:
+        for r, _mask in _not_from_the_future(stored):
             seen = last_seen.get(r.device_id)
             if seen is None or r.observed_at > seen:
                 last_seen[r.device_id] = r.observed_at
@@ -394,6 +407,14 @@ def _ingest(
     if open_cases:  # this batch's alarms and any left waiting by a worker that stopped
         out.cases_opened.extend(open_pending_cases(db, settings=settings, errors=out.errors))
     return out
+
+
+def _not_from_the_future(stored: list[tuple[Reading, int]]) -> list[tuple[Reading, int]]:
+    """Stored readings except those flagged `clock_skew`: a device whose clock runs hours ahead must not move
+    its "last seen" into the future and look healthy while it sends nothing usable (the readings are held:
+    stored with their flag, out of last seen, health, the latest value and the rules)."""
+    skew = FLAG_BITS[QualityFlag.CLOCK_SKEW]
+    return [(r, mask) for r, mask in stored if not mask & skew]
 
 
 def _store(
@@ -1073,7 +1094,7 @@ def device_overview(
             device = ctx.devices[item["id"]]
             latest = {}
             for attribute in device.attributes:
-                last = repo.latest(device.id, attribute)
+                last = repo.latest(device.id, attribute, excluding_mask=FLAG_BITS[QualityFlag.CLOCK_SKEW])
                 if last is not None:
                     latest[attribute] = _point(last, device, ctx.catalog)
             item["latest"] = latest
@@ -1104,7 +1125,9 @@ def latest_of_kind(db: Database, kind: str, *, settings: Settings | None = None)
         for device in ctx.devices.values():
             if device.kind.value != kind:
                 continue
-            last = repo.latest(device.id, device.primary_attribute)
+            last = repo.latest(
+                device.id, device.primary_attribute, excluding_mask=FLAG_BITS[QualityFlag.CLOCK_SKEW]
+            )
             out.append(
                 {
                     "id": device.id,
@@ -1260,7 +1283,13 @@ def rejection_counts(db: Database, actor: Actor) -> list[dict[str, Any]]:
     actor.require(Permission.VIEW_ALL_CASES)
     with db.reading() as uow:
         return [
-            {"device_id": r.device_id, "reason": r.reason, "count": r.count, "last_at": iso_z(r.last_at)}
+            {
+                "device_id": r.device_id,
+                "reason": r.reason,
+                "count": r.count,
+                "last_at": iso_z(r.last_at),
+                "last_message": r.last_message,
+            }
             for r in SensorRepository(uow.session).rejections()
         ]
 

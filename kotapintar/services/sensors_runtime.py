@@ -8,6 +8,7 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kotapintar.domain.events import utcnow
 from kotapintar.sensors.payloads import iso_z
+from kotapintar.sensors.registry import Device, load_devices
 from kotapintar.sensors.simulator import FloodEvent, Scenario, Simulator, default_scenario
 from kotapintar.services import sensors as svc
 from kotapintar.services.actors import system_actor
@@ -383,6 +385,16 @@ def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any
     db.dispose()
 
 
+def demo_devices_of(registered: Mapping[str, Device]) -> list[Device]:
+    """The registered devices the demo feed may simulate: only the shipped demo devices.
+
+    After a restart the registry also holds the devices a user registered; synthetic readings in them would
+    open real cases and public warnings from invented data.
+    """
+    shipped = {d.id for d in load_devices()}
+    return [device for device_id, device in registered.items() if device_id in shipped]
+
+
 @dataclass
 class DemoSensorFeed:
     """Feeds simulated Kapuas readings through the ingest service in accelerated time (no broker needed).
@@ -413,7 +425,7 @@ class DemoSensorFeed:
         # within its first simulated hours (a case ~1-2 minutes into the demo) and travels downstream for a day.
         demo_flood = FloodEvent(start=now - self.live - timedelta(hours=1), river="Kapuas", magnitude=1.3)
         scenario = Scenario(floods=(*base.floods, demo_flood), hazes=base.hazes, faults=base.faults)
-        self.simulator = Simulator(list(ctx.devices.values()), seed=self.seed, scenario=scenario)
+        self.simulator = Simulator(demo_devices_of(ctx.devices), seed=self.seed, scenario=scenario)
 
     def step_once(self) -> int:
         """Advance the simulated clock by one step (never past now); returns how many readings were ingested."""
