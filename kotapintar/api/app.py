@@ -11,11 +11,12 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kotapintar import __version__
-from kotapintar.api.errors import error_body, install_error_handlers
+from kotapintar.api.errors import error_body, install_error_handlers, register_error_format
 from kotapintar.api.routers import auth, cases, catalog, public, reports, stream
 from kotapintar.api.routers import channels as channels_router
 from kotapintar.api.routers import dispatch as dispatch_router
 from kotapintar.api.routers import media as media_router
+from kotapintar.api.routers import ngsild as ngsild_router
 from kotapintar.api.routers import open311 as open311_router
 from kotapintar.api.routers import sensors as sensors_router
 from kotapintar.api.routers import sop as sop_router
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(channels_router.api_router)
     app.include_router(media_router.router)
     app.include_router(sensors_router.router)
+    app.include_router(ngsild_router.router)  # the standard NGSI-LD API subset (issue 18)
+    register_error_format(app, "/ngsi-ld/", ngsild_router.ngsi_error_response)
     app.include_router(citizen.router)
     app.include_router(dispatch_router.router)
     app.include_router(calltaker.router)

@@ -63,7 +63,8 @@ def clients_python() -> Path:
 
 
 def run_client(script: str, *args: str, timeout: float = 120) -> Any:
-    """Run a script under tests/interop/clients with the outside clients' interpreter; its stdout is JSON."""
+    """Run a script under tests/interop/clients with the outside clients' interpreter; the last line of its
+    stdout is JSON (clients print their own progress lines before it)."""
     done = subprocess.run(
         [str(clients_python()), str(Path(__file__).resolve().parent / "clients" / script), *args],
         capture_output=True,
@@ -72,4 +73,4 @@ def run_client(script: str, *args: str, timeout: float = 120) -> Any:
         check=False,
     )
     assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])
