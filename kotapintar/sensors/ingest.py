@@ -125,7 +125,12 @@ def _accept_precise(
         claimed = parsed.device_id
         device = registry.authenticate(parsed.device_id, parsed.api_key)
         _, readings = parse_mqtt(
-            topic, payload, received_at=received_at, units_for=registry.units_for, ignored=ignored
+            topic,
+            payload,
+            received_at=received_at,
+            units_for=registry.units_for,
+            ignored=ignored,
+            keys_for=registry.keys_for,
         )
         readings = _measured_by(registry, device, readings, ignored)
     except DomainError as exc:
@@ -273,7 +278,8 @@ def _route(topic: str, registry: DeviceRegistry) -> _Route | _Refusal:
         device = registry.authenticate(parsed.device_id, parsed.api_key)
     except DomainError as exc:
         return _Refusal(_reason(exc), exc.message, parsed.device_id)
-    fast = parsed.attribute is None and parsed.protocol != "json"
+    # A device with its own key mapping (`t` may be temperature) always takes the precise path.
+    fast = parsed.attribute is None and parsed.protocol != "json" and not device.mapping
     return _Route(device, fast)
 
 
@@ -294,7 +300,9 @@ def accept_http(
     """
     result = IngestResult()
     try:
-        parsed = parse_http_items(payload, received_at=received_at, units_for=registry.units_for)
+        parsed = parse_http_items(
+            payload, received_at=received_at, units_for=registry.units_for, keys_for=registry.keys_for
+        )
     except PayloadError as exc:
         result.reject(exc.reason, exc.message)
         return result

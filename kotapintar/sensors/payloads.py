@@ -221,6 +221,20 @@ def _looks_like_time(text: str) -> bool:
     return bool(_TIMESTAMP_RE.match(text))
 
 
+def _attribute_of(key: str, keys: Mapping[str, str] | None) -> str | None:
+    """What a payload key measures: the device's own mapping first, then the shared aliases."""
+    if keys:
+        mapped = keys.get(key)
+        if mapped is not None:
+            return mapped
+    return canonical_attribute(key)
+
+
+def _is_time_key(key: str, keys: Mapping[str, str] | None) -> bool:
+    """A time key (`t`, `TimeInstant`, …) unless the device's mapping makes it a measurement."""
+    return key.lower() in TIME_KEYS and not (keys and key in keys)
+
+
 def _note_ignored(ignored: Counter[str] | None, keys: Sequence[str]) -> None:
     if ignored is not None:
         ignored.update(keys)
@@ -242,12 +256,15 @@ def parse_ultralight(
     units: Mapping[str, str] | None = None,
     assume_tz: tzinfo | None = None,
     ignored: Counter[str] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> list[Reading]:
     """Parse UltraLight 2.0 `t|<time>|wl|1.23|...`, groups separated by `#`; no `t` means `received_at`.
 
     A group may also start with a bare timestamp, the IoT Agent's own syntax (`2016-06-13T00:35:30Z|wl|1.2`).
     Keys that are no known attribute (battery, rssi, …) are left out and counted in `ignored`, as an IoT
-    Agent passes unmapped attributes by: one extra field must not cost the measurements next to it.
+    Agent passes unmapped attributes by: one extra field must not cost the measurements next to it. `keys`
+    is the device's mapping (object_id -> attribute), which wins over the aliases: with `t -> temperature`,
+    `t` is a measurement, not the time.
     """
     text = _text(payload).strip()
     if not text:
@@ -269,18 +286,19 @@ def parse_ultralight(
             )
         pairs = [(fields[i].strip(), fields[i + 1].strip()) for i in range(0, len(fields), 2)]
         for key, raw in pairs:
-            if key.lower() in TIME_KEYS:
+            if _is_time_key(key, keys):
                 observed_at = parse_time(raw, assume_tz=assume_tz)
-        measured = [(key, raw) for key, raw in pairs if key.lower() not in TIME_KEYS]
+        measured = [(key, raw) for key, raw in pairs if not _is_time_key(key, keys)]
         if not measured:
             raise PayloadError("Kelompok UltraLight tanpa pengukuran.", reason="no_measurement")
         for key, raw in measured:
             if not key:
                 raise PayloadError("Kunci UltraLight kosong.", reason="bad_ultralight")
-            if canonical_attribute(key) is None:
+            attribute = _attribute_of(key, keys)
+            if attribute is None:
                 skipped.append(key)
                 continue
-            readings.append(_make(device_id, key, raw, observed_at, units))
+            readings.append(_make(device_id, attribute, raw, observed_at, units))
     _note_ignored(ignored, skipped)
     if not readings:
         if skipped:
@@ -312,17 +330,19 @@ def _attrs_object(
     assume_tz: tzinfo | None,
     skip: frozenset[str] = frozenset(),
     ignored: Counter[str] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> list[Reading]:
     observed_at = received_at
     for key, raw in obj.items():
-        if key.lower() in TIME_KEYS:
+        if _is_time_key(key, keys):
             observed_at = parse_time(raw, assume_tz=assume_tz)
     out: list[Reading] = []
     skipped: list[str] = []
     for key, raw in obj.items():
-        if key.lower() in TIME_KEYS or key in skip:
+        if _is_time_key(key, keys) or key in skip:
             continue
-        if canonical_attribute(key) is None:
+        attribute = _attribute_of(key, keys)
+        if attribute is None:
             skipped.append(key)
             continue
         unit = None
@@ -335,7 +355,7 @@ def _attrs_object(
             unit = raw.get("unitCode", raw.get("unit"))
             if "observedAt" in raw:
                 when = parse_time(raw["observedAt"], assume_tz=assume_tz)
-        out.append(_make(device_id, key, value, when, units, unit))
+        out.append(_make(device_id, attribute, value, when, units, unit))
     _note_ignored(ignored, skipped)
     if not out:
         if skipped:
@@ -352,10 +372,12 @@ def parse_json_attrs(
     units: Mapping[str, str] | None = None,
     assume_tz: tzinfo | None = None,
     ignored: Counter[str] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> list[Reading]:
     """Parse IoT Agent JSON `{"wl": 1.23, "TimeInstant": "..."}` or an array of such measure objects.
 
-    Fields that are no known attribute (battery, rssi, …) are left out and counted in `ignored`.
+    Fields that are no known attribute (battery, rssi, …) are left out and counted in `ignored`; `keys` is
+    the device's mapping (object_id -> attribute).
     """
     data = _load_json(payload)
     objects = data if isinstance(data, list) else [data]
@@ -373,6 +395,7 @@ def parse_json_attrs(
                 units=units,
                 assume_tz=assume_tz,
                 ignored=ignored,
+                keys=keys,
             )
         )
     _check_count(readings)
@@ -386,12 +409,14 @@ def parse_single_value(
     attribute: str,
     received_at: datetime,
     units: Mapping[str, str] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> list[Reading]:
-    """Parse the raw value published on `/<apiKey>/<deviceId>/attrs/<attribute>`."""
+    """Parse the raw value published on `/<apiKey>/<deviceId>/attrs/<attribute>` (the attribute may be an
+    object_id of the device's mapping)."""
     text = _text(payload).strip()
     if not text:
         raise PayloadError("Nilai kosong.", reason="empty")
-    return [_make(device_id, attribute, text, received_at, units)]
+    return [_make(device_id, _attribute_of(attribute, keys) or attribute, text, received_at, units)]
 
 
 # NGSI-LD properties that describe an entity rather than measure something: never readings, never "ignored".
@@ -588,6 +613,7 @@ def _parse_item(
     received_at: datetime,
     units_for: UnitsFor | None,
     assume_tz: tzinfo | None,
+    keys_for: UnitsFor | None = None,
 ) -> ParsedItem:
     ignored: Counter[str] = Counter()
     if not isinstance(item, Mapping):
@@ -620,6 +646,7 @@ def _parse_item(
                 assume_tz=assume_tz,
                 skip=frozenset({device_key, "apiKey", "api_key"}),
                 ignored=ignored,
+                keys=keys_for(device_id) if keys_for else None,
             )
     except PayloadError as exc:
         return ParsedItem(index, device_id, [], ignored, exc)
@@ -632,6 +659,7 @@ def parse_http_items(
     received_at: datetime,
     units_for: UnitsFor | None = None,
     assume_tz: tzinfo | None = None,
+    keys_for: UnitsFor | None = None,
 ) -> list[ParsedItem]:
     """Parse an HTTP body item by item, so one bad item costs only its own readings.
 
@@ -642,7 +670,9 @@ def parse_http_items(
     if not items:
         raise PayloadError("Larik kosong.", reason="empty")
     parsed = [
-        _parse_item(i, item, received_at=received_at, units_for=units_for, assume_tz=assume_tz)
+        _parse_item(
+            i, item, received_at=received_at, units_for=units_for, assume_tz=assume_tz, keys_for=keys_for
+        )
         for i, item in enumerate(items)
     ]
     _check_count([r for p in parsed for r in p.readings])
@@ -676,10 +706,12 @@ def parse_mqtt(
     units_for: UnitsFor | None = None,
     assume_tz: tzinfo | None = None,
     ignored: Counter[str] | None = None,
+    keys_for: UnitsFor | None = None,
 ) -> tuple[Topic, list[Reading]]:
     """Parse an MQTT message: the topic, then the payload as single value, JSON or UltraLight 2.0."""
     parsed = parse_topic(topic)
     units = units_for(parsed.device_id) if units_for else None
+    keys = keys_for(parsed.device_id) if keys_for else None
     if parsed.attribute is not None:
         return parsed, parse_single_value(
             payload,
@@ -687,6 +719,7 @@ def parse_mqtt(
             attribute=parsed.attribute,
             received_at=received_at,
             units=units,
+            keys=keys,
         )
     text = _text(payload)
     is_json = parsed.protocol == "json" or (parsed.protocol is None and text.lstrip()[:1] in ("{", "["))
@@ -698,6 +731,7 @@ def parse_mqtt(
             units=units,
             assume_tz=assume_tz,
             ignored=ignored,
+            keys=keys,
         )
     else:
         readings = parse_ultralight(
@@ -707,6 +741,7 @@ def parse_mqtt(
             units=units,
             assume_tz=assume_tz,
             ignored=ignored,
+            keys=keys,
         )
     return parsed, readings
 

@@ -39,6 +39,14 @@ TOPICS = (
 )
 
 
+def subscription_topics(share_group: str | None) -> list[str]:
+    """The topic filters to subscribe: the FIWARE topics, as MQTT v5 shared subscriptions
+    (`$share/<group>/<filter>`) when a group is set, so the broker gives each message to one member."""
+    if not share_group:
+        return list(TOPICS)
+    return [f"$share/{share_group}/{topic}" for topic in TOPICS]
+
+
 def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
     """(host, port, username, password) of an mqtt:// URL."""
     parsed = urlparse(url)
@@ -103,7 +111,14 @@ class MqttIngestor:
         self._child: Any = None  # the ingest worker process (worker_process only)
         host, port, user, password = broker_address(self.url)
         self._host, self._port = host, port
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True)
+        if self.settings.sensor_mqtt_share_group:  # shared subscriptions need MQTT v5
+            self.client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5
+            )
+        else:
+            self.client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True
+            )
         if user:
             self.client.username_pw_set(user, password)
         self.client.on_connect = self._on_connect
@@ -115,7 +130,8 @@ class MqttIngestor:
         self.granted_qos = [int(getattr(code, "value", code)) for code in codes]
 
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
-        client.subscribe([(topic, self.settings.sensor_mqtt_qos) for topic in TOPICS])
+        topics = subscription_topics(self.settings.sensor_mqtt_share_group)
+        client.subscribe([(topic, self.settings.sensor_mqtt_qos) for topic in topics])
         self._connected.set()
         log.info("MQTT sensor ingest connected to %s:%s (%s)", self._host, self._port, reason)
 
