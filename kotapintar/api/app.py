@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kotapintar import __version__
 from kotapintar.api.errors import error_body, install_error_handlers, register_error_format
 from kotapintar.api.routers import auth, cases, catalog, public, reports, stream
+from kotapintar.api.routers import cap as cap_router
 from kotapintar.api.routers import channels as channels_router
 from kotapintar.api.routers import dispatch as dispatch_router
 from kotapintar.api.routers import media as media_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(media_router.router)
     app.include_router(sensors_router.router)
     app.include_router(ngsild_router.router)  # the standard NGSI-LD API subset (issue 18)
+    app.include_router(cap_router.router)  # one CAP message by identifier (issue 18)
     register_error_format(app, "/ngsi-ld/", ngsild_router.ngsi_error_response)
     app.include_router(citizen.router)
     app.include_router(dispatch_router.router)

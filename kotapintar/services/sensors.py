@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -545,7 +545,9 @@ def _act(
             continue
         change = None if isinstance(action, UpdateCase) else _group_level_change(ctx, alarm, action, states)
         if alarm.case_id is None:
-            _update_pending(repo, ctx, alarm, change or action, settings, publish=alarm not in raised)
+            _update_pending(
+                repo, ctx, alarm, change or action, settings, publish=alarm not in raised, issued=now
+            )
             if change is not None and isinstance(action, OpenCase) and change.rule_id == action.rule_id:
                 alarm.pending_case = {**(alarm.pending_case or {}), "title": action.title}
             continue
@@ -585,14 +587,14 @@ def _act(
                 },
             )
             if alarm.public:
-                _publish(repo, ctx, alarm, "Update", change.at, settings)
+                _publish(repo, ctx, alarm, "Update", change.at, settings, issued=now)
             out.cases_updated.append(case_id)
     for alarm in raised:
         # One Alert per new warning at the level it reached within the batch (as of its first firing).
         if alarm.public:
-            _publish(repo, ctx, alarm, "Alert", alarm.opened_at, settings)
+            _publish(repo, ctx, alarm, "Alert", alarm.opened_at, settings, issued=now)
             if alarm.closed_at is not None:
-                _publish(repo, ctx, alarm, "Cancel", alarm.closed_at, settings)
+                _publish(repo, ctx, alarm, "Cancel", alarm.closed_at, settings, issued=now)
 
 
 def _group_level_change(
@@ -674,6 +676,7 @@ def _update_pending(
     settings: Settings,
     *,
     publish: bool,
+    issued: datetime | None = None,
 ) -> None:
     """New readings or a level change of an alarm whose case is not open yet: the case opens with them.
 
@@ -690,7 +693,7 @@ def _update_pending(
         pending["rule_id"] = alarm.rule_id = action.rule_id
         alarm.level = action.level
         if alarm.public and publish:
-            _publish(repo, ctx, alarm, "Update", action.at, settings)
+            _publish(repo, ctx, alarm, "Update", action.at, settings, issued=issued)
     alarm.pending_case = pending
 
 
@@ -738,7 +741,7 @@ def _end_alarm(
     """Close an alarm: the public warning is cancelled (CAP msgType Cancel) and the case log says so."""
     alarm.closed_at = at or now
     if alarm.public and repo.current_warning(alarm.id) is not None:
-        _publish(repo, ctx, alarm, "Cancel", at or now, settings)
+        _publish(repo, ctx, alarm, "Cancel", at or now, settings, issued=now)
     if alarm.case_id is not None:
         uow.events.append(
             stream=case_stream(alarm.case_id),
@@ -896,8 +899,15 @@ def _publish(
     msg_type: str,
     at: datetime,
     settings: Settings,
+    *,
+    issued: datetime | None = None,
 ) -> SensorWarning | None:
-    """Build, validate and store one CAP message of an alarm (Alert, Update referencing it, Cancel)."""
+    """Build, validate and store one CAP message of an alarm (Alert, Update referencing it, Cancel).
+
+    `at` is the time of the observation behind the message, `issued` the time it is published (the
+    ingest's clock): CAP's `sent` is the issue time and `expires` counts from it, so a warning raised from a
+    logger's late backlog is not published already expired; the observation time is in its texts.
+    """
     rule = ctx.rule(alarm.rule_id)
     if rule is None or rule.warning is None:
         return None
@@ -906,7 +916,8 @@ def _publish(
     if previous is not None:
         references = tuple((s, i, datetime.fromisoformat(t)) for s, i, t in previous.cap_references)
         references += ((previous.sender, previous.identifier, previous.sent),)
-    sent = max(at, previous.sent + timedelta(seconds=1)) if previous is not None else at
+    issue = max(issued or at, at)
+    sent = max(issue, previous.sent + timedelta(seconds=1)) if previous is not None else issue
     warning = warning_from_rule(
         rule,
         area=_cap_area(repo, alarm.area_code),
@@ -917,6 +928,7 @@ def _publish(
         references=references,
         catalog=ctx.catalog,
         english=True,
+        observed=at,
     )
     if msg_type != "Alert":
         warning = type(warning)(
@@ -949,9 +961,19 @@ def _publish(
 
 
 def cap_feed(
-    db: Database, *, link: str, now: datetime | None = None, settings: Settings | None = None
+    db: Database,
+    *,
+    link: str,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    alert_link: Callable[[str], str] | None = None,
 ) -> bytes:
-    """The public CAP 1.2 Atom feed: current messages of active warnings and cancellations of the last 24 h."""
+    """The public CAP 1.2 Atom feed: current messages of active warnings and cancellations of the last 24 h.
+
+    Each entry links to its own CAP message (`alert_link(identifier)`, what aggregators fetch); the feed's
+    `updated` is its newest message's `sent` (the start of the hour when empty), so the same warnings give
+    the same bytes and a conditional GET can answer 304.
+    """
     from lxml import etree
 
     from kotapintar.sensors.cap import ATOM_NS, validate
@@ -962,9 +984,16 @@ def cap_feed(
         rows = SensorRepository(uow.session).feed_warnings(now - timedelta(hours=24))
         items = [(w.identifier, w.sender, w.sent, w.headline, w.xml) for w in rows]
     atom = f"{{{ATOM_NS}}}"
+    updated = max(
+        (sent for _, _, sent, _, _ in items), default=now.replace(minute=0, second=0, microsecond=0)
+    )
     base = etree.fromstring(
         build_feed(
-            [], feed_id=f"urn:kotapintar:cap:{settings.cap_sender}", title=_FEED_TITLE, updated=now, link=link
+            [],
+            feed_id=f"urn:kotapintar:cap:{settings.cap_sender}",
+            title=_FEED_TITLE,
+            updated=updated,
+            link=link,
         )
     )
     for identifier, sender, sent, headline, xml in items:
@@ -976,6 +1005,10 @@ def cap_feed(
         etree.SubElement(entry, f"{atom}updated").text = (
             sent.astimezone(WIB).replace(microsecond=0).isoformat()
         )
+        if alert_link is not None:
+            etree.SubElement(
+                entry, f"{atom}link", rel="alternate", type="application/cap+xml", href=alert_link(identifier)
+            )
         content = etree.SubElement(entry, f"{atom}content", type="application/cap+xml")
         content.append(alert)
     data: bytes = etree.tostring(base, xml_declaration=True, encoding="UTF-8", pretty_print=True)

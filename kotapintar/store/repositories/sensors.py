@@ -582,6 +582,12 @@ class SensorRepository:
             .order_by(SensorWarning.sent.desc(), SensorWarning.id.desc())
         ).first()
 
+    def warning_by_identifier(self, identifier: str) -> SensorWarning | None:
+        """One CAP message by its identifier, current or superseded (a `references` entry must resolve)."""
+        return self.session.scalars(
+            select(SensorWarning).where(SensorWarning.identifier == identifier).order_by(SensorWarning.id)
+        ).first()
+
     def feed_warnings(self, cancelled_since: datetime) -> Sequence[SensorWarning]:
         """Current messages of open alarms, and Cancel messages sent since `cancelled_since`."""
         return self.session.scalars(
