@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(ngsild_router.router)  # the standard NGSI-LD API subset (issue 18)
     app.include_router(cap_router.router)  # one CAP message by identifier (issue 18)
     register_error_format(app, "/ngsi-ld/", ngsild_router.ngsi_error_response)
+    register_error_format(app, "/open311/v2/", open311_router.open311_error_response)
     app.include_router(citizen.router)
     app.include_router(dispatch_router.router)
     app.include_router(calltaker.router)

@@ -574,8 +574,14 @@ def default_window(
 # ---------------------------------------------------------------- servicerequestupdates
 
 
-def list_updates(db: Database, start: datetime | None, end: datetime | None) -> list[UpdateView]:
-    """GET servicerequestupdates: public status changes in [start, end] (default: the last 2 hours)."""
+def list_updates(
+    db: Database, start: datetime | None, end: datetime | None, caller: Actor | None = None
+) -> list[UpdateView]:
+    """GET servicerequestupdates: public status changes in [start, end] (default: the last 2 hours).
+
+    A client's own status changes are not listed to it (`caller`): FixMyStreet would import a change its
+    own update caused — the `fixed` step of a CLOSED it sent — as a new council update.
+    """
     end = end or utcnow()
     start = start or end - UPDATES_WINDOW
     if end < start:
@@ -589,6 +595,8 @@ def list_updates(db: Database, start: datetime | None, end: datetime | None) -> 
         for e in sorted(events, key=lambda ev: (ev.occurred_at, ev.id)):
             if e.case_id is None or _aware(e.occurred_at) > end:
                 continue
+            if caller is not None and e.actor == caller.name:
+                continue  # never echo a partner's own update back to it
             if e.case_id not in tickets:
                 case = uow.cases.visible(e.case_id, PUBLIC_SCOPE)
                 tickets[e.case_id] = case.ticket if case is not None else None
