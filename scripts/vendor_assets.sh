@@ -9,6 +9,7 @@ LEAFLET=1.9.4
 MARKERCLUSTER=1.5.3
 HTMX=2.0.11
 HTMX_SSE=2.2.4
+SWAGGER_UI=5.35.0
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEST="$ROOT/kotapintar/web/static/vendor"
@@ -17,13 +18,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 cd "$WORK"
 npm pack --silent "leaflet@$LEAFLET" "leaflet.markercluster@$MARKERCLUSTER" "htmx.org@$HTMX" \
-  "htmx-ext-sse@$HTMX_SSE" >/dev/null
+  "htmx-ext-sse@$HTMX_SSE" "swagger-ui-dist@$SWAGGER_UI" >/dev/null
 for tgz in *.tgz; do
   mkdir -p "${tgz%.tgz}" && tar xzf "$tgz" -C "${tgz%.tgz}"
 done
 
-rm -rf "$DEST/leaflet" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse"
-mkdir -p "$DEST/leaflet/images" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse"
+rm -rf "$DEST/leaflet" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse" "$DEST/swagger-ui"
+mkdir -p "$DEST/leaflet/images" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse" "$DEST/swagger-ui"
 
 L="leaflet-$LEAFLET/package"
 cp "$L/dist/leaflet.js" "$L/dist/leaflet.css" "$L/LICENSE" "$DEST/leaflet/"
@@ -43,11 +44,19 @@ cp "$H/dist/htmx.min.js" "$H/LICENSE" "$DEST/htmx/"
 S="htmx-ext-sse-$HTMX_SSE/package"
 cp "$S/dist/sse.min.js" "$S/LICENSE" "$DEST/htmx-ext-sse/"
 
+# Swagger UI for /docs (issue 18): the app's CSP allows no outside host, so the CDN copy FastAPI links is blank.
+W="swagger-ui-dist-$SWAGGER_UI/package"
+cp "$W/swagger-ui-bundle.js" "$W/swagger-ui.css" "$W/LICENSE" "$DEST/swagger-ui/"
+[ -f "$W/NOTICE" ] && cp "$W/NOTICE" "$DEST/swagger-ui/"
+sed -i '/^\/\/# sourceMappingURL=/d' "$DEST/swagger-ui/swagger-ui-bundle.js"
+sed -i 's#/\*\# sourceMappingURL=.*\*/##' "$DEST/swagger-ui/swagger-ui.css"
+
 cat > "$DEST/VERSIONS.txt" <<VERSIONS
 leaflet $LEAFLET (BSD-2-Clause)
 leaflet.markercluster $MARKERCLUSTER (MIT)
 htmx.org $HTMX (0BSD)
 htmx-ext-sse $HTMX_SSE (0BSD)
+swagger-ui-dist $SWAGGER_UI (Apache-2.0)
 fetched from the npm registry by scripts/vendor_assets.sh
 VERSIONS
 

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kotapintar import __version__
 from kotapintar.api.errors import error_body, install_error_handlers, register_error_format
+from kotapintar.api.openapi import install_openapi
 from kotapintar.api.routers import auth, cases, catalog, public, reports, stream
 from kotapintar.api.routers import cap as cap_router
 from kotapintar.api.routers import channels as channels_router
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             "yang digerakkan SOP melalui instansi. Errors: `{error: {code, message, details}}`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs comes from install_openapi, with Swagger UI served by the app itself
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(sop_router.router)
     app.include_router(sop_pages.router)
     mount_static(app)
+    install_openapi(app)  # the true error shapes and security schemes; /docs without a CDN (issue 18)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 
     @app.get("/healthz", tags=["ops"])

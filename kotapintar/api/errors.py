@@ -52,7 +52,10 @@ def install_error_handlers(app: FastAPI) -> None:
         other = _other_format(request, exc.http_status, exc.message)
         if other is not None:
             return other
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.http_status)
+        headers = {"WWW-Authenticate": 'Bearer realm="kotapintar"'} if exc.http_status == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.details), status_code=exc.http_status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

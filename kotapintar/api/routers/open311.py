@@ -148,7 +148,8 @@ def _client(db: Database, request: Request, form: FormData) -> Actor:
 # ---------------------------------------------------------------- discovery and services
 
 
-@router.api_route("/discovery.{fmt}", methods=["GET", "HEAD"])
+@router.get("/discovery.{fmt}")
+@router.head("/discovery.{fmt}", include_in_schema=False)
 async def discovery(fmt: str, request: Request) -> Response:
     """Where this endpoint lives, which formats it speaks and how to get a key."""
 
@@ -160,7 +161,8 @@ async def discovery(fmt: str, request: Request) -> Response:
     return await _answer(fmt, work)
 
 
-@router.api_route("/services.{fmt}", methods=["GET", "HEAD"])
+@router.get("/services.{fmt}")
+@router.head("/services.{fmt}", include_in_schema=False)
 async def services(fmt: str, request: Request) -> Response:
     """The service list (kinds of problems) from the catalogue."""
     settings = _settings(request)
@@ -174,7 +176,8 @@ async def services(fmt: str, request: Request) -> Response:
     return await _answer(fmt, work)
 
 
-@router.api_route("/services/{service_code}.{fmt}", methods=["GET", "HEAD"])
+@router.get("/services/{service_code}.{fmt}")
+@router.head("/services/{service_code}.{fmt}", include_in_schema=False)
 async def service_definition(service_code: str, fmt: str, request: Request) -> Response:
     """One service's definition: the extra attributes a client asks for."""
 
@@ -296,7 +299,8 @@ def _query(request: Request, settings: Settings) -> o311.RequestQuery:
     )
 
 
-@router.api_route("/requests.{fmt}", methods=["GET", "HEAD"])
+@router.get("/requests.{fmt}")
+@router.head("/requests.{fmt}", include_in_schema=False)
 async def get_requests(fmt: str, request: Request) -> Response:
     """Public service requests: filters, the 90-day / 1,000 default, pages and extensions."""
     settings = _settings(request)
@@ -316,7 +320,8 @@ async def get_requests(fmt: str, request: Request) -> Response:
     return await _answer(fmt, work)
 
 
-@router.api_route("/requests/{service_request_id}.{fmt}", methods=["GET", "HEAD"])
+@router.get("/requests/{service_request_id}.{fmt}")
+@router.head("/requests/{service_request_id}.{fmt}", include_in_schema=False)
 async def get_request(service_request_id: str, fmt: str, request: Request) -> Response:
     """One public service request by its id (the ticket)."""
     settings = _settings(request)
@@ -335,7 +340,8 @@ async def get_request(service_request_id: str, fmt: str, request: Request) -> Re
     return await _answer(fmt, work)
 
 
-@router.api_route("/tokens/{token}.{fmt}", methods=["GET", "HEAD"])
+@router.get("/tokens/{token}.{fmt}")
+@router.head("/tokens/{token}.{fmt}", include_in_schema=False)
 async def get_token(token: str, fmt: str, request: Request) -> Response:
     """The service_request_id a token from POST requests stands for."""
     settings = _settings(request)
@@ -353,7 +359,8 @@ async def get_token(token: str, fmt: str, request: Request) -> Response:
 # ---------------------------------------------------------------- mySociety servicerequestupdates
 
 
-@router.api_route("/servicerequestupdates.{fmt}", methods=["GET", "HEAD"])
+@router.get("/servicerequestupdates.{fmt}")
+@router.head("/servicerequestupdates.{fmt}", include_in_schema=False)
 async def get_updates(fmt: str, request: Request) -> Response:
     """Public status changes in a time window (default: the last two hours)."""
     settings = _settings(request)
