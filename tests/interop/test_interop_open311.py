@@ -128,3 +128,39 @@ def test_fixmystreet_update_flows(db: Database, settings: Settings) -> None:
         public = http.get("/open311/v2/servicerequestupdates.json").json()
         assert [u["status"] for u in public if u["service_request_id"] == ticket][-2:] == ["fixed", "closed"]
         assert ids[0] in {u["update_id"] for u in public}
+
+
+def test_each_fixmystreet_report_merged_into_one_case_keeps_its_own_request_id(
+    db: Database, settings: Settings
+) -> None:
+    """Two FixMyStreet reports of the same pothole become one case here; FixMyStreet must still see two
+    requests, each following the case, or it attaches every update to the first report only."""
+    fms, office = create_api_key(db, "fixmystreet"), create_api_key(db, "backoffice")
+    with (
+        server(db, settings, open311_status_clients=["backoffice"]) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        first = _report(http, fms)
+        second = _report(http, fms)  # the same spot and words: triage merges it into the first case
+        assert second.startswith(first + "."), (first, second)
+        far = _report(http, fms, lat=LAT - 0.05)  # its own case, merged later by an operator
+        assert "." not in far
+        op = actor(db, "operator")
+        case_service.merge_case(
+            db, op, case_service.case_by_ticket(db, far), case_service.case_by_ticket(db, first), "sama"
+        )
+        for rid in (first, second, far):  # every id answers, with the surviving case's state
+            got = http.get(f"/open311/v2/requests/{rid}.json").json()[0]
+            assert got["service_request_id"] == rid and got["status"] == "open"
+        listed = http.get(
+            "/open311/v2/requests.json", params={"service_request_id": f"{second},{far}"}
+        ).json()
+        assert [r["service_request_id"] for r in listed] == [second, far]
+
+        fixed = _update(http, office, second, "FIXED", "bo-1")  # an update may name any of the ids
+        assert fixed.status_code == 200, fixed.text
+        polled = http.get("/open311/v2/servicerequestupdates.json", params={"api_key": fms}).json()
+        fixes = {u["service_request_id"]: u["update_id"] for u in polled if u["status"] == "fixed"}
+        assert set(fixes) >= {first, second, far}
+        assert len(set(fixes.values())) == len(fixes)  # one update id per partner request
+        assert http.get("/open311/v2/requests/KPS-1999-000001.7.json").status_code == 404

@@ -258,7 +258,7 @@ async def post_request(fmt: str, request: Request) -> Response:
         if settings.open311_return_token:
             entry = {"token": o311.token_for(result, settings)}
         else:
-            entry = {"service_request_id": result.ticket}
+            entry = {"service_request_id": await run_in_threadpool(o311.request_id_of, db, result)}
         base = str(request.base_url)
         entry["service_notice"] = (
             f"Laporan Anda tercatat dengan nomor {result.ticket}; pantau di {base}lacak/{result.ticket} / "
