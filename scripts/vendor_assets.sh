@@ -23,8 +23,8 @@ for tgz in *.tgz; do
   mkdir -p "${tgz%.tgz}" && tar xzf "$tgz" -C "${tgz%.tgz}"
 done
 
-rm -rf "$DEST/leaflet" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse" "$DEST/swagger-ui"
-mkdir -p "$DEST/leaflet/images" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse" "$DEST/swagger-ui"
+rm -rf "$DEST/leaflet" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse"
+mkdir -p "$DEST/leaflet/images" "$DEST/leaflet.markercluster" "$DEST/htmx" "$DEST/htmx-ext-sse"
 
 L="leaflet-$LEAFLET/package"
 cp "$L/dist/leaflet.js" "$L/dist/leaflet.css" "$L/LICENSE" "$DEST/leaflet/"
@@ -44,19 +44,23 @@ cp "$H/dist/htmx.min.js" "$H/LICENSE" "$DEST/htmx/"
 S="htmx-ext-sse-$HTMX_SSE/package"
 cp "$S/dist/sse.min.js" "$S/LICENSE" "$DEST/htmx-ext-sse/"
 
-# Swagger UI for /docs (issue 18): the app's CSP allows no outside host, so the CDN copy FastAPI links is blank.
+# Swagger UI for /docs (issue 18), kept apart from the pages' assets (it is a developer tool of 1.9 MB, not
+# part of any page): the app's CSP allows no outside host, so the CDN copy FastAPI links shows a blank page.
+DOCS="$ROOT/kotapintar/api/docs_assets/swagger-ui"
+rm -rf "$DOCS" && mkdir -p "$DOCS"
 W="swagger-ui-dist-$SWAGGER_UI/package"
-cp "$W/swagger-ui-bundle.js" "$W/swagger-ui.css" "$W/LICENSE" "$DEST/swagger-ui/"
-[ -f "$W/NOTICE" ] && cp "$W/NOTICE" "$DEST/swagger-ui/"
-sed -i '/^\/\/# sourceMappingURL=/d' "$DEST/swagger-ui/swagger-ui-bundle.js"
-sed -i 's#/\*\# sourceMappingURL=.*\*/##' "$DEST/swagger-ui/swagger-ui.css"
+cp "$W/swagger-ui-bundle.js" "$W/swagger-ui.css" "$W/LICENSE" "$DOCS/"
+[ -f "$W/NOTICE" ] && cp "$W/NOTICE" "$DOCS/"
+sed -i '/^\/\/# sourceMappingURL=/d' "$DOCS/swagger-ui-bundle.js"
+sed -i 's#/\*\# sourceMappingURL=.*\*/##' "$DOCS/swagger-ui.css"
+echo "swagger-ui-dist $SWAGGER_UI (Apache-2.0), fetched from the npm registry by scripts/vendor_assets.sh" \
+  > "$DOCS/VERSION.txt"
 
 cat > "$DEST/VERSIONS.txt" <<VERSIONS
 leaflet $LEAFLET (BSD-2-Clause)
 leaflet.markercluster $MARKERCLUSTER (MIT)
 htmx.org $HTMX (0BSD)
 htmx-ext-sse $HTMX_SSE (0BSD)
-swagger-ui-dist $SWAGGER_UI (Apache-2.0)
 fetched from the npm registry by scripts/vendor_assets.sh
 VERSIONS
 

@@ -5,19 +5,23 @@ error as `{"error": {code, message, details}}`, declares no way to authenticate 
 answers the routes give. `install_openapi` rewrites the generated document once: the app's error shape for
 400/401/403/404/422 under /api and /open311, the NGSI-LD ProblemDetails under /ngsi-ld, the security
 schemes (bearer token, session cookie, client API key, device key) and the `WWW-Authenticate` header of a
-401. `/docs` is Swagger UI from the vendored copy under /static (the CSP allows only this origin).
+401. `/docs` is Swagger UI from the copy shipped in the package (`api/docs_assets`, see scripts/vendor_assets.sh),
+served at /docs/assets: the CSP allows only this origin and no inline script.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 ERROR = "#/components/schemas/Error"
 PROBLEM = "#/components/schemas/ProblemDetails"
+DOCS_ASSETS = Path(__file__).resolve().parent / "docs_assets"
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 WWW_AUTHENTICATE = 'Bearer realm="kotapintar"'
 
@@ -132,6 +136,8 @@ def install_openapi(app: FastAPI) -> None:
 
     app.openapi = build  # type: ignore[method-assign]
     app.include_router(docs_router)
+    # Swagger UI (swagger-ui-dist, Apache-2.0) from the package, apart from the pages' /static assets.
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs_assets")
 
 
 docs_router = APIRouter(include_in_schema=False)
@@ -141,12 +147,12 @@ _DOCS_PAGE = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>Kotapintar API — dokumentasi</title>
-<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="stylesheet" href="/docs/assets/swagger-ui/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui" data-openapi-url="/openapi.json"></div>
-<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
-<script src="/static/js/swagger-init.js"></script>
+<script src="/docs/assets/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-init.js"></script>
 </body>
 </html>
 """

@@ -6,5 +6,6 @@
     url: root.getAttribute("data-openapi-url"),
     dom_id: "#swagger-ui",
     deepLinking: true,
+    validatorUrl: null, // no badge from validator.swagger.io: /docs fetches nothing from outside
   });
 })();
