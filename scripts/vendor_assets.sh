@@ -9,6 +9,7 @@ LEAFLET=1.9.4
 MARKERCLUSTER=1.5.3
 HTMX=2.0.11
 HTMX_SSE=2.2.4
+SWAGGER_UI=5.35.0
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEST="$ROOT/kotapintar/web/static/vendor"
@@ -17,7 +18,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 cd "$WORK"
 npm pack --silent "leaflet@$LEAFLET" "leaflet.markercluster@$MARKERCLUSTER" "htmx.org@$HTMX" \
-  "htmx-ext-sse@$HTMX_SSE" >/dev/null
+  "htmx-ext-sse@$HTMX_SSE" "swagger-ui-dist@$SWAGGER_UI" >/dev/null
 for tgz in *.tgz; do
   mkdir -p "${tgz%.tgz}" && tar xzf "$tgz" -C "${tgz%.tgz}"
 done
@@ -42,6 +43,18 @@ cp "$H/dist/htmx.min.js" "$H/LICENSE" "$DEST/htmx/"
 
 S="htmx-ext-sse-$HTMX_SSE/package"
 cp "$S/dist/sse.min.js" "$S/LICENSE" "$DEST/htmx-ext-sse/"
+
+# Swagger UI for /docs (issue 18), kept apart from the pages' assets (it is a developer tool of 1.9 MB, not
+# part of any page): the app's CSP allows no outside host, so the CDN copy FastAPI links shows a blank page.
+DOCS="$ROOT/kotapintar/core/http/docs_assets/swagger-ui"
+rm -rf "$DOCS" && mkdir -p "$DOCS"
+W="swagger-ui-dist-$SWAGGER_UI/package"
+cp "$W/swagger-ui-bundle.js" "$W/swagger-ui.css" "$W/LICENSE" "$DOCS/"
+[ -f "$W/NOTICE" ] && cp "$W/NOTICE" "$DOCS/"
+sed -i '/^\/\/# sourceMappingURL=/d' "$DOCS/swagger-ui-bundle.js"
+sed -i 's#/\*\# sourceMappingURL=.*\*/##' "$DOCS/swagger-ui.css"
+echo "swagger-ui-dist $SWAGGER_UI (Apache-2.0), fetched from the npm registry by scripts/vendor_assets.sh" \
+  > "$DOCS/VERSION.txt"
 
 cat > "$DEST/VERSIONS.txt" <<VERSIONS
 leaflet $LEAFLET (BSD-2-Clause)

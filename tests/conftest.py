@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from kotapintar.app.models import metadata as all_tables
 from kotapintar.app.reference import load_demo_city
 from kotapintar.app.wiring import wire
 from kotapintar.core.access.actors import system_actor
-from kotapintar.core.db.base import Base
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.migrate import upgrade
 from kotapintar.core.settings import Settings
@@ -121,13 +121,17 @@ REFERENCE_TABLES = frozenset({"regions", "agencies", "services", "units", "users
 
 
 def _reset_postgres(db: Database, demo_users: set[str]) -> None:
-    dynamic = [t.name for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    dynamic = [t.name for t in all_tables.sorted_tables if t.name not in REFERENCE_TABLES]
     with db.engine.begin() as conn:
         # DELETE beats TRUNCATE on the near-empty tables of one test (no file rewrite, no exclusive lock).
         for name in reversed(dynamic):
             conn.execute(text(f'DELETE FROM "{name}"'))
         conn.execute(
             text("DELETE FROM users WHERE NOT (username = ANY(:keep))"), {"keep": sorted(demo_users)}
+        )
+        # Units are reference data, but their status and position change with every dispatch test.
+        conn.execute(
+            text("UPDATE units SET status = 'available', lon = base_lon, lat = base_lat, position_at = NULL")
         )
 
 

@@ -21,7 +21,8 @@ from kotapintar.channels import api as channels_router
 from kotapintar.core.access import api as auth
 from kotapintar.core.access.auth import SessionSigner
 from kotapintar.core.db.database import Database
-from kotapintar.core.http.errors import error_body, install_error_handlers
+from kotapintar.core.http.errors import error_body, install_error_handlers, register_error_format
+from kotapintar.core.http.openapi import install_openapi
 from kotapintar.core.http.security import SecurityHeadersMiddleware, configure_csrf
 from kotapintar.core.http.templating import mount_static
 from kotapintar.core.i18n import LocaleMiddleware
@@ -34,6 +35,8 @@ from kotapintar.intake import pages as citizen
 from kotapintar.open311 import api as open311_router
 from kotapintar.portal import api as public
 from kotapintar.sensors import api as sensors_router
+from kotapintar.sensors import cap_api as cap_router
+from kotapintar.sensors import ngsild_api as ngsild_router
 from kotapintar.sop import api as sop_router
 from kotapintar.sop import pages as sop_pages
 from kotapintar.sop import tasks_api as tasks_router
@@ -104,6 +107,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             "yang digerakkan SOP melalui instansi. Errors: `{error: {code, message, details}}`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs comes from install_openapi, with Swagger UI served by the app itself
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -119,6 +124,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(channels_router.api_router)
     app.include_router(media_router.router)
     app.include_router(sensors_router.router)
+    app.include_router(ngsild_router.router)  # the standard NGSI-LD API subset (issue 18)
+    app.include_router(cap_router.router)  # one CAP message by identifier (issue 18)
+    register_error_format(app, "/ngsi-ld/", ngsild_router.ngsi_error_response)
+    register_error_format(app, "/open311/v2/", open311_router.open311_error_response)
     app.include_router(citizen.router)
     app.include_router(dispatch_router.router)
     app.include_router(calltaker.router)
@@ -128,6 +137,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(sop_router.router)
     app.include_router(sop_pages.router)
     mount_static(app)
+    install_openapi(app)  # the true error shapes and security schemes; /docs without a CDN (issue 18)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 
     @app.get("/healthz", tags=["ops"])

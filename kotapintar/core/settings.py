@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         description="QoS of the sensor topic subscriptions. 1 lets devices that publish with QoS 1 keep their "
         "readings while ingest lags behind a burst (the broker queues them instead of dropping); 0 costs less.",
     )
+    sensor_mqtt_share_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT v5 shared subscription group: every ingest process subscribes to "
+        "$share/<group>/<topic>, so the broker hands each message to one of them and several processes split "
+        "the load. Unset: a plain MQTT 3.1.1 subscription (every subscriber gets every message).",
+    )
     sensor_ingest_backlog: int = Field(
         200_000,
         ge=1,

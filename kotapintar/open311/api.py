@@ -127,6 +127,12 @@ async def _form(request: Request) -> FormData:
         raise BadRequest(f"Badan permintaan tidak dapat dibaca / unreadable request body: {exc}") from exc
 
 
+def _caller(db: Database, request: Request) -> Actor | None:
+    """The client a GET comes from, when it sends its key (FixMyStreet always does); else None."""
+    key = _param(request.query_params, "api_key") or request.headers.get("x-api-key")
+    return client_for_api_key(db, key) if key else None
+
+
 def _client(db: Database, request: Request, form: FormData) -> Actor:
     key = (
         _param(form, "api_key") or _param(request.query_params, "api_key") or request.headers.get("x-api-key")
@@ -143,6 +149,7 @@ def _client(db: Database, request: Request, form: FormData) -> Actor:
 
 
 @router.get("/discovery.{fmt}")
+@router.head("/discovery.{fmt}", include_in_schema=False)
 async def discovery(fmt: str, request: Request) -> Response:
     """Where this endpoint lives, which formats it speaks and how to get a key."""
 
@@ -155,6 +162,7 @@ async def discovery(fmt: str, request: Request) -> Response:
 
 
 @router.get("/services.{fmt}")
+@router.head("/services.{fmt}", include_in_schema=False)
 async def services(fmt: str, request: Request) -> Response:
     """The service list (kinds of problems) from the catalogue."""
     settings = _settings(request)
@@ -169,6 +177,7 @@ async def services(fmt: str, request: Request) -> Response:
 
 
 @router.get("/services/{service_code}.{fmt}")
+@router.head("/services/{service_code}.{fmt}", include_in_schema=False)
 async def service_definition(service_code: str, fmt: str, request: Request) -> Response:
     """One service's definition: the extra attributes a client asks for."""
 
@@ -249,7 +258,7 @@ async def post_request(fmt: str, request: Request) -> Response:
         if settings.open311_return_token:
             entry = {"token": o311.token_for(result, settings)}
         else:
-            entry = {"service_request_id": result.ticket}
+            entry = {"service_request_id": await run_in_threadpool(o311.request_id_of, db, result)}
         base = str(request.base_url)
         entry["service_notice"] = (
             f"Laporan Anda tercatat dengan nomor {result.ticket}; pantau di {base}lacak/{result.ticket} / "
@@ -291,6 +300,7 @@ def _query(request: Request, settings: Settings) -> o311.RequestQuery:
 
 
 @router.get("/requests.{fmt}")
+@router.head("/requests.{fmt}", include_in_schema=False)
 async def get_requests(fmt: str, request: Request) -> Response:
     """Public service requests: filters, the 90-day / 1,000 default, pages and extensions."""
     settings = _settings(request)
@@ -311,6 +321,7 @@ async def get_requests(fmt: str, request: Request) -> Response:
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
+@router.head("/requests/{service_request_id}.{fmt}", include_in_schema=False)
 async def get_request(service_request_id: str, fmt: str, request: Request) -> Response:
     """One public service request by its id (the ticket)."""
     settings = _settings(request)
@@ -330,6 +341,7 @@ async def get_request(service_request_id: str, fmt: str, request: Request) -> Re
 
 
 @router.get("/tokens/{token}.{fmt}")
+@router.head("/tokens/{token}.{fmt}", include_in_schema=False)
 async def get_token(token: str, fmt: str, request: Request) -> Response:
     """The service_request_id a token from POST requests stands for."""
     settings = _settings(request)
@@ -348,6 +360,7 @@ async def get_token(token: str, fmt: str, request: Request) -> Response:
 
 
 @router.get("/servicerequestupdates.{fmt}")
+@router.head("/servicerequestupdates.{fmt}", include_in_schema=False)
 async def get_updates(fmt: str, request: Request) -> Response:
     """Public status changes in a time window (default: the last two hours)."""
     settings = _settings(request)
@@ -357,7 +370,8 @@ async def get_updates(fmt: str, request: Request) -> Response:
         _check_jurisdiction(params, settings)
         start = _datetime(params, "start_date", settings.timezone)
         end = _datetime(params, "end_date", settings.timezone)
-        found = await run_in_threadpool(o311.list_updates, _db(request), start, end)
+        caller = await run_in_threadpool(_caller, _db(request), request)
+        found = await run_in_threadpool(o311.list_updates, _db(request), start, end, caller)
         entries = [fmt_.update_entry(u, settings.timezone) for u in found]
         return fmt_.respond(fmt, "service_requests_updates", "request_update", entries)
 
@@ -382,7 +396,8 @@ async def post_update(fmt: str, request: Request) -> Response:
             service_request_id=ticket,
             status=status,
             description=_param(form, "description") or "",
-            update_id=_param(form, "update_id"),
+            # FixMyStreet's extended updates send its comment id as update_id_ext instead of update_id.
+            update_id=_param(form, "update_id") or _param(form, "update_id_ext"),
             updated_datetime=_datetime(form, "updated_datetime", settings.timezone),
             media_urls=tuple(
                 str(v).strip()
@@ -406,8 +421,24 @@ def openapi() -> Response:
     return Response(json.dumps(yaml.safe_load(text)), media_type="application/json")
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@router.options("/{rest:path}", include_in_schema=False)
+async def preflight(rest: str) -> Response:
+    """CORS preflight of a browser client (it sends `X-Api-Key`, so the browser asks first): allowed from any
+    origin, as the Open311 GETs already are; the key still decides what a POST may do."""
+    return Response(status_code=204, headers=fmt_.CORS_PREFLIGHT)
+
+
+@router.api_route(
+    "/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 async def not_found(rest: str) -> Response:
     """Anything else under /open311/v2/: the Open311 404, in JSON when the path asks for it."""
     fmt = "json" if rest.endswith(".json") else "xml"
     return fmt_.errors(fmt, 404, "Resource not found / sumber tidak ditemukan.")
+
+
+def open311_error_response(status: int, message: str, path: str) -> Response:
+    """An error raised outside the Open311 handlers (a method not allowed, a body too large), in the Open311
+    error format of the path's suffix."""
+    fmt = "json" if path.endswith(".json") else "xml"
+    return fmt_.errors(fmt, status if status in (403, 404, 429) else 400 if status < 500 else status, message)

@@ -84,6 +84,15 @@ def respond(fmt: str, root: str, item: str | None, payload: Any, status: int = 2
     return Response(to_xml(root, item, payload), status_code=status, media_type=XML_TYPE, headers=headers)
 
 
+# The answer to a CORS preflight under /open311/v2/ (browsers ask before a POST with X-Api-Key).
+CORS_PREFLIGHT = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "X-Api-Key, Content-Type, Accept",
+    "Access-Control-Max-Age": "600",
+}
+
+
 def errors(fmt: str, status: int, description: str) -> Response:
     """The Open311 error list: `<errors><error><code/><description/></error></errors>` or its JSON array."""
     return respond(fmt, "errors", "error", [{"code": status, "description": description}], status=status)

@@ -1,6 +1,6 @@
 """Open311 GeoReport v2 on top of the case services: intake, public queries, tokens and two-way updates.
 
-The HTTP layer (`kotapintar/open311/api.py`) parses and formats; every rule lives here:
+The HTTP layer (`kotapintar/api/routers/open311.py`) parses and formats; every rule lives here:
 - service_request_id is the case ticket (e.g. KPS-2026-000123), a string, stable across merges of reports;
 - a token is the report id signed with the secret key, so it cannot be guessed and maps to the ticket;
 - a client application (API key) acts as an Actor of kind "client"; it may submit requests and comment,
@@ -9,8 +9,9 @@ The HTTP layer (`kotapintar/open311/api.py`) parses and formats; every rule live
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -375,7 +376,66 @@ def submit_open311_request(
     except ValueError as exc:
         raise ValidationFailed(f"Permintaan tidak sah / invalid request: {exc}") from exc
     result = submit_citizen_report(db, client, report, settings=settings, uploads=uploads)
+    with db.transaction() as uow:
+        repo = Open311Repository(uow.session)
+        if repo.partner_id(result.report_id) is None:  # a replay keeps the id its first answer gave
+            repo.set_partner_id(result.report_id, partner_request_id(result))
     return result
+
+
+def request_id_of(db: Database, result: SubmitResult) -> str:
+    """The service_request_id to answer for a submitted (or replayed) request: the one stored with it."""
+    with db.reading() as uow:
+        stored = Open311Repository(uow.session).partner_id(result.report_id)
+    return stored or partner_request_id(result)
+
+
+# ---------------------------------------------------------------- partner request ids
+
+_PARTNER_ID = re.compile(r"^(?P<ticket>[^.]+)\.(?P<report>\d+)$")
+_MAX_MERGE_HOPS = 20
+
+
+def partner_request_id(result: SubmitResult) -> str:
+    """The service_request_id a partner gets for one of its reports.
+
+    The case ticket when the report opened the case; `<ticket>.<report id>` when triage merged it into an
+    existing case. Nearby reports from FixMyStreet merged into one case would otherwise share one id, and
+    FixMyStreet attaches updates to the first of its reports only. The id follows the case: it resolves to
+    the case the report belongs to now (also after a later merge), and every status change of that case is
+    listed once per partner id in servicerequestupdates.
+    """
+    if result.merged_into is None:
+        return result.ticket
+    return f"{result.ticket}.{result.report_id}"
+
+
+def _resolve_case(uow: Any, request_id: str) -> Case | None:
+    """The case a service_request_id stands for now: a ticket (followed through merges) or a partner id."""
+    match = _PARTNER_ID.match(request_id.strip())
+    if match is not None:
+        repo = Open311Repository(uow.session)
+        report_id = int(match["report"])
+        if repo.partner_id(report_id) != request_id.strip():
+            return None
+        case_id = repo.case_of_report(report_id)
+        case = uow.repo(CaseRepository).get(case_id) if case_id is not None else None
+    else:
+        case = uow.repo(CaseRepository).by_ticket(request_id.strip().upper())
+    hops = 0
+    while case is not None and case.merged_into_id is not None and hops < _MAX_MERGE_HOPS:
+        case = uow.repo(CaseRepository).get(case.merged_into_id)
+        hops += 1
+    return case
+
+
+def resolve_case_id(db: Database, request_id: str) -> int:
+    """The case id of a service_request_id (ticket or partner id); raises NotFound."""
+    with db.reading() as uow:
+        case = _resolve_case(uow, request_id)
+    if case is None:
+        raise NotFound(f"Permintaan {request_id} tidak ditemukan / service request not found.")
+    return case.id
 
 
 # ---------------------------------------------------------------- tokens
@@ -393,7 +453,8 @@ def request_id_for_token(db: Database, token: str, settings: Settings) -> str:
     except (BadSignature, ValueError) as exc:
         raise NotFound("Token tidak dikenal / token not found.") from exc
     with db.reading() as uow:
-        ticket = Open311Repository(uow.session).ticket_of_report(report_id)
+        repo = Open311Repository(uow.session)
+        ticket = repo.partner_id(report_id) or repo.ticket_of_report(report_id)
     if not ticket:
         raise NotFound("Token tidak dikenal / token not found.")
     return ticket
@@ -505,15 +566,22 @@ def find_requests(db: Database, query: RequestQuery, settings: Settings) -> list
     """GET requests: the public requests matching `query`, newest first, capped and paged."""
     with db.reading() as uow:
         if query.ids:
-            # service_request_id overrides every other filter.
-            found = [uow.repo(CaseRepository).by_ticket(t.strip().upper()) for t in query.ids[:MAX_REQUESTS]]
+            # service_request_id overrides every other filter; a partner id (or a merged case's ticket)
+            # answers with the case it follows now, under the id that was asked.
+            found = [(t.strip(), _resolve_case(uow, t)) for t in query.ids[:MAX_REQUESTS]]
             rows = [
-                c
-                for c in found
+                (t, c)
+                for t, c in found
                 if c is not None and uow.repo(CaseRepository).visible(c.id, PUBLIC_SCOPE) is not None
             ]
-            ctx = _context(uow, rows)
-            return [_view(uow, c, ctx, query.extensions, settings.timezone) for c in rows]
+            ctx = _context(uow, [c for _, c in rows])
+            return [
+                replace(
+                    _view(uow, c, ctx, query.extensions, settings.timezone),
+                    service_request_id=c.ticket if t.upper() == c.ticket else t,
+                )
+                for t, c in rows
+            ]
         statuses: set[str] = set()
         for status in query.statuses:
             statuses.update(OPEN_INTERNAL if status == "open" else CLOSED_INTERNAL)
@@ -581,8 +649,14 @@ def default_window(
 # ---------------------------------------------------------------- servicerequestupdates
 
 
-def list_updates(db: Database, start: datetime | None, end: datetime | None) -> list[UpdateView]:
-    """GET servicerequestupdates: public status changes in [start, end] (default: the last 2 hours)."""
+def list_updates(
+    db: Database, start: datetime | None, end: datetime | None, caller: Actor | None = None
+) -> list[UpdateView]:
+    """GET servicerequestupdates: public status changes in [start, end] (default: the last 2 hours).
+
+    A client's own status changes are not listed to it (`caller`): FixMyStreet would import a change its
+    own update caused — the `fixed` step of a CLOSED it sent — as a new council update.
+    """
     end = end or utcnow()
     start = start or end - UPDATES_WINDOW
     if end < start:
@@ -593,25 +667,31 @@ def list_updates(db: Database, start: datetime | None, end: datetime | None) -> 
     with db.reading() as uow:
         events = [e for t in EVENT_STATUS for e in uow.events.of_type(t, since=start)]
         tickets: dict[int, str | None] = {}
+        aliases = Open311Repository(uow.session).partner_ids(sorted({e.case_id for e in events if e.case_id}))
         for e in sorted(events, key=lambda ev: (ev.occurred_at, ev.id)):
             if e.case_id is None or _aware(e.occurred_at) > end:
                 continue
+            if caller is not None and e.actor == caller.name:
+                continue  # never echo a partner's own update back to it
             if e.case_id not in tickets:
                 case = uow.repo(CaseRepository).visible(e.case_id, PUBLIC_SCOPE)
                 tickets[e.case_id] = case.ticket if case is not None else None
             ticket = tickets[e.case_id]
             if ticket is None:
                 continue
-            out.append(
-                UpdateView(
-                    update_id=str(e.id),
-                    service_request_id=ticket,
-                    status=EVENT_STATUS[e.type],
-                    updated=_aware(e.occurred_at),
-                    description=_describe(e.type, e.payload or {}),
-                    media_url="",
-                )
+            view = UpdateView(
+                update_id=str(e.id),
+                service_request_id=ticket,
+                status=EVENT_STATUS[e.type],
+                updated=_aware(e.occurred_at),
+                description=_describe(e.type, e.payload or {}),
+                media_url="",
             )
+            out.append(view)
+            # The same change for every partner report merged into this case, under its own request id.
+            for report_id, alias in aliases.get(e.case_id, []):
+                if alias != ticket:
+                    out.append(replace(view, update_id=f"{e.id}.{report_id}", service_request_id=alias))
             if len(out) >= MAX_REQUESTS:
                 break
     return out
@@ -651,7 +731,7 @@ def apply_update(db: Database, client: Actor, update: UpdateIn, settings: Settin
             f"status '{update.status}' tidak dikenal / unknown status; one of {', '.join(sorted(UPDATE_STATUSES))}.",
             field="status",
         )
-    case_id = case_service.case_by_ticket(db, update.service_request_id)
+    case_id = resolve_case_id(db, update.service_request_id)
     actor, may_change_status = _acting_for(client, settings)
     detail = case_service.case_detail(db, actor, case_id)
     marker = _marker(client, update.update_id)

@@ -12,8 +12,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.conditional import conditional_response, feed_updated
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors.cap_api import alert_url
 from kotapintar.sensors.engine.registry import Device, describe_errors
 
 router = APIRouter(tags=["sensors"])
@@ -171,8 +173,12 @@ def issue_key(device_id: str, db: DbDep, actor: ActorDep) -> dict[str, str]:
 @router.get("/api/v1/public/warnings.cap.xml", response_class=Response)
 def cap_feed(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """Active public warnings as an Atom feed with each CAP 1.2 alert inline (valid against the CAP XSD)."""
-    data = sensor_service.cap_feed(db, link=str(request.url), settings=settings)
-    return Response(content=data, media_type="application/atom+xml; charset=utf-8")
+    data = sensor_service.cap_feed(
+        db, link=str(request.url), settings=settings, alert_link=lambda ident: alert_url(request, ident)
+    )
+    return conditional_response(
+        request, data, last_modified=feed_updated(data), media_type="application/atom+xml; charset=utf-8"
+    )
 
 
 @router.get("/api/v1/public/warnings", response_model=list[dict[str, Any]])

@@ -299,20 +299,19 @@ class SensorRepository:
         ).all()
         return [StoredReading(*row) for row in rows]
 
-    def latest(self, device_id: str, attribute: str) -> StoredReading | None:
-        """The newest reading of one device attribute (one index probe)."""
-        row = self.session.execute(
-            select(
-                SensorObservation.device_id,
-                SensorObservation.attribute,
-                SensorObservation.observed_at,
-                SensorObservation.value,
-                SensorObservation.flags,
-            )
-            .where(SensorObservation.device_id == device_id, SensorObservation.attribute == attribute)
-            .order_by(SensorObservation.observed_at.desc())
-            .limit(1)
-        ).first()
+    def latest(self, device_id: str, attribute: str, *, excluding_mask: int = 0) -> StoredReading | None:
+        """The newest reading of one device attribute (one index probe), skipping readings with any flag of
+        `excluding_mask` (e.g. clock_skew: a reading from the future is not the latest value)."""
+        stmt = select(
+            SensorObservation.device_id,
+            SensorObservation.attribute,
+            SensorObservation.observed_at,
+            SensorObservation.value,
+            SensorObservation.flags,
+        ).where(SensorObservation.device_id == device_id, SensorObservation.attribute == attribute)
+        if excluding_mask:
+            stmt = stmt.where(SensorObservation.flags.op("&")(excluding_mask) == 0)
+        row = self.session.execute(stmt.order_by(SensorObservation.observed_at.desc()).limit(1)).first()
         return StoredReading(*row) if row is not None else None
 
     def count_observations(self, device_id: str | None = None) -> int:
@@ -473,6 +472,15 @@ class SensorRepository:
                 row.last_message = (message or "")[:300]
         self.session.flush()
 
+    def note_rejection_messages(self, messages: Mapping[tuple[str, str], str]) -> None:
+        """Keep, per (claimed device, reason), the message of its own last rejection (bounded to 300
+        characters), so the counter says why without storing the refused data itself."""
+        for (device_id, reason), message in messages.items():
+            row = self.session.get(SensorRejection, (device_id, reason))
+            if row is not None:
+                row.last_message = message[:300]
+        self.session.flush()
+
     def rejections(self) -> Sequence[SensorRejection]:
         """All rejection counters."""
         return self.session.scalars(
@@ -573,6 +581,12 @@ class SensorRepository:
             select(SensorWarning)
             .where(SensorWarning.alarm_id == alarm_id)
             .order_by(SensorWarning.sent.desc(), SensorWarning.id.desc())
+        ).first()
+
+    def warning_by_identifier(self, identifier: str) -> SensorWarning | None:
+        """One CAP message by its identifier, current or superseded (a `references` entry must resolve)."""
+        return self.session.scalars(
+            select(SensorWarning).where(SensorWarning.identifier == identifier).order_by(SensorWarning.id)
         ).first()
 
     def feed_warnings(self, cancelled_since: datetime) -> Sequence[SensorWarning]:

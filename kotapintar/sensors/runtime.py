@@ -8,6 +8,7 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.sensors import service as sensor_service
 from kotapintar.sensors.engine.payloads import iso_z
+from kotapintar.sensors.engine.registry import Device, load_devices
 from kotapintar.sensors.engine.simulator import FloodEvent, Scenario, Simulator, default_scenario
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,14 @@ TOPICS = (
     "/json/+/+/attrs",
     "/json/+/+/attrs/+",
 )
+
+
+def subscription_topics(share_group: str | None) -> list[str]:
+    """The topic filters to subscribe: the FIWARE topics, as MQTT v5 shared subscriptions
+    (`$share/<group>/<filter>`) when a group is set, so the broker gives each message to one member."""
+    if not share_group:
+        return list(TOPICS)
+    return [f"$share/{share_group}/{topic}" for topic in TOPICS]
 
 
 def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
@@ -101,7 +111,14 @@ class MqttIngestor:
         self._child: Any = None  # the ingest worker process (worker_process only)
         host, port, user, password = broker_address(self.url)
         self._host, self._port = host, port
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True)
+        if self.settings.sensor_mqtt_share_group:  # shared subscriptions need MQTT v5
+            self.client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5
+            )
+        else:
+            self.client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True
+            )
         if user:
             self.client.username_pw_set(user, password)
         self.client.on_connect = self._on_connect
@@ -113,7 +130,8 @@ class MqttIngestor:
         self.granted_qos = [int(getattr(code, "value", code)) for code in codes]
 
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
-        client.subscribe([(topic, self.settings.sensor_mqtt_qos) for topic in TOPICS])
+        topics = subscription_topics(self.settings.sensor_mqtt_share_group)
+        client.subscribe([(topic, self.settings.sensor_mqtt_qos) for topic in topics])
         self._connected.set()
         log.info("MQTT sensor ingest connected to %s:%s (%s)", self._host, self._port, reason)
 
@@ -383,6 +401,16 @@ def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any
     db.dispose()
 
 
+def demo_devices_of(registered: Mapping[str, Device]) -> list[Device]:
+    """The registered devices the demo feed may simulate: only the shipped demo devices.
+
+    After a restart the registry also holds the devices a user registered; synthetic readings in them would
+    open real cases and public warnings from invented data.
+    """
+    shipped = {d.id for d in load_devices()}
+    return [device for device_id, device in registered.items() if device_id in shipped]
+
+
 @dataclass
 class DemoSensorFeed:
     """Feeds simulated Kapuas readings through the ingest service in accelerated time (no broker needed).
@@ -413,7 +441,7 @@ class DemoSensorFeed:
         # within its first simulated hours (a case ~1-2 minutes into the demo) and travels downstream for a day.
         demo_flood = FloodEvent(start=now - self.live - timedelta(hours=1), river="Kapuas", magnitude=1.3)
         scenario = Scenario(floods=(*base.floods, demo_flood), hazes=base.hazes, faults=base.faults)
-        self.simulator = Simulator(list(ctx.devices.values()), seed=self.seed, scenario=scenario)
+        self.simulator = Simulator(demo_devices_of(ctx.devices), seed=self.seed, scenario=scenario)
 
     def step_once(self) -> int:
         """Advance the simulated clock by one step (never past now); returns how many readings were ingested."""

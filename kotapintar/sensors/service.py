@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -260,16 +260,22 @@ class IngestOutcome:
     cases_pending: int = 0
     cases_updated: list[int] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+    held_future: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (`items`: the per-item outcome of an HTTP batch; `ignored`: attributes left out)."""
         return {
             "accepted": self.accepted,
             "stored": self.stored,
             "duplicates": self.duplicates,
             "flagged": dict(self.flagged),
             "rejected": dict(self.rejected),
+            "ignored": dict(self.ignored),
+            "held_future": self.held_future,
             "errors": self.errors[:20],
+            "items": self.items,
             "cases_opened": self.cases_opened,
             "cases_updated": sorted(set(self.cases_updated)),
         }
@@ -369,17 +375,24 @@ def _ingest(
     *,
     open_cases: bool = True,
 ) -> IngestOutcome:
-    out = IngestOutcome(rejected=Counter(result.rejected), errors=list(result.errors))
+    out = IngestOutcome(
+        rejected=Counter(result.rejected),
+        errors=list(result.errors),
+        ignored=Counter(result.ignored),
+        held_future=result.held,
+        items=list(result.items),
+    )
     readings, dropped = _first_per_slot(result.readings)
     out.duplicates += dropped
     with _INGEST_LOCK, db.transaction() as uow:
         repo = SensorRepository(uow.session)
         if result.by_device:
             repo.count_rejections(result.by_device, now, result.errors[0] if result.errors else None)
+            repo.note_rejection_messages(result.messages)
         stored = _store(repo, ctx, readings, now, out)
         clean = [r for r, mask in stored if not mask & EXCLUDING_MASK]
         last_seen: dict[str, datetime] = {}
-        for r, _mask in stored:
+        for r, _mask in _not_from_the_future(stored):
             seen = last_seen.get(r.device_id)
             if seen is None or r.observed_at > seen:
                 last_seen[r.device_id] = r.observed_at
@@ -401,6 +414,14 @@ def _ingest(
     if open_cases:  # this batch's alarms and any left waiting by a worker that stopped
         out.cases_opened.extend(open_pending_cases(db, settings=settings, errors=out.errors))
     return out
+
+
+def _not_from_the_future(stored: list[tuple[Reading, int]]) -> list[tuple[Reading, int]]:
+    """Stored readings except those flagged `clock_skew`: a device whose clock runs hours ahead must not move
+    its "last seen" into the future and look healthy while it sends nothing usable (the readings are held:
+    stored with their flag, out of last seen, health, the latest value and the rules)."""
+    skew = FLAG_BITS[QualityFlag.CLOCK_SKEW]
+    return [(r, mask) for r, mask in stored if not mask & skew]
 
 
 def _store(
@@ -531,7 +552,9 @@ def _act(
             continue
         change = None if isinstance(action, UpdateCase) else _group_level_change(ctx, alarm, action, states)
         if alarm.case_id is None:
-            _update_pending(repo, ctx, alarm, change or action, settings, publish=alarm not in raised)
+            _update_pending(
+                repo, ctx, alarm, change or action, settings, publish=alarm not in raised, issued=now
+            )
             if change is not None and isinstance(action, OpenCase) and change.rule_id == action.rule_id:
                 alarm.pending_case = {**(alarm.pending_case or {}), "title": action.title}
             continue
@@ -571,14 +594,14 @@ def _act(
                 },
             )
             if alarm.public:
-                _publish(repo, ctx, alarm, "Update", change.at, settings)
+                _publish(repo, ctx, alarm, "Update", change.at, settings, issued=now)
             out.cases_updated.append(case_id)
     for alarm in raised:
         # One Alert per new warning at the level it reached within the batch (as of its first firing).
         if alarm.public:
-            _publish(repo, ctx, alarm, "Alert", alarm.opened_at, settings)
+            _publish(repo, ctx, alarm, "Alert", alarm.opened_at, settings, issued=now)
             if alarm.closed_at is not None:
-                _publish(repo, ctx, alarm, "Cancel", alarm.closed_at, settings)
+                _publish(repo, ctx, alarm, "Cancel", alarm.closed_at, settings, issued=now)
 
 
 def _group_level_change(
@@ -660,6 +683,7 @@ def _update_pending(
     settings: Settings,
     *,
     publish: bool,
+    issued: datetime | None = None,
 ) -> None:
     """New readings or a level change of an alarm whose case is not open yet: the case opens with them.
 
@@ -676,7 +700,7 @@ def _update_pending(
         pending["rule_id"] = alarm.rule_id = action.rule_id
         alarm.level = action.level
         if alarm.public and publish:
-            _publish(repo, ctx, alarm, "Update", action.at, settings)
+            _publish(repo, ctx, alarm, "Update", action.at, settings, issued=issued)
     alarm.pending_case = pending
 
 
@@ -724,7 +748,7 @@ def _end_alarm(
     """Close an alarm: the public warning is cancelled (CAP msgType Cancel) and the case log says so."""
     alarm.closed_at = at or now
     if alarm.public and repo.current_warning(alarm.id) is not None:
-        _publish(repo, ctx, alarm, "Cancel", at or now, settings)
+        _publish(repo, ctx, alarm, "Cancel", at or now, settings, issued=now)
     if alarm.case_id is not None:
         uow.events.append(
             stream=case_stream(alarm.case_id),
@@ -882,8 +906,15 @@ def _publish(
     msg_type: str,
     at: datetime,
     settings: Settings,
+    *,
+    issued: datetime | None = None,
 ) -> SensorWarning | None:
-    """Build, validate and store one CAP message of an alarm (Alert, Update referencing it, Cancel)."""
+    """Build, validate and store one CAP message of an alarm (Alert, Update referencing it, Cancel).
+
+    `at` is the time of the observation behind the message, `issued` the time it is published (the
+    ingest's clock): CAP's `sent` is the issue time and `expires` counts from it, so a warning raised from a
+    logger's late backlog is not published already expired; the observation time is in its texts.
+    """
     rule = ctx.rule(alarm.rule_id)
     if rule is None or rule.warning is None:
         return None
@@ -892,7 +923,8 @@ def _publish(
     if previous is not None:
         references = tuple((s, i, datetime.fromisoformat(t)) for s, i, t in previous.cap_references)
         references += ((previous.sender, previous.identifier, previous.sent),)
-    sent = max(at, previous.sent + timedelta(seconds=1)) if previous is not None else at
+    issue = max(issued or at, at)
+    sent = max(issue, previous.sent + timedelta(seconds=1)) if previous is not None else issue
     warning = warning_from_rule(
         rule,
         area=_cap_area(repo, alarm.area_code),
@@ -903,6 +935,7 @@ def _publish(
         references=references,
         catalog=ctx.catalog,
         english=True,
+        observed=at,
     )
     if msg_type != "Alert":
         warning = type(warning)(
@@ -935,9 +968,19 @@ def _publish(
 
 
 def cap_feed(
-    db: Database, *, link: str, now: datetime | None = None, settings: Settings | None = None
+    db: Database,
+    *,
+    link: str,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    alert_link: Callable[[str], str] | None = None,
 ) -> bytes:
-    """The public CAP 1.2 Atom feed: current messages of active warnings and cancellations of the last 24 h."""
+    """The public CAP 1.2 Atom feed: current messages of active warnings and cancellations of the last 24 h.
+
+    Each entry links to its own CAP message (`alert_link(identifier)`, what aggregators fetch); the feed's
+    `updated` is its newest message's `sent` (the start of the hour when empty), so the same warnings give
+    the same bytes and a conditional GET can answer 304.
+    """
     from lxml import etree
 
     from kotapintar.sensors.engine.cap import ATOM_NS, validate
@@ -948,9 +991,16 @@ def cap_feed(
         rows = SensorRepository(uow.session).feed_warnings(now - timedelta(hours=24))
         items = [(w.identifier, w.sender, w.sent, w.headline, w.xml) for w in rows]
     atom = f"{{{ATOM_NS}}}"
+    updated = max(
+        (sent for _, _, sent, _, _ in items), default=now.replace(minute=0, second=0, microsecond=0)
+    )
     base = etree.fromstring(
         build_feed(
-            [], feed_id=f"urn:kotapintar:cap:{settings.cap_sender}", title=_FEED_TITLE, updated=now, link=link
+            [],
+            feed_id=f"urn:kotapintar:cap:{settings.cap_sender}",
+            title=_FEED_TITLE,
+            updated=updated,
+            link=link,
         )
     )
     for identifier, sender, sent, headline, xml in items:
@@ -962,6 +1012,10 @@ def cap_feed(
         etree.SubElement(entry, f"{atom}updated").text = (
             sent.astimezone(WIB).replace(microsecond=0).isoformat()
         )
+        if alert_link is not None:
+            etree.SubElement(
+                entry, f"{atom}link", rel="alternate", type="application/cap+xml", href=alert_link(identifier)
+            )
         content = etree.SubElement(entry, f"{atom}content", type="application/cap+xml")
         content.append(alert)
     data: bytes = etree.tostring(base, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -1080,7 +1134,7 @@ def device_overview(
             device = ctx.devices[item["id"]]
             latest = {}
             for attribute in device.attributes:
-                last = repo.latest(device.id, attribute)
+                last = repo.latest(device.id, attribute, excluding_mask=FLAG_BITS[QualityFlag.CLOCK_SKEW])
                 if last is not None:
                     latest[attribute] = _point(last, device, ctx.catalog)
             item["latest"] = latest
@@ -1111,7 +1165,9 @@ def latest_of_kind(db: Database, kind: str, *, settings: Settings | None = None)
         for device in ctx.devices.values():
             if device.kind.value != kind:
                 continue
-            last = repo.latest(device.id, device.primary_attribute)
+            last = repo.latest(
+                device.id, device.primary_attribute, excluding_mask=FLAG_BITS[QualityFlag.CLOCK_SKEW]
+            )
             out.append(
                 {
                     "id": device.id,
@@ -1267,7 +1323,13 @@ def rejection_counts(db: Database, actor: Actor) -> list[dict[str, Any]]:
     actor.require(Permission.VIEW_ALL_CASES)
     with db.reading() as uow:
         return [
-            {"device_id": r.device_id, "reason": r.reason, "count": r.count, "last_at": iso_z(r.last_at)}
+            {
+                "device_id": r.device_id,
+                "reason": r.reason,
+                "count": r.count,
+                "last_at": iso_z(r.last_at),
+                "last_message": r.last_message,
+            }
             for r in SensorRepository(uow.session).rejections()
         ]
 

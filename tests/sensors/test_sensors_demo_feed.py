@@ -58,3 +58,31 @@ def test_demo_history_is_there_at_once_not_after_the_accelerated_replay(
         assert feed.sim_time >= utcnow() - feed.live - feed.step
     finally:
         feed.stop()
+
+
+def test_after_a_restart_the_demo_feed_simulates_only_its_own_devices(
+    db: Database, settings: Settings
+) -> None:
+    """A device a user registered must never receive synthetic readings (issue 18): they would open real cases
+    and public warnings from invented data."""
+    from kotapintar.sensors.engine.registry import Device
+
+    sensor_service.load_demo_devices(db, system_actor("tests"))
+    own = Device(
+        id="KOTA-AWLR-77",
+        name="Pos duga air milik kota",
+        kind="water_level",
+        lon=114.38,
+        lat=-3.0,
+        region="62.03.01",
+        owner_agency="bpbd",
+        interval_s=600,
+        gauge_class="kapuas_hilir",
+    )
+    sensor_service.register_devices(db, system_actor("tests"), [own])
+    feed = DemoSensorFeed(db, settings)  # as `serve --demo` builds it after a restart
+    assert "KOTA-AWLR-77" not in {d.id for d in feed.simulator.devices}
+    assert feed.step_once() > 0
+    report = {d["id"]: d for d in sensor_service.quality_report(db, settings=settings)["devices"]}
+    assert report["KOTA-AWLR-77"]["health"] == "never_seen"
+    assert report["KPS-AWLR-01"]["last_seen"] is not None

@@ -144,7 +144,11 @@ def test_readings_arrive_with_the_right_quality_flags(
     )
     assert sum(p["count"] for p in hourly["points"]) == 4
     latest = {d["id"]: d for d in sensor_service.latest_of_kind(db, "water_level", settings=sensor_settings)}
-    assert latest["KPS-AWLR-01"]["latest"]["value"] == 1.26
+    # The reading 2 h in the future is stored flagged but held: it is not the latest value, and "last seen"
+    # stays at the newest reading that is not from the future (issue 18).
+    assert latest["KPS-AWLR-01"]["latest"]["value"] == 1.25
+    devices = {d["id"]: d for d in sensor_service.device_overview(db, settings=sensor_settings)}
+    assert devices["KPS-AWLR-01"]["last_seen"] == z(t[4])
 
 
 def test_unknown_device_and_bad_key_are_rejected_and_counted(

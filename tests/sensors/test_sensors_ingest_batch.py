@@ -69,8 +69,12 @@ def reference(topic: str, payload: str | bytes, registry: DeviceRegistry) -> Ing
         claimed = parsed.device_id
         device = registry.authenticate(parsed.device_id, parsed.api_key)
         _, readings = parse_mqtt(topic, payload, received_at=T0, units_for=registry.units_for)
-        for r in readings:
-            registry.check_attribute(device, r.attribute)
+        # Attributes the device does not measure are left out; only a message with none it measures is
+        # refused (issue 18: one extra field must not cost the measurements next to it).
+        measured = [r for r in readings if r.attribute in device.attributes]
+        if not measured:
+            registry.check_attribute(device, readings[0].attribute)
+        readings = measured
     except DomainError as exc:
         if isinstance(exc, PayloadError):
             reason = exc.reason

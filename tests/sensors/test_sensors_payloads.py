@@ -233,6 +233,9 @@ def test_formatters_round_trip(items: list[tuple[datetime, str, float]]) -> None
         ]
         for a, b in zip(sorted(parsed), readings, strict=True):
             assert a.value == pytest.approx(b.value, abs=1e-5)
-    entities = format_ngsi_ld(readings, entity_type="WaterObserved")
+    # Each attribute in the Smart Data Models type that defines it (a WaterObserved has no precipitation).
+    entities = format_ngsi_ld(
+        [r for r in readings if r.attribute == "waterLevel"], entity_type="WaterObserved"
+    ) + format_ngsi_ld([r for r in readings if r.attribute != "waterLevel"], entity_type="WeatherObserved")
     assert sorted(parse_ngsi_ld(entities, received_at=NOW)) == readings
     assert from_canonical("waterLevel", 1.5, "cm") == pytest.approx(150)

@@ -86,7 +86,9 @@ def test_simulator_is_deterministic_and_range_consistent() -> None:
     )
     assert whole == split
     assert simulate(DEVICES, JAN, JAN + timedelta(hours=6), seed=8, scenario=scen) != whole
-    assert len(whole) == 36 * sum(len(d.attributes) for d in DEVICES)
+    # Air-quality stations simulate PM2.5 and PM10 only (their temperature and humidity are not simulated).
+    simulated = {d.id: 2 if d.kind == DeviceKind.AIR_QUALITY else len(d.attributes) for d in DEVICES}
+    assert len(whole) == 36 * sum(simulated.values())
     assert all(a.observed_at <= b.observed_at for a, b in itertools.pairwise(whole))
 
 

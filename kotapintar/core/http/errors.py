@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kotapintar.core.errors import DomainError
@@ -22,16 +23,52 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+# (status, message, path) -> the answer in another standard's error shape.
+ErrorFormat = Callable[[int, str, str], Response]
+
+
+def register_error_format(app: FastAPI, prefix: str, fmt: ErrorFormat) -> None:
+    """Answer errors under a path prefix in another standard's shape (NGSI-LD ProblemDetails, …): a client
+    of that standard reads its own error format everywhere under its base path, 404 and 405 included."""
+    formats: dict[str, ErrorFormat] = getattr(app.state, "error_formats", {})
+    formats[prefix] = fmt
+    app.state.error_formats = formats
+
+
+def _other_format(request: Request, status: int, message: str) -> Response | None:
+    formats: dict[str, ErrorFormat] = getattr(request.app.state, "error_formats", {})
+    path = request.url.path
+    for prefix, fmt in formats.items():
+        if path.startswith(prefix):
+            return fmt(status, message, path)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers so no domain refusal or malformed request ever becomes a 500."""
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.http_status)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        other = _other_format(request, exc.http_status, exc.message)
+        if other is not None:
+            return other
+        headers = {"WWW-Authenticate": 'Bearer realm="kotapintar"'} if exc.http_status == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.details), status_code=exc.http_status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
+        other = _other_format(
+            request,
+            400,
+            "; ".join(
+                f"{_field_path(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in errors[:5]
+            ),
+        )
+        if other is not None:
+            return other
         for err in errors:
             if err.get("type") == "json_invalid":
                 ctx = err.get("ctx") or {}
@@ -54,7 +91,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        other = _other_format(request, exc.status_code, str(exc.detail))
+        if other is not None:
+            return other
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}.get(
             exc.status_code, "http_error"
         )

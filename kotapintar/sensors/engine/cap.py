@@ -249,6 +249,24 @@ def fill(template: str, values: Mapping[str, Any]) -> str:
     return template.format_map(_Defaulting(values))
 
 
+# What a Cancel says: the warning has ended (a Cancel that repeats the warning's text reads as a new one).
+CANCEL_TEXT = {
+    "id-ID": (
+        "Peringatan {event} di {area_name} telah berakhir",
+        "Peringatan {event} untuk {area_name} dicabut ({time_wib}). Kondisi yang memicunya sudah berakhir; "
+        "pesan ini membatalkan peringatan sebelumnya.",
+        "Tidak perlu tindakan darurat lagi. Tetap ikuti informasi resmi BPBD dan pemerintah daerah.",
+    ),
+    "en-US": (
+        "{event} warning for {area_name} has ended",
+        "The {event} warning for {area_name} was lifted ({time_wib}). The condition that triggered it is "
+        "over; this message cancels the earlier warning.",
+        "No emergency action is needed any more. Keep following official information from BPBD and the "
+        "local government.",
+    ),
+}
+
+
 def warning_from_rule(
     rule: Rule,
     *,
@@ -264,43 +282,79 @@ def warning_from_rule(
     expires_after: timedelta | None = timedelta(hours=6),
     catalog: LevelCatalog | None = None,
     english: bool = False,
+    observed: datetime | None = None,
 ) -> CapWarning:
-    """A CAP warning for a rule's open warning in an area, with the level's severity/urgency/certainty."""
+    """A CAP warning for a rule's open warning in an area, with the level's severity/urgency/certainty.
+
+    `sent` is when the message is issued and `expires` counts from it; `observed` is the time of the
+    observation behind it (a logger uploading hours of backlog after an outage raises the alarm long after
+    the water rose): it goes into the texts (`{time_wib}`) and the `kotapintar:observedAt` parameter, never
+    into `sent`, so a late message is not born expired. The `en-US` block is sent only when the rule has
+    English texts; a Cancel says that the warning has ended, in both languages.
+    """
     if rule.warning is None:
         raise CapInvalid(f"Aturan {rule.id} tidak punya teks peringatan.")
     cat = catalog or load_catalog()
     found = cat.find_level(level) if level else None
     hints = found[1].cap if found else None
     level_label = found[1].label if found else ("", "")
+    observed_at = observed or sent
     filled = {
         "area_name": area.area_desc,
         "level": level or "",
         "level_label": level_label[0],
-        "time_wib": sent.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB"),
+        "level_label_en": level_label[1],
+        "time_wib": observed_at.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB"),
         **(values or {}),
     }
     text = rule.warning
+    cancel = msg_type == "Cancel"
+    parameters = (
+        ("kotapintar:rule", rule.id),
+        ("kotapintar:level", level or ""),
+        ("kotapintar:observedAt", cap_time(observed_at)),
+    )
+
+    def texts(
+        language: str, event: str, headline: str, description: str, instruction: str
+    ) -> tuple[str, ...]:
+        if cancel:
+            ended = CANCEL_TEXT[language]
+            values_ = {**filled, "event": event.lower() if language == "id-ID" else event}
+            return tuple(fill(t, values_) for t in ended)
+        return fill(headline, filled), fill(description, filled), fill(instruction, filled)
+
+    headline, description, instruction = texts(
+        "id-ID", text.event, text.headline, text.description, text.instruction_for(level)
+    )
     info = CapInfo(
         category=text.category,
         event=text.event,
-        urgency=hints.urgency if hints else "Expected",
-        severity=hints.severity if hints else "Moderate",
-        certainty=hints.certainty if hints else "Likely",
-        headline=fill(text.headline, filled),
-        description=fill(text.description, filled),
-        instruction=fill(text.instruction_for(level), filled),
+        urgency="Past" if cancel else (hints.urgency if hints else "Expected"),
+        severity="Minor" if cancel else (hints.severity if hints else "Moderate"),
+        certainty="Observed" if cancel else (hints.certainty if hints else "Likely"),
+        headline=headline,
+        description=description,
+        instruction=instruction,
         areas=(area,),
         expires=sent + expires_after if expires_after else None,
-        parameters=(("kotapintar:rule", rule.id), ("kotapintar:level", level or "")),
+        parameters=parameters,
     )
     infos = [info]
-    if english and found:
+    if english and text.en is not None:
+        en = text.en
+        headline, description, instruction = texts(
+            "en-US", en.event, en.headline, en.description, en.instruction_for(level)
+        )
         infos.append(
             CapInfo(
                 **{
                     **info.__dict__,
                     "language": "en-US",
-                    "headline": f"{text.event} warning ({level_label[1]}): {area.area_desc}",
+                    "event": en.event,
+                    "headline": headline,
+                    "description": description,
+                    "instruction": instruction,
                 },
             )
         )

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
 from kotapintar.core.errors import DomainError
@@ -17,27 +17,40 @@ from kotapintar.sensors.engine.payloads import (
     TIME_KEYS,
     PayloadError,
     Reading,
-    parse_http,
+    parse_http_items,
     parse_mqtt,
     parse_time,
     parse_topic,
 )
 from kotapintar.sensors.engine.registry import BadApiKey, Device, DeviceRegistry, UnknownDevice
 
+MAX_ITEM_RESULTS = 1000
+
 
 @dataclass
 class IngestResult:
-    """Readings accepted from one message or request, and rejections by reason (never stored as data)."""
+    """Readings accepted from one message or request, and rejections by reason (never stored as data).
+
+    `ignored` counts attributes left out of accepted messages (not known, or not measured by the device's
+    kind); `messages` keeps the last message per (claimed device, reason) so the rejection counters can say
+    why; `items` is the per-item outcome of an HTTP batch; `held` counts readings from the future beyond the
+    device's tolerance (stored flagged `clock_skew`, kept out of last seen, health and rules).
+    """
 
     readings: list[Reading] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     by_device: Counter[tuple[str, str]] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+    messages: dict[tuple[str, str], str] = field(default_factory=dict)
+    items: list[dict[str, object]] = field(default_factory=list)
+    held: int = 0
 
     def reject(self, reason: str, message: str, count: int = 1, device_id: str = "-") -> None:
         """Count `count` rejected items under `reason` (and the claimed device, `-` when unknown)."""
         self.rejected[reason] += count
         self.by_device[(device_id[:128], reason)] += count
+        self.messages[(device_id[:128], reason)] = message[:300]
         if len(self.errors) < 20:
             self.errors.append(message)
 
@@ -106,17 +119,41 @@ def _accept_precise(
 ) -> None:
     """The reference pipeline for one message: every check in order, the first failure is the rejection."""
     claimed = "-"
+    ignored: Counter[str] = Counter()
     try:
         parsed = parse_topic(topic)
         claimed = parsed.device_id
         device = registry.authenticate(parsed.device_id, parsed.api_key)
-        _, readings = parse_mqtt(topic, payload, received_at=received_at, units_for=registry.units_for)
-        for r in readings:
-            registry.check_attribute(device, r.attribute)
+        _, readings = parse_mqtt(
+            topic,
+            payload,
+            received_at=received_at,
+            units_for=registry.units_for,
+            ignored=ignored,
+            keys_for=registry.keys_for,
+        )
+        readings = _measured_by(registry, device, readings, ignored)
     except DomainError as exc:
         result.reject(_reason(exc), exc.message, device_id=claimed)
         return
+    result.ignored.update(ignored)
     result.readings.extend(normalise(readings))
+
+
+def _measured_by(
+    registry: DeviceRegistry, device: Device, readings: list[Reading], ignored: Counter[str]
+) -> list[Reading]:
+    """The readings of attributes the device's kind measures; the others are counted in `ignored`.
+
+    A weather value inside an AirQualityObserved or a temperature sent by a river gauge's logger is not an
+    error in the message, so it must not cost the measurements next to it. Only a message with nothing the
+    device measures is refused (`sensor_wrong_attribute`), so a misconfigured device is still visible.
+    """
+    kept = [r for r in readings if r.attribute in device.attributes]
+    if not kept and readings:
+        registry.check_attribute(device, readings[0].attribute)  # raises sensor_wrong_attribute
+    ignored.update(r.attribute for r in readings if r.attribute not in device.attributes)
+    return kept
 
 
 # Topics remembered per registry; cleared when this many distinct topics were seen.
@@ -241,7 +278,8 @@ def _route(topic: str, registry: DeviceRegistry) -> _Route | _Refusal:
         device = registry.authenticate(parsed.device_id, parsed.api_key)
     except DomainError as exc:
         return _Refusal(_reason(exc), exc.message, parsed.device_id)
-    fast = parsed.attribute is None and parsed.protocol != "json"
+    # A device with its own key mapping (`t` may be temperature) always takes the precise path.
+    fast = parsed.attribute is None and parsed.protocol != "json" and not device.mapping
     return _Route(device, fast)
 
 
@@ -255,33 +293,67 @@ def accept_http(
 ) -> IngestResult:
     """Turn an HTTP body (single or batch) into readings; each device needs its key (header or per-device map).
 
-    Readings of unknown devices, with a wrong key or a wrong attribute are rejected and counted per device;
-    the rest of the batch is kept.
+    Item by item: an item that cannot be read, of an unknown device, with a wrong key or with nothing the
+    device measures is rejected with its reason and counted; the rest of the batch is kept. `items` says,
+    per item in body order, `accepted` (with readings, ignored attributes and readings held for a time in
+    the future) or `rejected` (with the reason and a message).
     """
     result = IngestResult()
     try:
-        readings = parse_http(payload, received_at=received_at, units_for=registry.units_for)
+        parsed = parse_http_items(
+            payload, received_at=received_at, units_for=registry.units_for, keys_for=registry.keys_for
+        )
     except PayloadError as exc:
         result.reject(exc.reason, exc.message)
         return result
-    by_device: dict[str, list[Reading]] = {}
-    for r in readings:
-        by_device.setdefault(r.device_id, []).append(r)
+    devices: dict[str, Device | DomainError] = {}
     accepted: list[Reading] = []
-    for device_id, items in sorted(by_device.items()):
-        key = (api_keys or {}).get(device_id, api_key)
+    for item in parsed:
+        claimed = item.device_id or "-"
         try:
-            if key is None:
-                raise BadApiKey(f"Kunci API perangkat '{device_id}' tidak ada.", device_id=device_id)
-            device = registry.authenticate(device_id, key)
-            for r in items:
-                registry.check_attribute(device, r.attribute)
+            if item.error is not None:
+                raise item.error
+            device_id = item.device_id or "-"
+            known = devices.get(device_id)
+            if known is None:
+                key = (api_keys or {}).get(device_id, api_key)
+                try:
+                    if key is None:
+                        raise BadApiKey(f"Kunci API perangkat '{device_id}' tidak ada.", device_id=device_id)
+                    known = registry.authenticate(device_id, key)
+                except DomainError as exc:
+                    known = exc
+                devices[device_id] = known
+            if isinstance(known, DomainError):
+                raise known
+            readings = _measured_by(registry, known, item.readings, item.ignored)
         except DomainError as exc:
-            result.reject(_reason(exc), exc.message, len(items), device_id=device_id)
+            reason = _reason(exc)
+            result.reject(reason, exc.message, max(len(item.readings), 1), device_id=claimed)
+            _note_item(result, item.index, claimed, "rejected", reason=reason, message=exc.message)
             continue
-        accepted.extend(items)
+        limit = received_at + timedelta(seconds=known.max_clock_skew_s)
+        held = sum(1 for r in readings if r.observed_at > limit)
+        result.held += held
+        result.ignored.update(item.ignored)
+        accepted.extend(readings)
+        _note_item(
+            result,
+            item.index,
+            claimed,
+            "accepted",
+            readings=len(readings),
+            ignored=sorted(item.ignored),
+            held_future=held,
+        )
     result.readings = normalise(accepted)
     return result
+
+
+def _note_item(result: IngestResult, index: int, device_id: str, status: str, **details: object) -> None:
+    """Record one item's outcome (bounded: a huge batch reports its first MAX_ITEM_RESULTS items)."""
+    if len(result.items) < MAX_ITEM_RESULTS:
+        result.items.append({"index": index, "device_id": device_id, "status": status, **details})
 
 
 def normalise(readings: Iterable[Reading]) -> list[Reading]:

@@ -64,7 +64,9 @@ ATTRIBUTES: dict[str, AttributeSpec] = {
 KIND_ATTRIBUTES: dict[DeviceKind, tuple[str, ...]] = {
     DeviceKind.WATER_LEVEL: ("waterLevel",),
     DeviceKind.RAIN_GAUGE: ("precipitation",),
-    DeviceKind.AIR_QUALITY: ("pm25", "pm10"),
+    # Air-quality stations also report the air's temperature and humidity (AirQualityObserved carries them);
+    # PM2.5 stays the main attribute.
+    DeviceKind.AIR_QUALITY: ("pm25", "pm10", "temperature", "relativeHumidity"),
     DeviceKind.WEATHER: ("temperature", "relativeHumidity", "windSpeed", "precipitation"),
     DeviceKind.TRAFFIC: ("intensity",),
     DeviceKind.FIRE_HOTSPOT: ("frp",),

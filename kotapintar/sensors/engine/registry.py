@@ -13,7 +13,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kotapintar.core.errors import NotFound, PermissionDenied, ValidationFailed
-from kotapintar.sensors.engine.kinds import ATTRIBUTES, KIND_ATTRIBUTES, DeviceKind, canonical_attribute
+from kotapintar.sensors.engine.kinds import (
+    ATTRIBUTES,
+    KIND_ATTRIBUTES,
+    DeviceKind,
+    UnitError,
+    canonical_attribute,
+    converter,
+)
 from kotapintar.sensors.engine.quality import QualityConfig
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -30,6 +37,21 @@ class BadApiKey(PermissionDenied):
     """A reading whose API key does not belong to the device (rejected, counted, never stored)."""
 
     code = "sensor_bad_api_key"
+
+
+class AttributeMapping(BaseModel):
+    """How one key a device sends maps to an attribute, as in a FIWARE IoT Agent's device provisioning
+    (`attributes: [{object_id, name, type, metadata.unitCode}]`): FIWARE's own UltraLight examples send `t`
+    for temperature, so what a key means belongs to the device, not to a global alias table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    object_id: str = Field(
+        min_length=1, max_length=64, description="the key in the payload (`t`, `h`, `lvl`)"
+    )
+    name: str = Field(description="the attribute it is (Smart Data Models name, e.g. temperature)")
+    type: str = Field("Number", description="the NGSI type; only Number is measured")
+    unit: str | None = Field(None, description="unit the device sends (UN/CEFACT code or symbol)")
 
 
 class Device(BaseModel):
@@ -56,6 +78,10 @@ class Device(BaseModel):
     max_clock_skew_s: int = Field(default=300, ge=0)
     thresholds: dict[str, float] = Field(default_factory=dict, description="named level -> value")
     api_key_hash: str | None = Field(default=None, description="sha256 hex of the device's API key")
+    mapping: tuple[AttributeMapping, ...] = Field(
+        default=(),
+        description="payload key -> attribute and unit (IoT Agent provisioning); wins over aliases",
+    )
 
     @field_validator("units", "valid_range", "max_rate_per_hour")
     @classmethod
@@ -74,6 +100,23 @@ class Device(BaseModel):
         for attr in [*self.units, *self.valid_range, *self.max_rate_per_hour]:
             if attr not in allowed:
                 raise ValueError(f"attribute '{attr}' does not belong to kind {self.kind.value}")
+        seen: set[str] = set()
+        for item in self.mapping:
+            name = canonical_attribute(item.name)
+            if name is None or name not in allowed:
+                raise ValueError(
+                    f"mapping {item.object_id}: '{item.name}' is not an attribute of kind {self.kind.value}"
+                )
+            if item.type != "Number":
+                raise ValueError(f"mapping {item.object_id}: only type Number is measured, not {item.type}")
+            if item.object_id in seen:
+                raise ValueError(f"mapping: object_id '{item.object_id}' appears twice")
+            seen.add(item.object_id)
+            if item.unit is not None:
+                try:
+                    converter(name, item.unit)
+                except UnitError as exc:
+                    raise ValueError(f"mapping {item.object_id}: {exc.message}") from exc
         for attr, (low, high) in self.valid_range.items():
             if low >= high:
                 raise ValueError(f"valid_range of {attr}: min {low} must be below max {high}")
@@ -83,6 +126,20 @@ class Device(BaseModel):
     def attributes(self) -> tuple[str, ...]:
         """The canonical attributes this device may report."""
         return KIND_ATTRIBUTES[self.kind]
+
+    @property
+    def payload_keys(self) -> dict[str, str]:
+        """Payload key -> canonical attribute of this device's mapping (empty without one)."""
+        return {m.object_id: str(canonical_attribute(m.name)) for m in self.mapping}
+
+    @property
+    def sent_units(self) -> dict[str, str]:
+        """The units the device sends: `units`, with the mapping's units over them."""
+        out = dict(self.units)
+        for m in self.mapping:
+            if m.unit is not None:
+                out[str(canonical_attribute(m.name))] = m.unit
+        return out
 
     @property
     def primary_attribute(self) -> str:
@@ -157,7 +214,14 @@ class DeviceRegistry:
     def units_for(self, device_id: str) -> Mapping[str, str] | None:
         """The units a device sends (for the payload parsers); None for unknown devices."""
         device = self._devices.get(device_id)
-        return device.units if device else None
+        if device is None:
+            return None
+        return device.sent_units if device.mapping else device.units
+
+    def keys_for(self, device_id: str) -> Mapping[str, str] | None:
+        """What the payload keys of a device mean (its IoT Agent mapping); None without a mapping."""
+        device = self._devices.get(device_id)
+        return device.payload_keys if device is not None and device.mapping else None
 
     def authenticate(self, device_id: str, api_key: str) -> Device:
         """The device if `api_key` is its key (stored hash, else derived from the secret); raises otherwise."""

@@ -184,8 +184,23 @@ Condition = Annotated[
 Combination.model_rebuild()
 
 
+class EnglishText(_Spec):
+    """The English version of a warning (the CAP `en-US` info block); without it no English block is sent:
+    an `en-US` block in Indonesian misleads the aggregators and readers that pick it."""
+
+    event: str
+    headline: str
+    description: str
+    instruction: dict[str, str] = Field(default_factory=dict, description="level code (or 'default') -> text")
+
+    def instruction_for(self, level: str | None) -> str:
+        """The instruction for `level`, else the default one."""
+        return self.instruction.get(level or "", self.instruction.get("default", ""))
+
+
 class WarningText(_Spec):
-    """What a public CAP warning of this rule says, in Indonesian; `{placeholders}` are filled in."""
+    """What a public CAP warning of this rule says, in Indonesian (and in English under `en`); `{placeholders}`
+    are filled in."""
 
     event: str
     category: str = "Met"
@@ -193,6 +208,7 @@ class WarningText(_Spec):
     description: str
     instruction: dict[str, str] = Field(default_factory=dict, description="level code (or 'default') -> text")
     public: bool = True
+    en: EnglishText | None = None
 
     @model_validator(mode="after")
     def _cat(self) -> WarningText:
