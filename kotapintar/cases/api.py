@@ -131,8 +131,8 @@ def reopen(case_id: int, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSumma
 
 @router.post("/cases/{case_id}/notes", response_model=EventView, status_code=201)
 def note(case_id: int, body: NoteIn, db: DbDep, actor: UserDep) -> EventView:
-    """Add an internal note to the timeline."""
-    return svc.add_note(db, actor, case_id, body.text)
+    """Add a note to the timeline: internal unless `visibility` is `public` (a reply the reporter reads)."""
+    return svc.add_note(db, actor, case_id, body.text, visibility=body.visibility)
 
 
 @router.get("/tasks", response_model=list[TaskView])

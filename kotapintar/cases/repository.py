@@ -230,6 +230,17 @@ class ReportRepository:
         rows = self.session.scalars(select(Reporter).where(Reporter.id.in_(ids))).all()
         return {r.id: r for r in rows}
 
+    def anonymous_case_ids(self, case_ids: Sequence[int]) -> set[int]:
+        """Which of these cases hold at least one anonymous report (their public location is coarsened)."""
+        if not case_ids:
+            return set()
+        stmt = (
+            select(Report.case_id)
+            .where(Report.case_id.in_(list(case_ids)), Report.anonymous.is_(True))
+            .distinct()
+        )
+        return {int(cid) for cid in self.session.scalars(stmt).all()}
+
 
 class TaskRepository:
     """All SQL about tasks."""

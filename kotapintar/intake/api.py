@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from kotapintar.cases import service as case_service
-from kotapintar.cases.schemas import CaseDetail, ReportIn, SubmitResult
-from kotapintar.core.access.actors import PUBLIC, channel_actor
+from kotapintar.cases.public import PublicCase, public_case
+from kotapintar.cases.schemas import ReportIn, SubmitResult
+from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.intake.submit import submit_report
 
@@ -38,8 +39,8 @@ def post_report(
     return result
 
 
-@router.get("/tickets/{ticket}", response_model=CaseDetail)
-def track_ticket(ticket: str, db: DbDep) -> CaseDetail:
-    """The public view of a case by its ticket: status and timeline, never personal data."""
+@router.get("/tickets/{ticket}", response_model=PublicCase)
+def track_ticket(ticket: str, db: DbDep) -> PublicCase:
+    """The public view of a case by its ticket: status and public timeline, never personal data or notes."""
     case_id = case_service.case_by_ticket(db, ticket)
-    return case_service.case_detail(db, PUBLIC, case_id)
+    return public_case(db, case_id)

@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from kotapintar.cases import public as public_view
 from kotapintar.cases import service as svc
 from kotapintar.cases.filters import CaseFilter
+from kotapintar.cases.public import PublicCase
 from kotapintar.cases.schemas import CaseSummary
 from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.http.deps import DbDep
@@ -15,7 +17,7 @@ from kotapintar.core.http.deps import DbDep
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
 
-def feature_of(case: CaseSummary) -> dict[str, Any]:
+def feature_of(case: CaseSummary | PublicCase) -> dict[str, Any]:
     """A case as a GeoJSON Feature for the map (properties as the map module reads them)."""
     return {
         "type": "Feature",
@@ -52,4 +54,4 @@ def public_cases(
 @router.get("/cases/{case_id}", response_model=dict[str, Any])
 def public_case(case_id: int, db: DbDep) -> dict[str, Any]:
     """One public case as a GeoJSON Feature (404 for confidential or unknown cases)."""
-    return feature_of(svc.case_detail(db, PUBLIC, case_id))
+    return feature_of(public_view.public_case(db, case_id))

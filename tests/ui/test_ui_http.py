@@ -269,7 +269,7 @@ def test_csv_export_shape_and_privacy(app: Any, db: Database) -> None:
     by_id = {int(row["id"]): row for row in rows}
     assert ids["public"] in by_id and ids["secret"] not in by_id
     sensitive = by_id[ids["sensitive"]]
-    assert sensitive["location_precision"] in ("desa", "hidden")
+    assert sensitive["location_precision"] in ("area", "hidden")
     assert "pingsan" not in sensitive["title"].lower()
     assert sensitive["lon"] != "114.39"
     assert by_id[ids["public"]]["location_precision"] == "exact"
@@ -284,7 +284,7 @@ def test_geojson_export_shape_and_privacy(app: Any, db: Database) -> None:
     assert ids["secret"] not in by_id and ids["public"] in by_id
     assert by_id[ids["public"]]["geometry"]["type"] == "Point"
     sensitive = by_id[ids["sensitive"]]
-    assert sensitive["properties"]["location_precision"] in ("desa", "hidden")
+    assert sensitive["properties"]["location_precision"] in ("area", "hidden")
     if sensitive["geometry"] is not None:
         assert sensitive["geometry"]["coordinates"] != [114.39, -3.0]
     portal = TestClient(app).get("/beranda/peta.geojson").json()
