@@ -54,7 +54,7 @@ templates.env.globals["duration"] = duration
 
 COMMAND_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
-AGENCY_ROLES = frozenset({Role.AGENCY_OFFICER, Role.LIAISON})
+AGENCY_ROLES = frozenset({Role.AGENCY_OFFICER, Role.LIAISON, Role.AGENCY_HEAD})
 
 
 LIVE_EVENTS = ",".join(e.value for e in EventType)
