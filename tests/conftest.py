@@ -62,6 +62,9 @@ def make_settings(url: str, tmp: Path) -> Settings:
         media_dir=tmp / "media",
         demo_report_interval_s=0,
         stream_poll_s=0.05,
+        # Tests submit many reports from one address and phone; tests of the limits set their own.
+        rate_limit_per_ip="10000/minute",
+        rate_limit_per_phone="10000/hour",
     )
 
 

@@ -21,7 +21,9 @@ from kotapintar.channels import api as channels_router
 from kotapintar.core.access import api as auth
 from kotapintar.core.access.auth import SessionSigner
 from kotapintar.core.db.database import Database
+from kotapintar.core.http.cache import NoStoreForCredentials
 from kotapintar.core.http.errors import error_body, install_error_handlers
+from kotapintar.core.http.logs import install_log_redaction
 from kotapintar.core.http.security import SecurityHeadersMiddleware, configure_csrf
 from kotapintar.core.http.templating import mount_static
 from kotapintar.core.i18n import LocaleMiddleware
@@ -87,6 +89,7 @@ class _TooLarge(Exception):
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """Build the application for `settings` (default: from the environment)."""
     wire()
+    install_log_redaction()
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
 
@@ -139,6 +142,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.add_middleware(LocaleMiddleware, secure_cookie=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
+    app.add_middleware(NoStoreForCredentials)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

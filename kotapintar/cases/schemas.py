@@ -170,7 +170,7 @@ class MergeIn(BaseModel):
     """The surviving case this one is a duplicate of."""
 
     model_config = ConfigDict(extra="forbid")
-    into_case_id: int
+    into_case_id: int = Field(..., ge=1, le=2**63 - 1)
     reason: str | None = Field(None, max_length=2000)
 
 

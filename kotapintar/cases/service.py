@@ -474,6 +474,8 @@ def list_cases(
     if cursor:
         try:
             before_id = int(cursor)
+            if not 0 < before_id < 2**63:
+                raise ValueError(cursor)
         except ValueError as exc:
             raise ValidationFailed("cursor tidak sah; pakai next_cursor dari halaman sebelumnya.") from exc
     with db.reading() as uow:

@@ -15,11 +15,12 @@ from kotapintar.cases.schemas import ReportIn, SubmitResult
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.uow import UnitOfWork
-from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.errors import Conflict, ValidationFailed
 from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType, utcnow
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.intake.assess import assess_report
+from kotapintar.intake.guard import check_report_text
 from kotapintar.sop.runtime import start_case_sop
 from kotapintar.triage.assessment import Assessment
 
@@ -68,6 +69,7 @@ def submit_report(
             f"{settings.max_description_chars}). Ringkas laporannya / shorten the description.",
             field="description",
         )
+    check_report_text(report.description, report.attributes, report.address)
     key = _idempotency_key(actor, report, idempotency_key)
     assessment = assess_report(db, report, settings)
     try:
@@ -83,9 +85,28 @@ def submit_report(
             raise
         with db.reading() as uow:
             earlier = _replay(uow, key)
-        if earlier is None:
+            first = uow.repo(ReportRepository).by_idempotency_key(key)
+        if earlier is None or first is None:
             raise
+        if not _same_report(first, report):
+            raise Conflict(
+                "Idempotency-Key ini sudah dipakai untuk laporan lain; pakai kunci baru untuk laporan baru / "
+                "this Idempotency-Key was used for a different report; use a new key.",
+                code="idempotency_key_reused",
+                ticket=earlier.ticket,
+            ) from None
         return earlier
+
+
+def _same_report(first: Any, again: ReportIn) -> bool:
+    """True when a retry carries the report first sent with its key (text and place)."""
+
+    def near(a: float | None, b: float | None) -> bool:
+        return (a is None) == (b is None) and (a is None or b is None or abs(a - b) < 1e-7)
+
+    return (
+        first.description == again.description and near(first.lon, again.lon) and near(first.lat, again.lat)
+    )
 
 
 def _report_row(

@@ -34,6 +34,7 @@ from kotapintar.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kotapintar.core.events.types import EventType, utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.intake.chat import submit_citizen_report
+from kotapintar.intake.guard import check_media_urls, is_web_url
 from kotapintar.intake.media import Upload
 from kotapintar.open311.repository import Open311Repository
 from kotapintar.sop.calendar import WorkingCalendar
@@ -351,6 +352,7 @@ def submit_open311_request(
     if len(description) < 3:
         description = f"{service.name}: {description}"
     attributes = _check_attributes(service, request.attributes)
+    check_media_urls([u for u in request.media_urls if u])
     if request.address_id:
         attributes["address_id"] = request.address_id
     name = " ".join(p for p in (request.first_name, request.last_name) if p) or None
@@ -433,8 +435,10 @@ def _media_url(reports: list[tuple[list[Any], dict[str, Any]]], confidential: bo
                 return str(item["url"])
     for _, attributes in reports:
         links = attributes.get("media_url")
-        if isinstance(links, list) and links:
-            return str(links[0])
+        if isinstance(links, list):
+            for link in links:  # only web links are republished (never javascript: or data:)
+                if isinstance(link, str) and is_web_url(link):
+                    return link
     return None
 
 
@@ -669,6 +673,7 @@ def apply_update(db: Database, client: Actor, update: UpdateIn, settings: Settin
             if event.type == EventType.NOTE_ADDED and marker in str(event.payload.get("text", "")):
                 # The same update sent again (a retry): answer as the first time, change nothing.
                 return _answer_id(full, event.id)
+    check_media_urls([u for u in update.media_urls if u])
     current = CaseStatus(detail.status)
     resolution = update.description.strip() or "Ditangani melalui sistem mitra / handled by a partner system."
     steps = _plan(status, current, resolution, update.description.strip() or None)

@@ -12,6 +12,7 @@ from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.public import PublicCase
 from kotapintar.cases.schemas import CaseSummary
 from kotapintar.core.access.actors import PUBLIC
+from kotapintar.core.http.bounds import IdPath
 from kotapintar.core.http.deps import DbDep
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
@@ -52,6 +53,6 @@ def public_cases(
 
 
 @router.get("/cases/{case_id}", response_model=dict[str, Any])
-def public_case(case_id: int, db: DbDep) -> dict[str, Any]:
+def public_case(case_id: IdPath, db: DbDep) -> dict[str, Any]:
     """One public case as a GeoJSON Feature (404 for confidential or unknown cases)."""
     return feature_of(public_view.public_case(db, case_id))
