@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import BaseModel
 
 from kotapintar.core.access import auth
 from kotapintar.core.http.deps import SESSION_COOKIE, DbDep, SettingsDep, UserDep
+from kotapintar.core.http.security import csrf_token_for, require_same_origin
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -28,6 +29,7 @@ class MeOut(BaseModel):
     agency_code: str | None
     roles: list[str]
     permissions: list[str]
+    csrf_token: str | None = None  # for browser sessions: send it as X-CSRF-Token on unsafe API calls
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -43,7 +45,7 @@ def issue_token(
     return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
 
 
-@router.post("/auth/session", status_code=204)
+@router.post("/auth/session", status_code=204, dependencies=[Depends(require_same_origin)])
 def open_session(
     request: Request,
     response: Response,
@@ -71,9 +73,10 @@ def close_session(response: Response) -> None:
 
 
 @router.get("/me", response_model=MeOut)
-def me(actor: UserDep) -> dict[str, Any]:
-    """The logged-in caller, with roles and permissions."""
+def me(request: Request, actor: UserDep) -> dict[str, Any]:
+    """The logged-in caller, with roles and permissions (and the CSRF token of a cookie session)."""
     return {
+        "csrf_token": csrf_token_for(request),
         "username": actor.name.removeprefix("user:"),
         "agency_code": actor.agency_code,
         "roles": sorted(r.value for r in actor.roles),
