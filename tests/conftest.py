@@ -244,3 +244,11 @@ def launch_chromium() -> Iterator[Any]:
 def chromium() -> Iterator[Any]:
     """A headless chromium for one test (see `launch_chromium`)."""
     yield from launch_chromium()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_throttle() -> None:
+    """Failed logins are counted process-wide; each test starts with none (tests of the throttle too)."""
+    from kotapintar.core.access.throttle import login_throttle
+
+    login_throttle().reset()

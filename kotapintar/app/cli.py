@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from kotapintar.app import cli_access
 from kotapintar.core.access.roles import Role
 from kotapintar.core.errors import DomainError
 from kotapintar.dispatch import cli as dispatch_commands
@@ -50,6 +51,7 @@ app.add_typer(sop_commands.app, name="sop")
 app.add_typer(triage_commands.app, name="triage")
 app.add_typer(dispatch_commands.app, name="dispatch")
 app.add_typer(sensors_commands.app, name="sensors")
+cli_access.register(app, user_app)  # user disable|enable|reset-password, token revoke (issue 16)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -229,6 +231,11 @@ def serve(
     from kotapintar.core.settings import get_settings
 
     settings = get_settings()
+    if demo and settings.environment == "production":
+        _fail(
+            "serve --demo menolak berjalan di produksi (kata sandi demo dipublikasikan) / "
+            "serve --demo refuses to run in production: the demo password is public."
+        )
     db = open_database(settings)
     simulator = None
     if demo:

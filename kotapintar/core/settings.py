@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-secret-change-me"
+MIN_SECRET_CHARS = 32  # production refuses shorter secrets (sessions, CSRF and unit tokens derive from it)
 
 
 class Settings(BaseSettings):
@@ -189,11 +190,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError(
-                "KOTAPINTAR_SECRET_KEY must be set to a long random value in production "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
-            )
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    f"KOTAPINTAR_SECRET_KEY must be a random value of at least {MIN_SECRET_CHARS} characters in "
+                    "production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                )
+            # Session cookies never travel over plain HTTP in production, whatever the setting says.
+            object.__setattr__(self, "cookie_secure", True)
         return self
 
     @property

@@ -38,7 +38,7 @@ def current_actor(request: Request, db: Annotated[Database, Depends(get_db)]) ->
         signed = request.app.state.signer.read(cookie)
         if signed is not None:
             try:
-                actor = auth.actor_from_user_id(db, signed[0])
+                actor = auth.actor_from_session(db, signed[0], signed[1])
                 request.state.session_id = signed[1]
                 if request.url.path.startswith("/api/"):
                     # The browser sends the cookie on its own: unsafe API calls must prove they come from
