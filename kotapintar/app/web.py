@@ -35,6 +35,7 @@ from kotapintar.intake import media_api as media_router
 from kotapintar.intake import pages as citizen
 from kotapintar.open311 import api as open311_router
 from kotapintar.portal import api as public
+from kotapintar.portal import audit as audit_page
 from kotapintar.sensors import api as sensors_router
 from kotapintar.sop import api as sop_router
 from kotapintar.sop import pages as sop_pages
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(tasks_router.router)  # SOP tasks, closure, re-routing (issue 3)
     app.include_router(sop_router.router)
     app.include_router(sop_pages.router)
+    app.include_router(audit_page.router)  # the signed checkpoints of the event log (issue 16)
     mount_static(app)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 

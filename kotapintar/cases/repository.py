@@ -116,6 +116,13 @@ class CaseRepository:
             ).scalar_one_or_none()
         return self.session.get(Case, case_id)
 
+    def all_by_id_desc(self, before_id: int | None, limit: int) -> Sequence[Case]:
+        """Every case, newest id first, keyset-paginated (audits walk the whole table)."""
+        stmt = select(Case)
+        if before_id is not None:
+            stmt = stmt.where(Case.id < before_id)
+        return self.session.scalars(stmt.order_by(Case.id.desc()).limit(limit)).all()
+
     def by_ticket(self, ticket: str) -> Case | None:
         """One case by its public ticket number."""
         return self.session.scalars(select(Case).where(Case.ticket == ticket)).first()

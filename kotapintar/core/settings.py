@@ -188,6 +188,21 @@ class Settings(BaseSettings):
         0.88, description="Gazetteer: how closely (0-1) words must match a place name to locate a report."
     )
 
+    # --- audit (signed checkpoints of the event log, kept outside the database)
+    audit_signing_key_path: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM) that signs audit checkpoints; a file or mounted secret, never in "
+        "the database (`kotapintar audit keygen --out FILE`). Unset: no checkpoints are written.",
+    )
+    audit_checkpoint_path: Path = Field(
+        Path("var/audit/checkpoint.json"),
+        description="Where the latest signed checkpoint is published (also served at /audit/checkpoint.json); "
+        "dated copies are kept in history/ next to it. Copy them somewhere the database admin cannot write.",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        300.0, description="How often the worker writes a signed checkpoint (0 disables)."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

@@ -10,6 +10,7 @@ import h3
 from sqlalchemy.exc import IntegrityError
 
 from kotapintar.cases.lifecycle import CaseStatus
+from kotapintar.cases.projections import pii_fingerprint
 from kotapintar.cases.repository import CaseRepository, ReportRepository
 from kotapintar.cases.schemas import ReportIn, SubmitResult
 from kotapintar.core.access.actors import Actor
@@ -137,6 +138,16 @@ def _report_row(
     }
 
 
+def _pii_fingerprint(report: ReportIn, reporter_id: int | None) -> dict[str, str]:
+    """The salted hash of the reporter's personal data for the event (never the data): edits to the
+    reporters row outside the log are found by `audit verify --projections`."""
+    person = report.reporter
+    if reporter_id is None or person is None:
+        return {}
+    email = str(person.email) if person.email else None
+    return {"reporter_sha256": pii_fingerprint(person.name, person.phone, email, person.nik)}
+
+
 def _store_reporter(uow: UnitOfWork, report: ReportIn, now: datetime) -> int | None:
     person = report.reporter
     if person is None or not any((person.name, person.phone, person.email, person.nik)):
@@ -182,6 +193,7 @@ def _join_existing(
             "anonymous": report.anonymous,
             "auto_merged": True,
             "duplicate_score": dict(assessment.possible_duplicates).get(case.id),
+            **_pii_fingerprint(report, reporter_id),
         },
     )
     return SubmitResult(
@@ -245,7 +257,12 @@ def _create(
         "confidential": report.confidential,
         "precision": loc.precision if loc else "unknown",
     }
-    received = {"report_id": report_id, "channel": report.channel, "anonymous": report.anonymous}
+    received = {
+        "report_id": report_id,
+        "channel": report.channel,
+        "anonymous": report.anonymous,
+        **_pii_fingerprint(report, reporter_id),
+    }
     uow.events.append_many(
         stream=stream,
         case_id=case_id,
