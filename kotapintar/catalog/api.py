@@ -81,4 +81,7 @@ def regions(
 @router.get("/units", response_model=list[UnitOut])
 def units(db: DbDep, actor: UserDep, agency: str | None = None) -> list[UnitOut]:
     """Units with their status and last position (staff only: live positions include police patrols)."""
-    return [UnitOut.model_validate(u, from_attributes=True) for u in catalog_service.units(db, agency)]
+    return [
+        UnitOut.model_validate(u, from_attributes=True)
+        for u in catalog_service.units(db, agency, actor=actor)
+    ]

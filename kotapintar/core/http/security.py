@@ -176,6 +176,14 @@ def csrf_token_for(request: Request) -> str | None:
     return issue_csrf_token(session_id, config.secret) if session_id else None
 
 
+def page_csrf_token(request: Request) -> str:
+    """The token forms of a page carry: the session's, or — for a page read without a browser session
+    (a bearer token, a script) — one bound to a throwaway id, so the page renders and its forms are refused."""
+    config = _config(request)
+    session_id = config.session_id(request) or "sessionless:" + secrets.token_urlsafe(12)
+    return issue_csrf_token(session_id, config.secret)
+
+
 class CsrfFailed(HTTPException):
     """403 for a missing or wrong CSRF token; `detail` is a message for a person in their language."""
 
@@ -260,6 +268,7 @@ __all__ = [
     "configure_csrf",
     "csrf_token_for",
     "issue_csrf_token",
+    "page_csrf_token",
     "require_csrf",
     "require_same_origin",
     "same_origin",
