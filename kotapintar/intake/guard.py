@@ -23,6 +23,7 @@ MAX_ATTRIBUTE_NODES = 500  # values in the whole tree (keys, list items, scalars
 MAX_ATTRIBUTE_DEPTH = 5  # {"a": {"b": [1]}} is depth 3
 MAX_ATTRIBUTE_BYTES = 16 * 1024  # the JSON as stored
 MIN_VISIBLE_CHARS = 3
+MAX_SAFE_INTEGER = 2**53  # beyond it JSON numbers lose precision in JavaScript and many databases
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 
 
@@ -85,6 +86,11 @@ def _walk(value: Any, depth: int, counter: list[int]) -> None:
                 field="attributes",
                 code="invalid_text",
             )
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        raise ValidationFailed(
+            "attributes berisi angka terlalu besar (maks. 2^53) / attributes hold a number beyond 2^53.",
+            field="attributes",
+        )
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValidationFailed(
             "attributes berisi NaN/Infinity / attributes hold NaN or Infinity.", field="attributes"

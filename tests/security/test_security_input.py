@@ -251,3 +251,39 @@ def test_case_pages_survive_the_deepest_attributes_accepted(client: TestClient) 
     op = _login(client, "operator")
     for path in (f"/api/v1/cases/{case_id}", f"/api/v1/tickets/{ticket}", f"/lacak/{ticket}"):
         assert client.get(path, headers=op).status_code == 200, path
+
+
+def test_bad_input_battery_on_the_json_api(client: TestClient, db: Database) -> None:
+    """NaN, infinities, swapped coordinates, giant numbers, bad UTF-8 and broken JSON: 4xx, nothing stored."""
+    raw = [
+        b'{"service_code": "jalan_rusak", "description": "Jalan rusak parah", "lon": NaN, "lat": -3.0}',
+        b'{"service_code": "jalan_rusak", "description": "Jalan rusak parah", "lon": Infinity, "lat": -3.0}',
+        b'{"service_code": "jalan_rusak", "description": "Jalan rusak \xff\xfe parah", "lon": 114.39, "lat": -3.0}',
+        b'{"service_code": "jalan_rusak", "description": "Jalan rusak parah", "lon": 1e400, "lat": -3.0}',
+        b'{"service_code": "jalan_rusak", "description": "Jalan rusak parah", "lon": 114.39, "lat": -3.0',
+        b'{"service_code": "jalan_rusak", "description": "Jalan rusak parah", "lon": -3.0, "lat": 114.39}',
+        b'{"service_code": "jalan_rusak", "description": "Jalan rusak parah", "lon": 114.39, "lat": -3.0, '
+        b'"attributes": {"n": 99999999999999999999999999999999999999}}',
+        b"[]",
+        b'"teks"',
+    ]
+    for body in raw:
+        r = client.post("/api/v1/reports", content=body, headers={"Content-Type": "application/json"})
+        assert 400 <= r.status_code < 500, (body[:80], r.status_code, r.text[:200])
+        assert "error" in r.json()
+    assert _count(db, Report) == 0
+
+
+def test_bad_input_on_open311_is_400_and_stores_nothing(client: TestClient, db: Database) -> None:
+    key = create_api_key(db, "fms-bad")
+    base = {"api_key": key, "service_code": "jalan_rusak", "lat": "-3.0", "long": "114.39"}
+    for extra in (
+        {"description": "ada\x00nul di sini"},
+        {"description": "\u200b\u200b\u200b\u200b\u200b\u200b"},
+        {"description": "Jalan rusak", "lat": "NaN"},
+        {"description": "Jalan rusak", "long": "1e400"},
+        {"description": "Jalan rusak", "attribute[x]": "a\x00b"},
+    ):
+        r = client.post("/open311/v2/requests.json", data={**base, **extra})
+        assert 400 <= r.status_code < 500, (extra, r.status_code, r.text[:200])
+    assert _count(db, Report) == 0
