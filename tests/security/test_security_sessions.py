@@ -82,30 +82,44 @@ def test_bearer_token_can_be_revoked_by_its_holder(client: TestClient) -> None:
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
 
 
+def _new_user(db: Database, username: str) -> None:
+    """A user of this test only (users are reference data kept between tests on PostgreSQL)."""
+    create_user(
+        db,
+        ADMIN,
+        username=username,
+        password=STRONG,
+        full_name=username,
+        agency_code="pupr",
+        roles=["agency_officer"],
+    )
+
+
 def test_disable_enable_and_reset_password_end_access_at_once(client: TestClient, db: Database) -> None:
-    token = _token(client, "pupr.petugas")
+    _new_user(db, "uji.petugas")
+    token = _token(client, "uji.petugas", STRONG)
     bearer = {"Authorization": f"Bearer {token}"}
-    client.post("/api/v1/auth/session", data={"username": "pupr.petugas", "password": DEMO_PASSWORD})
-    change = accounts.disable_user(db, ADMIN, "pupr.petugas")
+    client.post("/api/v1/auth/session", data={"username": "uji.petugas", "password": STRONG})
+    change = accounts.disable_user(db, ADMIN, "uji.petugas")
     assert change.revoked == 2 and not change.active
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
     assert client.get("/api/v1/me").status_code == 401  # the cookie session too
-    assert _token(client, "pupr.petugas") == 401
-    accounts.enable_user(db, ADMIN, "pupr.petugas")
-    token = _token(client, "pupr.petugas")
+    assert _token(client, "uji.petugas", STRONG) == 401
+    accounts.enable_user(db, ADMIN, "uji.petugas")
+    token = _token(client, "uji.petugas", STRONG)
     assert isinstance(token, str)
     with pytest.raises(ValidationFailed):
-        accounts.reset_password(db, ADMIN, "pupr.petugas", "password12")
-    accounts.reset_password(db, ADMIN, "pupr.petugas", STRONG)
+        accounts.reset_password(db, ADMIN, "uji.petugas", "password12")
+    accounts.reset_password(db, ADMIN, "uji.petugas", "Kapuas-jembatan-baru-88")
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
-    assert _token(client, "pupr.petugas") == 401
-    assert isinstance(_token(client, "pupr.petugas", STRONG), str)
+    assert _token(client, "uji.petugas", STRONG) == 401
+    assert isinstance(_token(client, "uji.petugas", "Kapuas-jembatan-baru-88"), str)
     kinds = {
         e["username"]
         for t in ("user_disabled", "user_enabled", "user_password_reset")
         for e in _events(db, t)
     }
-    assert kinds == {"pupr.petugas"}
+    assert kinds == {"uji.petugas"}
 
 
 def _cli(db: Database, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -132,12 +146,13 @@ def test_cli_disables_users_and_revokes_tokens(client: TestClient, db: Database)
     run = _cli(db, "token", "revoke", str(token))
     assert run.returncode == 0, run.stderr
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
-    other = _token(client, "operator2")
-    run = _cli(db, "user", "disable", "operator2")
+    _new_user(db, "uji.cli")
+    other = _token(client, "uji.cli", STRONG)
+    run = _cli(db, "user", "disable", "uji.cli")
     assert run.returncode == 0, run.stderr
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {other}"}).status_code == 401
-    assert _cli(db, "user", "enable", "operator2").returncode == 0
-    run = _cli(db, "user", "reset-password", "operator2", env={"KOTAPINTAR_NEW_PASSWORD": "aaaaaaaaaa"})
+    assert _cli(db, "user", "enable", "uji.cli").returncode == 0
+    run = _cli(db, "user", "reset-password", "uji.cli", env={"KOTAPINTAR_NEW_PASSWORD": "aaaaaaaaaa"})
     assert run.returncode == 2 and "mudah ditebak" in run.stderr
 
 
