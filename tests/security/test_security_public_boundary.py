@@ -3,6 +3,7 @@ and sensitive reports never reach a public output; a public reply does."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,12 +11,18 @@ from fastapi.testclient import TestClient
 
 from kotapintar.app.reference import DEMO_PASSWORD
 from kotapintar.app.web import create_app
+from kotapintar.cases import service as svc
 from kotapintar.cases.public import public_point
 from kotapintar.cases.stream import filter_for
-from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.actors import Actor, channel_actor
+from kotapintar.core.access.auth import create_api_key
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.intake.abuse import limiter
+from kotapintar.intake.submit import submit_report
+from tests.conftest import LiveServer
+from tests.helpers import actor, report
+from tests.spine.test_spine_stream import read_events
 
 INTERNAL = ("CATATAN-VERIFIKASI-RHS", "CATATAN-DISPOSISI-RHS", "CATATAN-INTERNAL-RHS", "user:operator")
 EXACT_LON, EXACT_LAT = 114.391234, -3.012345
@@ -147,3 +154,18 @@ def test_anonymous_and_sensitive_places_are_coarsened_the_same_way_everywhere(cl
         for exact in ("114.391234", "3.012345", "114.421234", "3.042345"):
             assert exact not in text, f"exact coordinate {exact} on {where}"
         assert "Pak Joko" not in text, f"sensitive description on {where}"
+
+
+def test_sse_stream_over_http_gives_an_api_key_the_public_cut(
+    live_server: LiveServer, db: Database, settings: Settings
+) -> None:
+    """The live stream itself (not only its filter), read with an Open311 client's key."""
+    key = create_api_key(db, "fms-stream")
+    case_id = submit_report(db, channel_actor("web"), report(), settings=settings).case_id
+    op = actor(db, "operator")
+    svc.add_note(db, op, case_id, INTERNAL[2])
+    svc.verify_case(db, op, case_id, note=INTERNAL[0])
+    got = read_events(f"{live_server.url}/api/v1/stream?after=0", {"X-API-Key": key}, want=2, timeout=5)
+    assert [e["type"] for e in got] == ["case_created", "case_verified"]
+    _no_internal(json.dumps(got), "SSE for an API key")
+    assert all(e["actor"] in ("warga", "petugas", "sistem") for e in got)
