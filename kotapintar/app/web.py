@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kotapintar import __version__
 from kotapintar.app import ui as web_ui
+from kotapintar.app.openapi import install_openapi
 from kotapintar.app.wiring import wire
 from kotapintar.cases import api as cases
 from kotapintar.cases import pages
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
     app.state.sensor_ingestors = []  # MQTT sensor subscribers the server runs (set by `kotapintar serve`)
     install_error_handlers(app)
+    install_openapi(app)  # security schemes and error bodies from the route policies (issue 16)
     for module in (auth, reports, cases, catalog, public, stream):
         app.include_router(module.router)
     app.include_router(pages.router)

@@ -75,3 +75,19 @@ def test_no_generated_input_makes_a_server_error(app: Any) -> None:
         run()
     print(f"schemathesis: {len(operations)} operations, {calls} calls, {len(errors)} server errors")
     assert not errors, "\n".join(errors[:30])
+
+
+def test_openapi_declares_auth_schemes_and_error_bodies(app: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        spec = client.get("/openapi.json").json()
+    assert {"bearerAuth", "sessionCookie", "apiKeyHeader", "unitToken"} <= set(
+        spec["components"]["securitySchemes"]
+    )
+    verify = spec["paths"]["/api/v1/cases/{case_id}/verify"]["post"]
+    assert {"bearerAuth": []} in verify["security"]
+    assert verify["responses"]["403"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "security" not in spec["paths"]["/api/v1/tickets/{ticket}"]["get"]
