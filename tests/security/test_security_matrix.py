@@ -237,3 +237,36 @@ def test_role_route_matrix_with_planted_secrets(world: tuple[TestClient, Planted
                     failures += [problem] if problem else []
     print(f"role × route matrix: {checked} calls, {len(failures)} failures")
     assert not failures, "\n".join(failures[:60])
+
+
+WRITES: list[tuple[str, dict[str, Any] | None]] = [
+    ("verify", None),
+    ("reject", {"reason": "laporan palsu sekali"}),
+    ("merge", {"into_case_id": 1}),
+    ("assign", {"agency_code": "pupr"}),
+    ("resolve", {"resolution": "sudah selesai"}),
+    ("close", None),
+    ("reopen", {"reason": "belum beres juga"}),
+    ("notes", {"text": "catatan dari luar"}),
+    ("triage", {"service": "jalan_rusak"}),
+    ("reroute", {"agency_code": "pupr", "reason": "bukan wewenang kami"}),
+]
+
+
+def test_wrong_role_writes_are_refused(world: tuple[TestClient, Planted, dict[str, Any]]) -> None:
+    """Roles outside a case's reach cannot change it: the rahasia Polres case as crew, the PUPR head and
+    officer, the PLN liaison, a client key and the public."""
+    client, planted, headers = world
+    case_id = planted.cases["rahasia"]
+    before = client.get(f"/api/v1/cases/{case_id}", headers=headers["admin"]).json()
+    failures, calls = [], 0
+    for role in ("public", "client", "crew", "head", "officer", "liaison"):
+        for action, body in WRITES:
+            r = client.post(f"/api/v1/cases/{case_id}/{action}", headers=headers[role], json=body)
+            calls += 1
+            if not 400 <= r.status_code < 500:
+                failures.append(f"{role} POST {action}: {r.status_code} {r.text[:120]}")
+    after = client.get(f"/api/v1/cases/{case_id}", headers=headers["admin"]).json()
+    print(f"wrong-role writes: {calls} calls, {len(failures)} accepted")
+    assert not failures, failures
+    assert (after["status"], len(after["timeline"])) == (before["status"], len(before["timeline"]))
