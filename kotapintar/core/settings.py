@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     )
     rate_limit_per_ip: str = Field("30/minute", description="Report submissions allowed per IP address.")
     rate_limit_per_phone: str = Field("10/hour", description="Report submissions allowed per phone number.")
+    rate_limit_storage_url: str = Field(
+        "memory://",
+        description="Where rate limits and failed logins are counted: memory:// (one process) or "
+        "redis://host:6379/0 to share the counts between web processes (needs the `redis` extra).",
+    )
     # --- sensors
     mqtt_url: str | None = Field(
         None,

@@ -43,9 +43,7 @@ def issue_token(
     password: Annotated[str, Form(min_length=1, max_length=200)],
 ) -> TokenOut:
     """Exchange username and password (form fields) for a bearer token."""
-    user = auth.authenticate(
-        db, username, password, address=_address(request), production=_production(settings)
-    )
+    user = auth.authenticate(db, username, password, **_login_context(request, settings))
     issued = auth.issue_token(db, user, settings.token_max_age_s)
     return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
 
@@ -60,9 +58,7 @@ def open_session(
     password: Annotated[str, Form(min_length=1, max_length=200)],
 ) -> None:
     """Log a browser in: sets the signed, HttpOnly session cookie (a server-side session)."""
-    user = auth.authenticate(
-        db, username, password, address=_address(request), production=_production(settings)
-    )
+    user = auth.authenticate(db, username, password, **_login_context(request, settings))
     sid = auth.open_session(db, user, settings.session_max_age_s)
     response.set_cookie(
         SESSION_COOKIE,
@@ -92,12 +88,13 @@ def revoke_token(request: Request, db: DbDep) -> None:
         raise NotAuthenticated("Kirim token yang masih berlaku / send a valid bearer token.")
 
 
-def _address(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def _production(settings: Settings) -> bool:
-    return settings.environment == "production"
+def _login_context(request: Request, settings: Settings) -> dict[str, Any]:
+    """Who is trying (the address), the production flag and where failed logins are counted."""
+    return {
+        "address": request.client.host if request.client else None,
+        "production": settings.environment == "production",
+        "throttle_storage": settings.rate_limit_storage_url,
+    }
 
 
 @router.get("/me", response_model=MeOut)

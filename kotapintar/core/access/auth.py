@@ -47,7 +47,13 @@ def actor_for(user: User) -> Actor:
 
 
 def authenticate(
-    db: Database, username: str, password: str, *, address: str | None = None, production: bool = False
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    address: str | None = None,
+    production: bool = False,
+    throttle_storage: str = "memory://",
 ) -> User:
     """The user with these credentials, or NotAuthenticated (same answer for unknown user or bad password).
 
@@ -55,7 +61,7 @@ def authenticate(
     with LoginThrottled (429), logged as a `login_throttled` event. In `production` the published demo
     password never logs anyone in.
     """
-    throttle = login_throttle()
+    throttle = login_throttle(throttle_storage)
     blocked = throttle.blocked_for(username, address)
     if blocked is not None:
         scope, retry = blocked

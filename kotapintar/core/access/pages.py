@@ -88,6 +88,7 @@ def login(
             password,
             address=request.client.host if request.client else None,
             production=settings.environment == "production",
+            throttle_storage=settings.rate_limit_storage_url,
         )
     except LoginThrottled as exc:
         response = _login_page(request, settings, _safe_next(next), exc.message, 429)

@@ -14,7 +14,7 @@ import time
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, Storage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from kotapintar.core.errors import DomainError
@@ -70,7 +70,22 @@ class LoginThrottle:
         self.storage.reset()
 
 
-@lru_cache(maxsize=1)
-def login_throttle() -> LoginThrottle:
-    """The process-wide login throttle."""
-    return LoginThrottle()
+def login_throttle(storage_url: str = "memory://") -> LoginThrottle:
+    """The process-wide login throttle of a storage (`memory://` or a shared one such as `redis://…`)."""
+    return _login_throttle(storage_url)
+
+
+@lru_cache(maxsize=4)
+def _login_throttle(storage_url: str) -> LoginThrottle:
+    # One instance per URL, however the caller spelled the call (lru_cache keys on the arguments given).
+    return LoginThrottle(counter_storage(storage_url))
+
+
+def counter_storage(url: str) -> Storage | None:
+    """The `limits` storage of a URL (None: this process's memory); redis:// needs the `redis` extra."""
+    if url == "memory://":
+        return None
+    storage = storage_from_string(url)
+    if not isinstance(storage, Storage):
+        raise ValueError(f"{url} is not a synchronous limits storage")
+    return storage
