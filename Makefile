@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-interop interop-clients lint format bench install clean
+.PHONY: demo test test-fast test-interop interop-clients lint format bench install clean fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kotapintar needs Python 3.11 or newer")'
@@ -44,6 +44,10 @@ test-interop: $(STAMP) $(CLIENTS_STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m "not slow"
+
+## schemathesis over the whole OpenAPI with a larger budget than `make test` (0 server errors expected).
+fuzz: $(STAMP)
+	KOTAPINTAR_FUZZ_EXAMPLES=$${KOTAPINTAR_FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -q -s tests/security/test_security_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check kotapintar tests benchmarks scripts

@@ -62,6 +62,9 @@ def make_settings(url: str, tmp: Path) -> Settings:
         media_dir=tmp / "media",
         demo_report_interval_s=0,
         stream_poll_s=0.05,
+        # Tests submit many reports from one address and phone; tests of the limits set their own.
+        rate_limit_per_ip="10000/minute",
+        rate_limit_per_phone="10000/hour",
     )
 
 
@@ -245,3 +248,11 @@ def launch_chromium() -> Iterator[Any]:
 def chromium() -> Iterator[Any]:
     """A headless chromium for one test (see `launch_chromium`)."""
     yield from launch_chromium()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_throttle() -> None:
+    """Failed logins are counted process-wide; each test starts with none (tests of the throttle too)."""
+    from kotapintar.core.access.throttle import login_throttle
+
+    login_throttle().reset()

@@ -12,10 +12,11 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from kotapintar.app import cli_access
 from kotapintar.core.access.roles import Role
 from kotapintar.core.errors import DomainError
 from kotapintar.dispatch import cli as dispatch_commands
@@ -50,6 +51,7 @@ app.add_typer(sop_commands.app, name="sop")
 app.add_typer(triage_commands.app, name="triage")
 app.add_typer(dispatch_commands.app, name="dispatch")
 app.add_typer(sensors_commands.app, name="sensors")
+cli_access.register(app, user_app)  # user disable|enable|reset-password, token revoke (issue 16)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -199,17 +201,53 @@ def apikey_revoke(name: str) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk every hash chain of the event log; exit 1 and name the first bad event on tampering."""
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", exists=True, dir_okay=False, help="a signed checkpoint taken earlier"),
+    ] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            "--public-key", help="the trusted signer (base64 raw Ed25519); default: the configured key"
+        ),
+    ] = None,
+    projections: Annotated[
+        bool,
+        typer.Option("--projections", help="rebuild case rows and reporter fingerprints from the events"),
+    ] = False,
+) -> None:
+    """Walk every hash chain of the event log; exit 1 and name the first bad event on tampering.
+
+    With --checkpoint, also prove nothing was rewritten since that signed checkpoint (recomputed chains,
+    deleted streams, rewound anchors); with --projections, compare the case and reporter rows with the log.
+    """
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.events.audit import iter_report, verify_log
     from kotapintar.core.settings import get_settings
 
-    db = open_database(get_settings(), migrate=False)
+    settings = get_settings()
+    db = open_database(settings, migrate=False)
     result = verify_log(db)
     for line in iter_report(result):
         typer.echo(line)
-    if not result.ok:
+    failed = not result.ok
+    if checkpoint is not None:
+        failed = _verify_checkpoint(db, settings, checkpoint, public_key) or failed
+    if projections:
+        from kotapintar.cases.projections import check_projections
+
+        checked, problems = check_projections(db)
+        if problems:
+            typer.echo(
+                f"PROJECTIONS: {len(problems)} row(s) differ from the event log ({checked} cases checked)."
+            )
+            for problem in problems:
+                typer.echo(f"  {problem}")
+            failed = True
+        else:
+            typer.echo(f"OK: {checked} case rows and their reporters match the event log.")
+    if failed:
         raise typer.Exit(1)
 
 
@@ -230,6 +268,63 @@ def check() -> None:
     typer.echo("OK: semua invarian terpenuhi / every invariant holds")
 
 
+def _verify_checkpoint(db: Any, settings: Any, path: Path, public_key: str | None) -> bool:
+    """Print what changed since the signed checkpoint at `path`; True when something did."""
+    from kotapintar.core.events import checkpoint as cp
+
+    data = cp.read_checkpoint(path)
+    trusted = None
+    if public_key:
+        trusted = cp.public_key_from_b64(public_key)
+    elif settings.audit_signing_key_path is not None:
+        trusted = cp.load_private_key(settings.audit_signing_key_path).public_key()
+    bad_signature = cp.signature_problem(data, trusted)
+    if bad_signature is not None:
+        typer.echo(f"CHECKPOINT REFUSED: {bad_signature}")
+        return True
+    problems = cp.compare_with_log(db, data)
+    if problems:
+        typer.echo(
+            f"REWRITTEN SINCE CHECKPOINT {data['created_at']} ({data['count']} events, root {str(data['root'])[:16]}…):"
+        )
+        for problem in problems:
+            typer.echo(f"  {problem}")
+        return True
+    typer.echo(
+        f"OK: the {data['count']} events signed at {data['created_at']} (root {str(data['root'])[:16]}…) are unchanged."
+    )
+    return False
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    out: Annotated[Path, typer.Option("--out", help="where to write the private key (PEM)")],
+) -> None:
+    """Create the Ed25519 key that signs checkpoints; keep it outside the database (set KOTAPINTAR_AUDIT_SIGNING_KEY_PATH)."""
+    from kotapintar.core.events.checkpoint import generate_key
+
+    if out.exists():
+        _fail(f"{out} exists; refusing to overwrite a signing key")
+    typer.echo(f"key {generate_key(out)} written to {out}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign and publish a checkpoint of the event log now (the worker does this periodically)."""
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.events.checkpoint import publish_checkpoint
+    from kotapintar.core.settings import get_settings
+
+    settings = get_settings()
+    done = publish_checkpoint(open_database(settings, migrate=False), settings)
+    if done is None:
+        _fail("no signing key: set KOTAPINTAR_AUDIT_SIGNING_KEY_PATH (kotapintar audit keygen --out FILE)")
+        return
+    typer.echo(
+        f"checkpoint of {done['count']} events, root {done['root']}, written to {settings.audit_checkpoint_path}"
+    )
+
+
 @app.command("serve")
 def serve(
     host: str = "127.0.0.1",
@@ -246,6 +341,11 @@ def serve(
     from kotapintar.core.settings import get_settings
 
     settings = get_settings()
+    if demo and settings.environment == "production":
+        _fail(
+            "serve --demo menolak berjalan di produksi (kata sandi demo dipublikasikan) / "
+            "serve --demo refuses to run in production: the demo password is public."
+        )
     db = open_database(settings)
     simulator = None
     if demo:
@@ -293,9 +393,14 @@ def serve(
         from kotapintar.sop.scheduler import start_scheduler_thread
 
         _sop_thread, sop_stop = start_scheduler_thread(db, settings.scheduler_interval_s)
+    from kotapintar.core.events.checkpoint import start_checkpoint_thread
+
+    audit_stop = start_checkpoint_thread(db, settings) if settings.run_scheduler else None
     try:
         uvicorn.run(application, host=host, port=port, log_level="info")
     finally:
+        if audit_stop is not None:
+            audit_stop.set()
         if sop_stop is not None:
             sop_stop.set()
         if simulator is not None:
@@ -326,11 +431,17 @@ def worker(
         result = run_due_timers(db, limit=limit)
         typer.echo(f"fired {result.fired} timer(s), {result.failed} failed")
         return
+    from kotapintar.core.events.checkpoint import start_checkpoint_thread
+
+    audit_stop = start_checkpoint_thread(db, settings)  # signed audit checkpoints (audit_signing_key_path)
     stop = threading.Event()
     try:
         run_scheduler(db, stop, interval_s=settings.scheduler_interval_s, batch=limit)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        if audit_stop is not None:
+            audit_stop.set()
 
 
 def main() -> None:

@@ -17,13 +17,13 @@ from kotapintar.catalog.repository import AgencyRepository, ServiceRepository, U
 from kotapintar.catalog.staff import create_user
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.auth import hash_password
+from kotapintar.core.access.passwords import DEMO_PASSWORD as DEMO_PASSWORD  # README; demo accounts only
 from kotapintar.core.access.roles import Permission, Role
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 
 DATA = resources.files("kotapintar.catalog") / "data"
-DEMO_PASSWORD = "kotapintar-demo"  # documented in the README; demo accounts only
 
 
 def _yaml(path: Path | Any) -> Any:
@@ -146,6 +146,7 @@ def load_demo_users(db: Database, actor: Actor, path: Path | Any | None = None) 
             agency_code=item["agency"],
             roles=[Role(r).value for r in item.get("roles") or []],
             position=item.get("position"),
+            demo=True,
         )
         created += 1
     return created

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kotapintar import __version__
 from kotapintar.app import ui as web_ui
+from kotapintar.app.openapi import install_access_openapi
 from kotapintar.app.wiring import wire
 from kotapintar.cases import api as cases
 from kotapintar.cases import pages
@@ -21,7 +22,9 @@ from kotapintar.channels import api as channels_router
 from kotapintar.core.access import api as auth
 from kotapintar.core.access.auth import SessionSigner
 from kotapintar.core.db.database import Database
+from kotapintar.core.http.cache import NoStoreForCredentials
 from kotapintar.core.http.errors import error_body, install_error_handlers, register_error_format
+from kotapintar.core.http.logs import install_log_redaction
 from kotapintar.core.http.openapi import install_openapi
 from kotapintar.core.http.security import SecurityHeadersMiddleware, configure_csrf
 from kotapintar.core.http.templating import mount_static
@@ -34,6 +37,7 @@ from kotapintar.intake import media_api as media_router
 from kotapintar.intake import pages as citizen
 from kotapintar.open311 import api as open311_router
 from kotapintar.portal import api as public
+from kotapintar.portal import audit as audit_page
 from kotapintar.sensors import api as sensors_router
 from kotapintar.sensors import cap_api as cap_router
 from kotapintar.sensors import ngsild_api as ngsild_router
@@ -90,6 +94,7 @@ class _TooLarge(Exception):
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """Build the application for `settings` (default: from the environment)."""
     wire()
+    install_log_redaction()
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
 
@@ -136,8 +141,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(tasks_router.router)  # SOP tasks, closure, re-routing (issue 3)
     app.include_router(sop_router.router)
     app.include_router(sop_pages.router)
+    app.include_router(audit_page.router)  # the signed checkpoints of the event log (issue 16)
     mount_static(app)
     install_openapi(app)  # the true error shapes and security schemes; /docs without a CDN (issue 18)
+    install_access_openapi(app)  # each operation's security from the route policies (issue 16)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 
     @app.get("/healthz", tags=["ops"])
@@ -149,6 +156,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.add_middleware(LocaleMiddleware, secure_cookie=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
+    app.add_middleware(NoStoreForCredentials)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -23,6 +23,7 @@ from kotapintar.cases.schemas import (
     TransitionIn,
 )
 from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.http.bounds import IdPath, check_datetime
 from kotapintar.core.http.deps import DbDep, UserDep
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -47,7 +48,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValidationFailed(f"{name} perlu zona waktu, mis. 2026-11-29T08:00:00+07:00.", field=name)
-    return value
+    return check_datetime(value, name)
 
 
 @router.get("/cases", response_model=CasePage)
@@ -82,57 +83,57 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
-def get_case(case_id: int, db: DbDep, actor: UserDep) -> CaseDetail:
+def get_case(case_id: IdPath, db: DbDep, actor: UserDep) -> CaseDetail:
     """One case with its reports, tasks and the full timeline from the event log."""
     return case_service.case_detail(db, actor, case_id)
 
 
 @router.post("/cases/{case_id}/verify", response_model=CaseSummary)
-def verify(case_id: int, db: DbDep, actor: UserDep, body: TransitionIn | None = None) -> CaseSummary:
+def verify(case_id: IdPath, db: DbDep, actor: UserDep, body: TransitionIn | None = None) -> CaseSummary:
     """received → verified (verifikasi)."""
     return case_service.verify_case(db, actor, case_id, note=body.note if body else None)
 
 
 @router.post("/cases/{case_id}/reject", response_model=CaseSummary)
-def reject(case_id: int, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSummary:
+def reject(case_id: IdPath, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """→ rejected (ditolak), with a reason."""
     return case_service.reject_case(db, actor, case_id, body.reason)
 
 
 @router.post("/cases/{case_id}/merge", response_model=CaseSummary)
-def merge(case_id: int, body: MergeIn, db: DbDep, actor: UserDep) -> CaseSummary:
+def merge(case_id: IdPath, body: MergeIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """→ merged (digabung) into another open case; reports move over."""
     return case_service.merge_case(db, actor, case_id, body.into_case_id, body.reason)
 
 
 @router.post("/cases/{case_id}/assign", response_model=TaskView)
-def assign(case_id: int, body: AssignIn, db: DbDep, actor: UserDep) -> TaskView:
+def assign(case_id: IdPath, body: AssignIn, db: DbDep, actor: UserDep) -> TaskView:
     """→ assigned (didisposisikan) to an agency, which gets a task."""
     return case_service.assign_case(db, actor, case_id, body.agency_code, body.note, body.due_hours)
 
 
 @router.post("/cases/{case_id}/resolve", response_model=CaseSummary)
-def resolve(case_id: int, body: ResolveIn, db: DbDep, actor: UserDep) -> CaseSummary:
+def resolve(case_id: IdPath, body: ResolveIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """→ resolved (selesai), with what was done."""
     return case_service.resolve_case(db, actor, case_id, body.resolution)
 
 
 @router.post("/cases/{case_id}/close", response_model=CaseSummary)
-def close(case_id: int, db: DbDep, actor: UserDep, body: TransitionIn | None = None) -> CaseSummary:
+def close(case_id: IdPath, db: DbDep, actor: UserDep, body: TransitionIn | None = None) -> CaseSummary:
     """resolved → closed (ditutup)."""
     return case_service.close_case(db, actor, case_id, body.note if body else None)
 
 
 @router.post("/cases/{case_id}/reopen", response_model=CaseSummary)
-def reopen(case_id: int, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSummary:
+def reopen(case_id: IdPath, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """resolved → in_progress, with the reason it is not done."""
     return case_service.reopen_case(db, actor, case_id, body.reason)
 
 
 @router.post("/cases/{case_id}/notes", response_model=EventView, status_code=201)
-def note(case_id: int, body: NoteIn, db: DbDep, actor: UserDep) -> EventView:
-    """Add an internal note to the timeline."""
-    return case_service.add_note(db, actor, case_id, body.text)
+def note(case_id: IdPath, body: NoteIn, db: DbDep, actor: UserDep) -> EventView:
+    """Add a note to the timeline: internal unless `visibility` is `public` (a reply the reporter reads)."""
+    return case_service.add_note(db, actor, case_id, body.text, visibility=body.visibility)
 
 
 @router.get("/tasks", response_model=list[TaskView])
@@ -144,6 +145,6 @@ def my_tasks(
 
 
 @router.post("/tasks/{task_id}/accept", response_model=TaskView)
-def accept(task_id: int, db: DbDep, actor: UserDep) -> TaskView:
+def accept(task_id: IdPath, db: DbDep, actor: UserDep) -> TaskView:
     """An agency takes on its task."""
     return case_service.accept_task(db, actor, task_id)

@@ -117,6 +117,13 @@ class CaseRepository:
             ).scalar_one_or_none()
         return self.session.get(Case, case_id)
 
+    def all_by_id_desc(self, before_id: int | None, limit: int) -> Sequence[Case]:
+        """Every case, newest id first, keyset-paginated (audits walk the whole table)."""
+        stmt = select(Case)
+        if before_id is not None:
+            stmt = stmt.where(Case.id < before_id)
+        return self.session.scalars(stmt.order_by(Case.id.desc()).limit(limit)).all()
+
     def by_ticket(self, ticket: str) -> Case | None:
         """One case by its public ticket number."""
         return self.session.scalars(select(Case).where(Case.ticket == ticket)).first()
@@ -207,6 +214,10 @@ class ReportRepository:
         self.session.add(report)
         return report
 
+    def by_idempotency_key(self, key: str) -> Report | None:
+        """The report first submitted with this key, if any."""
+        return self.session.scalars(select(Report).where(Report.idempotency_key == key)).first()
+
     def ids_for_key(self, key: str) -> tuple[int, int] | None:
         """(report id, case id) of the report first submitted with this key, if any."""
         row = self.session.execute(
@@ -234,6 +245,17 @@ class ReportRepository:
             return {}
         rows = self.session.scalars(select(Reporter).where(Reporter.id.in_(ids))).all()
         return {r.id: r for r in rows}
+
+    def anonymous_case_ids(self, case_ids: Sequence[int]) -> set[int]:
+        """Which of these cases hold at least one anonymous report (their public location is coarsened)."""
+        if not case_ids:
+            return set()
+        stmt = (
+            select(Report.case_id)
+            .where(Report.case_id.in_(list(case_ids)), Report.anonymous.is_(True))
+            .distinct()
+        )
+        return {int(cid) for cid in self.session.scalars(stmt).all()}
 
 
 class TaskRepository:

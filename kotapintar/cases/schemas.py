@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -170,7 +170,7 @@ class MergeIn(BaseModel):
     """The surviving case this one is a duplicate of."""
 
     model_config = ConfigDict(extra="forbid")
-    into_case_id: int
+    into_case_id: int = Field(..., ge=1, le=2**63 - 1)
     reason: str | None = Field(None, max_length=2000)
 
 
@@ -191,10 +191,14 @@ class ResolveIn(BaseModel):
 
 
 class NoteIn(BaseModel):
-    """An internal note on a case."""
+    """A note on a case: internal (staff only) by default; `visibility: public` makes it a reply the public reads."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     text: str = Field(..., min_length=1, max_length=5000)
+    visibility: Literal["internal", "public"] = Field(
+        "internal",
+        description="internal: seen by staff only (default); public: a reply shown on the ticket and Open311",
+    )
 
 
 class TransitionIn(BaseModel):

@@ -12,6 +12,8 @@ from typing import Any
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.lifecycle import CaseStatus, check_transition
 from kotapintar.cases.models import Case, Task
+from kotapintar.cases.public import PUBLIC_EVENTS as PUBLIC_EVENTS  # re-exported for older callers
+from kotapintar.cases.public import public_event, public_media, public_point
 from kotapintar.cases.repository import CaseRepository, ReportRepository, TaskRepository
 from kotapintar.cases.schemas import (
     CaseDetail,
@@ -33,9 +35,6 @@ from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType, utcnow
 
 OPEN_TASK_STATUSES = ("pending", "accepted", "in_progress", "escalated")
-
-# Services whose exact location the public never sees (crime, medical): rounded to about 1 km.
-PUBLIC_COORD_DECIMALS = 2
 
 
 def _load_for_change(uow: UnitOfWork, actor: Actor, case_id: int) -> Case:
@@ -68,6 +67,21 @@ def _move(
     return now
 
 
+def _internal_note(
+    uow: UnitOfWork, actor: Actor, case: Case, text: str | None, context: str, at: datetime
+) -> None:
+    """Keep the operator's note of a command the SOP carried out (staff only, like every internal note)."""
+    if text:
+        uow.events.append(
+            stream=case_stream(case.id),
+            case_id=case.id,
+            type=EventType.NOTE_ADDED,
+            actor=actor.name,
+            at=at,
+            payload={"text": text, "visibility": "internal", "context": context},
+        )
+
+
 def _require_agency_reach(uow: UnitOfWork, actor: Actor, case: Case) -> None:
     """Agency staff may act only on cases of their own agency or handed to it."""
     if actor.can(Permission.VIEW_ALL_CASES):
@@ -92,7 +106,10 @@ def verify_case(db: Database, actor: Actor, case_id: int, note: str | None = Non
         hooks.lock_workflow(uow, case_id)  # lock order: instance, case
         case = _load_for_change(uow, actor, case_id)
         check_transition(CaseStatus(case.status), CaseStatus.VERIFIED)
-        if not hooks.verify_workflow(uow, actor.name, case.id, note or "", utcnow()):
+        now = utcnow()
+        if hooks.verify_workflow(uow, actor.name, case.id, note or "", now):
+            _internal_note(uow, actor, case, note, "verify", now)
+        else:
             case.verified_at = _move(
                 uow, actor, case, CaseStatus.VERIFIED, EventType.CASE_VERIFIED, note=note
             )
@@ -207,6 +224,7 @@ def assign_case(
                 code="already_disposed",
             )
         case.agency_code = agency_code
+        _internal_note(uow, actor, case, note, "dispose", now)
         open_tasks = [
             t
             for t in uow.repo(TaskRepository).for_case(case.id)
@@ -333,10 +351,18 @@ def reopen_case(db: Database, actor: Actor, case_id: int, reason: str) -> CaseSu
         return summary_of(case)
 
 
-def add_note(db: Database, actor: Actor, case_id: int, text: str) -> EventView:
-    """Add an internal note to a case's timeline."""
+def add_note(
+    db: Database, actor: Actor, case_id: int, text: str, *, visibility: str = "internal"
+) -> EventView:
+    """Add a note to a case's timeline: internal (staff only) unless `visibility` is "public" (a reply)."""
     if actor.kind == "public":
         actor.require(Permission.WORK_OWN_TASKS)
+    if visibility not in ("internal", "public"):
+        raise ValidationFailed("visibility harus 'internal' atau 'public'.", field="visibility")
+    public_reply = visibility == "public"
+    if public_reply and not (actor.can(Permission.TRIAGE_CASES) or actor.can(Permission.WORK_OWN_TASKS)):
+        # A reply the public reads speaks for the command center: staff only, never a client application.
+        actor.require(Permission.TRIAGE_CASES)
     with db.transaction() as uow:
         case = _load_for_change(uow, actor, case_id)
         now = utcnow()
@@ -344,10 +370,10 @@ def add_note(db: Database, actor: Actor, case_id: int, text: str) -> EventView:
         event = uow.events.append(
             stream=case_stream(case.id),
             case_id=case.id,
-            type=EventType.NOTE_ADDED,
+            type=EventType.PUBLIC_REPLY_ADDED if public_reply else EventType.NOTE_ADDED,
             actor=actor.name,
             at=now,
-            payload={"text": text},
+            payload={"text": text, "visibility": visibility},
         )
         uow.flush()
         return event_view(event)
@@ -387,11 +413,11 @@ def escalate_case(db: Database, actor: Actor, case_id: int, reason: str, to: str
 # ---------------------------------------------------------------- queries
 
 
-def summary_of(case: Case, *, public: bool = False, sensitive: bool = False) -> CaseSummary:
-    """The list/map view of a case; for the public, sensitive locations are coarsened."""
-    lon, lat = case.lon, case.lat
-    if public and sensitive and lon is not None and lat is not None:
-        lon, lat = round(lon, PUBLIC_COORD_DECIMALS), round(lat, PUBLIC_COORD_DECIMALS)
+def summary_of(
+    case: Case, *, public: bool = False, sensitive: bool = False, anonymous: bool = False
+) -> CaseSummary:
+    """The list/map view of a case; for the public, sensitive and anonymous locations are coarsened."""
+    lon, lat = public_point(case.lon, case.lat, coarse=public and (sensitive or anonymous))
     return CaseSummary(
         id=case.id,
         ticket=case.ticket,
@@ -455,7 +481,8 @@ def case_detail(db: Database, actor: Actor, case_id: int) -> CaseDetail:
         if case is None:
             raise NotFound(f"Kasus {case_id} tidak ditemukan / case not found.", case_id=case_id)
         service = uow.repo(ServiceRepository).get(case.service_code)
-        public = actor.kind == "public"
+        public = actor.reads_as_public
+        sensitive = bool(service and service.sensitive)
         reports = uow.repo(ReportRepository).for_case(case.id)
         reporters = uow.repo(ReportRepository).reporters(
             [r.reporter_id for r in reports if r.reporter_id and _may_see_reporter(actor, r.anonymous)]
@@ -467,23 +494,25 @@ def case_detail(db: Database, actor: Actor, case_id: int) -> CaseDetail:
                 ReportView(
                     id=r.id,
                     channel=r.channel,
-                    description=r.description,
+                    description="" if public and sensitive else r.description,
                     lon=None if public else r.lon,
                     lat=None if public else r.lat,
                     address=None if public else r.address,
                     received_at=r.received_at,
                     anonymous=r.anonymous,
-                    attributes=r.attributes,
-                    media=r.media,
+                    attributes={} if public else r.attributes,
+                    media=public_media(r.media or []) if public else r.media,
                     reporter=ReporterView(name=rep.name, phone=rep.phone, email=rep.email, nik=rep.nik)
                     if rep is not None
                     else None,
                 )
             )
-        summary = summary_of(case, public=public, sensitive=bool(service and service.sensitive))
+        anonymous = any(r.anonymous for r in reports)
+        summary = summary_of(case, public=public, sensitive=sensitive, anonymous=anonymous)
+        events = uow.events.for_case(case.id)
         return CaseDetail(
             **summary.model_dump(),
-            description=case.description,
+            description="" if public and sensitive else case.description,
             address=None if public else case.address,
             reject_reason=case.reject_reason,
             resolution=case.resolution,
@@ -491,27 +520,15 @@ def case_detail(db: Database, actor: Actor, case_id: int) -> CaseDetail:
             resolved_at=case.resolved_at,
             closed_at=case.closed_at,
             reports=report_views,
-            tasks=[task_view(t) for t in uow.repo(TaskRepository).for_case(case.id)],
+            tasks=[] if public else [task_view(t) for t in uow.repo(TaskRepository).for_case(case.id)],
             timeline=[
-                event_view(e) for e in uow.events.for_case(case.id) if not public or e.type in PUBLIC_EVENTS
-            ],
+                EventView.model_validate(p.model_dump())
+                for p in (public_event(e) for e in events)
+                if p is not None
+            ]
+            if public
+            else [event_view(e) for e in events],
         )
-
-
-# What the public timeline shows: status changes, never internal notes.
-PUBLIC_EVENTS = frozenset(
-    {
-        EventType.CASE_CREATED,
-        EventType.CASE_VERIFIED,
-        EventType.CASE_ASSIGNED,
-        EventType.CASE_STARTED,
-        EventType.CASE_RESOLVED,
-        EventType.CASE_CLOSED,
-        EventType.CASE_REOPENED,
-        EventType.CASE_REJECTED,
-        EventType.CASE_MERGED,
-    }
-)
 
 
 def list_cases(
@@ -526,13 +543,19 @@ def list_cases(
     if cursor:
         try:
             before_id = int(cursor)
+            if not 0 < before_id < 2**63:
+                raise ValueError(cursor)
         except ValueError as exc:
             raise ValidationFailed("cursor tidak sah; pakai next_cursor dari halaman sebelumnya.") from exc
     with db.reading() as uow:
         rows = uow.repo(CaseRepository).search(actor.case_scope(), flt, limit=limit + 1, before_id=before_id)
         sensitive = {s.code for s in uow.repo(ServiceRepository).all(active_only=False) if s.sensitive}
-    public = actor.kind == "public"
-    items = [summary_of(c, public=public, sensitive=c.service_code in sensitive) for c in rows[:limit]]
+        public = actor.reads_as_public
+        anonymous = uow.repo(ReportRepository).anonymous_case_ids([c.id for c in rows]) if public else set()
+    items = [
+        summary_of(c, public=public, sensitive=c.service_code in sensitive, anonymous=c.id in anonymous)
+        for c in rows[:limit]
+    ]
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return CasePage(items=items, next_cursor=next_cursor)
 

@@ -7,17 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kotapintar.cases.filters import CaseFilter
+from kotapintar.cases.public import public_event
 from kotapintar.cases.repository import CaseRepository
-from kotapintar.cases.service import PUBLIC_EVENTS
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.models import Event
-
-# Payload fields the public may see on a public event; everything else (notes, actors' words) stays inside.
-PUBLIC_PAYLOAD_FIELDS = frozenset(
-    {"ticket", "service", "priority", "status", "from", "to", "region", "kecamatan", "agency"}
-)
 
 GAP_WAIT_S = 5.0
 
@@ -77,7 +72,8 @@ def filter_for(db: Database, actor: Actor, events: list[Event]) -> list[dict[str
                 actor.case_scope(), CaseFilter(ids=tuple(case_ids)), limit=len(case_ids)
             )
             visible = {c.id for c in rows}
-    public = actor.kind == "public"
+    # Client applications (Open311 keys) read what the public reads, nothing more.
+    public = actor.reads_as_public
     out: list[dict[str, Any]] = []
     for e in events:
         if e.case_id is None:
@@ -87,23 +83,22 @@ def filter_for(db: Database, actor: Actor, events: list[Event]) -> list[dict[str
         if e.case_id not in visible:
             continue
         if public:
-            if e.type not in PUBLIC_EVENTS:
-                continue
-            out.append(
-                _as_dict(e, {k: v for k, v in e.payload.items() if k in PUBLIC_PAYLOAD_FIELDS}, public=True)
-            )
+            cut = public_event(e)
+            if cut is not None:
+                item = cut.model_dump()
+                out.append({**item, "case_id": e.case_id, "occurred_at": cut.occurred_at.isoformat()})
         else:
             out.append(_as_dict(e, e.payload))
     return out
 
 
-def _as_dict(e: Event, payload: dict[str, Any], public: bool = False) -> dict[str, Any]:
+def _as_dict(e: Event, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": e.id,
         "case_id": e.case_id,
         "seq": e.seq,
         "type": e.type,
-        "actor": "petugas" if public and e.actor.startswith("user:") else e.actor,
+        "actor": e.actor,
         "occurred_at": e.occurred_at.isoformat(),
         "payload": payload,
     }

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from kotapintar.cases.stream import OutboxCursor, filter_for
+from kotapintar.core.http.bounds import MAX_ID
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
@@ -23,7 +24,7 @@ async def stream(
     actor: ActorDep,
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0, description="start after this event id")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="start after this event id")] = None,
     last_event_id_query: Annotated[
         str | None,
         Query(alias="last_event_id", description="resume point for clients that cannot set headers"),
@@ -32,7 +33,7 @@ async def stream(
     """New events as they are committed (`id:` is the event id; send Last-Event-ID to resume)."""
     start = after
     resume = last_event_id or last_event_id_query
-    if start is None and resume and resume.isdigit():
+    if start is None and resume and resume.isdigit() and int(resume) <= MAX_ID:
         start = int(resume)
     if start is None:
         start = await asyncio.to_thread(_last_id, db)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from kotapintar.catalog import service as catalog_service
 from kotapintar.catalog.regions import regions_geojson
-from kotapintar.core.http.deps import DbDep
+from kotapintar.core.http.deps import DbDep, UserDep
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 
@@ -79,6 +79,9 @@ def regions(
 
 
 @router.get("/units", response_model=list[UnitOut])
-def units(db: DbDep, agency: str | None = None) -> list[UnitOut]:
-    """Units with their status and last position."""
-    return [UnitOut.model_validate(u, from_attributes=True) for u in catalog_service.units(db, agency)]
+def units(db: DbDep, actor: UserDep, agency: str | None = None) -> list[UnitOut]:
+    """Units with their status and last position (staff only: live positions include police patrols)."""
+    return [
+        UnitOut.model_validate(u, from_attributes=True)
+        for u in catalog_service.units(db, agency, actor=actor)
+    ]

@@ -15,6 +15,8 @@ from kotapintar.catalog.repository import (
     ServiceRepository,
     UnitRepository,
 )
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
 
 
@@ -50,7 +52,10 @@ def regions(db: Database, level: str) -> Sequence[Region]:
         return uow.repo(RegionRepository).all(level=level)
 
 
-def units(db: Database, agency_code: str | None = None) -> Sequence[Unit]:
-    """Every unit, or one agency's units."""
+def units(db: Database, agency_code: str | None = None, *, actor: Actor | None = None) -> Sequence[Unit]:
+    """Every unit, or one agency's units; an `actor` without dispatch rights sees its own agency's only."""
     with db.reading() as uow:
-        return uow.repo(UnitRepository).all(agency_code)
+        rows = uow.repo(UnitRepository).all(agency_code)
+    if actor is None or actor.can(Permission.DISPATCH_UNITS) or actor.can(Permission.VIEW_ALL_CASES):
+        return rows
+    return [u for u in rows if actor.agency_code is not None and u.agency_code == actor.agency_code]

@@ -6,6 +6,7 @@ from kotapintar.catalog.repository import AgencyRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.auth import hash_password
 from kotapintar.core.access.models import User
+from kotapintar.core.access.passwords import check_password
 from kotapintar.core.access.roles import Permission, Role
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import Conflict, NotFound, ValidationFailed
@@ -23,11 +24,15 @@ def create_user(
     roles: list[str],
     position: str | None = None,
     password_hash: str | None = None,
+    demo: bool = False,
 ) -> User:
-    """Create a user account; only admins (or the system, e.g. the first-admin CLI) may."""
+    """Create a user account; only admins (or the system, e.g. the first-admin CLI) may.
+
+    The password must pass the strength check; `demo` (the demo city's accounts) allows the published
+    demo password and nothing else weak.
+    """
     actor.require(Permission.MANAGE_USERS)
-    if len(password) < 10:
-        raise ValidationFailed("Kata sandi minimal 10 karakter / the password needs at least 10 characters.")
+    check_password(password, username=username, allow_demo=demo)
     try:
         role_set = [Role(r).value for r in roles]
     except ValueError as exc:

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-secret-change-me"
+MIN_SECRET_CHARS = 32  # production refuses shorter secrets (sessions, CSRF and unit tokens derive from it)
 
 
 class Settings(BaseSettings):
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
     )
     rate_limit_per_ip: str = Field("30/minute", description="Report submissions allowed per IP address.")
     rate_limit_per_phone: str = Field("10/hour", description="Report submissions allowed per phone number.")
+    rate_limit_storage_url: str = Field(
+        "memory://",
+        description="Where rate limits and failed logins are counted: memory:// (one process) or "
+        "redis://host:6379/0 to share the counts between web processes (needs the `redis` extra).",
+    )
     # --- sensors
     mqtt_url: str | None = Field(
         None,
@@ -194,13 +200,31 @@ class Settings(BaseSettings):
         0.88, description="Gazetteer: how closely (0-1) words must match a place name to locate a report."
     )
 
+    # --- audit (signed checkpoints of the event log, kept outside the database)
+    audit_signing_key_path: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM) that signs audit checkpoints; a file or mounted secret, never in "
+        "the database (`kotapintar audit keygen --out FILE`). Unset: no checkpoints are written.",
+    )
+    audit_checkpoint_path: Path = Field(
+        Path("var/audit/checkpoint.json"),
+        description="Where the latest signed checkpoint is published (also served at /audit/checkpoint.json); "
+        "dated copies are kept in history/ next to it. Copy them somewhere the database admin cannot write.",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        300.0, description="How often the worker writes a signed checkpoint (0 disables)."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError(
-                "KOTAPINTAR_SECRET_KEY must be set to a long random value in production "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
-            )
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    f"KOTAPINTAR_SECRET_KEY must be a random value of at least {MIN_SECRET_CHARS} characters in "
+                    "production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                )
+            # Session cookies never travel over plain HTTP in production, whatever the setting says.
+            object.__setattr__(self, "cookie_secure", True)
         return self
 
     @property

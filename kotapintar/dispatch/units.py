@@ -116,8 +116,14 @@ def unit_board(db: Database, actor: Actor) -> list[UnitView]:
     if actor.kind == "public":
         actor.require(Permission.DISPATCH_UNITS)
     machine = load_unit_status()
+    # Live positions (police patrols among them) are for dispatchers; other staff see their own agency's.
+    city_wide = actor.can(Permission.DISPATCH_UNITS) or actor.can(Permission.VIEW_ALL_CASES)
     with db.reading() as uow:
-        return [_unit_view(uow, u, machine) for u in uow.repo(DispatchRepository).units()]
+        return [
+            _unit_view(uow, u, machine)
+            for u in uow.repo(DispatchRepository).units()
+            if city_wide or (actor.agency_code is not None and u.agency_code == actor.agency_code)
+        ]
 
 
 def unit_detail(db: Database, actor: Actor, code: str) -> dict[str, Any]:

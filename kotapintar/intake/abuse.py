@@ -20,6 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 from kotapintar.cases.repository import ReportRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
+from kotapintar.core.access.throttle import counter_storage
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.uow import UnitOfWork
 from kotapintar.core.errors import DomainError, NotFound, ValidationFailed
@@ -77,22 +78,29 @@ class RateLimiter:
         self.storage.reset()
 
 
-@lru_cache(maxsize=1)
-def limiter() -> RateLimiter:
-    """The process-wide limiter."""
-    return RateLimiter()
+def limiter(storage_url: str = "memory://") -> RateLimiter:
+    """The process-wide limiter of a storage (`memory://` or a shared one such as `redis://…`)."""
+    return _limiter(storage_url)
+
+
+@lru_cache(maxsize=4)
+def _limiter(storage_url: str) -> RateLimiter:
+    # One instance per URL, however the caller spelled the call (lru_cache keys on the arguments given).
+    return RateLimiter(counter_storage(storage_url))
 
 
 def check_ip(settings: Settings, ip: str | None) -> None:
     """Count one submission from an IP address (raises RateLimited)."""
     if ip:
-        limiter().hit("ip", ip, settings.rate_limit_per_ip)
+        limiter(settings.rate_limit_storage_url).hit("ip", ip, settings.rate_limit_per_ip)
 
 
 def check_phone(settings: Settings, phone: str | None) -> None:
     """Count one submission from a phone number or chat account (raises RateLimited)."""
     if phone:
-        limiter().hit("phone", normalise_phone(phone), settings.rate_limit_per_phone)
+        limiter(settings.rate_limit_storage_url).hit(
+            "phone", normalise_phone(phone), settings.rate_limit_per_phone
+        )
 
 
 def normalise_phone(phone: str) -> str:

@@ -190,9 +190,14 @@ def discard_files(paths: list[Path]) -> None:
 
 
 def discard_photos(db: Database, settings: Settings, media: list[dict[str, Any]]) -> None:
-    """Delete stored photos that belong to no report (the report was refused after they were stored)."""
+    """Delete stored photos that belong to no report (the report was refused after they were stored):
+    their files and their rows, so a refused report leaves nothing behind."""
+    if not media:
+        return
     for entry in media:
         discard_files(list(media_paths(settings, str(entry["token"]))))
+    with db.transaction() as uow:
+        IntakeRepository(uow.session).delete_unlinked_media([str(m["token"]) for m in media])
 
 
 def link_photos(db: Database, media: list[dict[str, Any]], case_id: int, report_id: int) -> None:

@@ -19,9 +19,10 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from kotapintar.cases import service as case_service
-from kotapintar.cases.schemas import CaseDetail, ReportIn
+from kotapintar.cases.public import PublicCase, public_case
+from kotapintar.cases.schemas import ReportIn
 from kotapintar.catalog import service as catalog_service
-from kotapintar.core.access.actors import PUBLIC, channel_actor, system_actor
+from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError, NotFound
 from kotapintar.core.http.deps import DbDep, SettingsDep
@@ -258,28 +259,15 @@ def track_lookup(request: Request, settings: SettingsDep, tiket: str | None = No
     )
 
 
-def _public_view(db: Database, settings: Settings, ticket: str, key: str | None) -> tuple[CaseDetail, bool]:
+def _public_view(db: Database, settings: Settings, ticket: str, key: str | None) -> tuple[PublicCase, bool]:
     """The case as the public may see it; a *rahasia* one only with the right key, and then status only."""
     case_id = case_service.case_by_ticket(db, ticket)
     try:
-        return case_service.case_detail(db, PUBLIC, case_id), False
+        return public_case(db, case_id), False
     except NotFound:
         if not key or not hmac.compare_digest(key, tracking_key(settings, ticket.upper())):
             raise
-    full = case_service.case_detail(db, system_actor("tracking"), case_id)
-    public_events = case_service.PUBLIC_EVENTS
-    cut = full.model_copy(
-        update={
-            "reports": [],
-            "tasks": [],
-            "address": None,
-            "lon": None,
-            "lat": None,
-            "description": "",
-            "timeline": [e for e in full.timeline if e.type in public_events],
-        }
-    )
-    return cut, True
+    return public_case(db, case_id, rahasia_by_key=True), True
 
 
 @router.get("/lacak/{ticket}", response_class=HTMLResponse)

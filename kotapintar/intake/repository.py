@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kotapintar.cases.models import Report
@@ -84,4 +84,11 @@ class IntakeRepository:
                 update(MediaFile)
                 .where(MediaFile.token.in_(list(tokens)))
                 .values(case_id=case_id, report_id=report_id)
+            )
+
+    def delete_unlinked_media(self, tokens: Sequence[str]) -> None:
+        """Forget stored photos that belong to no report (the report they came with was refused)."""
+        if tokens:
+            self.session.execute(
+                delete(MediaFile).where(MediaFile.token.in_(list(tokens)), MediaFile.report_id.is_(None))
             )

@@ -10,16 +10,18 @@ import h3
 from sqlalchemy.exc import IntegrityError
 
 from kotapintar.cases.lifecycle import CaseStatus
+from kotapintar.cases.projections import pii_fingerprint
 from kotapintar.cases.repository import CaseRepository, ReportRepository
 from kotapintar.cases.schemas import ReportIn, SubmitResult
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.uow import UnitOfWork
-from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.errors import Conflict, ValidationFailed
 from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType, utcnow
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.intake.assess import assess_report
+from kotapintar.intake.guard import check_report_text
 from kotapintar.sop.runtime import start_case_sop
 from kotapintar.triage.assessment import Assessment
 
@@ -68,6 +70,7 @@ def submit_report(
             f"{settings.max_description_chars}). Ringkas laporannya / shorten the description.",
             field="description",
         )
+    check_report_text(report.description, report.attributes, report.address)
     key = _idempotency_key(actor, report, idempotency_key)
     assessment = assess_report(db, report, settings)
     try:
@@ -83,9 +86,28 @@ def submit_report(
             raise
         with db.reading() as uow:
             earlier = _replay(uow, key)
-        if earlier is None:
+            first = uow.repo(ReportRepository).by_idempotency_key(key)
+        if earlier is None or first is None:
             raise
+        if not _same_report(first, report):
+            raise Conflict(
+                "Idempotency-Key ini sudah dipakai untuk laporan lain; pakai kunci baru untuk laporan baru / "
+                "this Idempotency-Key was used for a different report; use a new key.",
+                code="idempotency_key_reused",
+                ticket=earlier.ticket,
+            ) from None
         return earlier
+
+
+def _same_report(first: Any, again: ReportIn) -> bool:
+    """True when a retry carries the report first sent with its key (text and place)."""
+
+    def near(a: float | None, b: float | None) -> bool:
+        return (a is None) == (b is None) and (a is None or b is None or abs(a - b) < 1e-7)
+
+    return (
+        first.description == again.description and near(first.lon, again.lon) and near(first.lat, again.lat)
+    )
 
 
 def _report_row(
@@ -114,6 +136,16 @@ def _report_row(
         "media": media,
         "received_at": now,
     }
+
+
+def _pii_fingerprint(report: ReportIn, reporter_id: int | None) -> dict[str, str]:
+    """The salted hash of the reporter's personal data for the event (never the data): edits to the
+    reporters row outside the log are found by `audit verify --projections`."""
+    person = report.reporter
+    if reporter_id is None or person is None:
+        return {}
+    email = str(person.email) if person.email else None
+    return {"reporter_sha256": pii_fingerprint(person.name, person.phone, email, person.nik)}
 
 
 def _store_reporter(uow: UnitOfWork, report: ReportIn, now: datetime) -> int | None:
@@ -161,6 +193,7 @@ def _join_existing(
             "anonymous": report.anonymous,
             "auto_merged": True,
             "duplicate_score": dict(assessment.possible_duplicates).get(case.id),
+            **_pii_fingerprint(report, reporter_id),
         },
     )
     return SubmitResult(
@@ -224,7 +257,12 @@ def _create(
         "confidential": report.confidential,
         "precision": loc.precision if loc else "unknown",
     }
-    received = {"report_id": report_id, "channel": report.channel, "anonymous": report.anonymous}
+    received = {
+        "report_id": report_id,
+        "channel": report.channel,
+        "anonymous": report.anonymous,
+        **_pii_fingerprint(report, reporter_id),
+    }
     uow.events.append_many(
         stream=stream,
         case_id=case_id,

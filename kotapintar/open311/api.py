@@ -22,8 +22,9 @@ from starlette.datastructures import FormData, UploadFile
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.auth import client_for_api_key
 from kotapintar.core.db.database import Database
-from kotapintar.core.errors import DomainError, NotFound, PermissionDenied
+from kotapintar.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.bounds import check_datetime
 from kotapintar.core.settings import Settings
 from kotapintar.intake.media import Upload
 from kotapintar.open311 import format as fmt_
@@ -97,7 +98,12 @@ def _datetime(params: Any, name: str, tz: str) -> datetime | None:
         raise BadRequest(
             f"{name} bukan tanggal W3C (mis. 2026-01-31T08:00:00+07:00) / {name} is not a W3C datetime."
         ) from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo(tz))
+    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo(tz))
+    try:
+        check_datetime(parsed, name)
+    except ValidationFailed as exc:
+        raise BadRequest(exc.message) from exc
+    return parsed
 
 
 def _int(params: Any, name: str, default: int, low: int, high: int) -> int:

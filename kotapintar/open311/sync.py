@@ -23,10 +23,11 @@ from kotapintar.cases import service as case_service
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.lifecycle import STATUS_LABELS, CaseStatus
 from kotapintar.cases.models import Case
-from kotapintar.cases.repository import CaseRepository
+from kotapintar.cases.public import public_text
+from kotapintar.cases.repository import CaseRepository, ReportRepository
 from kotapintar.cases.schemas import ReporterIn, ReportIn, SubmitResult
 from kotapintar.catalog.repository import AgencyRepository, ServiceRepository
-from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.actors import Actor, system_actor
 from kotapintar.core.access.roles import Role
 from kotapintar.core.access.scope import CaseScope
 from kotapintar.core.db.database import Database
@@ -34,6 +35,7 @@ from kotapintar.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kotapintar.core.events.types import EventType, utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.intake.chat import submit_citizen_report
+from kotapintar.intake.guard import check_media_urls, is_web_url
 from kotapintar.intake.media import Upload
 from kotapintar.open311.repository import Open311Repository
 from kotapintar.sop.calendar import WorkingCalendar
@@ -351,6 +353,7 @@ def submit_open311_request(
     if len(description) < 3:
         description = f"{service.name}: {description}"
     attributes = _check_attributes(service, request.attributes)
+    check_media_urls([u for u in request.media_urls if u])
     if request.address_id:
         attributes["address_id"] = request.address_id
     name = " ".join(p for p in (request.first_name, request.last_name) if p) or None
@@ -493,16 +496,18 @@ def _media_url(reports: list[tuple[list[Any], dict[str, Any]]], confidential: bo
                 return str(item["url"])
     for _, attributes in reports:
         links = attributes.get("media_url")
-        if isinstance(links, list) and links:
-            return str(links[0])
+        if isinstance(links, list):
+            for link in links:  # only web links are republished (never javascript: or data:)
+                if isinstance(link, str) and is_web_url(link):
+                    return link
     return None
 
 
 def _describe(event_type: str, payload: dict[str, Any]) -> str:
-    for key in ("resolution", "reason", "note", "text"):
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
+    # Only the text written for the public (rejection reason, resolution, public reply): never a note.
+    text = public_text(event_type, payload)
+    if text is not None:
+        return text
     to = payload.get("to") or payload.get("status")
     if isinstance(to, str) and to in {s.value for s in CaseStatus}:
         label_id, label_en = STATUS_LABELS[CaseStatus(to)]
@@ -515,7 +520,10 @@ def _describe(event_type: str, payload: dict[str, Any]) -> str:
 def _view(uow: Any, case: Case, ctx: dict[str, Any], extensions: bool, tz: str) -> RequestView:
     services: dict[str, Any] = ctx["services"]
     service = services.get(case.service_code)
-    summary = case_service.summary_of(case, public=True, sensitive=bool(service and service.sensitive))
+    sensitive = bool(service and service.sensitive)
+    summary = case_service.summary_of(
+        case, public=True, sensitive=sensitive, anonymous=case.id in ctx["anonymous"]
+    )
     agency = ctx["agencies"].get(case.agency_code) if case.agency_code else None
     created, updated = _aware(case.created_at), _aware(case.updated_at)
     expected = expected_datetime(case.service_code, created, _aware(case.due_at) if case.due_at else None)
@@ -541,7 +549,9 @@ def _view(uow: Any, case: Case, ctx: dict[str, Any], extensions: bool, tz: str) 
         status_notes=_status_notes(case),
         service_code=case.service_code,
         service_name=service.name if service else case.service_code,
-        description=case.description[:4000],
+        description=(service.name if service else case.service_code)
+        if sensitive
+        else case.description[:4000],
         agency_responsible=agency,
         service_notice=_notice(agency, expected, tz) if status.is_open else None,
         requested=created,
@@ -559,6 +569,7 @@ def _context(uow: Any, cases: list[Case]) -> dict[str, Any]:
         "services": {s.code: s for s in uow.repo(ServiceRepository).all(active_only=False)},
         "agencies": {a.code: a.name for a in uow.repo(AgencyRepository).all()},
         "media": Open311Repository(uow.session).report_media([c.id for c in cases]),
+        "anonymous": uow.repo(ReportRepository).anonymous_case_ids([c.id for c in cases]),
     }
 
 
@@ -733,13 +744,16 @@ def apply_update(db: Database, client: Actor, update: UpdateIn, settings: Settin
         )
     case_id = resolve_case_id(db, update.service_request_id)
     actor, may_change_status = _acting_for(client, settings)
-    detail = case_service.case_detail(db, actor, case_id)
+    detail = case_service.case_detail(db, actor, case_id)  # NotFound unless the client may see the case
     marker = _marker(client, update.update_id)
     if marker is not None:
-        for event in detail.timeline:
+        # The client's own earlier notes are internal: read the whole timeline to recognise a retry.
+        full = case_service.case_detail(db, system_actor("open311"), case_id).timeline
+        for event in full:
             if event.type == EventType.NOTE_ADDED and marker in str(event.payload.get("text", "")):
                 # The same update sent again (a retry): answer as the first time, change nothing.
-                return _answer_id(detail.timeline, event.id)
+                return _answer_id(full, event.id)
+    check_media_urls([u for u in update.media_urls if u])
     current = CaseStatus(detail.status)
     resolution = update.description.strip() or "Ditangani melalui sistem mitra / handled by a partner system."
     steps = _plan(status, current, resolution, update.description.strip() or None)
@@ -752,7 +766,7 @@ def apply_update(db: Database, client: Actor, update: UpdateIn, settings: Settin
     note = case_service.add_note(db, actor, case_id, _comment(update.description, update.media_urls, marker))
     for step in steps:
         step(db, actor, case_id)
-    return _answer_id(case_service.case_detail(db, actor, case_id).timeline, note.id)
+    return _answer_id(case_service.case_detail(db, system_actor("open311"), case_id).timeline, note.id)
 
 
 Step = Callable[[Database, Actor, int], object]
@@ -794,8 +808,8 @@ def _answer_id(timeline: list[Any], note_id: int) -> str:
     for event in timeline:
         if event.id <= note_id:
             continue
-        if event.type == EventType.NOTE_ADDED:
-            break  # the next update begins
+        if event.type == EventType.NOTE_ADDED and not (event.payload or {}).get("context"):
+            break  # the next update begins (a note a command keeps, e.g. a verify note, belongs to this one)
         if event.type in EVENT_STATUS:
             answer = event.id
     return str(answer)

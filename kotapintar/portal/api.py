@@ -6,16 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from kotapintar.cases import public as public_view
 from kotapintar.cases import service as case_service
 from kotapintar.cases.filters import CaseFilter
+from kotapintar.cases.public import PublicCase
 from kotapintar.cases.schemas import CaseSummary
 from kotapintar.core.access.actors import PUBLIC
+from kotapintar.core.http.bounds import IdPath
 from kotapintar.core.http.deps import DbDep
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
 
-def feature_of(case: CaseSummary) -> dict[str, Any]:
+def feature_of(case: CaseSummary | PublicCase) -> dict[str, Any]:
     """A case as a GeoJSON Feature for the map (properties as the map module reads them)."""
     return {
         "type": "Feature",
@@ -50,6 +53,6 @@ def public_cases(
 
 
 @router.get("/cases/{case_id}", response_model=dict[str, Any])
-def public_case(case_id: int, db: DbDep) -> dict[str, Any]:
+def public_case(case_id: IdPath, db: DbDep) -> dict[str, Any]:
     """One public case as a GeoJSON Feature (404 for confidential or unknown cases)."""
-    return feature_of(case_service.case_detail(db, PUBLIC, case_id))
+    return feature_of(public_view.public_case(db, case_id))

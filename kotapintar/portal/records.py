@@ -1,8 +1,8 @@
 """Open data records: the public cases and the sensor data-quality summary, built from whitelists of fields.
 
 Never included: *rahasia* (confidential) cases and merged duplicates. Sensitive services (crime, medical)
-are placed at the centre of their desa (or without coordinates when the desa is unknown) and carry the
-service name instead of their own title. The routes that serve these are in `opendata.py`.
+and anonymous reports are placed at the centre of their H3 cell of about 5 km² (`cases.public.public_point`,
+the one coarsening every public output uses); sensitive ones carry the service name instead of their title. The routes that serve these are in `opendata.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from kotapintar.cases.lifecycle import OPEN_STATUS_CODES
-from kotapintar.catalog import service as catalog_service
+from kotapintar.cases.public import PUBLIC_POINT_PRECISION, public_point
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
@@ -51,8 +51,8 @@ FIELDS: tuple[tuple[str, str, str, str], ...] = (
     (
         "location_precision",
         "string",
-        "exact = titik laporan; desa = titik tengah desa; hidden = tidak ditampilkan",
-        "exact, desa (village centre) or hidden",
+        "exact = titik laporan; area = titik tengah sel ±5 km² (laporan anonim/sensitif); hidden = tidak ditampilkan",
+        "exact, area (centre of a cell of about 5 km², anonymous or sensitive reports) or hidden",
     ),
     ("region_code", "string", "Kode wilayah Kemendagri (desa/kelurahan)", "Kemendagri region code"),
     ("kecamatan_code", "string", "Kode kecamatan", "District code"),
@@ -132,27 +132,14 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
-def _desa_points(db: Database) -> dict[str, tuple[float, float]]:
-    return {
-        r.code: (r.label_lon, r.label_lat)
-        for r in catalog_service.regions(db, "desa")
-        if r.label_lon is not None and r.label_lat is not None
-    }
-
-
-def public_record(row: Any, desa: dict[str, tuple[float, float]]) -> dict[str, Any]:
-    """One public case as the open-data record (sensitive ones coarsened to their desa)."""
-    lon, lat, precision = row.lon, row.lat, "exact"
-    title = row.title
-    if row.sensitive:
-        title = row.service_name
-        point = desa.get(row.region_code or "")
-        if point is not None:
-            lon, lat, precision = round(point[0], 5), round(point[1], 5), "desa"
-        else:
-            lon, lat, precision = None, None, "hidden"
-    elif lon is None or lat is None:
+def public_record(row: Any) -> dict[str, Any]:
+    """One public case as the open-data record (sensitive and anonymous ones coarsened by `public_point`)."""
+    coarse = bool(row.sensitive or row.anonymous)
+    lon, lat = public_point(row.lon, row.lat, coarse=coarse)
+    precision = PUBLIC_POINT_PRECISION if coarse else "exact"
+    if lon is None or lat is None:
         precision = "hidden"
+    title = row.service_name if row.sensitive else row.title
     return {
         "id": row.id,
         "ticket": row.ticket,
@@ -179,7 +166,6 @@ def iter_public_records(
     db: Database, *, open_only: bool = False, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every public record in id order, one short read per keyset page (no long transaction)."""
-    desa = _desa_points(db)
     after, sent = 0, 0
     statuses = OPEN_STATUS_CODES if open_only else ()
     while True:
@@ -189,7 +175,7 @@ def iter_public_records(
         with db.reading() as uow:
             rows = uow.repo(PublicRepository).public_page(after_id=after, limit=size, statuses=statuses)
         for row in rows:
-            yield public_record(row, desa)
+            yield public_record(row)
         sent += len(rows)
         if len(rows) < size:
             return

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from kotapintar.cases.models import Case
+from kotapintar.cases.models import Case, Report
 from kotapintar.catalog.models import Service
 
 
@@ -35,6 +35,10 @@ class PublicRepository:
                 Case.service_code,
                 Service.name.label("service_name"),
                 Service.sensitive,
+                exists()
+                .where(Report.case_id == Case.id, Report.anonymous.is_(True))
+                .correlate(Case)
+                .label("anonymous"),
                 Case.priority,
                 Case.status,
                 Case.title,

@@ -68,7 +68,7 @@ SENSITIVE = {"kriminalitas", "darurat_medis"}
 # The values of kotapintar.cases.lifecycle.Priority and kotapintar.core.access.roles.Role, spelled out so that
 # these data checks run even where the package itself is not importable.
 PRIORITIES = {"P1", "P2", "P3", "P4"}
-ROLES = {"admin", "operator", "supervisor", "agency_officer", "liaison"}
+ROLES = {"admin", "operator", "supervisor", "agency_officer", "liaison", "agency_head"}
 HEADS = {"bpbd", "damkar", "pupr", "dlh", "dishub", "psc119"}
 AREA_TOLERANCE = 1e-6  # square degrees (about 0.012 km²): what rounding to 4 decimals may leave
 
@@ -320,7 +320,7 @@ def test_the_demo_users_promised_exist() -> None:
         "sekda": ("setda", "supervisor", "kepala"),
     }
     expected |= {f"{a}.petugas": (a, "agency_officer", None) for a in INTERNAL_AGENCIES}
-    expected |= {f"{a}.kepala": (a, "supervisor", "kepala") for a in HEADS}
+    expected |= {f"{a}.kepala": (a, "agency_head", "kepala") for a in HEADS}  # own agency only (issue 16)
     expected |= {f"{a}.liaison": (a, "liaison", None) for a in EXTERNAL_AGENCIES}
     for name, (agency, role, position) in expected.items():
         assert name in by_name, f"demo user {name} missing"

@@ -200,7 +200,10 @@ def test_whatsapp_verification_signature_and_messages(live_server: LiveServer, d
         ],
     )
     assert count_cases(db) == 1
-    detail = httpx.get(f"{base}/api/v1/tickets/{ticket}", timeout=30).json()
+    # Form attributes are not public (issue 16): staff read them on the case.
+    case_id = httpx.get(f"{base}/api/v1/tickets/{ticket}", timeout=30).json()["id"]
+    staff = {"Authorization": f"Bearer {token_for(base, 'operator')}"}
+    detail = httpx.get(f"{base}/api/v1/cases/{case_id}", headers=staff, timeout=30).json()
     assert detail["reports"][0]["attributes"]["provider_media"][0]["media_id"] == "media-77"
 
 

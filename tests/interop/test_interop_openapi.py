@@ -44,6 +44,8 @@ def test_the_description_is_valid_and_declares_what_the_server_sends(api: httpx.
         "bearerAuth",
         "sessionCookie",
         "clientApiKey",
+        "apiKeyQuery",  # Open311's api_key parameter (issue 16's route policies)
+        "unitToken",  # a crew's token (issue 16's route policies)
         "deviceKey",
     }
     assert spec["paths"]["/api/v1/sensors/ingest"]["post"]["security"] == [{"deviceKey": []}]

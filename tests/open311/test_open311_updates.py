@@ -114,9 +114,8 @@ def test_post_updates_change_the_case_for_trusted_clients_only(db: Database, set
         )
         # our id of that update is the status change FixMyStreet will see in GET servicerequestupdates
         listed = http.get("/open311/v2/servicerequestupdates.json").json()
-        assert {"update_id": fixed_id, "status": "fixed"}.items() <= next(
-            u for u in listed if u["update_id"] == fixed_id
-        ).items()
+        entry = next(u for u in listed if u["update_id"] == fixed_id)
+        assert {"update_id": fixed_id, "status": "fixed"}.items() <= entry.items(), entry
 
         reopened = _post_update(http, trusted, ticket, "REOPEN", update_id="bo-8", description="Rusak lagi")
         assert reopened.status_code == 200

@@ -86,7 +86,7 @@ def test_public_stream_shows_status_changes_without_internal_notes(
     public = read_events(f"{live_server.url}/api/v1/stream?after={start}", {}, want=2, timeout=5)
     assert [e["type"] for e in public] == ["case_created", "case_verified"]
     assert "catatan internal" not in json.dumps(public)
-    assert all(e["actor"] in ("petugas", "public:web") for e in public)
+    assert all(e["actor"] in ("petugas", "warga") for e in public)  # never a username or client name
     dlh = read_events(
         f"{live_server.url}/api/v1/stream?after=0", token(live_server, "dlh.petugas"), want=1, timeout=2
     )

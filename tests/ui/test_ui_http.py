@@ -193,22 +193,9 @@ def _photo() -> tuple[str, bytes, str]:
 
 
 def test_agency_answers_works_and_sees_its_performance(app: Any, db: Database) -> None:
-    """The LAPOR! answer loop from the agency inbox: the officer accepts and drafts the answer, the agency's
-    pejabat penghubung approves it (the draft is invisible to the reporter before), the crew completes the
-    works with a photo; the case is resolved by the SOP and the performance panel counts the tasks."""
-    from kotapintar.catalog.staff import create_user
-    from kotapintar.core.access.actors import system_actor
-
-    create_user(
-        db,
-        system_actor("tests"),
-        username="pupr.penghubung",
-        full_name="Pejabat Penghubung PUPR",
-        password=PASSWORD,
-        roles=["agency_officer"],
-        agency_code="pupr",
-        position="pejabat_penghubung",
-    )
+    """The LAPOR! answer loop from the agency inbox: the officer accepts and drafts the answer, the head of
+    PUPR approves it from the same inbox (the draft is invisible to the reporter before), the crew completes
+    the works with a photo; the case is resolved by the SOP and the performance panel counts the tasks."""
     case_id, ticket = new_case(db)
     task = case_service.assign_case(db, actor(db, "operator"), case_id, "pupr", due_hours=4)
     assert task.step_id == "tanggapi"
@@ -229,7 +216,7 @@ def test_agency_answers_works_and_sees_its_performance(app: Any, db: Database) -
     assert answer in c.get("/instansi").text
     assert f'action="/instansi/tugas/{task.id}/setujui"' not in c.get("/instansi").text  # an officer cannot
     assert answer not in TestClient(app).get(f"/lacak/{ticket}").text  # a draft is not public
-    head = client(app, "pupr.penghubung")
+    head = client(app, "pupr.kepala")
     head_token = token_of(head, "/instansi")
     r = head.post(
         f"/instansi/tugas/{task.id}/setujui", data={"csrf_token": head_token}, follow_redirects=False
@@ -314,7 +301,7 @@ def test_csv_export_shape_and_privacy(app: Any, db: Database) -> None:
     by_id = {int(row["id"]): row for row in rows}
     assert ids["public"] in by_id and ids["secret"] not in by_id
     sensitive = by_id[ids["sensitive"]]
-    assert sensitive["location_precision"] in ("desa", "hidden")
+    assert sensitive["location_precision"] in ("area", "hidden")
     assert "pingsan" not in sensitive["title"].lower()
     assert sensitive["lon"] != "114.39"
     assert by_id[ids["public"]]["location_precision"] == "exact"
@@ -329,7 +316,7 @@ def test_geojson_export_shape_and_privacy(app: Any, db: Database) -> None:
     assert ids["secret"] not in by_id and ids["public"] in by_id
     assert by_id[ids["public"]]["geometry"]["type"] == "Point"
     sensitive = by_id[ids["sensitive"]]
-    assert sensitive["properties"]["location_precision"] in ("desa", "hidden")
+    assert sensitive["properties"]["location_precision"] in ("area", "hidden")
     if sensitive["geometry"] is not None:
         assert sensitive["geometry"]["coordinates"] != [114.39, -3.0]
     portal = TestClient(app).get("/beranda/peta.geojson").json()

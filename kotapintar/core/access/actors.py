@@ -27,6 +27,12 @@ class Actor:
             return frozenset(Permission)
         return permissions_of(self.roles)
 
+    @property
+    def reads_as_public(self) -> bool:
+        """True for readers who see only public outputs: the anonymous public and client applications
+        (a back office trusted with an operator's role for its status updates excepted)."""
+        return self.kind == "public" or (self.kind == "client" and not self.can(Permission.VIEW_ALL_CASES))
+
     def can(self, permission: Permission) -> bool:
         """True when the actor holds `permission`."""
         return permission in self.permissions

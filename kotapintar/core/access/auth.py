@@ -12,8 +12,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from kotapintar.core.access.actors import Actor
-from kotapintar.core.access.models import ApiKey, ApiToken, User
+from kotapintar.core.access.models import ApiKey, ApiToken, User, UserSession
+from kotapintar.core.access.passwords import DEMO_PASSWORD
 from kotapintar.core.access.roles import Role
+from kotapintar.core.access.throttle import LoginThrottled, login_throttle
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import Conflict, NotAuthenticated, NotFound
 from kotapintar.core.events.types import utcnow
@@ -44,8 +46,32 @@ def actor_for(user: User) -> Actor:
     )
 
 
-def authenticate(db: Database, username: str, password: str) -> User:
-    """The user with these credentials, or NotAuthenticated (same answer for unknown user or bad password)."""
+def authenticate(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    address: str | None = None,
+    production: bool = False,
+    throttle_storage: str = "memory://",
+) -> User:
+    """The user with these credentials, or NotAuthenticated (same answer for unknown user or bad password).
+
+    Failed attempts are counted per account and per `address`; past the limit every attempt is refused
+    with LoginThrottled (429), logged as a `login_throttled` event. In `production` the published demo
+    password never logs anyone in.
+    """
+    throttle = login_throttle(throttle_storage)
+    blocked = throttle.blocked_for(username, address)
+    if blocked is not None:
+        scope, retry = blocked
+        _log_throttled(db, username, address, scope, retry)
+        raise LoginThrottled(
+            f"Terlalu banyak percobaan masuk yang gagal; coba lagi dalam {retry} detik / too many failed "
+            f"logins, retry in {retry} s.",
+            retry_after_s=retry,
+            scope=scope,
+        )
     with db.reading() as uow:
         user = uow.users.by_username(username)
     stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
@@ -53,9 +79,30 @@ def authenticate(db: Database, username: str, password: str) -> User:
         _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         user = None
+    if production and password == DEMO_PASSWORD:
+        user = None
     if user is None or not user.active:
+        throttle.failed(username, address)
         raise NotAuthenticated("Nama pengguna atau kata sandi salah / wrong username or password.")
     return user
+
+
+def _log_throttled(db: Database, username: str, address: str | None, scope: str, retry: int) -> None:
+    """The refusal as an event of the system stream (the address only as a hash)."""
+    with db.transaction() as uow:
+        uow.events.append(
+            stream="system",
+            case_id=None,
+            type="login_throttled",
+            actor="system:auth",
+            at=utcnow(),
+            payload={
+                "username": username[:80],
+                "address_sha256": hashlib.sha256(address.encode()).hexdigest() if address else None,
+                "scope": scope,
+                "retry_after_s": retry,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -96,12 +143,66 @@ def actor_from_token(db: Database, token: str) -> Actor:
 
 
 def actor_from_user_id(db: Database, user_id: int) -> Actor:
-    """The actor of a user id taken from a verified session cookie."""
+    """The actor of a user id (an active user), or NotAuthenticated."""
     with db.reading() as uow:
         user = uow.users.get(user_id)
         if user is None or not user.active:
             raise NotAuthenticated("Sesi tidak berlaku / session no longer valid.")
         return actor_for(user)
+
+
+def open_session(db: Database, user: User, max_age_s: int) -> str:
+    """A new server-side browser session for `user`; returns its id (to be signed into the cookie)."""
+    sid = secrets.token_urlsafe(24)
+    now = utcnow()
+    with db.transaction() as uow:
+        uow.users.add_session(
+            UserSession(
+                user_id=user.id,
+                sid_hash=_sha256(sid),
+                created_at=now,
+                expires_at=now + timedelta(seconds=max_age_s),
+                revoked_at=None,
+            )
+        )
+    return sid
+
+
+def actor_from_session(db: Database, user_id: int, sid: str) -> Actor:
+    """The actor of a signed session cookie, checked against the server-side session on every request."""
+    with db.reading() as uow:
+        row = uow.users.browser_session(_sha256(sid)) if sid else None
+        user = uow.users.get(user_id)
+        if (
+            row is None
+            or row.user_id != user_id
+            or row.revoked_at is not None
+            or row.expires_at <= utcnow()
+            or user is None
+            or not user.active
+        ):
+            raise NotAuthenticated("Sesi tidak berlaku, silakan masuk lagi / session no longer valid.")
+        return actor_for(user)
+
+
+def close_session(db: Database, sid: str | None) -> None:
+    """End one browser session (logout); unknown or already closed ones are ignored."""
+    if not sid:
+        return
+    with db.transaction() as uow:
+        row = uow.users.browser_session(_sha256(sid))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()
+
+
+def revoke_token(db: Database, token: str) -> bool:
+    """Revoke one bearer token by its clear value; False when it was unknown or already revoked."""
+    with db.transaction() as uow:
+        row = uow.users.token(_sha256(token))
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = utcnow()
+        return True
 
 
 def create_api_key(db: Database, name: str) -> str:
@@ -147,9 +248,9 @@ class SessionSigner:
         self._serializer = URLSafeTimedSerializer(secret, salt="kotapintar-session")
         self.max_age_s = max_age_s
 
-    def sign(self, user_id: int) -> str:
-        """A cookie value for a logged-in user; carries a random session id for CSRF binding."""
-        return self._serializer.dumps({"uid": user_id, "sid": secrets.token_urlsafe(16)})
+    def sign(self, user_id: int, sid: str | None = None) -> str:
+        """A cookie value for a logged-in user; carries the session id (server-side session, CSRF binding)."""
+        return self._serializer.dumps({"uid": user_id, "sid": sid or secrets.token_urlsafe(16)})
 
     def read(self, value: str) -> tuple[int, str] | None:
         """(user id, session id) from a valid, unexpired cookie, else None."""

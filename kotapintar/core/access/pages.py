@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kotapintar.core.access import auth
+from kotapintar.core.access.throttle import LoginThrottled
 from kotapintar.core.errors import NotAuthenticated
 from kotapintar.core.http.deps import SESSION_COOKIE, ActorDep, DbDep, SettingsDep, current_actor
 from kotapintar.core.http.pages import home_for, page_context, templates
@@ -81,15 +82,27 @@ def login(
 ) -> Response:
     """Check the password; on success set the session cookie (lifetime = session timeout) and redirect."""
     try:
-        user = auth.authenticate(db, username.strip(), password)
+        user = auth.authenticate(
+            db,
+            username.strip(),
+            password,
+            address=request.client.host if request.client else None,
+            production=settings.environment == "production",
+            throttle_storage=settings.rate_limit_storage_url,
+        )
+    except LoginThrottled as exc:
+        response = _login_page(request, settings, _safe_next(next), exc.message, 429)
+        response.headers["Retry-After"] = str(exc.details.get("retry_after_s", 60))
+        return response
     except NotAuthenticated:
         message = translate("ui.login.failed", request_locale(request))
         return _login_page(request, settings, _safe_next(next), message, 401)
     actor = auth.actor_for(user)
     response = RedirectResponse(_safe_next(next) or home_for(actor), status_code=303)
+    sid = auth.open_session(db, user, settings.session_max_age_s)
     response.set_cookie(
         SESSION_COOKIE,
-        request.app.state.signer.sign(user.id),
+        request.app.state.signer.sign(user.id, sid),
         max_age=settings.session_max_age_s,
         httponly=True,
         secure=settings.cookie_secure,
@@ -99,8 +112,9 @@ def login(
 
 
 @router.post("/keluar", dependencies=[Depends(current_actor), Depends(require_csrf)])
-def logout(actor: ActorDep) -> Response:
-    """End the browser session."""
+def logout(request: Request, db: DbDep, actor: ActorDep) -> Response:
+    """End the browser session (server-side too: a copied cookie stops working)."""
+    auth.close_session(db, getattr(request.state, "session_id", None))
     response = RedirectResponse("/masuk?ok=logged_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from kotapintar.core.access.models import ApiKey, ApiToken, User
+from kotapintar.core.access.models import ApiKey, ApiToken, User, UserSession
 
 
 class UserRepository:
@@ -42,6 +42,28 @@ class UserRepository:
     def token(self, token_hash: str) -> ApiToken | None:
         """A bearer token by its hash."""
         return self.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
+
+    def add_session(self, row: UserSession) -> None:
+        """Store a new browser session (hash of its id only)."""
+        self.session.add(row)
+
+    def browser_session(self, sid_hash: str) -> UserSession | None:
+        """A browser session by the hash of its id."""
+        return self.session.scalars(select(UserSession).where(UserSession.sid_hash == sid_hash)).first()
+
+    def revoke_credentials(self, user_id: int, at: datetime) -> int:
+        """End every open browser session and bearer token of a user; returns how many were open."""
+        sessions = self.session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        tokens = self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return int(getattr(sessions, "rowcount", 0) or 0) + int(getattr(tokens, "rowcount", 0) or 0)
 
 
 class ApiKeyRepository:

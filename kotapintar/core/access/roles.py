@@ -13,6 +13,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AGENCY_OFFICER = "agency_officer"
     LIAISON = "liaison"
+    AGENCY_HEAD = "agency_head"  # kepala of one agency: its own cases only, never the city-wide reach
 
 
 class Permission(StrEnum):
@@ -54,6 +55,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.AGENCY_OFFICER: frozenset({Permission.WORK_OWN_TASKS, Permission.RESOLVE_CASES}),
+    # The head of an agency approves and resolves its agency's work; the case scope (own agency) follows
+    # from holding no VIEW_ALL_CASES, exactly as for its officers.
+    Role.AGENCY_HEAD: frozenset({Permission.WORK_OWN_TASKS, Permission.RESOLVE_CASES}),
     Role.LIAISON: frozenset({Permission.WORK_OWN_TASKS}),
 }
 

@@ -238,3 +238,20 @@ class EventRepository:
         return self.session.scalars(
             select(Event).where(Event.stream == stream).order_by(Event.seq, Event.id)
         ).all()
+
+    def chain_page(self, after_id: int, upto_id: int, limit: int) -> list[tuple[int, str, int, str]]:
+        """(id, stream, seq, hash) of events with after_id < id ≤ upto_id, in id order (checkpoints)."""
+        rows = self.session.execute(
+            select(Event.id, Event.stream, Event.seq, Event.hash)
+            .where(Event.id > after_id, Event.id <= upto_id)
+            .order_by(Event.id)
+            .limit(limit)
+        ).all()
+        return [(int(r.id), str(r.stream), int(r.seq), str(r.hash)) for r in rows]
+
+    def last_id_before(self, cutoff: datetime) -> int:
+        """The highest id of an event that occurred before `cutoff` (0 when none)."""
+        value = self.session.scalar(
+            select(Event.id).where(Event.occurred_at < cutoff).order_by(Event.id.desc()).limit(1)
+        )
+        return int(value or 0)

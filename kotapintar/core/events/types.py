@@ -27,6 +27,7 @@ class EventType(StrEnum):
     CASE_MERGED = "case_merged"
     REPORT_MERGED = "report_merged"
     NOTE_ADDED = "note_added"
+    PUBLIC_REPLY_ADDED = "public_reply_added"  # a note written for the public (the reporter reads it)
     PRIORITY_CHANGED = "priority_changed"
     SERVICE_CHANGED = "service_changed"
     # SOP engine and tasks

@@ -10,6 +10,7 @@ from kotapintar.core.access import auth
 from kotapintar.core.access.actors import PUBLIC, Actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import NotAuthenticated
+from kotapintar.core.http.security import check_cookie_request
 from kotapintar.core.settings import Settings
 
 SESSION_COOKIE = "kp_session"
@@ -37,8 +38,12 @@ def current_actor(request: Request, db: Annotated[Database, Depends(get_db)]) ->
         signed = request.app.state.signer.read(cookie)
         if signed is not None:
             try:
-                actor = auth.actor_from_user_id(db, signed[0])
+                actor = auth.actor_from_session(db, signed[0], signed[1])
                 request.state.session_id = signed[1]
+                if request.url.path.startswith("/api/"):
+                    # The browser sends the cookie on its own: unsafe API calls must prove they come from
+                    # our pages (the HTML forms check their form token in the page routers).
+                    check_cookie_request(request, signed[1])
                 return actor
             except NotAuthenticated:
                 request.state.session_id = None  # a stale session: fall through to API key / public

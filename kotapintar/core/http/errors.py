@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kotapintar.core.errors import DomainError
@@ -52,7 +53,12 @@ def install_error_handlers(app: FastAPI) -> None:
         other = _other_format(request, exc.http_status, exc.message)
         if other is not None:
             return other
-        headers = {"WWW-Authenticate": 'Bearer realm="kotapintar"'} if exc.http_status == 401 else None
+        headers: dict[str, str] = {}
+        if exc.http_status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="kotapintar"'
+        retry = exc.details.get("retry_after_s")
+        if isinstance(retry, int | float):
+            headers["Retry-After"] = str(int(retry))
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.details), status_code=exc.http_status, headers=headers
         )
@@ -87,6 +93,21 @@ def install_error_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
         return JSONResponse(
             error_body("invalid_input", f"Data tidak valid / invalid input — {summary}", problems=problems),
+            status_code=422,
+        )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # The last net under the range checks at the edges: a number too large for the database.
+        return JSONResponse(
+            error_body("invalid_input", "Angka di luar jangkauan / a number is out of range."),
+            status_code=422,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse(
+            error_body("invalid_input", "Nilai di luar jangkauan basis data / a value is out of range."),
             status_code=422,
         )
 

@@ -15,7 +15,7 @@ from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Role
 from kotapintar.core.errors import DomainError
 from kotapintar.core.events.types import EventType
-from kotapintar.core.http.security import csrf_token_for
+from kotapintar.core.http.security import page_csrf_token
 from kotapintar.core.http.templating import make_templates, request_locale
 from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings
@@ -54,7 +54,7 @@ templates.env.globals["duration"] = duration
 
 COMMAND_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
-AGENCY_ROLES = frozenset({Role.AGENCY_OFFICER, Role.LIAISON})
+AGENCY_ROLES = frozenset({Role.AGENCY_OFFICER, Role.LIAISON, Role.AGENCY_HEAD})
 
 
 LIVE_EVENTS = ",".join(e.value for e in EventType)
@@ -130,7 +130,7 @@ def page_context(request: Request, settings: Settings, actor: Actor | None, **ex
     return {
         "kabupaten": kabupaten_name(settings),
         "nav_items": nav_for(request, actor),
-        "csrf_token": csrf_token_for(request),
+        "csrf_token": page_csrf_token(request),  # never None: pages read with a bearer token render too
         "messages": messages,
         "user_name": actor.name.removeprefix("user:") if user and actor is not None else None,
         "logout_url": "/keluar" if user else None,

@@ -18,6 +18,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kotapintar.core.errors import DomainError
 from kotapintar.core.i18n import negotiate_locale, translate
 
 CSRF_FIELD = "csrf_token"
@@ -175,6 +176,14 @@ def csrf_token_for(request: Request) -> str | None:
     return issue_csrf_token(session_id, config.secret) if session_id else None
 
 
+def page_csrf_token(request: Request) -> str:
+    """The token forms of a page carry: the session's, or — for a page read without a browser session
+    (a bearer token, a script) — one bound to a throwaway id, so the page renders and its forms are refused."""
+    config = _config(request)
+    session_id = config.session_id(request) or "sessionless:" + secrets.token_urlsafe(12)
+    return issue_csrf_token(session_id, config.secret)
+
+
 class CsrfFailed(HTTPException):
     """403 for a missing or wrong CSRF token; `detail` is a message for a person in their language."""
 
@@ -205,17 +214,64 @@ async def require_csrf(request: Request) -> None:
         raise CsrfFailed(translate("error.csrf_failed", negotiate_locale(request)))
 
 
+# --- cookie-authenticated JSON API ------------------------------------------------------------------
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site (Sec-Fetch-Site) or Origin differs.
+
+    `same-site` counts as foreign too: a page on a sibling subdomain must not act through a staff browser.
+    Clients that send neither header (curl, server-to-server) pass; they carry no ambient cookie anyway.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or (origin != "null" and urlsplit(origin).netloc == request.headers.get("host", ""))
+
+
+class CsrfRejected(DomainError):
+    """403 in the API's error shape: an unsafe cookie-authenticated request without a valid CSRF token."""
+
+    code = "csrf_failed"
+    http_status = 403
+
+
+def check_cookie_request(request: Request, session_id: str | None) -> None:
+    """For a request authenticated by the session cookie: unsafe methods need the same origin and a valid
+    `X-CSRF-Token` bound to the session (from the page, or `csrf_token` of GET /api/v1/me)."""
+    if request.method in SAFE_METHODS:
+        return
+    config = _config(request)
+    token = request.headers.get(CSRF_HEADER)
+    if not same_origin(request) or not verify_csrf_token(
+        token, session_id, config.secret, max_age_s=config.max_age_s
+    ):
+        raise CsrfRejected(translate("error.csrf_failed", negotiate_locale(request)))
+
+
+def require_same_origin(request: Request) -> None:
+    """FastAPI dependency against login CSRF: refuse a login posted from another site."""
+    if not same_origin(request):
+        raise CsrfRejected(translate("error.csrf_failed", negotiate_locale(request)))
+
+
 __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "CsrfConfig",
     "CsrfFailed",
+    "CsrfRejected",
     "SecurityHeadersMiddleware",
     "build_csp",
+    "check_cookie_request",
     "configure_csrf",
     "csrf_token_for",
     "issue_csrf_token",
+    "page_csrf_token",
     "require_csrf",
+    "require_same_origin",
+    "same_origin",
     "security_headers",
     "tile_origin",
     "verify_csrf_token",
