@@ -45,7 +45,8 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.migrate import upgrade
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
 from kotapintar.sensors.engine.payloads import Reading, format_ultralight
 from kotapintar.sensors.engine.registry import derive_api_key, load_devices
 from kotapintar.sensors.engine.simulator import Simulator, default_scenario
@@ -196,7 +197,7 @@ def run_round(backend: str, url: str, messages: list[tuple[str, str]]) -> dict[s
 
     with scratch_database(backend) as db:
         settings = Settings(environment="test", database_url=db.url, sensor_key_secret=SECRET)
-        sensor_service.sensor_context(db, settings, refresh=True)
+        sensor_devices.sensor_context(db, settings, refresh=True)
         ingestor = MqttIngestor(
             db, settings, url, tick_s=0, client_id=f"bench-kp-{uuid.uuid4().hex[:6]}", worker_process=True
         )
@@ -248,10 +249,10 @@ def direct_rate(backend: str, messages: list[tuple[str, str]]) -> float:
     """The same pipeline without the broker, in this process: how fast the service itself is here."""
     with scratch_database(backend) as db:
         settings = Settings(environment="test", database_url=db.url, sensor_key_secret=SECRET)
-        sensor_service.warm_up(db, settings)
+        sensor_devices.warm_up(db, settings)
         t0 = time.perf_counter()
         for i in range(0, len(messages), 5000):
-            sensor_service.ingest_mqtt_messages(db, messages[i : i + 5000], settings=settings)
+            sensor_ingest.ingest_mqtt_messages(db, messages[i : i + 5000], settings=settings)
         return len(messages) / (time.perf_counter() - t0)
 
 

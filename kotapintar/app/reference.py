@@ -184,7 +184,7 @@ def load_demo_city(db: Database, actor: Actor, *, with_users: bool = True) -> De
     out.units = load_units(db, actor)
     if with_users:
         out.users = load_demo_users(db, actor)
-    from kotapintar.sensors.service import load_demo_devices  # the Kapuas river, rain and air sensors
+    from kotapintar.sensors.devices import load_demo_devices  # the Kapuas river, rain and air sensors
 
     load_demo_devices(db, actor)
     return out

@@ -20,7 +20,7 @@ from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep, current_acto
 from kotapintar.core.http.pages import AGENCY_ROLES, flash_error, page_context, require_roles, templates
 from kotapintar.core.http.security import require_csrf
 from kotapintar.intake import media
-from kotapintar.sensors.service import case_sensor_panel
+from kotapintar.sensors.queries import case_sensor_panel
 from kotapintar.sop import runtime as sop_runtime
 from kotapintar.sop import tasks as sop_tasks
 

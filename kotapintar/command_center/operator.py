@@ -26,7 +26,7 @@ from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep, current_acto
 from kotapintar.core.http.pages import COMMAND_ROLES, flash_error, page_context, require_roles, templates
 from kotapintar.core.http.security import require_csrf
 from kotapintar.core.settings import Settings
-from kotapintar.sensors.service import case_sensor_panel
+from kotapintar.sensors.queries import case_sensor_panel
 from kotapintar.sop import tasks as sop_tasks
 from kotapintar.triage.corrections import correct_triage
 

@@ -27,7 +27,9 @@ from kotapintar.core.http.pages import COMMAND_ROLES, page_context, require_role
 from kotapintar.core.http.templating import format_local_time, request_locale
 from kotapintar.core.i18n import Locale
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import alarms as sensor_alarms
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import queries as sensor_queries
 from kotapintar.sensors.engine.kinds import ATTRIBUTES, KIND_LABELS, DeviceKind
 from kotapintar.sensors.engine.quality import HEALTH_LABELS, DeviceHealth
 
@@ -137,7 +139,7 @@ def _attribute_label(attribute: str, locale: Locale | str) -> str:
 
 def level_labels(db: Database, settings: Settings, locale: Locale | str) -> dict[str, str]:
     """Flood level code → its label (Normal, Waspada, Siaga, Awas) from the shipped level catalog."""
-    flood = sensor_service.sensor_context(db, settings).catalog.level_set("flood")
+    flood = sensor_devices.sensor_context(db, settings).catalog.level_set("flood")
     return {level.code: pick(level.label, locale) for level in flood.levels}
 
 
@@ -151,7 +153,7 @@ def device_rows(db: Database, settings: Settings, locale: Locale | str, *, now: 
     regions = _region_names(db)
     agencies = queries.agency_names(db)
     rows: list[DeviceRow] = []
-    for item in sensor_service.device_overview(db, now=now, settings=settings):
+    for item in sensor_queries.device_overview(db, now=now, settings=settings):
         values: list[LatestValue] = []
         for attribute in item["attributes"]:
             last = item["latest"].get(attribute)
@@ -203,7 +205,7 @@ def kind_rows(
     db: Database, settings: Settings, locale: Locale | str, devices: list[DeviceRow], *, now: datetime
 ) -> list[KindRow]:
     """The per-kind quality summary of `quality_report` over the same 24 hours as the device rows."""
-    report = sensor_service.quality_report(db, now=now, hours=QUALITY_HOURS, settings=settings)
+    report = sensor_queries.quality_report(db, now=now, hours=QUALITY_HOURS, settings=settings)
     counts: dict[str, int] = {}
     for row in devices:
         counts[row.kind] = counts.get(row.kind, 0) + 1
@@ -224,7 +226,7 @@ def kind_rows(
 
 def alarm_rows(db: Database, settings: Settings, actor: Actor, locale: Locale | str) -> list[dict[str, Any]]:
     """The alarms in force, each with its level label and, once its case is open, the case's ticket."""
-    alarms = sensor_service.open_alarms(db, actor, settings=settings)
+    alarms = sensor_alarms.open_alarms(db, actor, settings=settings)
     levels = level_labels(db, settings, locale)
     titles = queries.case_titles(db, actor, [a["case_id"] for a in alarms if a["case_id"] is not None])
     return [
@@ -247,7 +249,7 @@ def _body_context(
     health_counts = {h: sum(1 for d in devices if d.health == h) for h in HEALTH_ORDER}
     ingest = [
         status | {"last_message": moment(status.get("last_message_at"))}
-        for status in sensor_service.ingest_status(actor, getattr(request.app.state, "sensor_ingestors", []))
+        for status in sensor_queries.ingest_status(actor, getattr(request.app.state, "sensor_ingestors", []))
     ]
     return page_context(
         request,

@@ -17,7 +17,7 @@ from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
 from kotapintar.portal.records import public_features
-from kotapintar.sensors.service import active_warnings
+from kotapintar.sensors.warnings import active_warnings
 
 router = APIRouter(include_in_schema=False)
 PERIODS = (7, 30, 90, 365)

@@ -23,7 +23,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.portal.repository import PublicRepository
 from kotapintar.sensors.engine.kinds import KIND_ATTRIBUTES, KIND_LABELS, DeviceKind
-from kotapintar.sensors.service import quality_report
+from kotapintar.sensors.queries import quality_report
 
 PAGE = 2000
 

@@ -14,7 +14,11 @@ from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.conditional import conditional_response, feed_updated
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import alarms as sensor_alarms
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
+from kotapintar.sensors import queries as sensor_queries
+from kotapintar.sensors import warnings as sensor_warnings
 from kotapintar.sensors.cap_api import alert_url
 from kotapintar.sensors.engine.registry import Device, describe_errors
 
@@ -27,7 +31,7 @@ MAX_INGEST_BYTES = 1024 * 1024
 @router.get(f"{PREFIX}/devices", response_model=list[dict[str, Any]])
 def list_devices(db: DbDep, settings: SettingsDep) -> list[dict[str, Any]]:
     """Every device with position, health (ok/stale/never_seen), 24-hour quality and latest values (map)."""
-    return sensor_service.device_overview(db, settings=settings)
+    return sensor_queries.device_overview(db, settings=settings)
 
 
 @router.get(f"{PREFIX}/devices/{{device_id}}/series", response_model=dict[str, Any])
@@ -41,9 +45,9 @@ def device_series(
     attribute: Annotated[str | None, Query(description="default: the device's main attribute")] = None,
 ) -> dict[str, Any]:
     """A device's series for a range: raw readings with quality flags, or 1m/1h/1d min/max/mean/count."""
-    until = sensor_service.parse_time(end, utcnow())
-    since = sensor_service.parse_time(start, until - timedelta(hours=24))
-    return sensor_service.device_series(
+    until = sensor_queries.parse_time(end, utcnow())
+    since = sensor_queries.parse_time(start, until - timedelta(hours=24))
+    return sensor_queries.device_series(
         db, device_id, start=since, end=until, resolution=resolution, attribute=attribute, settings=settings
     )
 
@@ -55,7 +59,7 @@ def latest(
     kind: Annotated[str, Query(description="water_level, rain_gauge, air_quality, weather, …")],
 ) -> list[dict[str, Any]]:
     """The latest value of every device of a kind (with the flood level for river gauges)."""
-    return sensor_service.latest_of_kind(db, kind, settings=settings)
+    return sensor_queries.latest_of_kind(db, kind, settings=settings)
 
 
 @router.get(f"{PREFIX}/quality", response_model=dict[str, Any])
@@ -63,33 +67,33 @@ def quality(
     db: DbDep, settings: SettingsDep, hours: Annotated[int, Query(ge=1, le=744)] = 24
 ) -> dict[str, Any]:
     """Data quality per device and per kind: completeness %, flagged %, last seen (published as open data)."""
-    return sensor_service.quality_report(db, hours=hours, settings=settings)
+    return sensor_queries.quality_report(db, hours=hours, settings=settings)
 
 
 @router.get(f"{PREFIX}/rejections", response_model=list[dict[str, Any]])
 def rejections(db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     """Rejected messages per claimed device and reason (operators)."""
-    return sensor_service.rejection_counts(db, actor)
+    return sensor_queries.rejection_counts(db, actor)
 
 
 @router.get(f"{PREFIX}/alarms", response_model=list[dict[str, Any]])
 def alarms(db: DbDep, actor: ActorDep, settings: SettingsDep) -> list[dict[str, Any]]:
     """Sensor alarms in force, most severe first (operators): rule, area, level, since, the case each opened
     (None while it is being opened) and its public CAP headline."""
-    return sensor_service.open_alarms(db, actor, settings=settings)
+    return sensor_alarms.open_alarms(db, actor, settings=settings)
 
 
 @router.get(f"{PREFIX}/ingest", response_model=list[dict[str, Any]])
 def ingest_status(request: Request, actor: ActorDep) -> list[dict[str, Any]]:
     """The MQTT subscribers this server runs, now: connection, messages received, processed, rejected,
     dropped because the backlog was full, lost with a dead worker, and the backlog (operators)."""
-    return sensor_service.ingest_status(actor, request.app.state.sensor_ingestors)
+    return sensor_queries.ingest_status(actor, request.app.state.sensor_ingestors)
 
 
 @router.get(f"{PREFIX}/cases/{{case_id}}/observations", response_model=dict[str, Any])
 def case_observations(case_id: int, db: DbDep, actor: ActorDep, settings: SettingsDep) -> dict[str, Any]:
     """The readings behind a case a rule opened: each evidence series from 6 h before it opened (chart)."""
-    return sensor_service.case_observations(db, actor, case_id, settings=settings)
+    return sensor_queries.case_observations(db, actor, case_id, settings=settings)
 
 
 async def _body(request: Request) -> Any:
@@ -102,7 +106,7 @@ async def _body(request: Request) -> Any:
         raise ValidationFailed("JSON tidak sah / invalid JSON.", code="bad_json") from exc
 
 
-def _answer(outcome: sensor_service.IngestOutcome) -> JSONResponse:
+def _answer(outcome: sensor_devices.IngestOutcome) -> JSONResponse:
     body = outcome.as_dict()
     if outcome.accepted == 0 and outcome.rejected:
         status = 403 if set(outcome.rejected) & AUTH_REASONS else 400
@@ -121,7 +125,7 @@ async def ingest(
 ) -> JSONResponse:
     """HTTP ingest: one `{deviceId, <attrs>}` object, a batch array, or NGSI-LD entities (key per request)."""
     body = await _body(request)
-    outcome = sensor_service.ingest_http(db, body, api_key=x_device_key or k, settings=settings)
+    outcome = sensor_ingest.ingest_http(db, body, api_key=x_device_key or k, settings=settings)
     return _answer(outcome)
 
 
@@ -134,7 +138,7 @@ async def ingest_ngsi_ld(
 ) -> JSONResponse:
     """NGSI-LD entities (WaterObserved, AirQualityObserved, …; normalized or concise, one or an array)."""
     body = await _body(request)
-    outcome = sensor_service.ingest_http(db, body, api_key=x_device_key, settings=settings)
+    outcome = sensor_ingest.ingest_http(db, body, api_key=x_device_key, settings=settings)
     return _answer(outcome)
 
 
@@ -159,7 +163,7 @@ async def register_devices(request: Request, db: DbDep, actor: ActorDep) -> dict
             raise ValidationFailed(
                 f"device {index} ({label}): {describe_errors(exc)}", code="bad_device"
             ) from exc
-    created, updated = sensor_service.register_devices(db, actor, devices)
+    created, updated = sensor_devices.register_devices(db, actor, devices)
     return {"created": created, "updated": updated, "devices": [d.id for d in devices]}
 
 
@@ -167,13 +171,13 @@ async def register_devices(request: Request, db: DbDep, actor: ActorDep) -> dict
 def issue_key(device_id: str, db: DbDep, actor: ActorDep) -> dict[str, str]:
     """A new random API key for a device (administrators); shown once, only its hash is kept. The old key
     stops working."""
-    return {"device_id": device_id, "api_key": sensor_service.issue_device_key(db, actor, device_id)}
+    return {"device_id": device_id, "api_key": sensor_devices.issue_device_key(db, actor, device_id)}
 
 
 @router.get("/api/v1/public/warnings.cap.xml", response_class=Response)
 def cap_feed(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """Active public warnings as an Atom feed with each CAP 1.2 alert inline (valid against the CAP XSD)."""
-    data = sensor_service.cap_feed(
+    data = sensor_warnings.cap_feed(
         db, link=str(request.url), settings=settings, alert_link=lambda ident: alert_url(request, ident)
     )
     return conditional_response(
@@ -184,4 +188,4 @@ def cap_feed(request: Request, db: DbDep, settings: SettingsDep) -> Response:
 @router.get("/api/v1/public/warnings", response_model=list[dict[str, Any]])
 def active_warnings(db: DbDep) -> list[dict[str, Any]]:
     """Active public warnings (area, level, headline, CAP identifier) for the public portal."""
-    return sensor_service.active_warnings(db)
+    return sensor_warnings.active_warnings(db)

@@ -21,10 +21,10 @@ def load_demo() -> None:
     from kotapintar.core.access.actors import system_actor
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import devices as sensor_devices
 
     db = open_database(get_settings())
-    n = sensor_service.load_demo_devices(db, system_actor("cli"))
+    n = sensor_devices.load_demo_devices(db, system_actor("cli"))
     typer.echo(f"{n} perangkat demo terdaftar / demo devices registered")
 
 
@@ -41,12 +41,12 @@ def register(
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.errors import DomainError
     from kotapintar.core.settings import get_settings
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import devices as sensor_devices
     from kotapintar.sensors.engine.registry import load_devices
 
     try:
         devices = load_devices(path)
-        created, updated = sensor_service.register_devices(
+        created, updated = sensor_devices.register_devices(
             open_database(get_settings()), system_actor("cli"), devices
         )
     except DomainError as exc:
@@ -65,10 +65,10 @@ def issue_key(device_id: str) -> None:
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.errors import DomainError
     from kotapintar.core.settings import get_settings
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import devices as sensor_devices
 
     try:
-        key = sensor_service.issue_device_key(open_database(get_settings()), system_actor("cli"), device_id)
+        key = sensor_devices.issue_device_key(open_database(get_settings()), system_actor("cli"), device_id)
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
@@ -84,9 +84,9 @@ def issue_key(device_id: str) -> None:
 def demo_key(device_id: str) -> None:
     """Print the placeholder API key of a demo device (derived from KOTAPINTAR_SENSOR_KEY_SECRET)."""
     from kotapintar.core.settings import get_settings
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import devices as sensor_devices
 
-    typer.echo(sensor_service.device_api_key(get_settings(), device_id))
+    typer.echo(sensor_devices.device_api_key(get_settings(), device_id))
 
 
 @app.command("ingest-mqtt")
@@ -127,9 +127,9 @@ def tick() -> None:
     """Evaluate the clock-driven rules once (a silent critical gauge goes stale)."""
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import ingest as sensor_ingest
 
-    out = sensor_service.tick_sensors(open_database(get_settings()))
+    out = sensor_ingest.tick_sensors(open_database(get_settings()))
     typer.echo(json.dumps(out.as_dict(), ensure_ascii=False))
 
 
@@ -139,9 +139,9 @@ def retention() -> None:
     from kotapintar.core.access.actors import system_actor
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import ingest as sensor_ingest
 
-    out = sensor_service.apply_retention(open_database(get_settings()), system_actor("cli"))
+    out = sensor_ingest.apply_retention(open_database(get_settings()), system_actor("cli"))
     typer.echo(json.dumps(out))
 
 
@@ -150,9 +150,9 @@ def quality(hours: int = 24) -> None:
     """Print the data-quality summary per kind and device."""
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import queries as sensor_queries
 
-    report = sensor_service.quality_report(open_database(get_settings()), hours=hours)
+    report = sensor_queries.quality_report(open_database(get_settings()), hours=hours)
     for kind, s in report["kinds"].items():
         typer.echo(f"{kind:14} lengkap {s['completeness_pct']:6.2f}%  bertanda {s['flagged_pct']:6.2f}%")
     for d in report["devices"]:

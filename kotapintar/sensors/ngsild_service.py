@@ -12,7 +12,8 @@ from typing import Any
 
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
 from kotapintar.sensors.engine.kinds import canonical_unit
 from kotapintar.sensors.engine.ngsild import KIND_TYPES, Latest, NgsiProblem, entity_view
 from kotapintar.sensors.engine.payloads import PayloadError, ngsi_device_id
@@ -58,7 +59,7 @@ def write_entities(
         )
         out.failed = [(i, problem) for i in ids]
         return out
-    outcome = sensor_service.ingest_http(db, list(entities), api_key=api_key, settings=settings)
+    outcome = sensor_ingest.ingest_http(db, list(entities), api_key=api_key, settings=settings)
     if not outcome.items:  # the body as a whole was refused (too many readings, …)
         problem = NgsiProblem(
             400, "BadRequestData", "; ".join(outcome.errors) or "tidak dapat dibaca / unreadable"
@@ -94,7 +95,7 @@ def get_entity(
         device_id = ngsi_device_id({"id": entity_id})
     except PayloadError as exc:
         raise NgsiProblem(400, "BadRequestData", exc.message) from exc
-    ctx = sensor_service.sensor_context(db, settings)
+    ctx = sensor_devices.sensor_context(db, settings)
     device = ctx.devices.get(device_id)
     if device is None:
         raise NgsiProblem(404, "ResourceNotFound", f"Entitas '{entity_id}' tidak ada / no such entity.")
@@ -124,7 +125,7 @@ def query_entities(
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """Entities of the registered devices matching a type (or an id list), a page of them and the total."""
-    ctx = sensor_service.sensor_context(db, settings)
+    ctx = sensor_devices.sensor_context(db, settings)
     wanted_ids = set()
     for ident in ids:
         try:

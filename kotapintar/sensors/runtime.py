@@ -21,7 +21,9 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import alarms as sensor_alarms
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
 from kotapintar.sensors.engine.payloads import iso_z
 from kotapintar.sensors.engine.registry import Device, load_devices
 from kotapintar.sensors.engine.simulator import FloodEvent, Scenario, Simulator, default_scenario
@@ -194,7 +196,7 @@ class MqttIngestor:
         if self.worker_process:
             self._start_child()
         else:
-            sensor_service.warm_up(self.db, self.settings)
+            sensor_devices.warm_up(self.db, self.settings)
         self.client.connect(self._host, self._port, keepalive=30)
         self.client.loop_start()
         self._worker = threading.Thread(target=self._run, name="sensor-mqtt-ingest", daemon=True)
@@ -296,7 +298,7 @@ class MqttIngestor:
             if self.tick_s > 0 and time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.tick_s
                 try:
-                    sensor_service.tick_sensors(self.db, settings=self.settings)
+                    sensor_ingest.tick_sensors(self.db, settings=self.settings)
                 except Exception:  # keep the loop alive: the next tick tries again
                     log.exception("sensor staleness tick failed")
 
@@ -306,7 +308,7 @@ class MqttIngestor:
             self._inbox.put(batch)
             return
         try:
-            outcome = sensor_service.ingest_mqtt_messages(self.db, batch, settings=self.settings)
+            outcome = sensor_ingest.ingest_mqtt_messages(self.db, batch, settings=self.settings)
         except Exception:  # one bad batch must not stop the subscriber; it is logged with its size
             log.exception("sensor ingest of %d MQTT messages failed", len(batch))
             return
@@ -340,7 +342,7 @@ def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any
     """
     settings = Settings.model_validate(settings_data)
     db = Database(url)
-    sensor_service.warm_up(db, settings)
+    sensor_devices.warm_up(db, settings)
     # Everything loaded so far (registry, rules, the triage model used when a rule opens a case) lives as
     # long as the process: keep it out of the cyclic garbage collector, whose full passes over those
     # millions of objects otherwise cost more than the ingest work of a large batch. And collect between
@@ -376,7 +378,7 @@ def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any
         if batch:
             stored = rejected = 0
             try:
-                outcome = sensor_service.ingest_mqtt_messages(db, batch, settings=settings, open_cases=False)
+                outcome = sensor_ingest.ingest_mqtt_messages(db, batch, settings=settings, open_cases=False)
                 stored, rejected = outcome.stored, sum(outcome.rejected.values())
                 if outcome.cases_pending and waiting_since is None:
                     waiting_since = time.monotonic()
@@ -388,7 +390,7 @@ def _child_main(url: str, settings_data: dict[str, Any], inbox: Any, outbox: Any
         if waiting_since is not None and (idle or time.monotonic() - waiting_since >= CASE_MAX_DELAY_S):
             waiting_since = None
             try:
-                opened = sensor_service.open_pending_cases(db, settings=settings)
+                opened = sensor_alarms.open_pending_cases(db, settings=settings)
             except Exception:  # logged; the alarms stay pending and the next attempt opens them
                 log.exception("opening the cases of sensor alarms failed")
                 waiting_since = time.monotonic()
@@ -435,7 +437,7 @@ class DemoSensorFeed:
         self._thread: threading.Thread | None = None
         now = utcnow().replace(second=0, microsecond=0)
         self.sim_time = now - self.backfill
-        ctx = sensor_service.sensor_context(self.db, self.settings)
+        ctx = sensor_devices.sensor_context(self.db, self.settings)
         base = default_scenario(self.sim_time - timedelta(days=10), now + timedelta(days=30), seed=self.seed)
         # An upper Kapuas flood wave that began an hour before the accelerated part: the river rises fast
         # within its first simulated hours (a case ~1-2 minutes into the demo) and travels downstream for a day.
@@ -450,7 +452,7 @@ class DemoSensorFeed:
         if end <= self.sim_time:
             return 0
         readings = list(self.simulator.readings(self.sim_time, end))
-        sensor_service.ingest_readings(self.db, readings, received_at=end, settings=self.settings)
+        sensor_ingest.ingest_readings(self.db, readings, received_at=end, settings=self.settings)
         self.sim_time = end
         return len(readings)
 
@@ -493,7 +495,7 @@ def start_sensor_loops(db: Database, settings: Settings, *, demo: bool) -> list[
     the demo, the Kapuas devices with their simulated feed. Returns the loops to stop at shutdown."""
     loops: list[Stoppable] = []
     if demo and settings.demo_sensors:
-        sensor_service.load_demo_devices(db, system_actor("demo"))
+        sensor_devices.load_demo_devices(db, system_actor("demo"))
         feed = DemoSensorFeed(db, settings, speed=settings.demo_sensor_speed)
         feed.start()
         loops.append(feed)

@@ -10,7 +10,7 @@ from typing import Any
 
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
 from kotapintar.sensors.engine.registry import Device, hash_api_key
 from tests.conftest import REPO, skip_or_fail
 
@@ -51,7 +51,7 @@ EXAMPLE_DEVICES = {
 
 def register_example_devices(db: Database) -> None:
     """Register the example devices through the real service, with the gateway key."""
-    sensor_service.register_devices(db, system_actor("tests"), list(EXAMPLE_DEVICES.values()))
+    sensor_devices.register_devices(db, system_actor("tests"), list(EXAMPLE_DEVICES.values()))
 
 
 def clients_python() -> Path:

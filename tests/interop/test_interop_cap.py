@@ -19,7 +19,8 @@ import pytest
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
 from kotapintar.sensors.engine.cap import WIB, cap_time
 from kotapintar.sensors.engine.payloads import iso_z
 from tests.interop.interop_support import run_client
@@ -34,16 +35,16 @@ FEED = "/api/v1/public/warnings.cap.xml"
 @pytest.fixture
 def server(db: Database, live_server: object) -> Iterator[str]:
     """The live server's URL, with the demo devices registered."""
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     yield live_server.url  # type: ignore[attr-defined]
 
 
 def _send(db: Database, settings: Settings, levels: list[tuple[datetime, float]], received: datetime) -> None:
     body = [{"deviceId": GAUGE, "waterLevel": v, "observedAt": iso_z(t)} for t, v in levels]
-    out = sensor_service.ingest_http(
+    out = sensor_ingest.ingest_http(
         db,
         body,
-        api_key=sensor_service.device_api_key(settings, GAUGE),
+        api_key=sensor_devices.device_api_key(settings, GAUGE),
         received_at=received,
         settings=settings,
     )

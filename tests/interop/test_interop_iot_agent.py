@@ -22,7 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import queries as sensor_queries
 from kotapintar.sensors.engine.payloads import iso_z
 from kotapintar.sensors.engine.registry import AttributeMapping, Device, hash_api_key
 from kotapintar.sensors.repository import SensorRepository
@@ -83,7 +84,7 @@ def _devices(run: str) -> tuple[Device, Device]:
 @pytest.fixture
 def ingestor(db: Database, settings: Settings, mqtt_url: str, run: str) -> Iterator[MqttIngestor]:
     """A Kotapintar subscriber on the FIWARE topics, with the two mapped devices registered."""
-    sensor_service.register_devices(db, system_actor("tests"), list(_devices(run)))
+    sensor_devices.register_devices(db, system_actor("tests"), list(_devices(run)))
     sub = MqttIngestor(db, settings, mqtt_url, tick_s=0, client_id=f"kp-iota-{run}", worker_process=False)
     try:
         sub.start()
@@ -115,7 +116,7 @@ def _publish(url: str, messages: list[tuple[str, str]], subs: list[MqttIngestor]
 def _series(
     db: Database, settings: Settings, device: str, attribute: str, around: datetime
 ) -> list[tuple[str, float]]:
-    series = sensor_service.device_series(
+    series = sensor_queries.device_series(
         db,
         device,
         start=around - timedelta(hours=3),
@@ -147,7 +148,7 @@ def test_ultralight_examples_of_the_iot_agent_manual_with_the_device_mapping(
     )
     time.sleep(1.1)  # measures without a time take the receive time: the next one is a second later
     _publish(mqtt_url, [(f"/{KEY}/{station}/attrs", "gps|1.2/3.4#t|10")], [ingestor])  # gps is not mapped
-    assert ingestor.stats.rejected == 0, sensor_service.rejection_counts(db, system_actor("tests"))
+    assert ingestor.stats.rejected == 0, sensor_queries.rejection_counts(db, system_actor("tests"))
     temperatures = [v for _, v in _series(db, settings, station, "temperature", now)]
     assert sorted(temperatures) == [10.0, 15.0, 31.2]
     assert _series(db, settings, station, "relativeHumidity", now) == [
@@ -175,7 +176,7 @@ def test_two_ingest_processes_split_a_shared_subscription(
     db: Database, settings: Settings, mqtt_url: str, run: str
 ) -> None:
     """MQTT v5 `$share/<group>/…`: each message goes to one member of the group, never to both."""
-    sensor_service.register_devices(db, system_actor("tests"), list(_devices(run)))
+    sensor_devices.register_devices(db, system_actor("tests"), list(_devices(run)))
     shared = settings.model_copy(update={"sensor_mqtt_share_group": f"kotapintar-{run}"})
     assert subscription_topics(f"kotapintar-{run}")[0] == f"$share/kotapintar-{run}//+/+/attrs"
     subs = [

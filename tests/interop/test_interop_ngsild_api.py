@@ -18,7 +18,8 @@ import pytest
 
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import queries as sensor_queries
 from kotapintar.sensors.engine.payloads import iso_z
 from tests.interop.interop_support import GATEWAY_KEY, example, register_example_devices, run_client
 
@@ -36,7 +37,7 @@ def server(db: Database, live_server: object) -> Iterator[str]:
 
 
 def _values(db: Database, settings: Settings, device_id: str, attribute: str, now: datetime) -> list[float]:
-    series = sensor_service.device_series(
+    series = sensor_queries.device_series(
         db, device_id, start=now - timedelta(hours=2), end=now, attribute=attribute, settings=settings
     )
     return [p["value"] for p in series["points"]]
@@ -80,7 +81,7 @@ def test_ngsildclient_creates_upserts_updates_and_reads_entities(
     assert weather["relativeHumidity"]["value"] == pytest.approx(0.81)  # the model's fraction
     assert weather["relativeHumidity"]["unitCode"] == "C62"
     assert weather["temperature"]["value"] == pytest.approx(31.5)
-    devices = sensor_service.sensor_context(db, settings).devices.values()
+    devices = sensor_devices.sensor_context(db, settings).devices.values()
     assert out["count_water"] == sum(1 for d in devices if d.kind == "water_level")
     weather_ids = [e["id"] for e in out["query_weather"]]
     assert "urn:ngsi-ld:WeatherObserved:device-0A3478" in weather_ids

@@ -19,7 +19,7 @@ import pytest
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import queries as sensor_queries
 from kotapintar.sensors.engine.payloads import iso_z, parse_ngsi_ld
 from kotapintar.sensors.repository import SensorRepository
 from tests.interop.interop_support import GATEWAY_KEY, example, register_example_devices
@@ -171,7 +171,7 @@ def test_a_batch_answers_per_item_and_one_bad_item_costs_only_itself(api: httpx.
     assert [p["value"] for p in water] == [pytest.approx(3.52)]
     # Each rejection keeps its own reason and message with the counter (not the batch's first error).
     counts = {
-        (c["device_id"], c["reason"]): c for c in sensor_service.rejection_counts(db, system_actor("tests"))
+        (c["device_id"], c["reason"]): c for c in sensor_queries.rejection_counts(db, system_actor("tests"))
     }
     assert counts[("T2-NP-018", "bad_value")]["last_message"].startswith("Nilai waterLevel")
     assert "TIDAK-ADA" in counts[("TIDAK-ADA", "unknown_device")]["last_message"]
@@ -189,7 +189,7 @@ def test_a_clock_two_hours_ahead_is_held_not_taken_as_last_seen(
     assert r.status_code == 202, r.text
     assert r.json()["held_future"] == 1
     assert r.json()["flagged"]["clock_skew"] == 1
-    devices = {d["id"]: d for d in sensor_service.device_overview(db, settings=settings)}
+    devices = {d["id"]: d for d in sensor_queries.device_overview(db, settings=settings)}
     assert devices["T2-NP-018"]["last_seen"] == iso_z(now - timedelta(minutes=5))
     assert devices["T2-NP-018"]["latest"]["waterLevel"]["value"] == pytest.approx(3.52)
     with db.reading() as uow:

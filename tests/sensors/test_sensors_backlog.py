@@ -17,7 +17,7 @@ from kotapintar.app.web import create_app
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
 from kotapintar.sensors.repository import SensorRepository
 from kotapintar.sensors.runtime import MqttIngestor, broker_address
 from tests.conftest import skip_or_fail
@@ -38,8 +38,8 @@ def test_a_stalled_ingest_keeps_a_bounded_backlog_and_counts_what_it_dropped(
     own = settings.model_copy(
         update={"sensor_key_secret": uuid.uuid4().hex, "sensor_ingest_backlog": BACKLOG}
     )
-    sensor_service.load_demo_devices(db, system_actor("tests"))
-    topic = f"/{sensor_service.device_api_key(own, GAUGE)}/{GAUGE}/attrs"
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
+    topic = f"/{sensor_devices.device_api_key(own, GAUGE)}/{GAUGE}/attrs"
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     # SENT distinct readings, a minute apart, oldest first
     messages = [
@@ -54,7 +54,7 @@ def test_a_stalled_ingest_keeps_a_bounded_backlog_and_counts_what_it_dropped(
     publisher.loop_start()
     try:
         # Ingest stalls: every batch waits for the ingest lock this test holds (as a hung database would).
-        with sensor_service._INGEST_LOCK:
+        with sensor_devices.INGEST_LOCK:
             for t, payload in messages:
                 publisher.publish(t, payload, qos=1).wait_for_publish(10)
             assert wait_for(lambda: ingestor.stats.received == SENT), ingestor.stats

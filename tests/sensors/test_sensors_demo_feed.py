@@ -13,12 +13,14 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import queries as sensor_queries
+from kotapintar.sensors import warnings as sensor_warnings
 from kotapintar.sensors.runtime import DemoSensorFeed
 
 
 def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, settings: Settings) -> None:
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     feed = DemoSensorFeed(db, settings, speed=3600.0)  # the 3 accelerated hours take 3 seconds
     feed.start()
     try:
@@ -28,9 +30,9 @@ def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, 
     finally:
         feed.stop()
     assert feed.sim_time >= utcnow() - 2 * feed.step, "the feed did not catch up with the present"
-    report = sensor_service.quality_report(db, settings=settings)
+    report = sensor_queries.quality_report(db, settings=settings)
     assert {d["health"] for d in report["devices"]} == {"ok"}
-    series = sensor_service.device_series(
+    series = sensor_queries.device_series(
         db,
         "KPS-AWLR-02",
         start=utcnow() - timedelta(hours=18),
@@ -39,7 +41,7 @@ def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, 
         settings=settings,
     )
     assert len(series["points"]) >= 17  # a day of history from the start
-    assert sensor_service.active_warnings(db), "the demo flood wave raises a public warning"
+    assert sensor_warnings.active_warnings(db), "the demo flood wave raises a public warning"
     with db.reading() as uow:
         services = set(uow.session.scalars(select(Case.service_code).where(Case.channel == "sensor")))
     assert "banjir" in services
@@ -48,7 +50,7 @@ def test_demo_feed_gives_history_healthy_devices_and_a_flood_case(db: Database, 
 def test_demo_history_is_there_at_once_not_after_the_accelerated_replay(
     db: Database, settings: Settings
 ) -> None:
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     feed = DemoSensorFeed(db, settings)  # the demo's own speed: 360x
     feed.start()
     try:
@@ -67,7 +69,7 @@ def test_after_a_restart_the_demo_feed_simulates_only_its_own_devices(
     and public warnings from invented data."""
     from kotapintar.sensors.engine.registry import Device
 
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     own = Device(
         id="KOTA-AWLR-77",
         name="Pos duga air milik kota",
@@ -79,10 +81,10 @@ def test_after_a_restart_the_demo_feed_simulates_only_its_own_devices(
         interval_s=600,
         gauge_class="kapuas_hilir",
     )
-    sensor_service.register_devices(db, system_actor("tests"), [own])
+    sensor_devices.register_devices(db, system_actor("tests"), [own])
     feed = DemoSensorFeed(db, settings)  # as `serve --demo` builds it after a restart
     assert "KOTA-AWLR-77" not in {d.id for d in feed.simulator.devices}
     assert feed.step_once() > 0
-    report = {d["id"]: d for d in sensor_service.quality_report(db, settings=settings)["devices"]}
+    report = {d["id"]: d for d in sensor_queries.quality_report(db, settings=settings)["devices"]}
     assert report["KOTA-AWLR-77"]["health"] == "never_seen"
     assert report["KPS-AWLR-01"]["last_seen"] is not None

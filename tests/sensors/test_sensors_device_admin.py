@@ -20,7 +20,7 @@ from kotapintar.app.web import create_app
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
 from kotapintar.sensors.engine.registry import hash_api_key
 from kotapintar.sensors.repository import SensorRepository
 
@@ -81,7 +81,7 @@ def test_register_a_device_file_and_issue_keys_from_the_command_line(
     assert issued.exit_code == 0, issued.output
     key = issued.stdout.strip().splitlines()[0]
     assert len(key) >= 24
-    placeholder = sensor_service.device_api_key(settings, "KPS-AWLR-90")
+    placeholder = sensor_devices.device_api_key(settings, "KPS-AWLR-90")
 
     with TestClient(create_app(settings, db=db)) as client:
         assert post(client, key, reading("KPS-AWLR-90", 20, 1.4)) == 202
@@ -96,7 +96,7 @@ def test_register_a_device_file_and_issue_keys_from_the_command_line(
         assert post(client, key, reading("KPS-AWLR-90", 5, 1.6)) == 202
         # A second key replaces the first (the server sees the CLI's change within REGISTRY_CHECK_S).
         newer = runner.invoke(cli, ["sensors", "issue-key", "KPS-AWLR-90"]).stdout.strip().splitlines()[0]
-        time.sleep(sensor_service.REGISTRY_CHECK_S + 0.2)
+        time.sleep(sensor_devices.REGISTRY_CHECK_S + 0.2)
         assert post(client, key, reading("KPS-AWLR-90", 4, 1.6)) == 403
         assert post(client, newer, reading("KPS-AWLR-90", 3, 1.6)) == 202
     assert "not shown again" in issued.stderr
@@ -168,7 +168,7 @@ def test_administrators_register_devices_and_issue_keys_over_the_api(
             "/api/v1/sensors/devices", json={**device, "api_key_hash": "0" * 64}, headers=admin
         )
         assert keyed.status_code == 422 and "/key" in keyed.json()["error"]["message"]
-        assert "KPS-AQ-90" not in sensor_service.sensor_context(db, settings).devices
+        assert "KPS-AQ-90" not in sensor_devices.sensor_context(db, settings).devices
 
         made = client.post("/api/v1/sensors/devices", json=device, headers=admin)
         assert made.status_code == 201, made.text
@@ -186,16 +186,16 @@ def test_administrators_register_devices_and_issue_keys_over_the_api(
 def test_a_key_revoked_by_another_process_stops_working_in_a_running_server(
     db: Database, settings: Settings
 ) -> None:
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     server_db = Database(db.url)  # the server's own engine and registry cache, as in another process
     try:
         with TestClient(create_app(settings, db=server_db)) as client:
-            old = sensor_service.device_api_key(settings, "KPS-AWLR-02")
+            old = sensor_devices.device_api_key(settings, "KPS-AWLR-02")
             assert post(client, old, reading("KPS-AWLR-02", 30, 1.2)) == 202  # registry now cached
-            new = sensor_service.issue_device_key(
+            new = sensor_devices.issue_device_key(
                 db, system_actor("cli"), "KPS-AWLR-02"
             )  # the CLI, elsewhere
-            time.sleep(sensor_service.REGISTRY_CHECK_S + 0.2)
+            time.sleep(sensor_devices.REGISTRY_CHECK_S + 0.2)
             assert post(client, old, reading("KPS-AWLR-02", 20, 1.2)) == 403
             assert post(client, new, reading("KPS-AWLR-02", 10, 1.2)) == 202
     finally:

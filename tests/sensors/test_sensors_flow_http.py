@@ -13,7 +13,9 @@ from lxml import etree
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
+from kotapintar.sensors import queries as sensor_queries
 from kotapintar.sensors.engine.cap import CAP_NS, validate
 from kotapintar.sensors.engine.payloads import Reading, format_ngsi_ld, iso_z
 
@@ -21,14 +23,14 @@ from kotapintar.sensors.engine.payloads import Reading, format_ngsi_ld, iso_z
 @pytest.fixture
 def api(db: Database, live_server: object) -> Iterator[httpx.Client]:
     """An HTTP client on the live server, with the demo devices registered."""
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     with httpx.Client(base_url=live_server.url, timeout=30) as client:  # type: ignore[attr-defined]
         yield client
 
 
 def key(settings: Settings, device_id: str) -> dict[str, str]:
     """The device-key header of a demo device."""
-    return {"X-Device-Key": sensor_service.device_api_key(settings, device_id)}
+    return {"X-Device-Key": sensor_devices.device_api_key(settings, device_id)}
 
 
 def test_http_single_batch_and_ngsi_ld_ingest_then_query(api: httpx.Client, settings: Settings) -> None:
@@ -95,7 +97,7 @@ def test_http_bad_key_and_unknown_device_are_refused_and_counted(
     assert api.get("/api/v1/sensors/devices/KPS-ARG-02/series").json()["points"] == []
     counts = {
         (c["device_id"], c["reason"]): c["count"]
-        for c in sensor_service.rejection_counts(db, system_actor("tests"))
+        for c in sensor_queries.rejection_counts(db, system_actor("tests"))
     }
     assert counts[("KPS-ARG-02", "bad_api_key")] == 2
     assert counts[("GHOST-1", "unknown_device")] == 1
@@ -112,7 +114,7 @@ def test_cap_feed_over_http_validates_against_the_xsd(
         Reading(start + timedelta(minutes=10 * i), "KPS-AWLR-01", "waterLevel", 1.6 + 0.15 * i, "m")
         for i in range(13)
     ]
-    out = sensor_service.ingest_readings(db, readings, received_at=now, settings=settings)
+    out = sensor_ingest.ingest_readings(db, readings, received_at=now, settings=settings)
     assert len(out.cases_opened) == 1
     warnings = api.get("/api/v1/public/warnings").json()
     assert [(w["area_code"], w["msg_type"]) for w in warnings] == [("62.03.01", "Alert")]
@@ -128,11 +130,11 @@ def test_cap_feed_over_http_validates_against_the_xsd(
     assert area is not None and area.findtext(f"{{{CAP_NS}}}polygon")
     code = area.find(f"{{{CAP_NS}}}geocode/{{{CAP_NS}}}value")
     assert code is not None and code.text == "62.03.01"
-    chart = sensor_service.case_observations(
+    chart = sensor_queries.case_observations(
         db, system_actor("tests"), out.cases_opened[0], settings=settings
     )
     assert chart["series"] and chart["alarms"][0]["level"] in ("siaga", "awas", "waspada")
-    geometry = sensor_service.chart_geometry(chart["series"][0])
+    geometry = sensor_queries.chart_geometry(chart["series"][0])
     assert len(geometry["points"].split()) == 13
     assert {t["name"] for t in geometry["thresholds"]} >= {"siaga"}
     env = jinja2.Environment(loader=jinja2.PackageLoader("kotapintar.web", "templates"), autoescape=True)
@@ -145,21 +147,21 @@ def test_cap_feed_over_http_validates_against_the_xsd(
 def test_retention_deletes_old_raw_readings_and_keeps_hourly_rollups(
     db: Database, settings: Settings
 ) -> None:
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(microsecond=0)
     old = now - timedelta(days=100)
     readings = [
         Reading(old + timedelta(minutes=10 * i), "KPS-ARG-03", "precipitation", 1.0, "mm") for i in range(3)
     ]
     readings.append(Reading(now - timedelta(minutes=10), "KPS-ARG-03", "precipitation", 2.0, "mm"))
-    sensor_service.ingest_readings(db, readings, received_at=now, settings=settings)
-    deleted = sensor_service.apply_retention(db, system_actor("tests"), now=now, settings=settings)
+    sensor_ingest.ingest_readings(db, readings, received_at=now, settings=settings)
+    deleted = sensor_ingest.apply_retention(db, system_actor("tests"), now=now, settings=settings)
     assert deleted["raw"] == 3
-    raw = sensor_service.device_series(
+    raw = sensor_queries.device_series(
         db, "KPS-ARG-03", start=old - timedelta(hours=1), end=now, settings=settings
     )
     assert [p["value"] for p in raw["points"]] == [2.0]
-    hourly = sensor_service.device_series(
+    hourly = sensor_queries.device_series(
         db, "KPS-ARG-03", start=old - timedelta(hours=1), end=now, resolution="1h", settings=settings
     )
     assert sum(p["count"] for p in hourly["points"]) == 4

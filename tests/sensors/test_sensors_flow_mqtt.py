@@ -21,7 +21,10 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.models import Event
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
+from kotapintar.sensors import queries as sensor_queries
+from kotapintar.sensors import warnings as sensor_warnings
 from kotapintar.sensors.engine.cap import CAP_NS, validate
 from kotapintar.sensors.engine.payloads import iso_z
 from kotapintar.sensors.models import SensorWarning
@@ -52,7 +55,7 @@ def sensor_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def ingestor(db: Database, sensor_settings: Settings, mqtt_url: str) -> Iterator[MqttIngestor]:
     """The Kotapintar subscriber on the FIWARE topics, with the demo devices registered."""
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     sub = MqttIngestor(db, sensor_settings, mqtt_url, tick_s=0, client_id=f"kp-test-{uuid.uuid4().hex[:8]}")
     try:
         sub.start()
@@ -83,7 +86,7 @@ def publish(url: str, messages: list[tuple[str, str]], sub: MqttIngestor) -> Non
 
 def topic(settings: Settings, device_id: str, prefix: str = "") -> str:
     """The FIWARE attrs topic of a device with its (demo) key."""
-    return f"{prefix}/{sensor_service.device_api_key(settings, device_id)}/{device_id}/attrs"
+    return f"{prefix}/{sensor_devices.device_api_key(settings, device_id)}/{device_id}/attrs"
 
 
 def ul(attribute: str, at: datetime, value: float) -> str:
@@ -112,7 +115,7 @@ def test_readings_arrive_with_the_right_quality_flags(
         ),
     ]
     publish(mqtt_url, messages, ingestor)
-    series = sensor_service.device_series(
+    series = sensor_queries.device_series(
         db,
         "KPS-AWLR-01",
         start=now - timedelta(hours=3),
@@ -129,12 +132,12 @@ def test_readings_arrive_with_the_right_quality_flags(
     assert flags[z(t[1] + timedelta(minutes=5))] == (1.21, [])
     assert "clock_skew" in flags[z(now + timedelta(hours=2))][1]  # (and gap: 2 h 40 min after t4)
     assert len(series["points"]) == 7  # the duplicate was not stored twice
-    air = sensor_service.device_series(
+    air = sensor_queries.device_series(
         db, "KPS-AQ-01", start=now - timedelta(hours=1), end=now, settings=sensor_settings
     )
     assert [p["value"] for p in air["points"]] == [35.5]
     # Rollups only count clean readings: t0, t1, the late one and t4 in the hourly buckets.
-    hourly = sensor_service.device_series(
+    hourly = sensor_queries.device_series(
         db,
         "KPS-AWLR-01",
         start=now - timedelta(hours=3),
@@ -143,11 +146,11 @@ def test_readings_arrive_with_the_right_quality_flags(
         settings=sensor_settings,
     )
     assert sum(p["count"] for p in hourly["points"]) == 4
-    latest = {d["id"]: d for d in sensor_service.latest_of_kind(db, "water_level", settings=sensor_settings)}
+    latest = {d["id"]: d for d in sensor_queries.latest_of_kind(db, "water_level", settings=sensor_settings)}
     # The reading 2 h in the future is stored flagged but held: it is not the latest value, and "last seen"
     # stays at the newest reading that is not from the future (issue 18).
     assert latest["KPS-AWLR-01"]["latest"]["value"] == 1.25
-    devices = {d["id"]: d for d in sensor_service.device_overview(db, settings=sensor_settings)}
+    devices = {d["id"]: d for d in sensor_queries.device_overview(db, settings=sensor_settings)}
     assert devices["KPS-AWLR-01"]["last_seen"] == z(t[4])
 
 
@@ -162,7 +165,7 @@ def test_unknown_device_and_bad_key_are_rejected_and_counted(
             ("/wrongkey/KPS-AWLR-03/attrs", ul("wl", now, 2.0)),
             ("/wrongkey/KPS-AWLR-03/attrs", ul("wl", now - timedelta(minutes=10), 2.0)),
             (
-                f"/{sensor_service.device_api_key(sensor_settings, stranger)}/{stranger}/attrs",
+                f"/{sensor_devices.device_api_key(sensor_settings, stranger)}/{stranger}/attrs",
                 ul("wl", now, 2.0),
             ),
             (topic(sensor_settings, "KPS-AWLR-03"), ul("pm25", now, 2.0)),  # a gauge does not measure PM2.5
@@ -203,9 +206,9 @@ def test_rising_river_opens_one_banjir_case_and_the_warning_ends_when_it_falls(
     case = cases[0]
     assert case.priority in ("P1", "P2")
     assert "KPS-AWLR-02" in case.description
-    warnings = sensor_service.active_warnings(db)
+    warnings = sensor_warnings.active_warnings(db)
     assert [w["area_code"] for w in warnings] == [GAUGE_AREA]
-    feed = sensor_service.cap_feed(db, link="http://test/feed", settings=sensor_settings)
+    feed = sensor_warnings.cap_feed(db, link="http://test/feed", settings=sensor_settings)
     alerts = etree.fromstring(feed).findall(f".//{{{CAP_NS}}}alert")
     assert len(alerts) == 1
     for alert in alerts:
@@ -218,15 +221,15 @@ def test_rising_river_opens_one_banjir_case_and_the_warning_ends_when_it_falls(
 
     publish(mqtt_url, msgs[first:], ingestor)
     assert [c.id for c in _banjir_cases(db)] == [case.id]  # the same rule group and area: no second case
-    assert sensor_service.active_warnings(db) == []
+    assert sensor_warnings.active_warnings(db) == []
     with db.reading() as uow:
         kinds = [w.msg_type for w in uow.session.scalars(select(SensorWarning).order_by(SensorWarning.id))]
     assert kinds[0] == "Alert" and kinds[-1] == "Cancel"
-    feed = sensor_service.cap_feed(db, link="http://test/feed", settings=sensor_settings)
+    feed = sensor_warnings.cap_feed(db, link="http://test/feed", settings=sensor_settings)
     cancel = etree.fromstring(feed).findall(f".//{{{CAP_NS}}}alert")
     assert [a.findtext(f"{{{CAP_NS}}}msgType") for a in cancel] == ["Cancel"]
     validate(cancel[0])
-    chart = sensor_service.case_observations(db, system_actor("tests"), case.id, settings=sensor_settings)
+    chart = sensor_queries.case_observations(db, system_actor("tests"), case.id, settings=sensor_settings)
     assert chart["series"][0]["device_id"] == GAUGE
     assert max(p["value"] for p in chart["series"][0]["points"]) == pytest.approx(5.2)
 
@@ -236,12 +239,12 @@ def test_a_silent_critical_gauge_goes_stale(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     publish(mqtt_url, [(topic(sensor_settings, "KPS-AWLR-01"), ul("wl", now, 1.3))], ingestor)
-    report = sensor_service.quality_report(db, now=now + timedelta(minutes=5), settings=sensor_settings)
+    report = sensor_queries.quality_report(db, now=now + timedelta(minutes=5), settings=sensor_settings)
     health = {d["id"]: d["health"] for d in report["devices"]}
     assert health["KPS-AWLR-01"] == "ok"
     later = now + timedelta(hours=2)
-    out = sensor_service.tick_sensors(db, now=later, settings=sensor_settings)
-    report = sensor_service.quality_report(db, now=later, settings=sensor_settings)
+    out = sensor_ingest.tick_sensors(db, now=later, settings=sensor_settings)
+    report = sensor_queries.quality_report(db, now=later, settings=sensor_settings)
     health = {d["id"]: d["health"] for d in report["devices"]}
     assert health["KPS-AWLR-01"] == "stale"
     assert health["KPS-AWLR-02"] == "never_seen"
@@ -255,7 +258,7 @@ def test_a_silent_critical_gauge_goes_stale(
 
 def test_qos_1_subscription_when_configured(db: Database, sensor_settings: Settings, mqtt_url: str) -> None:
     own = sensor_settings.model_copy(update={"sensor_mqtt_qos": 1})
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     sub = MqttIngestor(db, own, mqtt_url, tick_s=0, client_id=f"kp-q1-{uuid.uuid4().hex[:8]}")
     sub.start()
     try:

@@ -13,7 +13,10 @@ from kotapintar.cases.repository import CaseRepository
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import alarms as sensor_alarms
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
+from kotapintar.sensors import warnings as sensor_warnings
 from kotapintar.sensors.engine.payloads import Reading
 from kotapintar.sensors.repository import SensorRepository
 
@@ -37,7 +40,7 @@ def alarm_of(db: Database) -> tuple[str | None, str, int | None, dict[str, objec
 def warning_levels(db: Database) -> list[tuple[str, str | None]]:
     return [
         (w["msg_type"], w["level"])
-        for w in sensor_service.active_warnings(db)
+        for w in sensor_warnings.active_warnings(db)
         if w["area_code"] == "62.03.01"
     ]
 
@@ -46,12 +49,12 @@ def warning_levels(db: Database) -> list[tuple[str, str | None]]:
 def test_a_higher_level_from_another_rule_of_the_group_raises_the_alarm(
     db: Database, settings: Settings, case_opened_between: bool
 ) -> None:
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(hours=4)
     # 1. The river rises 60 cm/h but stays under waspada: only the rate-of-rise rule fires (waspada).
     first = gauge(start, [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0])
-    sensor_service.ingest_readings(
+    sensor_ingest.ingest_readings(
         db, first, received_at=first[-1].observed_at, settings=settings, open_cases=case_opened_between
     )
     level, rule_id, case_id, _ = alarm_of(db)
@@ -60,7 +63,7 @@ def test_a_higher_level_from_another_rule_of_the_group_raises_the_alarm(
 
     # 2. It goes on to siaga: the threshold rule of the same group fires at siaga.
     second = gauge(first[-1].observed_at + timedelta(minutes=10), [2.2, 2.4, 2.6, 2.8])
-    sensor_service.ingest_readings(
+    sensor_ingest.ingest_readings(
         db, second, received_at=second[-1].observed_at, settings=settings, open_cases=False
     )
     level, rule_id, case_id, pending = alarm_of(db)
@@ -73,12 +76,12 @@ def test_a_higher_level_from_another_rule_of_the_group_raises_the_alarm(
         assert [(c["old_level"], c["level"], c["priority"]) for c in changes] == [("waspada", "siaga", "P2")]
     else:
         assert pending is not None and (pending["level"], pending["rule_id"]) == ("siaga", "banjir-tma-siaga")
-        (opened,) = sensor_service.open_pending_cases(db, settings=settings)
+        (opened,) = sensor_alarms.open_pending_cases(db, settings=settings)
         with db.reading() as uow:
             case = uow.repo(CaseRepository).get(opened)
             assert case is not None and case.priority == "P2"
 
     # 3. The rise slows (the rate rule ends after its hour) while the river stays at siaga: still siaga.
     third = gauge(second[-1].observed_at + timedelta(minutes=10), [2.8] * 12)
-    sensor_service.ingest_readings(db, third, received_at=third[-1].observed_at, settings=settings)
+    sensor_ingest.ingest_readings(db, third, received_at=third[-1].observed_at, settings=settings)
     assert alarm_of(db)[0] == "siaga"

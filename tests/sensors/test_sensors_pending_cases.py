@@ -18,7 +18,11 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.models import Event
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import alarms as sensor_alarms
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
+from kotapintar.sensors import queries as sensor_queries
+from kotapintar.sensors import warnings as sensor_warnings
 from kotapintar.sensors.engine.payloads import Reading
 from kotapintar.sensors.repository import SensorRepository
 from kotapintar.sensors.runtime import MqttIngestor, broker_address
@@ -44,12 +48,12 @@ def banjir_cases(db: Database) -> list[Case]:
 def test_the_warning_is_public_before_the_case_and_the_case_opens_once_with_all_readings(
     db: Database, settings: Settings
 ) -> None:
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(microsecond=0)
     readings = rising(now - timedelta(minutes=200), 20)
-    out = sensor_service.ingest_mqtt_messages(
+    out = sensor_ingest.ingest_mqtt_messages(
         db,
-        [(f"/{sensor_service.device_api_key(settings, GAUGE)}/{GAUGE}/attrs", _ul(r)) for r in readings[:13]],
+        [(f"/{sensor_devices.device_api_key(settings, GAUGE)}/{GAUGE}/attrs", _ul(r)) for r in readings[:13]],
         received_at=now,
         settings=settings,
         open_cases=False,
@@ -57,16 +61,16 @@ def test_the_warning_is_public_before_the_case_and_the_case_opens_once_with_all_
     assert out.cases_opened == []
     assert "banjir" in {a["service"] for a in out.actions if a["action"] == "open_case"}
     assert banjir_cases(db) == []
-    assert [(w["area_code"], w["msg_type"]) for w in sensor_service.active_warnings(db)] == [(AREA, "Alert")]
+    assert [(w["area_code"], w["msg_type"]) for w in sensor_warnings.active_warnings(db)] == [(AREA, "Alert")]
 
     # More readings while the case waits: they are kept for it, and no second alarm is raised.
-    later = sensor_service.ingest_readings(db, readings[13:], received_at=now, settings=settings)
+    later = sensor_ingest.ingest_readings(db, readings[13:], received_at=now, settings=settings)
     assert later.cases_pending == 0
     # ingest_readings opens the waiting cases right after its batch (the banjir one among them).
     (case,) = banjir_cases(db)
     case_id = case.id
     assert case_id in later.cases_opened
-    assert sensor_service.open_pending_cases(db, settings=settings) == []  # nothing left to open
+    assert sensor_alarms.open_pending_cases(db, settings=settings) == []  # nothing left to open
 
     with db.reading() as uow:
         alarm = SensorRepository(uow.session).open_alarm(f"banjir-sungai:{AREA}")
@@ -77,14 +81,14 @@ def test_the_warning_is_public_before_the_case_and_the_case_opens_once_with_all_
     attached = {r["observed_at"] for e in opened for r in e.payload["readings"]}
     # The readings that fired the rule and the ones that arrived before the case existed are all attached.
     assert {r.to_dict()["observed_at"] for r in readings if r.value >= 2.7} <= attached
-    chart = sensor_service.case_observations(db, system_actor("tests"), case_id, settings=settings)
+    chart = sensor_queries.case_observations(db, system_actor("tests"), case_id, settings=settings)
     assert chart["series"][0]["device_id"] == GAUGE
 
 
 def test_a_case_waiting_when_the_river_falls_still_opens_and_says_the_warning_ended(
     db: Database, settings: Settings
 ) -> None:
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(microsecond=0)
     up = rising(now - timedelta(minutes=400), 13)
     falling = [round(up[-1].value - 0.15 * (i + 1), 3) for i in range(12)] + [1.6] * 8  # 0.9 m/h: no spike
@@ -92,16 +96,14 @@ def test_a_case_waiting_when_the_river_falls_still_opens_and_says_the_warning_en
         Reading(up[-1].observed_at + timedelta(minutes=10 * (i + 1)), GAUGE, "waterLevel", value, "m")
         for i, value in enumerate(falling)
     ]
-    topic = f"/{sensor_service.device_api_key(settings, GAUGE)}/{GAUGE}/attrs"
-    sensor_service.ingest_mqtt_messages(
-        db, [(topic, _ul(r)) for r in up], settings=settings, open_cases=False
-    )
+    topic = f"/{sensor_devices.device_api_key(settings, GAUGE)}/{GAUGE}/attrs"
+    sensor_ingest.ingest_mqtt_messages(db, [(topic, _ul(r)) for r in up], settings=settings, open_cases=False)
     # Falling under waspada for longer than close_after, still before any case opener ran.
-    sensor_service.ingest_mqtt_messages(
+    sensor_ingest.ingest_mqtt_messages(
         db, [(topic, _ul(r)) for r in down], settings=settings, open_cases=False
     )
-    assert sensor_service.active_warnings(db) == []
-    opened = sensor_service.open_pending_cases(db, settings=settings)
+    assert sensor_warnings.active_warnings(db) == []
+    opened = sensor_alarms.open_pending_cases(db, settings=settings)
     (case,) = banjir_cases(db)
     case_id = case.id
     assert case_id in opened
@@ -123,14 +125,14 @@ def test_the_ingest_worker_process_opens_the_case_when_idle(
     if db.engine.dialect.name == "sqlite" and ":memory:" in db.url:
         skip_or_fail("the worker process needs a database file")
     own = settings.model_copy(update={"sensor_key_secret": uuid.uuid4().hex})
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     ingestor = MqttIngestor(
         db, own, url, tick_s=0, client_id=f"kp-w-{uuid.uuid4().hex[:8]}", worker_process=True
     )
     ingestor.start()
     try:
         now = datetime.now(UTC).replace(microsecond=0)
-        topic = f"/{sensor_service.device_api_key(own, GAUGE)}/{GAUGE}/attrs"
+        topic = f"/{sensor_devices.device_api_key(own, GAUGE)}/{GAUGE}/attrs"
         host, port, _, _ = broker_address(url)
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"kp-wp-{uuid.uuid4().hex[:8]}")
         client.connect(host, port)

@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
 from kotapintar.sensors.repository import SensorRepository
 from kotapintar.sensors.runtime import MqttIngestor, broker_address
 from tests.conftest import skip_or_fail
@@ -45,8 +45,8 @@ def test_a_killed_worker_is_replaced_and_ingest_goes_on(db: Database, settings: 
         skip_or_fail("KOTAPINTAR_TEST_MQTT_URL is not set: MQTT sensor tests skipped")
     assert url is not None
     own = settings.model_copy(update={"sensor_key_secret": uuid.uuid4().hex})
-    sensor_service.load_demo_devices(db, system_actor("tests"))
-    topic = f"/{sensor_service.device_api_key(own, GAUGE)}/{GAUGE}/attrs"
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
+    topic = f"/{sensor_devices.device_api_key(own, GAUGE)}/{GAUGE}/attrs"
     now = datetime.now(UTC).replace(microsecond=0)
 
     def at(minutes: int, value: float) -> tuple[str, str]:

@@ -412,26 +412,27 @@ def river_to_siaga(db: Database, settings: Settings) -> list[int]:
     """The demo devices, and the Kuala Kapuas gauge (area 62.03.01) rising 0.9 m/h through siaga (2.7 m) over
     the last two hours; returns the cases the sensor rules opened."""
     from kotapintar.core.access.actors import system_actor
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import devices as sensor_devices
+    from kotapintar.sensors import ingest as sensor_ingest
     from kotapintar.sensors.engine.payloads import Reading
 
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(minutes=121)
     rising = [
         Reading(start + timedelta(minutes=10 * i), "KPS-AWLR-01", "waterLevel", 1.6 + 0.15 * i, "m")
         for i in range(13)
     ]
-    return sensor_service.ingest_readings(db, rising, received_at=now, settings=settings).cases_opened
+    return sensor_ingest.ingest_readings(db, rising, received_at=now, settings=settings).cases_opened
 
 
 def test_portal_shows_the_early_warnings_in_force(app: Any, db: Database, settings: Settings) -> None:
     """A river at siaga raises a public warning: the portal says where and what, and links the CAP feed."""
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import warnings as sensor_warnings
 
     assert "data-warnings" not in TestClient(app).get("/beranda").text
     river_to_siaga(db, settings)
-    (warning,) = [w for w in sensor_service.active_warnings(db) if w["area_code"] == "62.03.01"]
+    (warning,) = [w for w in sensor_warnings.active_warnings(db) if w["area_code"] == "62.03.01"]
     page = TestClient(app).get("/beranda").text
     assert "data-warnings" in page and "Peringatan dini yang berlaku" in page
     assert warning["headline"] in page and warning["area_name"] in page
@@ -444,7 +445,7 @@ def test_a_rule_opened_case_shows_the_chart_of_its_readings(
     """The operator (and the agency working it) see the readings that opened a sensor case: one line per
     evidence series with its flood thresholds and the moment the alarm opened; other cases show no panel."""
     from kotapintar.core.access.actors import system_actor
-    from kotapintar.sensors import service as sensor_service
+    from kotapintar.sensors import queries as sensor_queries
 
     (case_id,) = river_to_siaga(db, settings)
     citizen_case, _ = new_case(db)
@@ -454,7 +455,7 @@ def test_a_rule_opened_case_shows_the_chart_of_its_readings(
     panel = page[page.index("data-sensor-panel") :]
     panel = panel[: panel.index("</section>")]
     assert "Data sensor yang memicu kasus ini" in page
-    (alarm,) = sensor_service.case_observations(db, system_actor("tests"), case_id, settings=settings)[
+    (alarm,) = sensor_queries.case_observations(db, system_actor("tests"), case_id, settings=settings)[
         "alarms"
     ]
     assert f"{alarm['rule_id']} · 62.03.01 · <strong>{alarm['level']}</strong>" in panel

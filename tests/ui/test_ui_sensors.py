@@ -21,7 +21,9 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.portal.records import SENSOR_COLUMNS
-from kotapintar.sensors import service as sensor_service
+from kotapintar.sensors import devices as sensor_devices
+from kotapintar.sensors import ingest as sensor_ingest
+from kotapintar.sensors import warnings as sensor_warnings
 from kotapintar.sensors.engine.payloads import Reading
 from kotapintar.sensors.engine.registry import load_devices
 from tests.conftest import skip_or_fail
@@ -41,7 +43,7 @@ LEVELS = [2.50] * 11 + [2.60, 2.74]
 @pytest.fixture
 def app(db: Database, settings: Settings) -> Any:
     """The application on the test database, with the 18 demo devices registered."""
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     return create_app(settings, db=db)
 
 
@@ -55,7 +57,7 @@ def feed(db: Database, settings: Settings) -> tuple[datetime, list[int]]:
         for i, value in enumerate(LEVELS)
     ]
     old_rain = [Reading(now - timedelta(hours=3), STALE, "precipitation", 0.4, "mm")]
-    outcome = sensor_service.ingest_readings(db, [*old_rain, *rising], received_at=now, settings=settings)
+    outcome = sensor_ingest.ingest_readings(db, [*old_rain, *rising], received_at=now, settings=settings)
     assert outcome.stored == len(LEVELS) + 1, outcome.as_dict()
     return now, outcome.cases_opened
 
@@ -102,7 +104,7 @@ def test_gauge_at_siaga_shows_level_value_and_the_alarm_links_its_case(
     (link,) = alarm.xpath(".//a[@data-alarm-case]")
     assert link.get("href") == f"/operator/kasus/{case_id}"
     assert text(link) == detail.ticket
-    (warning,) = [w for w in sensor_service.active_warnings(db) if w["area_code"] == GAUGE_AREA]
+    (warning,) = [w for w in sensor_warnings.active_warnings(db) if w["area_code"] == GAUGE_AREA]
     assert warning["headline"] in text(alarm)  # the public CAP headline the warning went out with
     assert page.xpath('//*[@data-count="alarms"]')[0].text == "1"
 
@@ -312,7 +314,7 @@ def test_ingest_panel_shows_a_running_subscribers_counters(
     app.state.sensor_ingestors.append(ingestor)
     try:
         at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
-        good = (f"/{sensor_service.device_api_key(own, GAUGE)}/{GAUGE}/attrs", f"t|{at.isoformat()}|wl|1.5")
+        good = (f"/{sensor_devices.device_api_key(own, GAUGE)}/{GAUGE}/attrs", f"t|{at.isoformat()}|wl|1.5")
         bad = (f"/{'0' * 24}/{GAUGE}/attrs", f"t|{at.isoformat()}|wl|1.6")
         host, port, _, _ = broker_address(url)
         publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"kp-uip-{uuid.uuid4().hex[:8]}")
@@ -353,7 +355,7 @@ def test_map_draws_one_marker_per_device(
     chromium: Any, live_server: Any, db: Database, settings: Settings
 ) -> None:
     """In a browser the sensor map shows one marker per device, the siaga gauge in the siaga colour."""
-    sensor_service.load_demo_devices(db, system_actor("tests"))
+    sensor_devices.load_demo_devices(db, system_actor("tests"))
     feed(db, settings)
     context = chromium.new_context(viewport={"width": 1600, "height": 1000}, locale="id-ID")
     page = context.new_page()
