@@ -813,8 +813,3 @@ def _answer_id(timeline: list[Any], note_id: int) -> str:
         if event.type in EVENT_STATUS:
             answer = event.id
     return str(answer)
-
-
-def personal_fields() -> tuple[str, ...]:
-    """The POST fields that carry personal data (kept in the reporter record, never shown on GET)."""
-    return _PERSON_FIELDS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -330,13 +329,6 @@ def ingest_status(actor: Actor, sources: Iterable[IngestSource]) -> list[dict[st
     return [source.status() for source in sources]
 
 
-def storage_info(db: Database) -> dict[str, Any]:
-    """Which time-series storage is in use (plain tables; TimescaleDB is detected but not required)."""
-    with db.reading() as uow:
-        timescale = SensorRepository(uow.session).timescale_available()
-    return {"dialect": db.engine.dialect.name, "timescaledb": timescale, "hypertables": False}
-
-
 def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
@@ -349,11 +341,6 @@ def parse_time(text: str | None, default: datetime) -> datetime:
         return aware(datetime.fromisoformat(text.replace("Z", "+00:00"))).astimezone(UTC)
     except ValueError as exc:
         raise ValidationFailed(f"Waktu tidak sah: {text} / bad time (ISO 8601).", field="time") from exc
-
-
-def readings_by_device(readings: Iterable[Reading]) -> Mapping[str, int]:
-    """How many readings per device (logs, benchmarks)."""
-    return Counter(r.device_id for r in readings)
 
 
 THRESHOLD_COLOURS = {"waspada": "#f9a825", "siaga": "#ef6c00", "awas": "#c62828"}

@@ -142,15 +142,6 @@ def actor_from_token(db: Database, token: str) -> Actor:
         return actor_for(user)
 
 
-def actor_from_user_id(db: Database, user_id: int) -> Actor:
-    """The actor of a user id (an active user), or NotAuthenticated."""
-    with db.reading() as uow:
-        user = uow.users.get(user_id)
-        if user is None or not user.active:
-            raise NotAuthenticated("Sesi tidak berlaku / session no longer valid.")
-        return actor_for(user)
-
-
 def open_session(db: Database, user: User, max_age_s: int) -> str:
     """A new server-side browser session for `user`; returns its id (to be signed into the cookie)."""
     sid = secrets.token_urlsafe(24)

@@ -21,15 +21,6 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="an id (1 … 2^63−1
 IdQuery = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
-def check_id(value: int, field: str) -> int:
-    """`value` when it fits a database id, else ValidationFailed naming `field`."""
-    if not 0 <= value <= MAX_ID:
-        raise ValidationFailed(
-            f"{field} di luar jangkauan (0 … 2^63−1) / {field} is out of range.", field=field
-        )
-    return value
-
-
 def check_datetime(value: datetime | None, field: str) -> datetime | None:
     """`value` when it is a sensible moment (years 1970–9000, convertible to UTC), else ValidationFailed."""
     if value is None:

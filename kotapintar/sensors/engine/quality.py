@@ -70,11 +70,6 @@ class FlaggedReading:
         return not (self.flags & EXCLUDING_FLAGS)
 
 
-def is_clean(flags: Iterable[QualityFlag]) -> bool:
-    """True when none of `flags` excludes a reading from rules and indicators."""
-    return not (frozenset(flags) & EXCLUDING_FLAGS)
-
-
 FLAG_BITS: dict[QualityFlag, int] = {flag: 1 << i for i, flag in enumerate(QualityFlag)}
 EXCLUDING_MASK = sum(FLAG_BITS[f] for f in EXCLUDING_FLAGS)
 _NO_REFERENCE_MASK = sum(FLAG_BITS[f] for f in _NO_REFERENCE)

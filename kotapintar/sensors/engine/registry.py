@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kotapintar.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kotapintar.sensors.engine.kinds import (
-    ATTRIBUTES,
     KIND_ATTRIBUTES,
     DeviceKind,
     UnitError,
@@ -330,8 +329,3 @@ def _entry_lines(root: yaml.Node | None) -> list[int]:
         ):
             return [item.start_mark.line + 1 for item in value.value]
     return []
-
-
-def known_attributes() -> tuple[str, ...]:
-    """Every canonical attribute name."""
-    return tuple(ATTRIBUTES)

