@@ -24,7 +24,7 @@ from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.intake.submit import submit_report
 from tests.conftest import launch_chromium, skip_or_fail
-from tests.helpers import actor, report
+from tests.helpers import actor, assert_invariants, report
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -115,8 +115,10 @@ def tiny_png() -> bytes:
 
 
 def test_operator_disposes_and_officer_completes_live(browser: Any, live_server: Any, db: Database) -> None:
-    """Operator verifies and disposes; the officer's open inbox shows the task and, once completed, the
-    operator's open queue drops the case — both without reloading."""
+    """The whole complaint SOP from the screens: the operator verifies and disposes; the officer's open inbox
+    shows PUPR's task live, the officer drafts the LAPOR! answer, the head of PUPR approves it from the same
+    inbox, the works task appears and the officer completes it with a photo; the operator's open queue drops
+    the resolved case — all without reloading, and the database keeps every invariant."""
     case_id, _ = new_case(db, description="Jalan amblas di Jalan Pemuda, dua motor sudah jatuh.")
     officer = login(browser, live_server.url, "pupr.petugas", viewport=(390, 844))
     officer.goto(f"{live_server.url}/instansi")
@@ -146,10 +148,28 @@ def test_operator_disposes_and_officer_completes_live(browser: Any, live_server:
     operator.wait_for_timeout(1500)  # let the map draw its markers for the screenshot
     shot(operator, "operator-wall")
 
+    # The SOP's answer step: accept, draft the answer (the reporter does not see it yet) ...
+    officer.click("button[data-action=accept]")
+    officer.wait_for_selector("textarea[name=answer]")
+    officer.fill("textarea[name=answer]", "Lubang akan ditambal tim pemeliharaan PUPR minggu ini.")
+    officer.click("button[data-action=draft-answer]")
+    officer.wait_for_selector("text=Menunggu persetujuan")
+    # ... the head of PUPR approves it from the agency inbox ...
+    head = login(browser, live_server.url, "pupr.kepala")
+    head.goto(f"{live_server.url}/instansi")
+    head.click("button[data-action=approve-answer]")
+    head.wait_for_load_state("domcontentloaded")
+    # ... and the works step reaches PUPR: accept, then complete with its output and a photo.
+    officer.goto(f"{live_server.url}/instansi")
     officer.click("button[data-action=accept]")
     officer.wait_for_selector("[data-task-id] details summary")
     officer.click("[data-task-id] details:last-of-type summary")
+    officer.select_option("select[name=out_tuntas]", "1")
     officer.fill("textarea[name=output]", "Lubang sudah ditambal dengan aspal dingin.")
+    officer.set_input_files(
+        "[data-task-id] details:last-of-type input[name=photos]",
+        files=[{"name": "tambal.png", "mimeType": "image/png", "buffer": tiny_png()}],
+    )
     officer.click("button[data-action=complete]")
     officer.wait_for_load_state("domcontentloaded")
 
@@ -158,6 +178,7 @@ def test_operator_disposes_and_officer_completes_live(browser: Any, live_server:
     with db.reading() as uow:
         case = uow.repo(CaseRepository).get(case_id)
         assert case is not None and case.status == "resolved"
+    assert_invariants(db)
 
 
 def test_new_p1_case_is_announced_within_a_second(browser: Any, live_server: Any, db: Database) -> None:
