@@ -3,31 +3,11 @@ city-wide supervisor reach — no confidential Polres case with a witness's NIK,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
-from kotapintar.app.reference import DEMO_PASSWORD
-from kotapintar.app.web import create_app
-from kotapintar.core.db.database import Database
-from kotapintar.core.settings import Settings
-from kotapintar.intake.abuse import limiter
+from tests.security.security_support import login as _login
 
 NIK, PHONE = "6203011201850007", "+6281355551234"
-
-
-@pytest.fixture
-def client(db: Database, settings: Settings) -> Iterator[TestClient]:
-    limiter().reset()
-    with TestClient(create_app(settings, db=db)) as c:
-        yield c
-
-
-def _login(client: TestClient, username: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def _report(client: TestClient, service: str, text: str, lon: float, **extra: object) -> tuple[int, str]:

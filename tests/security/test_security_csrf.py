@@ -3,15 +3,10 @@ and the same origin; bearer tokens and API keys need neither; a login cannot be 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
 from kotapintar.app.reference import DEMO_PASSWORD
-from kotapintar.app.web import create_app
-from kotapintar.core.db.database import Database
-from kotapintar.core.settings import Settings
 
 GOOD = {
     "service_code": "jalan_rusak",
@@ -19,12 +14,6 @@ GOOD = {
     "lon": 114.39,
     "lat": -3.0,
 }
-
-
-@pytest.fixture
-def client(db: Database, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, db=db)) as c:
-        yield c
 
 
 def _cookie_login(client: TestClient, username: str = "operator") -> None:

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,15 +14,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from kotapintar.app.reference import DEMO_PASSWORD
-from kotapintar.app.web import create_app
 from kotapintar.cases.models import Case, Report
 from kotapintar.core.access.auth import create_api_key
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.intake.abuse import limiter
 from kotapintar.intake.models import MediaFile
 from tests.security.routes import iter_routes
+from tests.security.security_support import login as _login
 
 HUGE = "99999999999999999999"
 GOOD: dict[str, Any] = {
@@ -32,19 +29,6 @@ GOOD: dict[str, Any] = {
     "lon": 114.39,
     "lat": -3.0,
 }
-
-
-@pytest.fixture
-def client(db: Database, settings: Settings) -> Iterator[TestClient]:
-    limiter().reset()
-    with TestClient(create_app(settings, db=db)) as c:
-        yield c
-
-
-def _login(client: TestClient, username: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def _count(db: Database, model: Any) -> int:

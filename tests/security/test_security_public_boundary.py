@@ -4,13 +4,9 @@ and sensitive reports never reach a public output; a public reply does."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
-from kotapintar.app.reference import DEMO_PASSWORD
-from kotapintar.app.web import create_app
 from kotapintar.cases import service as case_service
 from kotapintar.cases.public import public_point
 from kotapintar.cases.stream import filter_for
@@ -18,27 +14,14 @@ from kotapintar.core.access.actors import Actor, channel_actor
 from kotapintar.core.access.auth import create_api_key
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
-from kotapintar.intake.abuse import limiter
 from kotapintar.intake.submit import submit_report
 from tests.conftest import LiveServer
 from tests.helpers import actor, report
+from tests.security.security_support import login as _login
 from tests.spine.test_spine_stream import read_events
 
 INTERNAL = ("CATATAN-VERIFIKASI-RHS", "CATATAN-DISPOSISI-RHS", "CATATAN-INTERNAL-RHS", "user:operator")
 EXACT_LON, EXACT_LAT = 114.391234, -3.012345
-
-
-@pytest.fixture
-def client(db: Database, settings: Settings) -> Iterator[TestClient]:
-    limiter().reset()
-    with TestClient(create_app(settings, db=db)) as c:
-        yield c
-
-
-def _login(client: TestClient, username: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def _worked_case(client: TestClient, **report: object) -> tuple[int, str]:

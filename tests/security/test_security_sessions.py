@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,6 @@ from kotapintar.core.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = system_actor("tests")
 STRONG = "Sungai-Kapuas-banjir-2026"
-
-
-@pytest.fixture
-def client(db: Database, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, db=db)) as c:
-        yield c
 
 
 def _token(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> int | str:
