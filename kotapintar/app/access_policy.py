@@ -176,6 +176,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /operator/kasus/{case_id}": Access.COMMAND,
     "GET /operator/kasus/{case_id}/fitur": Access.COMMAND,
     "GET /operator/kasus/{case_id}/isi": Access.COMMAND,
+    "GET /operator/kasus/{case_id}/unit": Access.COMMAND,
     "GET /operator/kasus/{case_id}/peta.geojson": Access.COMMAND,
     "POST /operator/kasus/{case_id}/{action}": Access.COMMAND,
     "GET /operator/peta.geojson": Access.COMMAND,

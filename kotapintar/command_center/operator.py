@@ -26,6 +26,9 @@ from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep, current_acto
 from kotapintar.core.http.pages import COMMAND_ROLES, flash_error, page_context, require_roles, templates
 from kotapintar.core.http.security import require_csrf
 from kotapintar.core.settings import Settings
+from kotapintar.dispatch import recommendation as recommendation_service
+from kotapintar.dispatch.engine.profiles import load_profiles
+from kotapintar.dispatch.schemas import DispatchIn
 from kotapintar.sensors.queries import case_sensor_panel
 from kotapintar.sop import tasks as sop_tasks
 from kotapintar.triage.corrections import correct_triage
@@ -271,6 +274,7 @@ def _case_context(
         agency_names=dict(agencies),
         next_statuses={s.value for s in allowed_next(status)},
         can_triage=actor.can(Permission.TRIAGE_CASES),
+        can_dispatch=actor.can(Permission.DISPATCH_UNITS),
         triage=_triage_panel(detail),
         service_options=services,
         service_names=dict(services),
@@ -300,6 +304,26 @@ def case_body(case_id: int, request: Request, db: DbDep, settings: SettingsDep, 
     require_roles(request, actor, COMMAND_ROLES)
     context = _case_context(request, db, settings, actor, case_id)
     return templates.TemplateResponse(request, "ui/_case_body.html", context)
+
+
+@router.get("/operator/kasus/{case_id}/unit", response_class=HTMLResponse)
+def dispatch_card(
+    case_id: int, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Units to send to any case (web, SMS, Open311, sensor or 112): the recommendation, per needed kind by
+    estimated travel time, with the same run cards and overrides as the 112 console (issue 14, item 4)."""
+    require_roles(request, actor, COMMAND_ROLES)
+    rec = recommendation_service.recommend_for_case(db, actor, case_id, settings=settings)
+    profiles = load_profiles()
+    context = page_context(
+        request,
+        settings,
+        actor,
+        case_id=case_id,
+        rec=rec,
+        kind_labels={name: p.label or name for name, p in profiles.items()},
+    )
+    return templates.TemplateResponse(request, "ui/_dispatch.html", context)
 
 
 def _is_sop_task(db: Database, task_id: int) -> bool:
@@ -409,6 +433,18 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
         if not text:
             raise ValidationFailed("Catatan kosong / the note is empty.")
         case_service.add_note(db, actor, case_id, text[:5000])
+    elif action == "kirim-unit":
+        chosen = sorted(
+            k.removeprefix("unit_") for k, v in form.items() if k.startswith("unit_") and v == "1"
+        )
+        recommended = sorted(_text(form.get("recommended")).split(","))
+        same = not chosen or chosen == [u for u in recommended if u]
+        body = (
+            DispatchIn()
+            if same
+            else DispatchIn(units=chosen, override_reason=_text(form.get("reason")) or None)
+        )
+        recommendation_service.dispatch_units(db, actor, case_id, body)
     elif action == "eskalasi":
         text = _text(form.get("text"))
         case_service.escalate_case(db, actor, case_id, text)
@@ -428,6 +464,7 @@ ACTIONS = (
     "catatan",
     "eskalasi",
     "triase",
+    "kirim-unit",
 )
 
 

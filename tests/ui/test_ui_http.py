@@ -520,3 +520,33 @@ def test_escalating_from_the_case_page_is_an_escalation_event_not_a_note(app: An
     assert escalation.payload["reason"] == "Sudah 3 hari tanpa tanggapan dari instansi"
     assert not any(e.type == "note_added" and "ESKALASI" in str(e.payload) for e in detail.timeline)
     assert "Kasus dieskalasi oleh operator" in c.get(f"/operator/kasus/{case_id}").text
+
+
+def test_a_web_form_p1_is_dispatched_from_the_operator_case_page(app: Any, db: Database) -> None:
+    """A medical emergency reported on the web form (not a 112 call) gets its recommendation and its units
+    from the operator's case page; the dispatch moves the SOP (issue 14, item 4)."""
+    from kotapintar.dispatch import units as unit_service
+
+    unit_service.reset_units(db, actor(db, "admin"))
+    case_id, _ = new_case(
+        db,
+        service_code="darurat_medis",
+        description="Ibu saya pingsan dan tidak sadar di rumah, tolong ambulans",
+    )
+    c = client(app, "operator")
+    page = c.get(f"/operator/kasus/{case_id}").text
+    assert f"/operator/kasus/{case_id}/unit" in page
+    card = c.get(f"/operator/kasus/{case_id}/unit")
+    assert card.status_code == 200
+    assert "Ambulans" in card.text and "AMB-" in card.text  # Indonesian kind name and ranked units
+    assert "ambulance ×" not in card.text
+    token = token_of(c, f"/operator/kasus/{case_id}")
+    r = c.post(f"/operator/kasus/{case_id}/kirim-unit", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:400]
+    detail = case_service.case_detail(db, actor(db, "operator"), case_id)
+    assert "unit_dispatched" in [e.type for e in detail.timeline]
+    assert {t.step_id: t.status for t in detail.tasks if t.step_id == "berangkatkan_unit"} == {
+        "berangkatkan_unit": "done"
+    }
+    assert_invariants(db)
+    assert client(app, "pupr.petugas").get(f"/operator/kasus/{case_id}/unit").status_code in (403, 303)
