@@ -13,18 +13,21 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    column,
     exists,
     func,
     insert,
     literal_column,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.orm import Session
 
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.models import Case, Report, Reporter, Task
+from kotapintar.catalog.models import Unit
 from kotapintar.core.access.scope import CaseScope
 from kotapintar.core.events.models import Event
 
@@ -53,16 +56,29 @@ def _insert_with_ticket(dialect: str, columns: tuple[str, ...]) -> Any:
     )
 
 
+# Dispatch's unit assignments, read by table name: `cases` sits below `dispatch` in the layers, yet an agency's
+# reach includes the cases its units work. Only the two columns the scope needs are named.
+_ASSIGNMENTS = table("unit_assignments", column("case_id"), column("unit_code"))
+
+
 def _scope_clause(scope: CaseScope) -> ColumnElement[bool] | None:
     if scope.everything:
         return None
     clauses: list[ColumnElement[bool]] = []
     if scope.agency_code is not None:
         has_task = exists().where(and_(Task.case_id == Case.id, Task.agency_code == scope.agency_code))
+        # A case one of the agency's units was sent to also touches it (a police patrol at a fire).
+        has_unit = exists().where(
+            and_(
+                _ASSIGNMENTS.c.case_id == Case.id,
+                _ASSIGNMENTS.c.unit_code == Unit.code,
+                Unit.agency_code == scope.agency_code,
+            )
+        )
         if scope.tasks_only:
-            clauses.append(has_task)
+            clauses.append(or_(has_task, has_unit))
         else:
-            clauses.append(or_(Case.agency_code == scope.agency_code, has_task))
+            clauses.append(or_(Case.agency_code == scope.agency_code, has_task, has_unit))
     if scope.public:
         clauses.append(Case.confidential.is_(False))
         clauses.append(Case.status != "merged")

@@ -74,8 +74,11 @@ def _may_work_unit(actor: Actor, unit: Unit) -> bool:
         return True
     if actor.name == f"{UNIT_ACTOR_PREFIX}{unit.code}":
         return True
+    # The agency's own staff work its units' crew pages: officers, and the liaisons of outside bodies.
     return (
-        actor.kind == "user" and actor.agency_code == unit.agency_code and Role.AGENCY_OFFICER in actor.roles
+        actor.kind == "user"
+        and actor.agency_code == unit.agency_code
+        and bool({Role.AGENCY_OFFICER, Role.LIAISON} & set(actor.roles))
     )
 
 

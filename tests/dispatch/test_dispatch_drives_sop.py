@@ -110,3 +110,46 @@ def test_a_second_dispatch_and_units_without_an_sop_step_change_nothing(
     )
     assert _tasks(db, case_id) == after_first
     assert_invariants(db)
+
+
+def test_an_outside_body_sees_the_case_its_unit_was_sent_to_and_its_units_crew_page(
+    db: Database, settings: Settings, units_home: None
+) -> None:
+    """Polres is not informed of a medical emergency, but once its patrol POL-01 is sent there its liaison
+    sees the case and works POL-01's crew page; another body's liaison still sees nothing (issue 14, item 5)."""
+    from fastapi.testclient import TestClient
+
+    from kotapintar.app.web import create_app
+    from kotapintar.cases import service as case_service
+    from kotapintar.core.errors import NotFound
+    from tests.helpers import web_client
+
+    op = actor(db, "operator")
+    call = call_service.receive_call(db, op, CallIn(caller_number="+6281299887766", answered=True))
+    done = call_service.classify_call(
+        db,
+        op,
+        call.id,
+        ClassifyIn(
+            classification="genuine", service_code="darurat_medis", lon=KUALA_KAPUAS[0], lat=KUALA_KAPUAS[1]
+        ),
+        settings=settings,
+    )
+    assert done.case_id is not None
+    liaison = actor(db, "polres.liaison")
+    with pytest.raises(NotFound):
+        case_service.case_detail(db, liaison, done.case_id)
+    recommendation_service.dispatch_units(
+        db,
+        op,
+        done.case_id,
+        DispatchIn(units=["POL-01"], override_reason="patroli terdekat mengawal"),
+        settings=settings,
+    )
+    assert case_service.case_detail(db, liaison, done.case_id).id == done.case_id
+    with pytest.raises(NotFound):
+        case_service.case_detail(db, actor(db, "pln.liaison"), done.case_id)
+    app = create_app(settings, db=db)
+    assert web_client(app, "polres.liaison").get("/unit/POL-01").status_code == 200
+    assert web_client(app, "pln.liaison").get("/unit/POL-01").status_code == 403
+    assert TestClient(app).get("/unit/POL-01").status_code in (401, 403)
