@@ -7,10 +7,11 @@ from kotapintar.cases.repository import CaseRepository, TaskRepository
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import EventType
 from kotapintar.core.integrity import Problem
+from kotapintar.metrics.performance import OPEN_TASKS
 
 FINISHED_CASE_STATUSES = (CaseStatus.CLOSED.value, CaseStatus.REJECTED.value, CaseStatus.MERGED.value)
-# The open task states of the SOP engine (sop.engine.OPEN_TASK_STATUSES; a test keeps the two equal).
-OPEN_TASK_STATUS_CODES = ("pending", "accepted", "in_progress", "escalated")
+# The open task states (one definition, metrics.performance.OPEN_TASKS; equal to the SOP engine's, by test).
+OPEN_TASK_STATUS_CODES = tuple(sorted(OPEN_TASKS))
 # The status a case has after each status event (when the payload carries no "to").
 STATUS_AFTER_EVENT: dict[str, str] = {
     EventType.CASE_CREATED: CaseStatus.RECEIVED.value,

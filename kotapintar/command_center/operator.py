@@ -29,6 +29,7 @@ from kotapintar.core.settings import Settings
 from kotapintar.dispatch import recommendation as recommendation_service
 from kotapintar.dispatch.engine.profiles import load_profiles
 from kotapintar.dispatch.schemas import DispatchIn
+from kotapintar.metrics.performance import OPEN_TASKS
 from kotapintar.sensors.queries import case_sensor_panel
 from kotapintar.sop import tasks as sop_tasks
 from kotapintar.triage.corrections import correct_triage
@@ -253,6 +254,7 @@ def _case_context(
     agencies = [(a.code, a.short or a.name) for a in catalog_service.agencies(db)]
     service = catalog_service.service(db, detail.service_code)
     services = [(s.code, s.name) for s in catalog_service.services(db)]
+    open_dues = [t.due_at for t in detail.tasks if t.status in OPEN_TASKS and t.due_at is not None]
     own_sop_tasks = [
         {"task": t, "outputs": step_outputs(db, detail.id, t.step_id)}
         for t in detail.tasks
@@ -265,6 +267,8 @@ def _case_context(
         settings,
         actor,
         case=detail,
+        case_due=min(open_dues) if open_dues else None,  # the queue's clock: the soonest open task's due time
+        open_task_states=sorted(OPEN_TASKS),
         sop_tasks=own_sop_tasks,
         service_name=service.name if service else detail.service_code,
         steps=_sop_progress(db, actor, detail),

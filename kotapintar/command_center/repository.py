@@ -18,8 +18,7 @@ from kotapintar.cases.models import Case, Task
 from kotapintar.catalog.models import Agency
 from kotapintar.command_center.filters import QueueFilter
 from kotapintar.core.events.models import Event
-
-OPEN_TASKS = ("pending", "accepted", "in_progress")
+from kotapintar.metrics.performance import OPEN_TASKS
 
 
 def _apply(stmt: Any, flt: QueueFilter) -> Any:
@@ -102,7 +101,7 @@ class UiRepository:
             return {}
         stmt = (
             select(Task.case_id, func.min(Task.due_at))
-            .where(Task.case_id.in_(case_ids), Task.status.in_(OPEN_TASKS), Task.due_at.is_not(None))
+            .where(Task.case_id.in_(case_ids), Task.status.in_(sorted(OPEN_TASKS)), Task.due_at.is_not(None))
             .group_by(Task.case_id)
         )
         return {int(cid): due for cid, due in self.session.execute(stmt).all() if due is not None}
@@ -157,7 +156,7 @@ class UiRepository:
         late = func.sum(case((and_(Task.due_at.is_not(None), Task.due_at < now), 1), else_=0))
         stmt = (
             select(Task.agency_code, func.count(), late)
-            .where(Task.status.in_(OPEN_TASKS))
+            .where(Task.status.in_(sorted(OPEN_TASKS)))
             .group_by(Task.agency_code)
         )
         return {str(a): (int(n), int(lt or 0)) for a, n, lt in self.session.execute(stmt).all()}
@@ -176,7 +175,7 @@ class UiRepository:
                 Case.priority,
             )
             .join(Case, Case.id == Task.case_id)
-            .where(Task.status.in_(OPEN_TASKS), Task.due_at.is_not(None), Task.due_at < now)
+            .where(Task.status.in_(sorted(OPEN_TASKS)), Task.due_at.is_not(None), Task.due_at < now)
         )
         if agency_code:
             stmt = stmt.where(Task.agency_code == agency_code)

@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -550,3 +551,30 @@ def test_a_web_form_p1_is_dispatched_from_the_operator_case_page(app: Any, db: D
     }
     assert_invariants(db)
     assert client(app, "pupr.petugas").get(f"/operator/kasus/{case_id}/unit").status_code in (403, 303)
+
+
+def test_escalated_overdue_work_counts_as_late_everywhere_and_the_case_shows_its_clock(
+    app: Any, db: Database
+) -> None:
+    """An escalated task is still owed: it counts as open and late on the supervisor's figures and its case
+    page shows the same clock as the queue (the soonest open task), not "tanpa batas waktu" (issues 14/15)."""
+    from datetime import timedelta as td
+
+    from kotapintar.command_center import queries
+    from kotapintar.core.events.types import utcnow
+    from kotapintar.sop.scheduler import run_due_timers
+
+    case_id, _ = new_case(db)
+    task = case_service.assign_case(db, actor(db, "operator"), case_id, "pupr", due_hours=0.0003)  # ~1 s
+    page = client(app, "operator").get(f"/operator/kasus/{case_id}").text
+    assert task.due_at is not None and task.due_at.isoformat() in page  # the case clock is the task's clock
+    assert "tanpa batas waktu" not in page.split("</p>", 1)[0]
+    time.sleep(1.2)  # the task is now overdue by the real clock the supervisor's figures read
+    run_due_timers(db, now=utcnow() + td(hours=30))
+    with db.reading() as uow:
+        status = uow.repo(TaskRepository).get(task.id).status  # type: ignore[union-attr]
+    assert status == "escalated"
+    supervisor = actor(db, "supervisor")
+    perf = queries.performance(db, supervisor, 30)["pupr"]
+    assert perf.late_open >= 1 and perf.open >= 1
+    assert task.id in [r.id for r in queries.late_tasks(db, supervisor, "pupr")]
