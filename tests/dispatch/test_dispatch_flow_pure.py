@@ -142,3 +142,24 @@ def test_segments_follow_the_first_unit_on_scene_and_aggregate() -> None:
     assert aggregate(rows, "agency", targets=targets)[0]["key"] == "damkar"
     unmeasured = segments_of(Incident(99, "banjir", None, None, [TimelineEvent("case_created", T0)]), targets)
     assert unmeasured.seconds["total"] is None and unmeasured.met("total") is None
+
+
+def test_no_protocol_question_shadows_a_console_shortcut() -> None:
+    """Alt+J must always reach the incident type (it toggled 'jumlah luka' on the fire and accident cards)."""
+    from kotapintar.dispatch.engine.protocols import CONSOLE_KEYS, parse_protocols
+
+    for card in load_protocols().values():
+        assert not {q.key for q in card.questions if q.key} & CONSOLE_KEYS, card.service
+    clash = {
+        "version": 1,
+        "protocols": {
+            "kebakaran": {
+                "label": "Kebakaran",
+                "questions": [
+                    {"id": "jumlah_luka", "type": "int", "key": "j", "text": "Berapa orang terluka?"}
+                ],
+            }
+        },
+    }
+    with pytest.raises(ValidationFailed, match="Alt"):
+        parse_protocols(clash)

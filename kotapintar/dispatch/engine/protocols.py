@@ -18,6 +18,11 @@ PROTOCOLS_PATH = DATA_DIR / "protocols.yaml"
 Answer = bool | int
 
 
+# Alt+letters the 112 console keeps for itself (calltaker.js): new call, caller, incident type, desa, dispatch,
+# and the five classifications. A question key among them would shadow the console's own shortcut.
+CONSOLE_KEYS = frozenset("npjld12345")
+
+
 @dataclass(frozen=True)
 class Question:
     """One structured question of a protocol card."""
@@ -149,6 +154,12 @@ def parse_protocols(doc: Mapping[str, Any]) -> dict[str, ProtocolCard]:
             keys = [q.key for q in questions if q.key]
             if len(set(keys)) != len(keys):
                 raise ValidationFailed(f"{where}: tombol pintas ganda.")
+            taken = sorted(k for k in keys if k.lower() in CONSOLE_KEYS)
+            if taken:
+                raise ValidationFailed(
+                    f"{where}: tombol pintas {', '.join(taken)} sudah dipakai konsol 112 "
+                    f"(Alt+{', Alt+'.join(sorted(CONSOLE_KEYS))}); pilih huruf lain."
+                )
             rules = []
             for r in item.get("priority") or []:
                 when = dict(r["when"])
