@@ -317,7 +317,13 @@ def dispatch_card(
     """Units to send to any case (web, SMS, Open311, sensor or 112): the recommendation, per needed kind by
     estimated travel time, with the same run cards and overrides as the 112 console (issue 14, item 4)."""
     require_roles(request, actor, COMMAND_ROLES)
-    rec = recommendation_service.recommend_for_case(db, actor, case_id, settings=settings)
+    try:
+        rec: dict[str, Any] | None = recommendation_service.recommend_for_case(
+            db, actor, case_id, settings=settings
+        )
+        problem = None
+    except DomainError as exc:  # e.g. no run card for this service, or no location yet: say so in the card
+        rec, problem = None, flash_error(request, exc)[1]
     profiles = load_profiles()
     context = page_context(
         request,
@@ -325,6 +331,7 @@ def dispatch_card(
         actor,
         case_id=case_id,
         rec=rec,
+        problem=problem,
         kind_labels={name: p.label or name for name, p in profiles.items()},
     )
     return templates.TemplateResponse(request, "ui/_dispatch.html", context)

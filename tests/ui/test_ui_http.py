@@ -551,6 +551,12 @@ def test_a_web_form_p1_is_dispatched_from_the_operator_case_page(app: Any, db: D
     }
     assert_invariants(db)
     assert client(app, "pupr.petugas").get(f"/operator/kasus/{case_id}/unit").status_code in (403, 303)
+    # A service without a run card (a road complaint) says so in the card instead of failing silently.
+    road_id, _ = new_case(db)
+    road = c.get(f"/operator/kasus/{road_id}/unit")
+    assert (
+        road.status_code == 200 and "data-dispatch-problem" in road.text and "dispatch-table" not in road.text
+    )
 
 
 def test_escalated_overdue_work_counts_as_late_everywhere_and_the_case_shows_its_clock(
