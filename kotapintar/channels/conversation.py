@@ -96,17 +96,25 @@ def handle_message(db: Database, settings: Settings, msg: Inbound) -> list[str]:
     return [*replies, *_next_step(db, settings, msg, data)]
 
 
+def _absorb_place(db: Database, data: dict[str, Any], text: str, word: str) -> str | None:
+    """The answer to "where is it?": a place name (looked up in the gazetteer); None when taken."""
+    if word in YES or word in NO:
+        # "YA"/"TIDAK" answers no question here: it is not a place (it became "Lampu Jalan di TIDAK").
+        return t("ask_location_again")
+    place = find_place(db, text)
+    data["address"] = text[:300]
+    if place is not None:
+        data.update(lon=place.lon, lat=place.lat, place=place.name)
+    return None
+
+
 def _absorb_text(
     db: Database, state: str, data: dict[str, Any], text: str
 ) -> tuple[str, dict[str, Any], str | None]:
     """Use a text according to what the bot asked last; an early reply when the answer was not understood."""
     word = text.lower().strip(" .!?")
     if state == "await_location" and "lon" not in data and "address" not in data:
-        place = find_place(db, text)
-        data["address"] = text[:300]
-        if place is not None:
-            data.update(lon=place.lon, lat=place.lat, place=place.name)
-        return state, data, None
+        return state, data, _absorb_place(db, data, text, word)
     if state == "await_confirm":
         if word in YES:
             data["confirmed"] = True

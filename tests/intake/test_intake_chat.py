@@ -94,6 +94,10 @@ def test_telegram_dialogue_asks_for_location_then_confirms(live_server: LiveServ
     asked = say(1, text="jalan berlubang besar sekali, bahaya untuk motor")
     assert "lokasi" in asked[-1].lower()
     assert count_cases(db) == 0
+    # "TIDAK" to the location question is not a place ("Laporan: Jalan Rusak di TIDAK" before): asked again.
+    again = say(20, text="TIDAK")
+    assert "lokasi" in again[-1].lower() and "TIDAK" not in again[-1]
+    assert count_cases(db) == 0
     confirm = say(2, location={"longitude": 114.39, "latitude": -3.0})
     assert "Benar?" in confirm[-1] and "YA" in confirm[-1]
     done = say(3, text="ya")
