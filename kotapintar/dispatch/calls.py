@@ -6,6 +6,8 @@ import math
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from kotapintar.cases.lifecycle import CaseStatus, Priority
 from kotapintar.cases.repository import CaseRepository
 from kotapintar.cases.schemas import ReporterIn, ReportIn
@@ -63,17 +65,34 @@ def receive_call(db: Database, actor: Actor, call: CallIn) -> CallView:
     received = call.received_at or now
     if received.tzinfo is None:
         raise ValidationFailed("received_at perlu zona waktu.", field="received_at")
-    with db.transaction() as uow:
-        row = uow.repo(DispatchRepository).insert_call(
-            Call(
-                received_at=received,
-                answered_at=max(now, received) if call.answered else None,
-                caller_number=call.caller_number,
-                answers={},
-                operator=actor.name,
+    if call.client_key:
+        with db.reading() as uow:
+            # A retried "new call" (double submit, lost answer): the call the key opened, not a second one.
+            known = uow.repo(DispatchRepository).call_by_client_key(call.client_key)
+            if known is not None:
+                return _call_view(uow, known, actor)
+    try:
+        with db.transaction() as uow:
+            row = uow.repo(DispatchRepository).insert_call(
+                Call(
+                    received_at=received,
+                    answered_at=max(now, received) if call.answered else None,
+                    caller_number=call.caller_number,
+                    answers={},
+                    operator=actor.name,
+                    client_key=call.client_key,
+                )
             )
-        )
-        return _call_view(uow, row, actor)
+            return _call_view(uow, row, actor)
+    except IntegrityError:
+        if not call.client_key:
+            raise
+    # Two retries raced: the other one stored the key first; answer its call.
+    with db.reading() as uow:
+        known = uow.repo(DispatchRepository).call_by_client_key(call.client_key)
+        if known is None:  # pragma: no cover - the unique key was taken by a row we cannot see
+            raise Conflict("Panggilan sedang disimpan; coba lagi.", code="call_key_busy")
+        return _call_view(uow, known, actor)
 
 
 def answer_call(db: Database, actor: Actor, call_id: int, at: datetime | None = None) -> CallView:
@@ -135,6 +154,18 @@ def _locate(uow: UnitOfWork, body: ClassifyIn) -> tuple[float | None, float | No
     return None, None
 
 
+def _refuse_another_answer(call: Call, body: ClassifyIn) -> None:
+    """A classified call answers a retry of the same save; a different classification is refused."""
+    same = call.classification == body.classification and (
+        body.classification != "genuine" or call.case_id is not None
+    )
+    if not same:
+        raise Conflict(
+            f"Panggilan ini sudah diklasifikasikan ({call.classification}).",
+            code="call_already_classified",
+        )
+
+
 def classify_call(
     db: Database, actor: Actor, call_id: int, body: ClassifyIn, *, settings: Settings | None = None
 ) -> CallView:
@@ -148,15 +179,9 @@ def classify_call(
         if call is None:
             raise NotFound(f"Panggilan {call_id} tidak ada.", code="unknown_call")
         if call.classification is not None:
-            if call.classification == body.classification and (
-                body.classification != "genuine" or call.case_id
-            ):
-                # A retried save (double submit, network retry): one call, one case, the same answer.
-                return _call_view(uow, call, actor)
-            raise Conflict(
-                f"Panggilan ini sudah diklasifikasikan ({call.classification}).",
-                code="call_already_classified",
-            )
+            _refuse_another_answer(call, body)
+            # A retried save (double submit, network retry): one call, one case, the same answer.
+            return _call_view(uow, call, actor)
         lon, lat = _locate(uow, body)
         caller = body.caller_number or call.caller_number
     now = utcnow()
@@ -212,6 +237,9 @@ def classify_call(
         row = uow.repo(DispatchRepository).get_call(call_id, for_update=True)
         assert row is not None
         if row.classification is not None:
+            if row.classification == body.classification and row.case_id == case_id:
+                # Two copies of the same save raced past the first check: the first one won, same answer.
+                return _call_view(uow, row, actor)
             raise Conflict("Panggilan ini sudah diklasifikasikan.", code="call_already_classified")
         if duplicate and case_id is not None:
             case = uow.repo(CaseRepository).get(case_id, for_update=True)
