@@ -154,6 +154,20 @@ def _locate(uow: UnitOfWork, body: ClassifyIn) -> tuple[float | None, float | No
     return None, None
 
 
+def _keep_draft(db: Database, call_id: int, body: ClassifyIn, caller: str | None) -> None:
+    """What the call-taker found out so far stays on the (still unclassified) call, to be resumed later."""
+    card = _card(body.service_code) if body.service_code else None
+    with db.transaction() as uow:
+        row = uow.repo(DispatchRepository).get_call(call_id, for_update=True)
+        if row is None or row.classification is not None:
+            return
+        row.caller_number = caller
+        row.service_code = body.service_code
+        row.location_text = body.location_text
+        row.answers = card.clean_answers(body.answers) if card is not None else {}
+        row.notes = body.description
+
+
 def _refuse_another_answer(call: Call, body: ClassifyIn) -> None:
     """A classified call answers a retry of the same save; a different classification is refused."""
     same = call.classification == body.classification and (
@@ -195,6 +209,7 @@ def classify_call(
         if lon is None:
             # A place the dispatcher can send units to: a point on the map or a desa. Until then the call
             # stays a call (it can be classified later); a case at an unknown place would be a P1 nobody finds.
+            _keep_draft(db, call_id, body, caller)
             raise ValidationFailed(
                 "Lokasi kejadian belum ditentukan: pilih titik di peta atau cari desanya. Panggilan tetap "
                 "tercatat dan dapat dilanjutkan.",

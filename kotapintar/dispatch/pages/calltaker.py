@@ -148,7 +148,7 @@ def open_calls(request: Request, db: DbDep, settings: SettingsDep) -> HTMLRespon
     return templates.TemplateResponse(request, "calltaker/_open_calls.html", context)
 
 
-@router.post("/112/panggilan/{call_id}/tutup", dependencies=[Depends(require_csrf)])
+@router.post("/112/panggilan/{call_id}/tutup", dependencies=[Depends(current_actor), Depends(require_csrf)])
 def close_call(
     call_id: int,
     request: Request,

@@ -114,6 +114,15 @@
       $('#ct-call-id').textContent = '#' + call.id;
       if (call.caller_number) { $('#ct-caller').value = call.caller_number; }
       if (call.service_code) { typeSel.value = call.service_code; typeSel.dispatchEvent(new Event('change')); }
+      var card = currentCard();
+      Object.keys(call.answers || {}).forEach(function (id) {
+        var q = card && $('.protocol-q[data-question="' + id + '"]', card);
+        if (!q) { return; }
+        if (q.dataset.type === 'bool') {
+          var radio = $('input[value="' + (call.answers[id] ? 'true' : 'false') + '"]', q);
+          if (radio) { radio.checked = true; }
+        } else { $('input', q).value = call.answers[id]; }
+      });
       if (call.location_text) { $('#ct-loctext').value = call.location_text; }
       if (call.lon !== null && call.lat !== null) { $('#f-lon').value = call.lon; $('#f-lat').value = call.lat; }
       say(msg.msgResumed.replace('{id}', call.id));
