@@ -128,7 +128,8 @@ def test_the_boards_show_the_incident_its_units_and_every_unit(
     board = {u.code: u for u in board_service.unit_status_board(db, op)}
     assert len(board) == len(unit_service.unit_board(db, op))
     assert board[truck].status == "en_route" and board[truck].case_id == case_id
-    assert board[truck].since is not None and abs((board[truck].since - moved_at).total_seconds()) < 1
+    since = board[truck].since
+    assert since is not None and abs((since - moved_at).total_seconds()) < 1
     assert all(u.station for u in board.values())
     idle = next(u for u in board.values() if u.code not in sent)
     assert idle.status == "available" and idle.case_id is None
