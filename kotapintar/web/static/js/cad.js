@@ -48,9 +48,10 @@
     });
   }
 
+  /* at most one re-read per 400 ms however busy the stream is (a debounce would starve on a busy day) */
   function refreshSoon() {
-    clearTimeout(timer);
-    timer = setTimeout(refresh, 250);
+    if (timer) { return; }
+    timer = setTimeout(function () { timer = null; refresh(); }, 400);
   }
 
   /* ------------------------------------------------------------------ the map overlay */
