@@ -215,6 +215,27 @@ class Settings(BaseSettings):
         300.0, description="How often the worker writes a signed checkpoint (0 disables)."
     )
 
+    # --- production: process roles, observability, outages (issue 19)
+    scheduler_batch: int = Field(
+        200, ge=1, le=5000, description="Most SOP timers claimed and fired in one transaction by a worker."
+    )
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at /metrics (request latency, SSE clients, timer lag, …)."
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="When set, /metrics asks for `Authorization: Bearer <token>` (else restrict it at the proxy).",
+    )
+    json_logs: bool = Field(
+        False, description="Write logs as one JSON object per line with the request id (for a log collector)."
+    )
+    request_id_header: str = Field(
+        "X-Request-ID", description="Header carrying the request id (taken from the proxy when present)."
+    )
+    db_retry_after_s: int = Field(
+        5, ge=1, description="Retry-After (seconds) of the 503 answered while the database is unreachable."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
