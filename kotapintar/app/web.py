@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kotapintar import __version__
 from kotapintar.app import ui as web_ui
 from kotapintar.app.openapi import install_access_openapi
+from kotapintar.app.ops import install_ops
 from kotapintar.app.wiring import wire
 from kotapintar.cases import api as cases
 from kotapintar.cases import pages
@@ -147,16 +148,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_access_openapi(app)  # each operation's security from the route policies (issue 16)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz(request: Request) -> dict[str, str]:
-        """Liveness and database reachability."""
-        with request.app.state.db.reading() as uow:
-            uow.events.last_id()
-        return {"status": "ok", "version": __version__}
-
     app.add_middleware(LocaleMiddleware, secure_cookie=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(NoStoreForCredentials)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_ops(app, settings)  # /healthz, /readyz, /metrics, request ids, 503 on outage (issue 19)
     return app

@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from kotapintar.cases.stream import OutboxCursor, filter_for
 from kotapintar.core.http.bounds import MAX_ID
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.core.http.metrics import SSE_CLIENTS
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 
@@ -41,14 +42,18 @@ async def stream(
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(comment="kotapintar stream", retry=2000)
-        while not await request.is_disconnected():
-            rows = await asyncio.to_thread(cursor.poll, db)
-            for item in await asyncio.to_thread(filter_for, db, actor, rows):
-                yield ServerSentEvent(
-                    data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"]
-                )
-            if not rows:
-                await asyncio.sleep(settings.stream_poll_s)
+        SSE_CLIENTS.inc()  # issue 19: /metrics shows the connected clients
+        try:
+            while not await request.is_disconnected():
+                rows = await asyncio.to_thread(cursor.poll, db)
+                for item in await asyncio.to_thread(filter_for, db, actor, rows):
+                    yield ServerSentEvent(
+                        data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"]
+                    )
+                if not rows:
+                    await asyncio.sleep(settings.stream_poll_s)
+        finally:
+            SSE_CLIENTS.dec()
 
     return EventSourceResponse(events(), ping=15)
 

@@ -20,6 +20,7 @@ from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.uow import UnitOfWork
 from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.metrics import TIMER_LAG_SECONDS, TIMERS_FIRED
 from kotapintar.sop.engine import CaseCancelled, TimerFired
 from kotapintar.sop.models import Timer
 from kotapintar.sop.repository import SopRepository
@@ -123,9 +124,13 @@ def _fire_batch(db: Database, now: datetime, size: int, lags: list[float] | None
             due_ats.append(timer.due_at)
             fired.append(timer)
         repo.finish_timers(fired)
-    if lags is not None:  # due -> committed: when the firing became visible to everyone
-        committed = utcnow()
-        lags.extend((committed - due).total_seconds() for due in due_ats)
+    committed = utcnow()  # due -> committed: when the firing became visible to everyone
+    batch_lags = [(committed - due).total_seconds() for due in due_ats]
+    for lag in batch_lags:
+        TIMER_LAG_SECONDS.observe(lag)
+    TIMERS_FIRED.inc(len(batch_lags))
+    if lags is not None:
+        lags.extend(batch_lags)
     return len(claimed), len(fired)
 
 
