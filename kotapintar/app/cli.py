@@ -476,6 +476,43 @@ def worker(
             audit_stop.set()
 
 
+# --- backups (issue 19) ----------------------------------------------------------------------------------
+@app.command("backup")
+def backup_cmd(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the backup")],
+) -> None:
+    """Write a consistent backup of the whole database to FILE (pg_dump custom format, or a SQLite copy)."""
+    from kotapintar.core.db.backup import backup
+    from kotapintar.core.settings import get_settings
+
+    try:
+        backup(get_settings().database_url, file)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"backup written to {file} ({file.stat().st_size:,} bytes)")
+
+
+@app.command("restore")
+def restore_cmd(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="a file written by `kotapintar backup`")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask before replacing the database")] = False,
+) -> None:
+    """Replace the whole database with the backup in FILE; then run `kotapintar audit verify`."""
+    from kotapintar.core.db.backup import restore
+    from kotapintar.core.settings import get_settings
+
+    url = get_settings().database_url
+    if not yes and not typer.confirm(f"replace everything in {url} with {file}?"):
+        raise typer.Exit(1)
+    try:
+        restore(url, file)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"restored {file}; check it with `kotapintar audit verify`")
+
+
 def main() -> None:
     """Entry point for `python -m kotapintar`."""
     app()
