@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = Field(
         "memory://",
         description="Where rate limits and failed logins are counted: memory:// (one process) or "
-        "redis://host:6379/0 to share the counts between web processes (needs the `redis` extra).",
+        "redis://host:6379/0 to share the counts between web processes (needs the `redis` extra), or "
+        "kotapintar+postgresql://user:pass@host/db to keep them in the PostgreSQL database (no Redis).",
     )
     # --- sensors
     mqtt_url: str | None = Field(
