@@ -23,6 +23,7 @@ from kotapintar.channels import api as channels_router
 from kotapintar.core.access import api as auth
 from kotapintar.core.access.auth import SessionSigner
 from kotapintar.core.db.database import Database
+from kotapintar.core.events.notify import OutboxWaker
 from kotapintar.core.http.cache import NoStoreForCredentials
 from kotapintar.core.http.errors import error_body, install_error_handlers, register_error_format
 from kotapintar.core.http.logs import install_log_redaction
@@ -99,9 +100,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
 
+    waker = OutboxWaker(database.url)  # one LISTEN connection wakes all SSE clients (issue 19)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        waker.stop()
         if db is None:
             database.dispose()
 
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.outbox_waker = waker
     app.state.signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
     app.state.sensor_ingestors = []  # MQTT sensor subscribers the server runs (set by `kotapintar serve`)
     install_error_handlers(app)
