@@ -36,12 +36,16 @@ def measure(url: str, n: int) -> None:
     db = Database(url)
     upgrade(db.engine)
     load_demo_city(db, system_actor("bench"), with_users=False)
-    settings = Settings(database_url=url, rate_limit_per_ip="1000000/minute", rate_limit_per_phone="1000000/hour")
+    settings = Settings(
+        database_url=url, rate_limit_per_ip="1000000/minute", rate_limit_per_phone="1000000/hour"
+    )
 
     def size_and_events() -> tuple[int, int]:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
-            return int(conn.execute(text(_SIZE)).scalar_one()), int(conn.execute(text("SELECT count(*) FROM events")).scalar_one())
+            return int(conn.execute(text(_SIZE)).scalar_one()), int(
+                conn.execute(text("SELECT count(*) FROM events")).scalar_one()
+            )
 
     size0, events0 = size_and_events()
     started = time.perf_counter()
