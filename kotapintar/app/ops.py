@@ -12,6 +12,7 @@ import html
 import socket
 from collections.abc import Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,8 +36,9 @@ _MACHINE_PREFIXES = ("/api/", "/open311/", "/ngsi-ld/", "/channels/", "/metrics"
 UNREACHABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
+@lru_cache(maxsize=1)
 def _head_revision() -> str:
-    """The newest migration shipped with this code."""
+    """The newest migration shipped with this code (read once per process)."""
     from alembic.script import ScriptDirectory
 
     from kotapintar.core.db.migrate import MIGRATIONS_DIR, alembic_config
