@@ -128,6 +128,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /data/sensor-kualitas.json": Access.PUBLIC,
     "GET /docs": Access.PUBLIC,
     "GET /healthz": Access.PUBLIC,
+    "GET /readyz": Access.PUBLIC,  # issue 19: no data, only "ok"/"unavailable" per dependency
+    "GET /metrics": Access.PUBLIC,  # issue 19: counts only; metrics_token or the proxy restricts it
     "GET /instansi": Access.AGENCY,
     "GET /instansi/kasus/{case_id}": Access.AGENCY,
     "GET /instansi/kotak": Access.AGENCY,
