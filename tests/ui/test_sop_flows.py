@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from kotapintar.cases.repository import CaseRepository
+from kotapintar.cases.repository import CaseRepository, TaskRepository
+from kotapintar.catalog.repository import AgencyRepository, UnitRepository
 from kotapintar.core.db.database import Database
 from kotapintar.sop.engine import OPEN_TASK_STATUSES, InstanceState
 from kotapintar.sop.loader import load_sop
@@ -207,8 +208,6 @@ def crew(flow: Flow, unit: str, *statuses: str) -> None:
 
 def unit_agency(flow: Flow, unit: str) -> str:
     """The agency a unit belongs to."""
-    from kotapintar.catalog.repository import UnitRepository
-
     with flow.db.reading() as uow:
         row = uow.repo(UnitRepository).get(unit)
         assert row is not None
@@ -332,8 +331,6 @@ def perform(flow: Flow, task: Any, cc_agency: str) -> None:
 
 def open_tasks(flow: Flow) -> list[Any]:
     """The case's open tasks, oldest first."""
-    from kotapintar.cases.repository import TaskRepository
-
     with flow.db.reading() as uow:
         return sorted(
             (t for t in uow.repo(TaskRepository).for_case(flow.case_id) if t.status in OPEN),
@@ -343,8 +340,6 @@ def open_tasks(flow: Flow) -> list[Any]:
 
 def drive(flow: Flow) -> None:
     """Perform open tasks until the SOP stops giving any; then the crews clear and the operator closes."""
-    from kotapintar.catalog.repository import AgencyRepository
-
     with flow.db.reading() as uow:
         cc = uow.repo(AgencyRepository).command_center()
         cc_agency = cc.code if cc else "diskominfo"
@@ -388,6 +383,30 @@ def assert_finished(flow: Flow) -> None:
             assert task.completed_at is not None, f"task {key} has no completion time"
 
 
+def assert_clocks_stopped(flow: Flow) -> None:
+    """The SOP's clocks stop with the work: the agencies' inboxes show no running clock on this case's
+    tasks, and the public tracking page shows when the case ended instead of a due time."""
+    with flow.db.reading() as uow:
+        tasks = list(uow.repo(TaskRepository).for_case(flow.case_id))
+        case = uow.repo(CaseRepository).get(flow.case_id)
+        assert case is not None
+        ticket = case.ticket
+    for agency in sorted({t.agency_code for t in tasks} - {"diskominfo"}):
+        page = flow.page(officer_of(agency))
+        page.goto(f"{flow.base}/instansi?tampil=semua")
+        for task in (t for t in tasks if t.agency_code == agency):
+            clock = page.locator(f"[data-task-id='{task.id}'] [data-task-clock]")
+            assert clock.count() == 1 and clock.locator("time.clock").count() == 0, (
+                f"task {task.id} still counts"
+            )
+    public = flow.sessions.browser.new_context(locale="id-ID").new_page()
+    try:
+        public.goto(f"{flow.base}/lacak/{ticket}")
+        assert public.locator("[data-case-clock=stopped]").count() == 1
+    finally:
+        public.context.close()
+
+
 def assert_timeline(flow: Flow) -> None:
     """The operator's case page shows every event of the case in its timeline, one entry per event."""
     with flow.db.reading() as uow:
@@ -428,6 +447,7 @@ def test_sop_runs_to_closure_through_the_screens(
     drive(flow)
     assert_finished(flow)
     assert_timeline(flow)
+    assert_clocks_stopped(flow)
     assert_invariants(module_db)
     record(flow, channel)
 
