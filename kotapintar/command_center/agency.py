@@ -42,8 +42,9 @@ def _inbox_context(
         (a.code, a.short or a.name) for a in catalog_service.agencies(db) if a.code != actor.agency_code
     ]
     working = [t for t in items if t.task_key is not None and t.status in ("accepted", "in_progress")]
-    outputs = {t.id: step_outputs(db, t.case_id, t.step_id) for t in working}
-    evidence = {t.id: step_evidence(db, t.case_id, t.step_id) for t in working}
+    steps = {t.id: _step(db, t.case_id, t.step_id) for t in working}  # one SOP load per task
+    outputs = {tid: dict(step.outputs) if step else {} for tid, step in steps.items()}
+    evidence = {tid: list(step.bukti) if step else [] for tid, step in steps.items()}
     return page_context(
         request,
         settings,
@@ -126,10 +127,11 @@ def step_outputs(db: Database, case_id: int, step_id: str) -> dict[str, Any]:
     return dict(step.outputs) if step is not None else {}
 
 
-def step_evidence(db: Database, case_id: int, step_id: str) -> list[str]:
-    """The evidence kinds (bukti: foto, dokumen …) the SOP step of a task asks for."""
+def is_answer_step(db: Database, case_id: int, step_id: str) -> bool:
+    """True for a LAPOR! answer step: drafted by the agency's officer and approved by its head in the
+    agency inbox, never completed from a generic task card."""
     step = _step(db, case_id, step_id)
-    return list(step.bukti) if step is not None else []
+    return bool(step is not None and step.answer)
 
 
 def _evidence_kinds(photo_refs: list[str], form: dict[str, str]) -> list[str]:

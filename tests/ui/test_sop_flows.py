@@ -245,6 +245,8 @@ def accept_in_inbox(flow: Flow, username: str, task: Any) -> None:
 
 def do_answer(flow: Flow, task: Any) -> None:
     """The officer drafts the answer to the reporter; the agency's head approves it from the inbox."""
+    operator = operator_case(flow)  # the operator's page offers no 'complete' that could only fail (409)
+    assert operator.locator(f"form[data-sop-task='{task.step_id}']").count() == 0
     officer = officer_of(task.agency_code)
     accept_in_inbox(flow, officer, task)
     page = inbox_task(flow, officer, task.id)
