@@ -379,8 +379,14 @@ def assert_finished(flow: Flow) -> None:
     missing = [sid for sid, s in path.items() if s.started_at is None or s.completed_at is None]
     assert not missing, f"steps without start/end times: {missing}"
     assert flow.spec.start in path
+    agencies_sent = {unit_agency(flow, u) for u in flow.units}
     for key, task in state.tasks.items():
         assert task.status in ("done", "cancelled"), f"task {key} is {task.status}"
+        by_unit = [e.removeprefix("unit_status:") for e in task.evidence if e.startswith("unit_status:")]
+        status = flow.step(task.step_id).unit_status
+        if by_unit and status not in (None, "dispatched") and task.agency in agencies_sent:
+            # an agency's arrival is its own unit's, not the first unit of another body to arrive
+            assert unit_agency(flow, by_unit[0]) == task.agency, (key, by_unit)
         if task.status == "done":
             assert task.completed_at is not None, f"task {key} has no completion time"
 
@@ -459,10 +465,17 @@ def record(flow: Flow, channel: str) -> None:
     import json
 
     with flow.db.reading() as uow:
-        events = [e.type for e in uow.events.for_case(flow.case_id)]
+        rows = list(uow.events.for_case(flow.case_id))
+        step_of = {t.id: t.step_id for t in uow.repo(TaskRepository).for_case(flow.case_id)}
+    completed: dict[str, list[str]] = {}  # step -> who completed its tasks (a unit status shows as system)
+    for e in rows:
+        if e.type == "task_completed":
+            step = step_of.get(int(e.payload.get("task_id") or 0)) or str(e.payload.get("step", "?"))
+            completed.setdefault(step, []).append(e.actor)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    trace = {"sop": flow.spec.code, "channel": channel, "done": flow.done, "users": flow.users}
-    trace["units"], trace["events"] = flow.units, events
+    trace: dict[str, Any] = {"sop": flow.spec.code, "channel": channel, "done": flow.done}
+    trace |= {"users": flow.users, "units": flow.units, "completed": completed}
+    trace["events"] = [e.type for e in rows]
     (ARTIFACTS / f"{flow.spec.code}.json").write_text(json.dumps(trace, indent=1), encoding="utf-8")
 
 
