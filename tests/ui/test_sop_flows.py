@@ -383,8 +383,8 @@ def assert_finished(flow: Flow) -> None:
     for key, task in state.tasks.items():
         assert task.status in ("done", "cancelled"), f"task {key} is {task.status}"
         by_unit = [e.removeprefix("unit_status:") for e in task.evidence if e.startswith("unit_status:")]
-        status = flow.step(task.step_id).unit_status
-        if by_unit and status not in (None, "dispatched") and task.agency in agencies_sent:
+        reached = flow.step(task.step_id).unit_status
+        if by_unit and reached not in (None, "dispatched") and task.agency in agencies_sent:
             # an agency's arrival is its own unit's, not the first unit of another body to arrive
             assert unit_agency(flow, by_unit[0]) == task.agency, (key, by_unit)
         if task.status == "done":
