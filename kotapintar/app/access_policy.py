@@ -23,6 +23,7 @@ class Access(StrEnum):
     COMMAND = "command"  # command-center pages: operator, supervisor, admin
     SUPERVISOR = "supervisor"  # supervisor pages: supervisor, admin
     AGENCY = "agency"  # agency pages: officers, heads, liaisons of the agency
+    ADMIN = "admin"  # admin pages: users, units, set-up (issue 21)
 
 
 # "METHOD path" -> policy, for every route of create_app().
@@ -190,4 +191,11 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /supervisor": Access.SUPERVISOR,
     "GET /supervisor/terlambat": Access.SUPERVISOR,
     "GET /unit/{code}": Access.CREW,
+    # admin pages (issue 21): role admin; the services check MANAGE_USERS / MANAGE_CATALOGUE again
+    "GET /admin": Access.ADMIN,
+    "GET /admin/unit": Access.ADMIN,
+    "POST /admin/unit": Access.ADMIN,
+    "GET /admin/pengguna": Access.ADMIN,
+    "POST /admin/pengguna": Access.ADMIN,
+    "POST /admin/pengguna/{username}/{action}": Access.ADMIN,
 }

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kotapintar import __version__
+from kotapintar.admin import pages as admin_pages
 from kotapintar.app import ui as web_ui
 from kotapintar.app.openapi import install_access_openapi
 from kotapintar.app.wiring import wire
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(sop_router.router)
     app.include_router(sop_pages.router)
     app.include_router(audit_page.router)  # the signed checkpoints of the event log (issue 16)
+    app.include_router(admin_pages.router)  # admin: readiness, units, users (issue 21)
     mount_static(app)
     install_openapi(app)  # the true error shapes and security schemes; /docs without a CDN (issue 18)
     install_access_openapi(app)  # each operation's security from the route policies (issue 16)

@@ -109,6 +109,8 @@ def nav_for(request: Request, actor: Actor | None) -> list[tuple[str, str, bool]
             items.append(("/supervisor", "nav.supervisor"))
         if actor.roles & AGENCY_ROLES:
             items.append(("/instansi", "nav.inbox"))
+        if Role.ADMIN in actor.roles:
+            items.append(("/admin", "admin.title"))
     items += [("/beranda", "nav.portal"), ("/data", "nav.opendata")]
     # The current entry is the longest one the path is under: /operator/sensor, not also /operator.
     under = [href for href, _ in items if path == href or path.startswith(href + "/")]

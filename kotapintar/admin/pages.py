@@ -1,0 +1,133 @@
+"""The admin pages (/admin): readiness of the deployment, units and stations, users (role admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kotapintar.admin import service
+from kotapintar.admin.readiness import missing_setup
+from kotapintar.catalog import service as catalog
+from kotapintar.catalog import staff
+from kotapintar.core.access import accounts
+from kotapintar.core.access.roles import Role
+from kotapintar.core.errors import DomainError, NotFound
+from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep, current_actor
+from kotapintar.core.http.pages import flash_error, page_context, require_roles, templates
+from kotapintar.core.http.security import require_csrf
+
+router = APIRouter(include_in_schema=False)
+CSRF = [Depends(current_actor), Depends(require_csrf)]
+ADMIN = frozenset({Role.ADMIN})
+
+
+def _render(request: Request, name: str, context: dict[str, Any], error: DomainError | None) -> Response:
+    """The page, with a refused change's message on top and its status (4xx, never 500)."""
+    if error is not None:
+        context["messages"].append(flash_error(request, error))
+    status = error.http_status if error is not None else 200
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_home(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """What the deployment still lacks (with the command that fills it) and the admin sections."""
+    require_roles(request, actor, ADMIN)
+    context = page_context(request, settings, actor, missing=missing_setup(db, settings.region_code))
+    return templates.TemplateResponse(request, "admin/index.html", context)
+
+
+def _units_page(
+    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, error: DomainError | None = None
+) -> Response:
+    context = page_context(
+        request,
+        settings,
+        actor,
+        units=catalog.units(db),
+        agencies=catalog.agencies(db),
+        kinds=service.UNIT_KINDS,
+    )
+    return _render(request, "admin/units.html", context, error)
+
+
+@router.get("/admin/unit", response_class=HTMLResponse)
+def units_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Every unit with its agency, kind and base; the form to add or change one."""
+    require_roles(request, actor, ADMIN)
+    return _units_page(request, db, settings, actor)
+
+
+@router.post("/admin/unit", dependencies=CSRF)
+async def save_unit(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Add or change a unit; dispatch recommends it at once (no restart)."""
+    require_roles(request, actor, ADMIN)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        service.save_unit(db, actor, form, settings.region_code)
+    except DomainError as exc:
+        return _units_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/unit?ok=saved", status_code=303)
+
+
+def _users_page(
+    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, error: DomainError | None = None
+) -> Response:
+    context = page_context(
+        request,
+        settings,
+        actor,
+        users=service.users(db, actor),
+        agencies=catalog.agencies(db),
+        roles=list(Role),
+    )
+    return _render(request, "admin/users.html", context, error)
+
+
+@router.get("/admin/pengguna", response_class=HTMLResponse)
+def users_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Every account: roles, agency, active, last login; create, disable and enable."""
+    require_roles(request, actor, ADMIN)
+    return _users_page(request, db, settings, actor)
+
+
+@router.post("/admin/pengguna", dependencies=CSRF)
+async def create_user(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Create an account with its roles and agency."""
+    require_roles(request, actor, ADMIN)
+    raw = await request.form()
+    try:
+        staff.create_user(
+            db,
+            actor,
+            username=str(raw.get("username", "")).strip(),
+            password=str(raw.get("password", "")),
+            full_name=str(raw.get("full_name", "")).strip() or str(raw.get("username", "")),
+            agency_code=str(raw.get("agency", "")),
+            roles=[str(r) for r in raw.getlist("roles")],
+        )
+    except DomainError as exc:
+        return _users_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/pengguna?ok=saved", status_code=303)
+
+
+@router.post("/admin/pengguna/{username}/{action}", dependencies=CSRF)
+def user_action(
+    username: str, action: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Disable (`nonaktifkan`) or enable (`aktifkan`) an account; disabling ends its sessions at once."""
+    require_roles(request, actor, ADMIN)
+    try:
+        if action == "nonaktifkan":
+            accounts.disable_user(db, actor, username)
+        elif action == "aktifkan":
+            accounts.enable_user(db, actor, username)
+        else:
+            return _users_page(
+                request, db, settings, actor, NotFound("Tindakan tidak dikenal / unknown action.")
+            )
+    except DomainError as exc:
+        return _users_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/pengguna?ok=saved", status_code=303)

@@ -1,0 +1,122 @@
+"""Admin commands behind the admin pages: units and users; each one transaction with its audit event.
+
+A change bumps the version of its kind of reference data, so every process (web, worker, dispatch) sees it
+on its next read without a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import Point, shape
+
+from kotapintar.admin.repository import AdminRepository
+from kotapintar.catalog.models import Unit
+from kotapintar.catalog.repository import AgencyRepository, RegionRepository, UnitRepository
+from kotapintar.core import versions
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.roles import Permission
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.events.types import utcnow
+
+UNIT_KINDS = (
+    "fire_truck", "water_tender", "ambulance", "rescue_boat", "police_patrol", "satpolpp_team", "trc_team",
+    "pln_crew", "pdam_crew", "road_crew",
+)  # fmt: skip
+
+
+BASE_TOLERANCE_DEG = 0.05  # a base up to ~5 km outside the boundary (posts at the border)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One account as the admin page lists it."""
+
+    username: str
+    full_name: str
+    agency_code: str
+    roles: list[str]
+    active: bool
+    last_login: datetime | None
+
+
+def users(db: Database, actor: Actor) -> list[UserRow]:
+    """Every account with its roles, agency, state and last login."""
+    actor.require(Permission.MANAGE_USERS)
+    with db.reading() as uow:
+        logins = uow.repo(AdminRepository).last_logins()
+        return [
+            UserRow(u.username, u.full_name, u.agency_code, list(u.roles or []), u.active, logins.get(u.id))
+            for u in uow.users.all()
+        ]
+
+
+def _number(form: dict[str, str], name: str, lo: float, hi: float) -> float:
+    try:
+        value = float(form.get(name, "").replace(",", "."))
+    except ValueError as exc:
+        raise ValidationFailed(f"'{name}' harus angka / must be a number.", field=name) from exc
+    if not lo <= value <= hi:
+        raise ValidationFailed(f"'{name}' di luar rentang {lo}..{hi}.", field=name)
+    return value
+
+
+def save_unit(db: Database, actor: Actor, form: dict[str, Any], region_code: str) -> Unit:
+    """Create or change a unit from the admin form; the base must lie in the served kabupaten."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    code = str(form.get("code", "")).strip()
+    name = str(form.get("name", "")).strip()
+    kind = str(form.get("kind", "")).strip()
+    agency = str(form.get("agency", "")).strip()
+    if not code or not name:
+        raise ValidationFailed("Kode dan nama unit wajib diisi / code and name are required.", field="code")
+    if kind not in UNIT_KINDS:
+        raise ValidationFailed(f"Jenis unit '{kind}' tidak dikenal / unknown kind.", field="kind")
+    lon = _number(form, "base_lon", -180, 180)
+    lat = _number(form, "base_lat", -90, 90)
+    now = utcnow()
+    with db.transaction() as uow:
+        if uow.repo(AgencyRepository).get(agency) is None:
+            raise ValidationFailed(f"Instansi '{agency}' tidak ada / unknown agency.", field="agency")
+        boundary = uow.repo(RegionRepository).get(region_code)
+        if (
+            boundary is not None
+            and boundary.geometry is not None
+            and shape(boundary.geometry).distance(Point(lon, lat)) > BASE_TOLERANCE_DEG
+        ):
+            raise ValidationFailed(
+                f"Pos ({lon}, {lat}) di luar wilayah {boundary.name}; lon dan lat tertukar?",
+                field="base_lon",
+            )
+        old = uow.repo(UnitRepository).get(code)
+        unit = Unit(
+            code=code,
+            name=name,
+            agency_code=agency,
+            kind=kind,
+            status=old.status if old else "available",
+            base_name=str(form.get("base_name") or "").strip() or None,
+            base_lon=lon,
+            base_lat=lat,
+            lon=old.lon if old else lon,
+            lat=old.lat if old else lat,
+            crew=int(_number(form, "crew", 0, 100)) if form.get("crew") else 0,
+            capabilities=list(old.capabilities or []) if old else [],
+            mutual_aid=bool(old.mutual_aid) if old else False,
+            position_at=old.position_at if old else None,
+            updated_at=now,
+        )
+        uow.repo(UnitRepository).add(unit)
+        versions.bump(uow.session, versions.UNITS)
+        uow.events.append(
+            stream="system",
+            case_id=None,
+            type="unit_changed" if old else "unit_created",
+            actor=actor.name,
+            at=now,
+            payload={"code": code, "agency": agency, "kind": kind, "base": [lon, lat]},
+        )
+    return unit
