@@ -26,7 +26,8 @@ ADMIN = frozenset({Role.ADMIN})
 def _render(request: Request, name: str, context: dict[str, Any], error: DomainError | None) -> Response:
     """The page, with a refused change's message on top and its status (4xx, never 500)."""
     if error is not None:
-        context["messages"].append(flash_error(request, error))
+        # The service's own message names the field and value (a code's generic text would not).
+        context["messages"].append(("error", str(error)) if str(error) else flash_error(request, error))
     status = error.http_status if error is not None else 200
     return templates.TemplateResponse(request, name, context, status_code=status)
 
@@ -131,3 +132,75 @@ def user_action(
     except DomainError as exc:
         return _users_page(request, db, settings, actor, exc)
     return RedirectResponse("/admin/pengguna?ok=saved", status_code=303)
+
+
+def _services_page(
+    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, error: DomainError | None = None
+) -> Response:
+    context = page_context(request, settings, actor, services=catalog.services(db, active_only=False))
+    return _render(request, "admin/services.html", context, error)
+
+
+@router.get("/admin/layanan", response_class=HTMLResponse)
+def services_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """The service catalogue: open or closed for reports, default priority, responsible agency."""
+    require_roles(request, actor, ADMIN)
+    return _services_page(request, db, settings, actor)
+
+
+@router.post("/admin/layanan/{code}", dependencies=CSRF)
+async def update_service(
+    code: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Open/close a service and set its default priority."""
+    require_roles(request, actor, ADMIN)
+    raw = await request.form()
+    try:
+        service.update_service(
+            db, actor, code, active=raw.get("active") == "1", priority=str(raw.get("priority", ""))
+        )
+    except DomainError as exc:
+        return _services_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/layanan?ok=saved", status_code=303)
+
+
+def _keys_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    new_key: str | None = None,
+) -> Response:
+    context = page_context(request, settings, actor, keys=service.api_keys(db, actor), new_key=new_key)
+    return _render(request, "admin/keys.html", context, error)
+
+
+@router.get("/admin/kunci-api", response_class=HTMLResponse)
+def keys_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Client applications' API keys (Open311 partners): create, revoke."""
+    require_roles(request, actor, ADMIN)
+    return _keys_page(request, db, settings, actor)
+
+
+@router.post("/admin/kunci-api", dependencies=CSRF)
+async def create_key(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Create a key and show it once on the answering page (never stored in clear)."""
+    require_roles(request, actor, ADMIN)
+    raw = await request.form()
+    try:
+        key = service.create_api_key(db, actor, str(raw.get("name", "")))
+    except DomainError as exc:
+        return _keys_page(request, db, settings, actor, exc)
+    return _keys_page(request, db, settings, actor, new_key=key)
+
+
+@router.post("/admin/kunci-api/{name}/cabut", dependencies=CSRF)
+def revoke_key(name: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Revoke a key: the client is refused from its next request."""
+    require_roles(request, actor, ADMIN)
+    try:
+        service.revoke_api_key(db, actor, name)
+    except DomainError as exc:
+        return _keys_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/kunci-api?ok=saved", status_code=303)

@@ -14,12 +14,18 @@ from shapely.geometry import Point, shape
 
 from kotapintar.admin.repository import AdminRepository
 from kotapintar.catalog.models import Unit
-from kotapintar.catalog.repository import AgencyRepository, RegionRepository, UnitRepository
+from kotapintar.catalog.repository import (
+    AgencyRepository,
+    RegionRepository,
+    ServiceRepository,
+    UnitRepository,
+)
 from kotapintar.core import versions
+from kotapintar.core.access import auth
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
-from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.errors import NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
 
 UNIT_KINDS = (
@@ -120,3 +126,69 @@ def save_unit(db: Database, actor: Actor, form: dict[str, Any], region_code: str
             payload={"code": code, "agency": agency, "kind": kind, "base": [lon, lat]},
         )
     return unit
+
+
+def update_service(db: Database, actor: Actor, code: str, *, active: bool, priority: str) -> None:
+    """Open or close a service for reports and set its default priority; every process sees it at once."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    if priority not in ("P1", "P2", "P3", "P4"):
+        raise ValidationFailed(
+            "Prioritas harus P1, P2, P3 atau P4 / priority must be P1..P4.", field="priority"
+        )
+    now = utcnow()
+    with db.transaction() as uow:
+        service = uow.repo(ServiceRepository).get(code)
+        if service is None:
+            raise NotFound(f"Layanan '{code}' tidak ada / unknown service.")
+        before = {"active": service.active, "priority": service.priority}
+        service.active, service.priority = active, priority
+        versions.bump(uow.session, versions.CATALOGUE)
+        uow.events.append(
+            stream="system",
+            case_id=None,
+            type="service_changed",
+            actor=actor.name,
+            at=now,
+            payload={"code": code, "before": before, "after": {"active": active, "priority": priority}},
+        )
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One client application's API key as the admin page lists it (never the key itself)."""
+
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def api_keys(db: Database, actor: Actor) -> list[KeyRow]:
+    """Every API key by name, with when it was made and revoked."""
+    actor.require(Permission.MANAGE_USERS)
+    with db.reading() as uow:
+        return [KeyRow(k.name, k.created_at, k.revoked_at) for k in uow.api_keys.all()]
+
+
+def _audit(db: Database, actor: Actor, type_: str, payload: dict[str, Any]) -> None:
+    with db.transaction() as uow:
+        uow.events.append(
+            stream="system", case_id=None, type=type_, actor=actor.name, at=utcnow(), payload=payload
+        )
+
+
+def create_api_key(db: Database, actor: Actor, name: str) -> str:
+    """A new key for a client application (shown once), audited."""
+    actor.require(Permission.MANAGE_USERS)
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise ValidationFailed("Nama aplikasi wajib (maks. 120 karakter) / a name is required.", field="name")
+    key = auth.create_api_key(db, name)
+    _audit(db, actor, "api_key_created", {"name": name})
+    return key
+
+
+def revoke_api_key(db: Database, actor: Actor, name: str) -> None:
+    """Revoke a client application's key, audited."""
+    actor.require(Permission.MANAGE_USERS)
+    auth.revoke_api_key(db, name)
+    _audit(db, actor, "api_key_revoked", {"name": name})

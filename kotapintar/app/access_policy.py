@@ -198,4 +198,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /admin/pengguna": Access.ADMIN,
     "POST /admin/pengguna": Access.ADMIN,
     "POST /admin/pengguna/{username}/{action}": Access.ADMIN,
+    "GET /admin/layanan": Access.ADMIN,
+    "POST /admin/layanan/{code}": Access.ADMIN,
+    "GET /admin/kunci-api": Access.ADMIN,
+    "POST /admin/kunci-api": Access.ADMIN,
+    "POST /admin/kunci-api/{name}/cabut": Access.ADMIN,
 }

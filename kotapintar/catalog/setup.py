@@ -35,7 +35,7 @@ from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.auth import hash_password
 from kotapintar.core.access.models import User
-from kotapintar.core.access.passwords import check_password
+from kotapintar.core.access.passwords import DEMO_PASSWORD, check_password
 from kotapintar.core.access.roles import Permission, Role
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed
@@ -384,7 +384,9 @@ def _users(
                 )
             )
         password = str(row.data.get("password") or "")
-        if not password:
+        if not password and demo:  # the demo city's accounts share the published demo password
+            password = DEMO_PASSWORD
+        elif not password:
             password = secrets.token_urlsafe(12)
             report.passwords[username] = password
         else:

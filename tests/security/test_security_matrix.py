@@ -169,6 +169,7 @@ def _fill(path: str, planted: Planted, case: str) -> str:
         "identifier": "kotapintar.tidakada",
         "entity_id": "urn:ngsi-ld:WaterObserved:kps-awlr-01",
         "username": "tidakada",  # admin pages (issue 21)
+        "name": "tidakada",
     }
     code = "POL-01" if path.startswith(("/api/v1/dispatch/units/", "/unit/")) else "lapor_umum"
     values["code"] = code
