@@ -204,3 +204,55 @@ def revoke_key(name: str, request: Request, db: DbDep, settings: SettingsDep, ac
     except DomainError as exc:
         return _keys_page(request, db, settings, actor, exc)
     return RedirectResponse("/admin/kunci-api?ok=saved", status_code=303)
+
+
+def _sop_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    check: service.SopCheck | None = None,
+) -> Response:
+    context = page_context(request, settings, actor, sops=service.sops(db), check=check)
+    return _render(request, "admin/sop.html", context, error)
+
+
+@router.get("/admin/sop", response_class=HTMLResponse)
+def sop_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """The SOP versions in force; upload a YAML to check it."""
+    require_roles(request, actor, ADMIN)
+    return _sop_page(request, db, settings, actor)
+
+
+async def _sop_text(request: Request) -> tuple[str, str]:
+    raw = await request.form()
+    upload = raw.get("file")
+    text = str(raw.get("text") or "")
+    if upload is not None and not isinstance(upload, str):
+        text = (await upload.read()).decode("utf-8", errors="replace") or text
+    return text, str(raw.get("note") or "")
+
+
+@router.post("/admin/sop/periksa", dependencies=CSRF)
+async def check_sop(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Validate an uploaded SOP (line-numbered errors) and show its diff against the version in force."""
+    require_roles(request, actor, ADMIN)
+    text, _note = await _sop_text(request)
+    check = service.check_sop(db, actor, text)
+    status = 422 if check.errors else 200
+    response = _sop_page(request, db, settings, actor, check=check)
+    response.status_code = status
+    return response
+
+
+@router.post("/admin/sop/terbitkan", dependencies=CSRF)
+async def publish_sop(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Publish the checked SOP with the admin's note: a new version for new cases."""
+    require_roles(request, actor, ADMIN)
+    text, note = await _sop_text(request)
+    try:
+        service.publish_sop(db, actor, text, note)
+    except DomainError as exc:
+        return _sop_page(request, db, settings, actor, exc, check=service.check_sop(db, actor, text))
+    return RedirectResponse("/admin/sop?ok=saved", status_code=303)

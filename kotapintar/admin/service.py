@@ -6,7 +6,7 @@ on its next read without a restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,9 @@ from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
+from kotapintar.sop import library as sop_library
+from kotapintar.sop import versioning as sop_versioning
+from kotapintar.sop.loader import validate_text
 
 UNIT_KINDS = (
     "fire_truck", "water_tender", "ambulance", "rescue_boat", "police_patrol", "satpolpp_team", "trc_team",
@@ -192,3 +195,68 @@ def revoke_api_key(db: Database, actor: Actor, name: str) -> None:
     actor.require(Permission.MANAGE_USERS)
     auth.revoke_api_key(db, name)
     _audit(db, actor, "api_key_revoked", {"name": name})
+
+
+@dataclass
+class SopCheck:
+    """An uploaded SOP checked against the city's agencies and services, and its diff to the version in force."""
+
+    text: str
+    code: str | None = None
+    errors: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+    current_version: int | None = None
+
+
+def check_sop(db: Database, actor: Actor, text: str, file: str = "sop.yaml") -> SopCheck:
+    """Validate SOP YAML (every error as `file:line: step: message`) and diff it against the version in force."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    with db.reading() as uow:
+        agencies = [a.code for a in uow.repo(AgencyRepository).all()]
+        services = [s.code for s in uow.repo(ServiceRepository).all(active_only=False)]
+    spec, errors = validate_text(text, file, known_agencies=agencies, known_services=services)
+    out = SopCheck(text=text, errors=[str(e) for e in errors])
+    if spec is None:
+        return out
+    out.code = spec.code
+    try:
+        view, current = sop_library.get_spec(db, spec.code)
+    except NotFound:
+        out.diff = ["SOP baru: belum ada versi yang berlaku / a new SOP."]
+        return out
+    out.current_version = view.version
+    out.diff = sop_versioning.diff(current, spec) or ["Tidak ada perubahan / no change."]
+    return out
+
+
+def publish_sop(db: Database, actor: Actor, text: str, note: str) -> sop_library.PublishResult:
+    """Publish a checked SOP as a new immutable version, with the admin's note in the same transaction."""
+    check = check_sop(db, actor, text)
+    if check.errors:
+        raise ValidationFailed("\n".join(check.errors), field="sop")
+    note = note.strip()
+    if len(note) < 5:
+        raise ValidationFailed(
+            "Tulis catatan perubahan (min. 5 karakter) / a note is required.", field="note"
+        )
+    with db.transaction() as uow:
+        result = sop_library.publish_in(uow, actor.name, text, "sop.yaml")
+        uow.events.append(
+            stream="system",
+            case_id=None,
+            type="sop_publish_note",
+            actor=actor.name,
+            at=utcnow(),
+            payload={
+                "sop": result.code,
+                "version": result.version,
+                "created": result.created,
+                "note": note[:1000],
+            },
+        )
+    return result
+
+
+def sops(db: Database) -> list[sop_library.SopVersionView]:
+    """The SOP versions in force, for the admin's list."""
+    return sop_library.list_sops(db)

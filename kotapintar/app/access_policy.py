@@ -203,4 +203,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /admin/kunci-api": Access.ADMIN,
     "POST /admin/kunci-api": Access.ADMIN,
     "POST /admin/kunci-api/{name}/cabut": Access.ADMIN,
+    "GET /admin/sop": Access.ADMIN,
+    "POST /admin/sop/periksa": Access.ADMIN,
+    "POST /admin/sop/terbitkan": Access.ADMIN,
 }

@@ -95,3 +95,41 @@ def test_admin_manages_users_services_and_keys(db: Database, settings: Settings)
     assert r.status_code == 303
     assert [e["name"] for e in audit(db, "api_key_created")] == ["mitra-lapor"]
     assert [e["name"] for e in audit(db, "api_key_revoked")] == ["mitra-lapor"]
+
+
+def test_admin_checks_diffs_and_publishes_an_sop(db: Database, settings: Settings) -> None:
+    from kotapintar.sop.loader import shipped_sop_path
+
+    app = create_app(settings, db=db)
+    admin = web_client(app, "admin")
+    page = admin.get("/admin/sop")
+    assert page.status_code == 200 and "jalan_rusak" in page.text
+    source = shipped_sop_path("jalan_rusak").read_text(encoding="utf-8")
+    lines = source.splitlines()
+    bad_line = next(i for i, line in enumerate(lines) if line.strip() == "waktu: 3 hari kerja")
+    broken = "\n".join([*lines[:bad_line], "  waktu: tiga hari", *lines[bad_line + 1 :]]) + "\n"
+    r = admin.post(
+        "/admin/sop/periksa",
+        data={"csrf_token": token(page.text)},
+        files={"file": ("jalan_rusak.yaml", broken.encode(), "application/x-yaml")},
+    )
+    assert r.status_code == 422
+    assert f"sop.yaml:{bad_line + 1}:" in r.text, "the error names the line of the upload"
+    changed = source.replace("waktu: 5 hari kerja", "waktu: 4 hari kerja", 1)
+    r = admin.post(
+        "/admin/sop/periksa",
+        data={"csrf_token": token(page.text)},
+        files={"file": ("jalan_rusak.yaml", changed.encode(), "application/x-yaml")},
+    )
+    assert r.status_code == 200, r.text[-2000:]
+    diff = re.search(r'<ul id="sop-diff">(.*?)</ul>', r.text, re.S)
+    assert diff is not None and "4 hari kerja" in diff.group(1)
+    r = admin.post(
+        "/admin/sop/terbitkan",
+        data={"csrf_token": token(r.text), "text": changed, "note": "PUPR: perbaikan selesai 4 hari kerja"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    note = audit(db, "sop_publish_note")[-1]
+    assert note["sop"] == "jalan_rusak" and note["version"] == 2 and note["created"] is True
+    assert "v2" in admin.get("/admin/sop").text

@@ -269,6 +269,7 @@ def test_palangka_raya_from_nothing(empty_url: str, tmp_path: Path) -> None:
     admin = login(app, "admin.pky")
     page = admin.get("/admin/unit")
     assert page.status_code == 200 and "PKY-DMK-01" in page.text
+    assert "Kota Palangkaraya" in page.text  # the header names the city set up, not the demo
     token = CSRF.search(page.text)
     assert token is not None
     r = admin.post(
