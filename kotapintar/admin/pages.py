@@ -11,6 +11,7 @@ from kotapintar.admin import service
 from kotapintar.admin.readiness import missing_setup
 from kotapintar.catalog import service as catalog
 from kotapintar.catalog import staff
+from kotapintar.catalog.setup import SetupReport, report_lines
 from kotapintar.core.access import accounts
 from kotapintar.core.access.roles import Role
 from kotapintar.core.errors import DomainError, NotFound
@@ -256,3 +257,52 @@ async def publish_sop(request: Request, db: DbDep, settings: SettingsDep, actor:
     except DomainError as exc:
         return _sop_page(request, db, settings, actor, exc, check=service.check_sop(db, actor, text))
     return RedirectResponse("/admin/sop?ok=saved", status_code=303)
+
+
+SETUP_PARTS = ("regions", "agencies", "services", "units", "users")
+
+
+def _wizard_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    report: SetupReport | None = None,
+) -> Response:
+    context = page_context(
+        request,
+        settings,
+        actor,
+        region_code=settings.region_code,
+        missing=missing_setup(db, settings.region_code),
+        report=report_lines(report) if report is not None else None,
+        problems=getattr(error, "problems", None),
+    )
+    if context["problems"]:  # a refused set-up: the list of problems is the page's message
+        return templates.TemplateResponse(request, "admin/wizard.html", context, status_code=422)
+    return _render(request, "admin/wizard.html", context, error)
+
+
+@router.get("/admin/siapkan", response_class=HTMLResponse)
+def wizard_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """The set-up wizard: the same files as `kotapintar setup`, uploaded from the browser."""
+    require_roles(request, actor, ADMIN)
+    return _wizard_page(request, db, settings, actor)
+
+
+@router.post("/admin/siapkan", dependencies=CSRF)
+async def wizard_submit(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Set the city up from the uploaded files: all or nothing, every problem named by file and line."""
+    require_roles(request, actor, ADMIN)
+    raw = await request.form()
+    uploads: dict[str, list[tuple[str, bytes]]] = {}
+    for part in SETUP_PARTS:
+        for item in raw.getlist(part):
+            if not isinstance(item, str):
+                uploads.setdefault(part, []).append((item.filename or part, await item.read()))
+    try:
+        report = service.setup_from_uploads(db, actor, settings.region_code, uploads)
+    except DomainError as exc:
+        return _wizard_page(request, db, settings, actor, exc)
+    return _wizard_page(request, db, settings, actor, report=report)

@@ -6,8 +6,11 @@ on its next read without a restart.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from shapely.geometry import Point, shape
@@ -20,6 +23,7 @@ from kotapintar.catalog.repository import (
     ServiceRepository,
     UnitRepository,
 )
+from kotapintar.catalog.setup import SetupFiles, SetupReport, setup_city
 from kotapintar.core import versions
 from kotapintar.core.access import auth
 from kotapintar.core.access.actors import Actor
@@ -260,3 +264,39 @@ def publish_sop(db: Database, actor: Actor, text: str, note: str) -> sop_library
 def sops(db: Database) -> list[sop_library.SopVersionView]:
     """The SOP versions in force, for the admin's list."""
     return sop_library.list_sops(db)
+
+
+def setup_from_uploads(
+    db: Database, actor: Actor, region_code: str, uploads: dict[str, list[tuple[str, bytes]]]
+) -> SetupReport:
+    """The web wizard's set-up: the uploaded files go through `setup_city`, exactly as the CLI's do.
+
+    `uploads` maps a part (regions, agencies, services, units, users) to (file name, content) pairs; the
+    files are written under their own names to a private temporary folder so every error names them.
+    """
+    actor.require(Permission.MANAGE_CATALOGUE)
+    with tempfile.TemporaryDirectory(prefix="kotapintar-setup-") as tmp:
+        folder = Path(tmp)
+        saved: dict[str, list[Path]] = {}
+        for part, files in uploads.items():
+            for i, (name, content) in enumerate(files):
+                if not content:
+                    continue
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name) or f"{part}.txt"
+                target = folder / f"{part}-{i}" / safe
+                target.parent.mkdir()
+                target.write_bytes(content)
+                saved.setdefault(part, []).append(target)
+
+        def one(part: str) -> Path | None:
+            return saved[part][0] if saved.get(part) else None
+
+        plan = SetupFiles(
+            kabupaten=region_code,
+            regions=saved.get("regions", []),
+            agencies=one("agencies"),
+            services=one("services"),
+            units=one("units"),
+            users=one("users"),
+        )
+        return setup_city(db, actor, plan)

@@ -204,6 +204,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /admin/kunci-api": Access.ADMIN,
     "POST /admin/kunci-api/{name}/cabut": Access.ADMIN,
     "GET /admin/sop": Access.ADMIN,
+    "GET /admin/siapkan": Access.ADMIN,
+    "POST /admin/siapkan": Access.ADMIN,
     "POST /admin/sop/periksa": Access.ADMIN,
     "POST /admin/sop/terbitkan": Access.ADMIN,
 }
