@@ -98,8 +98,11 @@ def test_admin_manages_users_services_and_keys(db: Database, settings: Settings)
 
 
 def test_admin_checks_diffs_and_publishes_an_sop(db: Database, settings: Settings) -> None:
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.sop.library import publish_shipped_sops
     from kotapintar.sop.loader import shipped_sop_path
 
+    publish_shipped_sops(db, system_actor("tests"))  # PostgreSQL tests start with an empty SOP library
     app = create_app(settings, db=db)
     admin = web_client(app, "admin")
     page = admin.get("/admin/sop")
