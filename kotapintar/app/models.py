@@ -8,7 +8,7 @@ from __future__ import annotations
 from kotapintar.cases import models as cases_models
 from kotapintar.catalog import models as catalog_models
 from kotapintar.channels import models as channels_models
-from kotapintar.core import versions as versions_models  # data_versions (issue 21)
+from kotapintar.core import data_versions as data_versions_models  # issue 21
 from kotapintar.core.access import models as access_models
 from kotapintar.core.db.base import Base
 from kotapintar.core.events import models as events_models
@@ -29,7 +29,7 @@ FEATURE_MODELS = (
     dispatch_models,
     sensors_models,
     channels_models,
-    versions_models,
+    data_versions_models,
 )
 
 metadata = Base.metadata

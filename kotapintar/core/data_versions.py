@@ -1,5 +1,8 @@
 """Versions of reference data in the database, so every process's cache notices a change without a restart.
 
+(Issue 21. core/versions.py of issue 19 plays the same role with its own table; the two can be merged by
+calling its `bump(uow, name)` where this module's `bump(uow.session, name)` is called.)
+
 A change to regions, agencies, services, units or the road network bumps its counter in the same transaction
 as the change; a per-process cache keeps the version it was built from and rebuilds when `current` differs.
 One small indexed read per use is cheaper than a stale answer for minutes after an admin's edit.
