@@ -20,6 +20,7 @@ from kotapintar.triage import models as triage_models
 
 FEATURE_MODELS = (
     access_models,
+    data_versions_models,  # reference-data versions (issue 21)
     events_models,
     catalog_models,
     cases_models,
@@ -29,7 +30,6 @@ FEATURE_MODELS = (
     dispatch_models,
     sensors_models,
     channels_models,
-    data_versions_models,
 )
 
 metadata = Base.metadata
