@@ -23,6 +23,7 @@ class Access(StrEnum):
     COMMAND = "command"  # command-center pages: operator, supervisor, admin
     SUPERVISOR = "supervisor"  # supervisor pages: supervisor, admin
     AGENCY = "agency"  # agency pages: officers, heads, liaisons of the agency
+    ADMIN = "admin"  # admin pages: users, units, set-up (issue 21)
 
 
 # "METHOD path" -> policy, for every route of create_app().
@@ -197,4 +198,21 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /supervisor": Access.SUPERVISOR,
     "GET /supervisor/terlambat": Access.SUPERVISOR,
     "GET /unit/{code}": Access.CREW,
+    # admin pages (issue 21): role admin; the services check MANAGE_USERS / MANAGE_CATALOGUE again
+    "GET /admin": Access.ADMIN,
+    "GET /admin/unit": Access.ADMIN,
+    "POST /admin/unit": Access.ADMIN,
+    "GET /admin/pengguna": Access.ADMIN,
+    "POST /admin/pengguna": Access.ADMIN,
+    "POST /admin/pengguna/{username}/{action}": Access.ADMIN,
+    "GET /admin/layanan": Access.ADMIN,
+    "POST /admin/layanan/{code}": Access.ADMIN,
+    "GET /admin/kunci-api": Access.ADMIN,
+    "POST /admin/kunci-api": Access.ADMIN,
+    "POST /admin/kunci-api/{name}/cabut": Access.ADMIN,
+    "GET /admin/sop": Access.ADMIN,
+    "GET /admin/siapkan": Access.ADMIN,
+    "POST /admin/siapkan": Access.ADMIN,
+    "POST /admin/sop/periksa": Access.ADMIN,
+    "POST /admin/sop/terbitkan": Access.ADMIN,
 }

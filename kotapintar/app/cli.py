@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from kotapintar.admin import cli as admin_commands
 from kotapintar.app import cli_access
 from kotapintar.core.access.roles import Role
 from kotapintar.core.errors import DomainError
@@ -52,6 +53,7 @@ app.add_typer(triage_commands.app, name="triage")
 app.add_typer(dispatch_commands.app, name="dispatch")
 app.add_typer(sensors_commands.app, name="sensors")
 cli_access.register(app, user_app)  # user disable|enable|reset-password, token revoke (issue 16)
+admin_commands.register(app, import_app)  # setup, export, import roads (issue 21)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -344,6 +346,12 @@ def serve(
             "serve --demo refuses to run in production: the demo password is public."
         )
     db = open_database(settings)
+    if settings.environment == "production":
+        from kotapintar.admin.readiness import missing_setup
+
+        missing = missing_setup(db, settings.region_code)
+        if missing:
+            _fail("server belum siap / not set up:\n  " + "\n  ".join(missing))
     simulator = None
     if demo:
         from kotapintar.sim.reports import DemoSimulator

@@ -45,6 +45,7 @@ REQUIREMENTS: dict[Access, list[dict[str, list[str]]]] = {
     Access.COMMAND: STAFF,
     Access.SUPERVISOR: STAFF,
     Access.AGENCY: STAFF,
+    Access.ADMIN: STAFF,
     Access.CLIENT_KEY: [{"clientApiKey": []}, {"apiKeyQuery": []}],  # clientApiKey: core.http.openapi
     Access.DEVICE_KEY: [{"deviceKey": []}],
     Access.CREW: [{"unitToken": []}, *STAFF],

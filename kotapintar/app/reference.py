@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -12,7 +11,6 @@ import yaml
 
 from kotapintar.cases.lifecycle import Priority
 from kotapintar.catalog.models import Agency, Service, Unit
-from kotapintar.catalog.regions import import_regions
 from kotapintar.catalog.repository import AgencyRepository, ServiceRepository, UnitRepository
 from kotapintar.catalog.staff import create_user
 from kotapintar.core.access.actors import Actor
@@ -175,15 +173,56 @@ def load_reference_data(db: Database, actor: Actor) -> DemoLoad:
     return out
 
 
+# The real boundaries beside the project (../shared/data/wilayah, third-party data read in place, never
+# copied into the package). When the desa file is there the demo uses the real Kabupaten Kapuas: its
+# boundary and 17 kecamatan from the province files and its 231 desa; otherwise the shipped approximate
+# kabupaten and kecamatan (no desa: reports are placed per kecamatan).
+SHARED_WILAYAH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wilayah"
+DEMO_DESA = "kapuas_desa_62.03.geojson"
+DEMO_PROVINCE_FILES = ("kalteng_kabupaten_62.geojson", "kalteng_kecamatan_62.geojson")
+
+
+def demo_region_files(folder: Path = SHARED_WILAYAH) -> list[Path]:
+    """The GeoJSON files the demo sets Kapuas up from (see SHARED_WILAYAH)."""
+    real = [folder / name for name in (*DEMO_PROVINCE_FILES, DEMO_DESA)]
+    if all(path.is_file() for path in real):
+        return real
+    shipped = Path(str(DATA / "demo" / "regions.geojson"))
+    if (folder / DEMO_DESA).is_file():
+        return [shipped, folder / DEMO_DESA]
+    return [shipped]
+
+
 def load_demo_city(db: Database, actor: Actor, *, with_users: bool = True) -> DemoLoad:
-    """The demo city, Kabupaten Kapuas: approximate regions, agencies, catalogue, units, users."""
-    out = load_reference_data(db, actor)
-    regions = json.loads((DATA / "demo" / "regions.geojson").read_text(encoding="utf-8"))
-    result = import_regions(db, actor, regions, source="kotapintar demo (approximate)")
-    out.regions = result.loaded
-    out.units = load_units(db, actor)
-    if with_users:
-        out.users = load_demo_users(db, actor)
+    """The demo city, Kabupaten Kapuas, set up through `kotapintar setup`'s own code (no second path).
+
+    Regions: see `demo_region_files`; agencies, units and users from the demo's YAML files; the shipped
+    service catalogue and SOP library; then the demo's sensors.
+    """
+    from kotapintar.catalog.setup import SetupFiles, setup_city
+
+    demo = Path(str(DATA / "demo"))
+    files = SetupFiles(
+        kabupaten="62.03",
+        regions=demo_region_files(),
+        agencies=demo / "agencies.yaml",
+        services=None,
+        units=demo / "units.yaml",
+        users=demo / "users.yaml" if with_users else None,
+        demo_users=True,
+    )
+    report = setup_city(db, actor, files)
+    from kotapintar.sop.library import publish_shipped_sops
+
+    publish_shipped_sops(db, actor)
+    out = DemoLoad(
+        regions=sum(report.regions.values()),
+        agencies=report.agencies,
+        services=report.services,
+        units=report.units,
+        users=report.users,
+        notes=list(report.notes),
+    )
     from kotapintar.sensors.devices import load_demo_devices  # the Kapuas river, rain and air sensors
 
     load_demo_devices(db, actor)

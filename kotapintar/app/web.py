@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kotapintar import __version__
+from kotapintar.admin import pages as admin_pages
 from kotapintar.app import ui as web_ui
 from kotapintar.app.openapi import install_access_openapi
 from kotapintar.app.ops import install_ops
@@ -19,6 +20,7 @@ from kotapintar.cases import api as cases
 from kotapintar.cases import pages
 from kotapintar.cases import stream_api as stream
 from kotapintar.catalog import api as catalog
+from kotapintar.catalog.locating import region_index, region_name
 from kotapintar.channels import api as channels_router
 from kotapintar.core.access import api as auth
 from kotapintar.core.access.auth import SessionSigner
@@ -148,6 +150,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(sop_router.router)
     app.include_router(sop_pages.router)
     app.include_router(audit_page.router)  # the signed checkpoints of the event log (issue 16)
+    app.include_router(admin_pages.router)  # admin: readiness, units, users (issue 21)
+    app.state.region_name = lambda code: region_name(region_index(database), code)  # the header's name
     mount_static(app)
     install_openapi(app)  # the true error shapes and security schemes; /docs without a CDN (issue 18)
     install_access_openapi(app)  # each operation's security from the route policies (issue 16)

@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from kotapintar.catalog.geo import Location, RegionIndex, RegionShape
 from kotapintar.catalog.repository import RegionRepository
+from kotapintar.core import data_versions as versions
 from kotapintar.core.db.database import Database
-from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.errors import DomainError, ValidationFailed
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[float, RegionIndex]] = {}
-_TTL_S = 300.0
+_cache: dict[str, tuple[int, RegionIndex]] = {}
+
+
+class AreaNotSetUp(DomainError):
+    """The served kabupaten/kota has no boundary yet: reports with a location cannot be placed (503)."""
+
+    code = "area_not_set_up"
+    http_status = 503
 
 
 def region_index(db: Database) -> RegionIndex:
-    """The region index of `db`, rebuilt at most every few minutes or after an import."""
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(db.url)
-        if hit is not None and now - hit[0] < _TTL_S:
-            return hit[1]
+    """The region index of `db`, rebuilt when the regions' version in the database changed (any process)."""
     with db.reading() as uow:
+        version = versions.current(uow.session, versions.REGIONS)
+        with _lock:
+            hit = _cache.get(db.url)
+        if hit is not None and hit[0] == version:
+            return hit[1]
         rows = [(r.code, r.name, r.level, r.geometry) for r in uow.repo(RegionRepository).all()]
     index = RegionIndex.from_geojson_rows(rows)
     with _lock:
-        _cache[db.url] = (now, index)
+        _cache[db.url] = (version, index)
     return index
 
 
@@ -57,6 +63,13 @@ def locate_report(
     index = region_index(db)
     if len(index) == 0:
         return None
+    if served_code not in index.by_code:
+        # Without the kabupaten's own boundary every point would be "infinitely far outside" (issue 21).
+        raise AreaNotSetUp(
+            f"Batas wilayah {served_code} belum dimuat; laporan berlokasi belum dapat diterima. "
+            f"Admin: jalankan `kotapintar setup --kabupaten {served_code} --regions BERKAS.geojson` "
+            "/ the served area's boundary is not set up yet."
+        )
     outside = index.distance_outside_m(lon, lat)
     if outside <= tolerance_m:
         return index.locate(lon, lat, tolerance_m=tolerance_m)

@@ -16,6 +16,7 @@ from kotapintar.catalog.geo import level_of_code
 from kotapintar.catalog.locating import forget_region_index
 from kotapintar.catalog.models import Region
 from kotapintar.catalog.repository import RegionRepository
+from kotapintar.core import data_versions as versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
@@ -123,6 +124,7 @@ def import_regions(
             else:
                 result.updated += 1
             result.levels[region.level] = result.levels.get(region.level, 0) + 1
+        versions.bump(uow.session, versions.REGIONS)  # every process's region index rebuilds (issue 21)
     forget_region_index(db)
     return result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kotapintar.cases import models as _cases_tables  # noqa: F401  (tables its foreign keys name)
@@ -86,3 +86,23 @@ class DispatchCounter(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     last_reason: Mapped[str | None] = mapped_column(String(300))
     updated_at: Mapped[datetime]
+
+
+class RoadNetworkFile(Base):
+    """The city's road network as imported (`kotapintar import roads`): the file itself, compressed.
+
+    Kept in the database so every process routes on the same network without a path setting, and so the
+    city can export exactly what it imported. Only the newest row is used.
+    """
+
+    __tablename__ = "road_networks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    format: Mapped[str] = mapped_column(String(20))  # graphml | pbf
+    content: Mapped[bytes] = mapped_column(LargeBinary)  # gzip of the file as given
+    sha256: Mapped[str] = mapped_column(String(64))
+    nodes: Mapped[int] = mapped_column(Integer)
+    edges: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[str] = mapped_column(String(120))

@@ -30,6 +30,7 @@ from kotapintar.dispatch.engine.runcards import load_runcards
 from kotapintar.dispatch.engine.unitstatus import load_unit_status
 from kotapintar.dispatch.models import UnitAssignment, UnitStatusLog
 from kotapintar.dispatch.repository import DispatchRepository
+from kotapintar.dispatch.roads import stored_network
 from kotapintar.dispatch.schemas import (
     DispatchIn,
     DispatchResult,
@@ -40,9 +41,16 @@ from kotapintar.sop.runtime import advance_on_unit_status
 log = logging.getLogger(__name__)
 
 
-def _network(settings: Settings) -> RoadNetwork | None:
+def _network(settings: Settings, uow: UnitOfWork | None = None) -> RoadNetwork | None:
     if settings.road_network_path is None:
-        return None
+        # The network imported with `kotapintar import roads` (issue 21), when there is one.
+        if uow is None:
+            return None
+        try:
+            return stored_network(uow.session, settings.database_url)
+        except DomainError:
+            log.exception("stored road network unusable; falling back to straight-line estimates")
+            return None
     try:
         return load_network(settings.road_network_path)
     except DomainError:
@@ -90,7 +98,7 @@ def _recommendation(uow: UnitOfWork, case_id: int, settings: Settings) -> tuple[
         )
     card = load_runcards().select(case.service_code, case.priority, _case_answers(uow, case_id))
     units = _positions(uow.repo(DispatchRepository).units())
-    rec = recommend_units(_network(settings), (case.lon, case.lat), units, card)
+    rec = recommend_units(_network(settings, uow), (case.lon, case.lat), units, card)
     return rec, case
 
 
@@ -249,10 +257,11 @@ def coverage_geojson(
         if not desa:  # a city loaded without desa boundaries (the demo) is judged per kecamatan
             level = "kecamatan"
             desa = uow.repo(DispatchRepository).region_geometries(settings.region_code, level)
+        network = _network(settings, uow)
     regions = {code: shape(geom) for code, _, geom in desa}
     names = {code: name for code, name, _ in desa}
     geometries = {code: geom for code, _, geom in desa}
-    result = compute_coverage(_network(settings), units, target_min * 60.0, kind=kind, regions=regions)
+    result = compute_coverage(network, units, target_min * 60.0, kind=kind, regions=regions)
     covered = result.to_geojson()
     covered["properties"]["kind"] = kind
     features = [covered] + [

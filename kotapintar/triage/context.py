@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kotapintar.catalog.repository import AgencyRepository, RegionRepository, ServiceRepository
+from kotapintar.core import data_versions as versions
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.triage.classify.dataset import data_dir
@@ -32,7 +33,7 @@ class TriageContext:
 
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[float, TriageContext]] = {}
+_cache: dict[str, tuple[float, tuple[int, int], TriageContext]] = {}
 
 
 def routing_path(settings: Settings) -> Path:
@@ -87,13 +88,18 @@ def build_context(db: Database, settings: Settings) -> TriageContext:
 def triage_context(db: Database, settings: Settings) -> TriageContext:
     """The cached context of `db` (rebuilt after CONTEXT_TTL_S or `forget_triage_context`)."""
     now = time.monotonic()
+    with db.reading() as uow:  # regions or catalogue changed in any process: rebuild now (issue 21)
+        stamp = (
+            versions.current(uow.session, versions.REGIONS),
+            versions.current(uow.session, versions.CATALOGUE),
+        )
     with _lock:
         hit = _cache.get(db.url)
-        if hit is not None and now - hit[0] < CONTEXT_TTL_S:
-            return hit[1]
+        if hit is not None and now - hit[0] < CONTEXT_TTL_S and hit[1] == stamp:
+            return hit[2]
     context = build_context(db, settings)
     with _lock:
-        _cache[db.url] = (now, context)
+        _cache[db.url] = (now, stamp, context)
     return context
 
 

@@ -50,6 +50,7 @@ ADMITS: dict[Access, set[str] | None] = {
     Access.COMMAND: CITY_WIDE,
     Access.SUPERVISOR: {"admin", "supervisor"},
     Access.AGENCY: {"head", "officer", "liaison"},
+    Access.ADMIN: {"admin"},
 }
 REFUSED = {401, 403, 404, 303, 307}
 SKIP_GET = {"/api/v1/stream"}  # an endless SSE answer: covered by test_security_public_boundary
@@ -167,6 +168,8 @@ def _fill(path: str, planted: Planted, case: str) -> str:
         "action": "verifikasi",
         "identifier": "kotapintar.tidakada",
         "entity_id": "urn:ngsi-ld:WaterObserved:kps-awlr-01",
+        "username": "tidakada",  # admin pages (issue 21)
+        "name": "tidakada",
     }
     code = "POL-01" if path.startswith(("/api/v1/dispatch/units/", "/unit/")) else "lapor_umum"
     values["code"] = code

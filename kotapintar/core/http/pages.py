@@ -77,6 +77,20 @@ def kabupaten_name(settings: Settings) -> str:
     return "Kabupaten Kapuas" if settings.region_code == "62.03" else settings.region_code
 
 
+def _served_name(request: Request, settings: Settings) -> str:
+    """The served kabupaten/kota's own name from its imported boundary (app.state.region_name, set by the
+    app), else the fixed demo name."""
+    lookup = getattr(request.app.state, "region_name", None)
+    if lookup is not None:
+        try:
+            found = lookup(settings.region_code)
+        except Exception:
+            found = None
+        if found:
+            return str(found)
+    return kabupaten_name(settings)
+
+
 def home_for(actor: Actor) -> str:
     """Where a user lands after login, by role."""
     if actor.roles & COMMAND_ROLES:
@@ -109,6 +123,8 @@ def nav_for(request: Request, actor: Actor | None) -> list[tuple[str, str, bool]
             items.append(("/supervisor", "nav.supervisor"))
         if actor.roles & AGENCY_ROLES:
             items.append(("/instansi", "nav.inbox"))
+        if Role.ADMIN in actor.roles:
+            items.append(("/admin", "admin.title"))
     items += [("/beranda", "nav.portal"), ("/data", "nav.opendata")]
     # The current entry is the longest one the path is under: /operator/sensor, not also /operator.
     under = [href for href, _ in items if path == href or path.startswith(href + "/")]
@@ -128,7 +144,7 @@ def page_context(request: Request, settings: Settings, actor: Actor | None, **ex
     if err and err.replace("_", "").isalnum():
         messages.append(("error", translate(f"error.{err}", locale)))
     return {
-        "kabupaten": kabupaten_name(settings),
+        "kabupaten": _served_name(request, settings),
         "nav_items": nav_for(request, actor),
         "csrf_token": page_csrf_token(request),  # never None: pages read with a bearer token render too
         "messages": messages,
