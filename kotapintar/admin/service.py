@@ -24,7 +24,7 @@ from kotapintar.catalog.repository import (
     UnitRepository,
 )
 from kotapintar.catalog.setup import SetupFiles, SetupReport, setup_city
-from kotapintar.core import data_versions as versions
+from kotapintar.core import versions
 from kotapintar.core.access import auth
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission

@@ -8,7 +8,6 @@ from __future__ import annotations
 from kotapintar.cases import models as cases_models
 from kotapintar.catalog import models as catalog_models
 from kotapintar.channels import models as channels_models
-from kotapintar.core import data_versions as data_versions_models  # issue 21
 from kotapintar.core.access import models as access_models
 from kotapintar.core.db import shared_models
 from kotapintar.core.db.base import Base
@@ -21,7 +20,6 @@ from kotapintar.triage import models as triage_models
 
 FEATURE_MODELS = (
     access_models,
-    data_versions_models,  # reference-data versions (issue 21)
     events_models,
     catalog_models,
     cases_models,

@@ -6,7 +6,7 @@ import threading
 
 from kotapintar.catalog.geo import Location, RegionIndex, RegionShape
 from kotapintar.catalog.repository import RegionRepository
-from kotapintar.core import data_versions as versions
+from kotapintar.core import versions
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError, ValidationFailed
 

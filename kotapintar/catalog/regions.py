@@ -16,7 +16,7 @@ from kotapintar.catalog.geo import level_of_code
 from kotapintar.catalog.locating import forget_region_index
 from kotapintar.catalog.models import Region
 from kotapintar.catalog.repository import RegionRepository
-from kotapintar.core import data_versions as versions
+from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database

@@ -31,7 +31,7 @@ from kotapintar.catalog.repository import (
     UnitRepository,
 )
 from kotapintar.catalog.setupfiles import Problem, Row, SetupRefused, as_bool, as_list, read_rows
-from kotapintar.core import data_versions as versions
+from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.auth import hash_password
 from kotapintar.core.access.models import User

@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.shared_models import SharedVersion
@@ -27,10 +28,21 @@ from kotapintar.core.events.types import utcnow
 
 T = TypeVar("T")
 
+# The kinds of reference data whose changes every process must see at once (issue 21): the region index, the
+# triage context (agencies and services), units, and the stored road network.
+REGIONS = "regions"
+CATALOGUE = "catalogue"
+UNITS = "units"
+ROADS = "roads"
 
-def bump(uow: UnitOfWork, name: str) -> int:
+
+def _session(where: UnitOfWork | Session) -> Session:
+    return where.session if isinstance(where, UnitOfWork) else where
+
+
+def bump(uow: UnitOfWork | Session, name: str) -> int:
     """Move the version of `name` on, in the caller's transaction (visible to others when it commits)."""
-    session = uow.session
+    session = _session(uow)
     now = utcnow()
     moved = session.execute(
         update(SharedVersion)
@@ -48,10 +60,10 @@ def bump(uow: UnitOfWork, name: str) -> int:
         return bump(uow, name)
 
 
-def current(db: Database | UnitOfWork, name: str) -> int:
+def current(db: Database | UnitOfWork | Session, name: str) -> int:
     """The version of `name` now (0 when never bumped)."""
-    if isinstance(db, UnitOfWork):
-        return int(db.session.scalar(select(SharedVersion.version).where(SharedVersion.name == name)) or 0)
+    if not isinstance(db, Database):
+        return int(_session(db).scalar(select(SharedVersion.version).where(SharedVersion.name == name)) or 0)
     with db.reading() as uow:
         return current(uow, name)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from kotapintar.core import data_versions as versions
+from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kotapintar.catalog.repository import AgencyRepository, RegionRepository, ServiceRepository
-from kotapintar.core import data_versions as versions
+from kotapintar.core import versions
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.triage.classify.dataset import data_dir

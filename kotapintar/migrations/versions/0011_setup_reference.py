@@ -1,4 +1,4 @@
-"""set-up of any kabupaten: versions of reference data (caches without restart) and the stored road network
+"""set-up of any kabupaten: the stored road network (reference-data versions live in shared_versions, issue 19)
 
 Revision ID: 0011_setup_reference
 Revises: 0010_security_user_sessions
@@ -14,18 +14,9 @@ down_revision: str | Sequence[str] | None = "0010_security_user_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_NAMES = ("regions", "catalogue", "units", "roads")
-
 
 def upgrade() -> None:
-    """Create data_versions (one counter per kind of reference data, seeded at 0) and road_networks."""
-    versions = op.create_table(
-        "data_versions",
-        sa.Column("name", sa.String(length=40), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_data_versions")),
-    )
-    op.bulk_insert(versions, [{"name": n, "version": 0} for n in _NAMES])
+    """Create road_networks: an imported GraphML/PBF kept in the database, so every process routes on it."""
     op.create_table(
         "road_networks",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -42,6 +33,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop both tables (routing falls back to KOTAPINTAR_ROAD_NETWORK_PATH or straight lines)."""
+    """Drop it (routing falls back to KOTAPINTAR_ROAD_NETWORK_PATH or straight lines)."""
     op.drop_table("road_networks")
-    op.drop_table("data_versions")
