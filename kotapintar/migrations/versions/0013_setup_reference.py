@@ -1,7 +1,7 @@
 """set-up of any kabupaten: the stored road network (reference-data versions live in shared_versions, issue 19)
 
-Revision ID: 0011_setup_reference
-Revises: 0010_security_user_sessions
+Revision ID: 0013_setup_reference
+Revises: 0012_production_shared_state
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_setup_reference"
-down_revision: str | Sequence[str] | None = "0010_security_user_sessions"
+revision: str = "0013_setup_reference"
+down_revision: str | Sequence[str] | None = "0012_production_shared_state"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

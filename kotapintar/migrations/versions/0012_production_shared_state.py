@@ -1,7 +1,7 @@
 """state shared by several processes: versions that invalidate process caches, rate-limit hits
 
-Revision ID: 0011_production_shared_state
-Revises: 0010_security_user_sessions
+Revision ID: 0012_production_shared_state
+Revises: 0011_cad_call_client_key
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_production_shared_state"
-down_revision: str | Sequence[str] | None = "0010_security_user_sessions"
+revision: str = "0012_production_shared_state"
+down_revision: str | Sequence[str] | None = "0011_cad_call_client_key"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
