@@ -190,4 +190,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /supervisor": Access.SUPERVISOR,
     "GET /supervisor/terlambat": Access.SUPERVISOR,
     "GET /unit/{code}": Access.CREW,
+    # The answer loop and the IKM survey (issue 15): the reporter, holding the tracking link's key.
+    "POST /lacak/{ticket}/tanggapan": Access.PUBLIC,
+    "GET /lacak/{ticket}/survei": Access.PUBLIC,
+    "POST /lacak/{ticket}/survei": Access.PUBLIC,
 }
