@@ -57,7 +57,9 @@ class FeedbackRepository:
             .limit(5)
         ).all()
 
-    def ikm_sums(self, group: str, since: datetime | None, until: datetime | None) -> list[IkmSums]:
+    def ikm_sums(
+        self, group: str, since: datetime | None, until: datetime | None, agency: str | None = None
+    ) -> list[IkmSums]:
         """SUM and COUNT of every element per `group` ('agency', 'service' or 'all'), one GROUP BY."""
         column: Any
         if group == "agency":
@@ -78,6 +80,8 @@ class FeedbackRepository:
             stmt = stmt.where(SurveyResponse.created_at >= since)
         if until is not None:
             stmt = stmt.where(SurveyResponse.created_at < until)
+        if agency is not None:
+            stmt = stmt.where(SurveyResponse.agency_code == agency)
         if group in ("agency", "service"):
             stmt = stmt.group_by(column)
         out: list[IkmSums] = []
@@ -96,7 +100,9 @@ class FeedbackRepository:
             )
         return out
 
-    def closed_counts(self, group: str, since: datetime | None, until: datetime | None) -> dict[str, int]:
+    def closed_counts(
+        self, group: str, since: datetime | None, until: datetime | None, agency: str | None = None
+    ) -> dict[str, int]:
         """Cases closed in the period per `group` (the population a sample size is judged against)."""
         column: Any
         if group == "agency":
@@ -110,6 +116,8 @@ class FeedbackRepository:
             stmt = stmt.where(Case.closed_at >= since)
         if until is not None:
             stmt = stmt.where(Case.closed_at < until)
+        if agency is not None:
+            stmt = stmt.where(Case.agency_code == agency)
         if group in ("agency", "service"):
             stmt = stmt.group_by(column)
         return {str(k or "all"): int(v) for k, v in self.session.execute(stmt).all() if k is not None}

@@ -274,13 +274,19 @@ def awaiting_citizen(db: Database, case_id: int) -> bool:
 
 
 def ikm_table(
-    db: Database, group: str, *, since: datetime | None = None, until: datetime | None = None
+    db: Database,
+    group: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    agency: str | None = None,
 ) -> dict[str, IkmScore]:
-    """IKM per agency ('agency'), per service ('service') or overall ('all') for a period, summed in SQL."""
+    """IKM per agency ('agency'), per service ('service') or overall ('all') for a period (and one agency),
+    summed in SQL; the population of each (cases closed in the period) sets its minimum sample."""
     with db.reading() as uow:
         repo = FeedbackRepository(uow.session)
-        sums = repo.ikm_sums(group, since, until)
-        population = repo.closed_counts(group, since, until)
+        sums = repo.ikm_sums(group, since, until, agency)
+        population = repo.closed_counts(group, since, until, agency)
     return {
         s.key: score(s.totals, s.answered, s.respondents, max(population.get(s.key, 0), s.respondents))
         for s in sums
