@@ -233,7 +233,6 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-@lru_cache(maxsize=1)
 def served_base_url(host: str, port: int) -> str:
     """The address a server listening on host:port is reached at (a wildcard host: this machine's address)."""
     import socket
@@ -261,6 +260,7 @@ def public_base_url_problem(settings: Settings) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
     return Settings()

@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 # The nine elements (unsur) in the regulation's order: code -> i18n key suffix.
 ELEMENTS: tuple[str, ...] = (
@@ -88,12 +89,21 @@ class IkmScore:
         return sum((e.nrr or 0.0) * REGULATION_WEIGHT for e in self.elements) * CONVERSION
 
     @property
+    def exact(self) -> Fraction | None:
+        """The index as an exact fraction (no float error decides a grade boundary)."""
+        if not self.complete:
+            return None
+        return sum((Fraction(e.total, e.answered) for e in self.elements), Fraction(0)) / len(ELEMENTS) * 25
+
+    @property
     def rounded(self) -> Decimal | None:
         """The index rounded half-up to two decimals, as the regulation prints and grades it."""
-        value = self.ikm
+        value = self.exact
         if value is None:
             return None
-        return Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
 
     @property
     def grade(self) -> str | None:
@@ -124,12 +134,13 @@ def grade_of(value: Decimal | None) -> str | None:
 
 
 def required_sample(population: int) -> int:
-    """Krejcie & Morgan (1970), the table the regulation uses: χ²=3,841, P=0,5, d=0,05, rounded up."""
+    """Krejcie & Morgan (1970), the table the regulation uses: χ²=3,841, P=0,5, d=0,05, rounded to the nearest
+    whole respondent as their table is (50 → 44, 100 → 80, 1000 → 278)."""
     if population <= 0:
         return 0
     chi2, p, d = 3.841, 0.5, 0.05
     s = chi2 * population * p * (1 - p) / (d * d * (population - 1) + chi2 * p * (1 - p))
-    return math.ceil(round(s, 6))
+    return math.floor(s + 0.5)
 
 
 def score(

@@ -15,7 +15,14 @@ from kotapintar.feedback import service as feedback_service
 from kotapintar.sop import tasks as sop_tasks
 from tests.conftest import LiveServer
 from tests.feedback.conftest import PUBLIC
-from tests.feedback.loop_support import ANSWER, answer_and_resolve, case_status, events, finish_work, open_task
+from tests.feedback.loop_support import (
+    ANSWER,
+    answer_and_resolve,
+    case_status,
+    events,
+    finish_work,
+    open_task,
+)
 from tests.helpers import actor
 from tests.intake.intake_helpers import count_cases, sms_post
 
@@ -23,7 +30,9 @@ TICKET = re.compile(r"KPS-\d{4}-\d{6}")
 PHONE = "+6281377778888"
 
 
-def test_answer_dispute_confirm_and_survey_by_sms(live_server: LiveServer, db: Database, settings: Settings) -> None:
+def test_answer_dispute_confirm_and_survey_by_sms(
+    live_server: LiveServer, db: Database, settings: Settings
+) -> None:
     base = live_server.url
     n = iter(range(1000))
 
@@ -113,4 +122,8 @@ def test_survey_invitation_after_operator_closure_and_stop_any_time(
     score = feedback_service.ikm_table(db, "agency")["pupr"]
     assert score.respondents == 1 and score.ikm is None  # 2 of 9 elements: no index, counted per element
     assert [e.answered for e in score.elements] == [1, 1, 0, 0, 0, 0, 0, 0, 0]
-    assert events(db, case_id, "survey_answered")[-1].payload == {"channel": "sms", "answered": 2, "how": "stopped"}
+    assert events(db, case_id, "survey_answered")[-1].payload == {
+        "channel": "sms",
+        "answered": 2,
+        "how": "stopped",
+    }

@@ -13,7 +13,14 @@ from kotapintar.core.settings import Settings
 from kotapintar.intake import submit as report_intake
 from kotapintar.intake.pages import tracking_key
 from tests.conftest import LiveServer
-from tests.feedback.loop_support import ANSWER, answer_and_resolve, case_status, events, finish_work, open_task
+from tests.feedback.loop_support import (
+    ANSWER,
+    answer_and_resolve,
+    case_status,
+    events,
+    finish_work,
+    open_task,
+)
 from tests.helpers import report
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -92,4 +99,8 @@ def test_answer_dispute_confirm_and_survey_on_the_web(
     done = browser.post(f"/lacak/{ticket}/survei", data={**fields, **answers, **profile})
     assert done.status_code == 200 and "survei Anda tercatat" in done.text
     assert "sudah diisi" in browser.get(f"/lacak/{ticket}/survei", params={"k": key}).text
-    assert events(db, case_id, "survey_answered")[0].payload == {"channel": "web", "answered": 9, "how": "web"}
+    assert events(db, case_id, "survey_answered")[0].payload == {
+        "channel": "web",
+        "answered": 9,
+        "how": "web",
+    }
