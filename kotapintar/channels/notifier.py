@@ -21,6 +21,7 @@ from kotapintar.channels.repository import ChannelRepository
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.models import Event
 from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.templating import format_local_time
 from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings
 from kotapintar.feedback import chat as feedback_chat
@@ -84,8 +85,14 @@ def loop_message(db: Database, event: Event, case_id: int, ticket: str, settings
     if event.type == "answer_approved":
         answer = str((event.payload or {}).get("answer") or "")[:600]
         return translate("feedback.chat.answer", "id", ticket=ticket, answer=answer, url=url)
-    if event.type == "case_resolved" and feedback_service.awaiting_citizen(db, case_id):
-        return translate("feedback.chat.please_confirm", "id", ticket=ticket, url=url)
+    if event.type == "case_resolved":
+        awaiting, deadline = feedback_service.citizen_deadline(db, case_id)
+        if awaiting:
+            text = translate("feedback.chat.please_confirm", "id", ticket=ticket, url=url)
+            if deadline is not None:
+                when = format_local_time(deadline, settings.timezone, "id")
+                text += " " + translate("feedback.chat.deadline", "id", when=when)
+            return text
     if event.type == "case_closed" and feedback_service.next_question(db, case_id) == ELEMENTS[0]:
         return (
             translate("feedback.chat.closed", "id", ticket=ticket)

@@ -273,6 +273,11 @@ def awaiting_citizen(db: Database, case_id: int) -> bool:
     return _awaiting_citizen(db, case_id)[0]
 
 
+def citizen_deadline(db: Database, case_id: int) -> tuple[bool, datetime | None]:
+    """(the SOP waits for the reporter, when it closes the case by itself if nobody answers)."""
+    return _awaiting_citizen(db, case_id)
+
+
 def ikm_table(
     db: Database,
     group: str,

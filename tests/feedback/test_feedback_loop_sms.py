@@ -56,7 +56,7 @@ def test_answer_dispute_confirm_and_survey_by_sms(
     answer_text = next(t for t in texts if ANSWER in t)
     assert link in answer_text, answer_text  # absolute, never a relative /lacak/...
     confirm_text = next(t for t in texts if "Balas YA" in t)
-    assert link in confirm_text
+    assert link in confirm_text and "Batas tanggapan:" in confirm_text and "WIB" in confirm_text
 
     cases_before = count_cases(db)
     reply = say("BELUM, masih berlubang di sisi kiri")
