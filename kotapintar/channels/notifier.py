@@ -27,7 +27,6 @@ from kotapintar.core.settings import Settings
 from kotapintar.feedback import chat as feedback_chat
 from kotapintar.feedback import service as feedback_service
 from kotapintar.intake.repository import IntakeRepository
-from kotapintar.metrics.ikm import ELEMENTS
 
 log = logging.getLogger("kotapintar.notifier")
 CURSOR = "notifier"
@@ -93,7 +92,8 @@ def loop_message(db: Database, event: Event, case_id: int, ticket: str, settings
                 when = format_local_time(deadline, settings.timezone, "id")
                 text += " " + translate("feedback.chat.deadline", "id", when=when)
             return text
-    if event.type == "case_closed" and feedback_service.next_question(db, case_id) == ELEMENTS[0]:
+    if event.type == "case_closed" and not feedback_service.survey_started(db, case_id):
+        # Invited once: a reporter who confirmed by chat got the first question in the reply already.
         return (
             translate("feedback.chat.closed", "id", ticket=ticket)
             + "\n"

@@ -81,6 +81,7 @@ def _confirm(db: Database, channel: str, case_id: int, ticket: str, *, satisfied
         return t("not_now", ticket=ticket, problem=exc.message)
     if not satisfied:
         return t("disputed", ticket=ticket)
+    service.start_survey(db, case_id, channel)
     return t("confirmed", ticket=ticket) + "\n" + survey_invitation(ticket)
 
 

@@ -247,6 +247,19 @@ def answer_next(
         return following
 
 
+def start_survey(db: Database, case_id: int, channel: str, *, at: datetime | None = None) -> None:
+    """The survey's first question was sent in a reply: remember it, so the notifier does not invite again."""
+    now = at or utcnow()
+    with db.transaction() as uow:
+        _survey_row(FeedbackRepository(uow.session), _closed_case(uow, case_id), channel, now)
+
+
+def survey_started(db: Database, case_id: int) -> bool:
+    """True once the reporter was asked (or answered) the survey of this case."""
+    with db.reading() as uow:
+        return FeedbackRepository(uow.session).response(case_id) is not None
+
+
 def stop_survey(db: Database, case_id: int, channel: str, *, at: datetime | None = None) -> None:
     """The reporter stops the chat survey: what was answered counts, nothing more is asked."""
     now = at or utcnow()

@@ -75,6 +75,9 @@ def test_answer_dispute_confirm_and_survey_by_sms(
     assert case_status(db, case_id) == "closed"
     assert [e.payload["satisfied"] for e in events(db, case_id, "closure_confirmed")] == [False, True]
 
+    sent = len(gateway.to(PHONE))
+    notify_once(db, settings, gateway)
+    assert not any("(1/9)" in text for text in gateway.to(PHONE)[sent:]), "the survey is not asked twice"
     answers = [4, 3, 4, 4, 3, 4, 4, 3, 4]
     assert "angka 1, 2, 3 atau 4" in say("7")
     for i, value in enumerate(answers, start=1):
