@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-interop interop-clients lint format bench install clean fuzz
+.PHONY: bench-production demo test test-fast test-interop interop-clients lint format bench install clean fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kotapintar needs Python 3.11 or newer")'
@@ -68,6 +68,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/triage.py
 	$(BIN)/python benchmarks/open311.py
 	$(BIN)/python benchmarks/ingest.py
+
+## Production figures (issue 19; PostgreSQL from KOTAPINTAR_TEST_POSTGRES_URL): sizing, SSE clients per process.
+bench-production: $(STAMP)
+	$(BIN)/python benchmarks/sop.py
+	$(BIN)/python benchmarks/sizing.py
+	$(BIN)/python benchmarks/sse_clients.py --clients 500
 
 clean:
 	rm -rf $(VENV) $(CLIENTS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,11 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /": Access.PUBLIC,
     "GET /112": Access.STAFF,
     "GET /112/kasus/{case_id}": Access.STAFF,
+    "GET /112/kasus/{case_id}/rekomendasi": Access.STAFF,
+    "GET /112/papan/insiden": Access.STAFF,
+    "GET /112/papan/unit": Access.STAFF,
+    "GET /112/panggilan": Access.STAFF,
+    "POST /112/panggilan/{call_id}/tutup": Access.STAFF,
     "GET /api/v1/agencies": Access.PUBLIC,
     "DELETE /api/v1/auth/session": Access.LOGIN,
     "POST /api/v1/auth/session": Access.LOGIN,
@@ -123,6 +128,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /data/sensor-kualitas.json": Access.PUBLIC,
     "GET /docs": Access.PUBLIC,
     "GET /healthz": Access.PUBLIC,
+    "GET /readyz": Access.PUBLIC,  # issue 19: no data, only "ok"/"unavailable" per dependency
+    "GET /metrics": Access.PUBLIC,  # issue 19: counts only; metrics_token or the proxy restricts it
     "GET /instansi": Access.AGENCY,
     "GET /instansi/kasus/{case_id}": Access.AGENCY,
     "GET /instansi/kotak": Access.AGENCY,

@@ -331,11 +331,8 @@ def serve(
     port: int = 8000,
     demo: Annotated[bool, typer.Option(help="load the demo city and keep synthetic reports flowing")] = False,
 ) -> None:
-    """Run the web server (API, pages, live stream)."""
-    import uvicorn
-
+    """Run the web server with every background loop in one process (= `kotapintar run all`)."""
     from kotapintar.app.reference import DEMO_PASSWORD, load_demo_city
-    from kotapintar.app.web import create_app
     from kotapintar.core.access.actors import system_actor
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
@@ -384,40 +381,75 @@ def serve(
         if settings.demo_report_interval_s > 0:
             simulator = DemoSimulator(db, interval_s=settings.demo_report_interval_s)
             simulator.start()
+    _serve_role(settings, db, "all", host, port, demo=demo, simulator=simulator)
+
+
+def _serve_role(
+    settings: Any, db: Any, role: str, host: str, port: int, *, demo: bool, simulator: Any = None
+) -> None:
+    """Run the web server with the background loops of `role` in this process (issue 19)."""
+    import uvicorn
+
+    from kotapintar.app.roles import start_background
+    from kotapintar.app.web import create_app
+
     application = create_app(settings, db=db)
-    from kotapintar.dispatch.avl_mqtt import start_unit_subscriber
-
-    unit_subscriber = start_unit_subscriber(db, settings)  # unit positions/statuses when mqtt_url is set
-    from kotapintar.channels.notifier import start_notifier
-
-    notifier = start_notifier(db, settings)  # status changes to reporters on their channel
-    from kotapintar.sensors.runtime import MqttIngestor, start_sensor_loops
-
-    sensor_loops = start_sensor_loops(db, settings, demo=demo)  # MQTT sensor ingest; simulated demo sensors
-    application.state.sensor_ingestors = [loop for loop in sensor_loops if isinstance(loop, MqttIngestor)]
-    sop_stop = None
-    if settings.run_scheduler:  # SOP timers: reminders, escalations, auto-close (see `kotapintar worker`)
-        from kotapintar.sop.scheduler import start_scheduler_thread
-
-        _sop_thread, sop_stop = start_scheduler_thread(db, settings.scheduler_interval_s)
-    from kotapintar.core.events.checkpoint import start_checkpoint_thread
-
-    audit_stop = start_checkpoint_thread(db, settings) if settings.run_scheduler else None
+    started = start_background(db, settings, role, demo=demo)
+    application.state.sensor_ingestors = started.ingestors
     try:
-        uvicorn.run(application, host=host, port=port, log_level="info")
+        logging: dict[str, Any] = {} if not settings.json_logs else {"log_config": _log_config(settings)}
+        uvicorn.run(application, host=host, port=port, log_level="info", **logging)
     finally:
-        if audit_stop is not None:
-            audit_stop.set()
-        if sop_stop is not None:
-            sop_stop.set()
         if simulator is not None:
             simulator.stop()
-        for loop in sensor_loops:
-            loop.stop()
-        if unit_subscriber is not None:
-            unit_subscriber.stop()
-        if notifier is not None:
-            notifier.stop()
+        started.stop()
+
+
+def _log_config(settings: Any) -> dict[str, Any] | None:
+    """uvicorn's logging: its default, or JSON lines with the request id when `json_logs` is on."""
+    if not settings.json_logs:
+        return None
+    from kotapintar.core.http.logs import json_log_config
+
+    return json_log_config()
+
+
+@app.command("run")
+def run_role(
+    role: Annotated[str, typer.Argument(help="web | worker | ingest | notifier | all")],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Run one process role; start any number of copies of each (see docs/operations.md).
+
+    `web` serves HTTP and runs no background loop; `worker` fires SOP timers; `ingest` takes MQTT sensor
+    and unit messages; `notifier` sends status messages to reporters; `all` is `serve` (one process).
+    SIGTERM stops a role cleanly.
+    """
+    from kotapintar.app.roles import ROLES, start_background, wait_for_termination
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    if role not in ROLES:
+        _fail(f"unknown role {role!r}; choose one of: {', '.join(ROLES)}")
+    settings = get_settings()
+    if settings.json_logs:
+        import logging.config
+
+        from kotapintar.core.http.logs import json_log_config
+
+        logging.config.dictConfig(json_log_config())
+    db = open_database(settings, migrate=role in ("web", "all"))
+    if role in ("web", "all"):
+        _serve_role(settings, db, role, host, port, demo=False)
+        return
+    started = start_background(db, settings, role)
+    try:
+        wait_for_termination(lambda: typer.echo(f"kotapintar {role} running (pid {os.getpid()})"))
+    finally:
+        started.stop()
+        db.dispose()
+    typer.echo(f"kotapintar {role} stopped")
 
 
 @app.command("worker")
@@ -449,6 +481,43 @@ def worker(
     finally:
         if audit_stop is not None:
             audit_stop.set()
+
+
+# --- backups (issue 19) ----------------------------------------------------------------------------------
+@app.command("backup")
+def backup_cmd(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the backup")],
+) -> None:
+    """Write a consistent backup of the whole database to FILE (pg_dump custom format, or a SQLite copy)."""
+    from kotapintar.core.db.backup import backup
+    from kotapintar.core.settings import get_settings
+
+    try:
+        backup(get_settings().database_url, file)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"backup written to {file} ({file.stat().st_size:,} bytes)")
+
+
+@app.command("restore")
+def restore_cmd(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="a file written by `kotapintar backup`")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask before replacing the database")] = False,
+) -> None:
+    """Replace the whole database with the backup in FILE; then run `kotapintar audit verify`."""
+    from kotapintar.core.db.backup import restore
+    from kotapintar.core.settings import get_settings
+
+    url = get_settings().database_url
+    if not yes and not typer.confirm(f"replace everything in {url} with {file}?"):
+        raise typer.Exit(1)
+    try:
+        restore(url, file)
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"restored {file}; check it with `kotapintar audit verify`")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from kotapintar.cases import models as cases_models
 from kotapintar.catalog import models as catalog_models
 from kotapintar.channels import models as channels_models
 from kotapintar.core.access import models as access_models
+from kotapintar.core.db import shared_models
 from kotapintar.core.db.base import Base
 from kotapintar.core.events import models as events_models
 from kotapintar.dispatch import models as dispatch_models
@@ -30,6 +31,7 @@ FEATURE_MODELS = (
     sensors_models,
     channels_models,
     feedback_models,
+    shared_models,  # shared versions and rate-limit hits (issue 19)
 )
 
 metadata = Base.metadata

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kotapintar import __version__
 from kotapintar.app import ui as web_ui
 from kotapintar.app.openapi import install_access_openapi
+from kotapintar.app.ops import install_ops
 from kotapintar.app.wiring import wire
 from kotapintar.cases import api as cases
 from kotapintar.cases import pages
@@ -22,6 +23,7 @@ from kotapintar.channels import api as channels_router
 from kotapintar.core.access import api as auth
 from kotapintar.core.access.auth import SessionSigner
 from kotapintar.core.db.database import Database
+from kotapintar.core.events.notify import OutboxWaker
 from kotapintar.core.http.cache import NoStoreForCredentials
 from kotapintar.core.http.errors import error_body, install_error_handlers, register_error_format
 from kotapintar.core.http.logs import install_log_redaction
@@ -99,9 +101,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
 
+    waker = OutboxWaker(database.url)  # one LISTEN connection wakes all SSE clients (issue 19)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        waker.stop()
         if db is None:
             database.dispose()
 
@@ -118,6 +123,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.outbox_waker = waker
     app.state.signer = SessionSigner(settings.secret_key, settings.session_max_age_s)
     app.state.sensor_ingestors = []  # MQTT sensor subscribers the server runs (set by `kotapintar serve`)
     install_error_handlers(app)
@@ -149,16 +155,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_access_openapi(app)  # each operation's security from the route policies (issue 16)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz(request: Request) -> dict[str, str]:
-        """Liveness and database reachability."""
-        with request.app.state.db.reading() as uow:
-            uow.events.last_id()
-        return {"status": "ok", "version": __version__}
-
     app.add_middleware(LocaleMiddleware, secure_cookie=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(NoStoreForCredentials)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_ops(app, settings)  # /healthz, /readyz, /metrics, request ids, 503 on outage (issue 19)
     return app

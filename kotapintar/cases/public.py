@@ -18,12 +18,13 @@ import h3
 from pydantic import BaseModel
 
 from kotapintar.cases.models import Case
-from kotapintar.cases.repository import CaseRepository, ReportRepository
+from kotapintar.cases.repository import CaseRepository, ReportRepository, TaskRepository
 from kotapintar.catalog.repository import ServiceRepository
 from kotapintar.core.access.scope import CaseScope
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import NotFound
 from kotapintar.core.events.types import EventType
+from kotapintar.metrics.performance import OPEN_TASKS
 
 # Cells of H3 resolution 7 cover about 5 km² (edges of about 1.2 km): a public point says which part of a
 # desa, never which house.
@@ -264,3 +265,15 @@ def public_case(db: Database, case_id: int, *, rahasia_by_key: bool = False) -> 
             service_name=service.name if service else case.service_code,
             hide_content=case.confidential,
         )
+
+
+def case_clock(db: Database, case_id: int) -> datetime | None:
+    """The case's clock as the operator's queue shows it: the soonest due time of its open SOP tasks (each
+    from its step's time standard and working calendar); None once no task is open (the clock stopped)."""
+    with db.reading() as uow:
+        dues = [
+            t.due_at
+            for t in uow.repo(TaskRepository).for_case(case_id)
+            if t.status in OPEN_TASKS and t.due_at is not None
+        ]
+    return min(dues) if dues else None

@@ -245,49 +245,26 @@ def assign_case(
 
 
 def accept_task(db: Database, actor: Actor, task_id: int) -> TaskView:
-    """An agency takes on its task; the case is then being handled (ditangani)."""
+    """An agency takes on its task; the SOP decides what follows (time-to-accept metric, case status).
+
+    Every task belongs to the case's SOP instance (issue 14): there is no task accepted outside the SOP
+    runtime, so a task without an SOP key is refused rather than accepted on the side.
+    """
     if not actor.can(Permission.TRIAGE_CASES):
         actor.require(Permission.WORK_OWN_TASKS)
     with db.reading() as uow:
         probe = uow.repo(TaskRepository).get(task_id)
-        sop_task = probe is not None and probe.task_key is not None
-    if sop_task:  # a task of the SOP: the engine decides (time-to-accept metric, case status)
-        hooks.accept_workflow_task(db, actor, task_id)
-        with db.reading() as uow:
-            accepted = uow.repo(TaskRepository).get(task_id)
-            assert accepted is not None
-            return task_view(accepted)
-    with db.transaction() as uow:
-        task = uow.repo(TaskRepository).get(task_id, for_update=True)
-        if task is None or (
-            not actor.can(Permission.VIEW_ALL_CASES) and task.agency_code != actor.agency_code
+        if probe is None or (
+            not actor.can(Permission.VIEW_ALL_CASES) and probe.agency_code != actor.agency_code
         ):
             raise NotFound(f"Tugas {task_id} tidak ditemukan / task not found.")
-        if task.status != "pending":
-            raise Conflict(
-                f"Tugas ini berstatus '{task.status}' dan tidak dapat diterima lagi / task is {task.status}.",
-                code="task_not_pending",
-            )
-        case = uow.repo(CaseRepository).get(task.case_id, for_update=True)
-        assert case is not None
-        now = utcnow()
-        task.status = "accepted"
-        task.accepted_at = now
-        uow.events.append(
-            stream=case_stream(case.id),
-            case_id=case.id,
-            type=EventType.TASK_ACCEPTED,
-            actor=actor.name,
-            at=now,
-            payload={
-                "task_id": task.id,
-                "agency": task.agency_code,
-                "seconds_to_accept": round((now - task.created_at).total_seconds(), 3),
-            },
-        )
-        if CaseStatus(case.status) == CaseStatus.ASSIGNED:
-            _move(uow, actor, case, CaseStatus.IN_PROGRESS, EventType.CASE_STARTED, task_id=task.id)
-        return task_view(task)
+        if probe.task_key is None:
+            raise Conflict("Tugas ini bukan tugas SOP / not an SOP task.", code="not_an_sop_task")
+    hooks.accept_workflow_task(db, actor, task_id)
+    with db.reading() as uow:
+        accepted = uow.repo(TaskRepository).get(task_id)
+        assert accepted is not None
+        return task_view(accepted)
 
 
 def resolve_case(db: Database, actor: Actor, case_id: int, resolution: str) -> CaseSummary:

@@ -11,10 +11,13 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from kotapintar.cases.stream import OutboxCursor, filter_for
+from kotapintar.core.events.notify import OutboxWaker
 from kotapintar.core.http.bounds import MAX_ID
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.core.http.metrics import SSE_CLIENTS
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
+STREAM_FALLBACK_POLL_S = 2.0
 
 
 @router.get("/stream", response_class=EventSourceResponse)
@@ -38,17 +41,30 @@ async def stream(
     if start is None:
         start = await asyncio.to_thread(_last_id, db)
     cursor = OutboxCursor(watermark=start)
+    waker: OutboxWaker | None = getattr(request.app.state, "outbox_waker", None)
+    if waker is not None:
+        waker.start()
+    # PostgreSQL: sleep until a commit anywhere wakes this process (LISTEN/NOTIFY); the long timeout only
+    # covers a lost LISTEN connection. SQLite (one process): poll as before.
+    idle_wait = STREAM_FALLBACK_POLL_S if waker is not None and waker.enabled else settings.stream_poll_s
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(comment="kotapintar stream", retry=2000)
-        while not await request.is_disconnected():
-            rows = await asyncio.to_thread(cursor.poll, db)
-            for item in await asyncio.to_thread(filter_for, db, actor, rows):
-                yield ServerSentEvent(
-                    data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"]
-                )
-            if not rows:
-                await asyncio.sleep(settings.stream_poll_s)
+        SSE_CLIENTS.inc()  # issue 19: /metrics shows the connected clients
+        try:
+            while not await request.is_disconnected():
+                rows = await asyncio.to_thread(cursor.poll, db)
+                for item in await asyncio.to_thread(filter_for, db, actor, rows):
+                    yield ServerSentEvent(
+                        data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"]
+                    )
+                if not rows:
+                    if waker is None:
+                        await asyncio.sleep(settings.stream_poll_s)
+                    else:
+                        await waker.wait(idle_wait)
+        finally:
+            SSE_CLIENTS.dec()
 
     return EventSourceResponse(events(), ping=15)
 

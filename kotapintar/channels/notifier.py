@@ -19,6 +19,7 @@ from kotapintar.channels.adapters.outbound import OutboundGateway, OutboundMessa
 from kotapintar.channels.conversation import tracking_url
 from kotapintar.channels.repository import ChannelRepository
 from kotapintar.core.db.database import Database
+from kotapintar.core.db.leader import LeaderLock
 from kotapintar.core.events.models import Event
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.templating import format_local_time
@@ -187,6 +188,8 @@ class NotifierLoop:
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
+        # Any number of notifier processes may run; the one holding this lock reads the outbox (issue 19).
+        self._leader = LeaderLock(db, CURSOR)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kotapintar-notifier", daemon=True)
         self._cursor: OutboxCursor | None = None
@@ -203,10 +206,14 @@ class NotifierLoop:
         """Stop after the current pass."""
         self._stop.set()
         self._thread.join(timeout=10)
+        self._leader.release()
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.notifier_interval_s):
             try:
+                if not self._leader.held():
+                    self._cursor = None  # another copy works; re-read the stored cursor on taking over
+                    continue
                 if self._cursor is None:
                     self._cursor = _start_cursor(self.db)
                 notify_once(self.db, self.settings, cursor=self._cursor)

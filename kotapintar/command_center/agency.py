@@ -15,7 +15,7 @@ from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.db.database import Database
-from kotapintar.core.errors import DomainError, NotFound, ValidationFailed
+from kotapintar.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep, current_actor
 from kotapintar.core.http.pages import AGENCY_ROLES, flash_error, page_context, require_roles, templates
@@ -43,11 +43,10 @@ def _inbox_context(
     agencies = [
         (a.code, a.short or a.name) for a in catalog_service.agencies(db) if a.code != actor.agency_code
     ]
-    outputs = {
-        t.id: step_outputs(db, t.case_id, t.step_id)
-        for t in items
-        if t.task_key is not None and t.status in ("accepted", "in_progress")
-    }
+    working = [t for t in items if t.task_key is not None and t.status in ("accepted", "in_progress")]
+    steps = {t.id: _step(db, t.case_id, t.step_id) for t in working}  # one SOP load per task
+    outputs = {tid: dict(step.outputs) if step else {} for tid, step in steps.items()}
+    evidence = {tid: list(step.bukti) if step else [] for tid, step in steps.items()}
     return page_context(
         request,
         settings,
@@ -59,6 +58,7 @@ def _inbox_context(
         agency_name=agency.name if agency else actor.agency_code,
         agency_options=agencies,
         outputs=outputs,
+        evidence=evidence,
         can_approve=sop_tasks.may_approve_answers(actor, actor.agency_code or ""),
         live_url="/api/v1/stream",
         **_ikm(db, actor.agency_code),
@@ -129,17 +129,36 @@ def _task_case(db: Database, actor: Actor, task_id: int) -> tuple[int, str | Non
     raise NotFound(f"Tugas {task_id} tidak ditemukan / task not found.")
 
 
-def step_outputs(db: Database, case_id: int, step_id: str) -> dict[str, Any]:
-    """The outputs the SOP step of a task declares (name -> declaration), empty without an SOP."""
+def _step(db: Database, case_id: int, step_id: str) -> Any:
+    """The SOP step of a case's task, or None without an SOP."""
     try:
         with db.reading() as uow:
             _row, spec = sop_runtime.load_instance(uow, case_id, for_update=False)
     except NotFound:
-        return {}
-    for step in spec.steps:
-        if step.id == step_id:
-            return dict(step.outputs)
-    return {}
+        return None
+    return next((step for step in spec.steps if step.id == step_id), None)
+
+
+def step_outputs(db: Database, case_id: int, step_id: str) -> dict[str, Any]:
+    """The outputs the SOP step of a task declares (name -> declaration), empty without an SOP."""
+    step = _step(db, case_id, step_id)
+    return dict(step.outputs) if step is not None else {}
+
+
+def is_answer_step(db: Database, case_id: int, step_id: str) -> bool:
+    """True for a LAPOR! answer step: drafted by the agency's officer and approved by its head in the
+    agency inbox, never completed from a generic task card."""
+    step = _step(db, case_id, step_id)
+    return bool(step is not None and step.answer)
+
+
+def _evidence_kinds(photo_refs: list[str], form: dict[str, str]) -> list[str]:
+    """What the completion form carries as evidence: photos, and the written report as the document
+    (a step asking for `dokumen`, e.g. the incident report, gets it from the report text field)."""
+    kinds = ["foto"] if photo_refs else []
+    if len(form.get("document", "").strip()) >= 10:
+        kinds.append("dokumen")
+    return kinds
 
 
 def parse_outputs(declared: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
@@ -181,6 +200,28 @@ def _store_evidence(
     return [str(e["token"]) for e in entries]
 
 
+def _complete(
+    db: Database,
+    actor: Actor,
+    settings: Any,
+    task_id: int,
+    case_id: int,
+    form: dict[str, str],
+    photos: list[media.Upload],
+) -> None:
+    """Complete an SOP task with the outputs its step declares, photos and the written report as evidence."""
+    note = form.get("output", "").strip()
+    step_id = case_service.task_of(db, actor, task_id).step_id
+    outputs = parse_outputs(step_outputs(db, case_id, step_id), form)
+    refs = _store_evidence(db, actor, settings, case_id, photos)
+    document = form.get("document", "").strip()
+    if document:
+        note = f"{note}\n\n{document}".strip()[:5000]
+    sop_tasks.complete_task(
+        db, actor, task_id, outputs=outputs, evidence=_evidence_kinds(refs, form), note=note, refs=refs
+    )
+
+
 def _task_action(
     db: Database,
     actor: Actor,
@@ -190,33 +231,26 @@ def _task_action(
     form: dict[str, str],
     photos: list[media.Upload],
 ) -> int:
-    """Run a task action through the SOP services (the spine's for tasks made by hand); returns the case id."""
+    """Run a task action through the SOP services (every task is an SOP task: there is no second task
+    path beside the SOP, issue 14); returns the case id."""
     case_id, task_key = _task_case(db, actor, task_id)
-    sop = task_key is not None
+    if task_key is None:
+        raise Conflict("Tugas ini bukan tugas SOP / not an SOP task.", code="not_an_sop_task")
     if action == "terima":
-        if sop:
-            sop_tasks.accept_task(db, actor, task_id)
-        else:
-            case_service.accept_task(db, actor, task_id)
+        sop_tasks.accept_task(db, actor, task_id)
     elif action == "tolak":
         reason = form.get("reason", "").strip()
         if len(reason) < 5:
             raise ValidationFailed("Alasan wajib diisi (min. 5 karakter) / a reason is required.")
-        if sop:
-            sop_tasks.reject_task(db, actor, task_id, reason, form.get("suggested_agency", "").strip())
-        else:
-            case_service.add_note(db, actor, case_id, f"[BUKAN WEWENANG] {reason}"[:5000])
+        sop_tasks.reject_task(db, actor, task_id, reason, form.get("suggested_agency", "").strip())
     elif action == "kemajuan":
         text = form.get("text", "").strip()
         refs = _store_evidence(db, actor, settings, case_id, photos)
         if not text and not refs:
             raise ValidationFailed("Tuliskan perkembangan atau lampirkan foto / describe the progress.")
-        if sop:
-            sop_tasks.add_task_progress(
-                db, actor, task_id, note=text, evidence=["foto"] if refs else [], refs=refs
-            )
-        else:
-            case_service.add_note(db, actor, case_id, f"[PERKEMBANGAN] {text}"[:5000])
+        sop_tasks.add_task_progress(
+            db, actor, task_id, note=text, evidence=["foto"] if refs else [], refs=refs
+        )
     elif action == "jawab":
         text = form.get("answer", "").strip()
         if len(text) < 10:
@@ -228,18 +262,7 @@ def _task_action(
     elif action == "setujui":
         sop_tasks.approve_answer(db, actor, task_id)
     elif action == "selesai":
-        note = form.get("output", "").strip()
-        if sop:
-            step_id = case_service.task_of(db, actor, task_id).step_id
-            outputs = parse_outputs(step_outputs(db, case_id, step_id), form)
-            refs = _store_evidence(db, actor, settings, case_id, photos)
-            sop_tasks.complete_task(
-                db, actor, task_id, outputs=outputs, evidence=["foto"] if refs else [], note=note, refs=refs
-            )
-        else:
-            if len(note) < 3:
-                raise ValidationFailed("Hasil penanganan wajib diisi / the result is required.")
-            case_service.resolve_case(db, actor, case_id, note[:5000])
+        _complete(db, actor, settings, task_id, case_id, form, photos)
     else:
         raise NotFound("Tindakan tidak dikenal / unknown action.")
     return case_id

@@ -15,7 +15,7 @@ from kotapintar.cases.lifecycle import CaseStatus, Priority, allowed_next
 from kotapintar.cases.schemas import CaseDetail
 from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
-from kotapintar.command_center.agency import parse_outputs, step_outputs
+from kotapintar.command_center.agency import is_answer_step, parse_outputs, step_outputs
 from kotapintar.command_center.filters import QueueFilter
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
@@ -261,6 +261,9 @@ def _case_context(
         if t.agency_code == actor.agency_code
         and t.status in ("pending", "accepted", "in_progress")
         and _is_sop_task(db, t.id)
+        # an answer step (e.g. 'lainnya' at the command center's own agency) is drafted and approved in
+        # the agency inbox; its 'complete' here could only fail (409, AnswerDrafted/AnswerApproved)
+        and not is_answer_step(db, detail.id, t.step_id)
     ]
     return page_context(
         request,

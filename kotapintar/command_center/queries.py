@@ -192,6 +192,7 @@ class InboxItem:
     task_key: str | None = None
     answer_required: bool = False  # a LAPOR! answer step: drafted by the officer, approved by the pejabat
     answer_draft: str | None = None
+    completed_at: datetime | None = None  # when the task ended: its clock stops there
 
 
 def inbox(db: Database, actor: Actor, *, open_only: bool = True, limit: int = 200) -> list[InboxItem]:
@@ -217,6 +218,7 @@ def inbox(db: Database, actor: Actor, *, open_only: bool = True, limit: int = 20
             task_key=r.task_key,
             answer_required=bool((r.data or {}).get("answer_required")),
             answer_draft=(r.data or {}).get("answer_draft"),
+            completed_at=r.completed_at,
         )
         for r in rows
     ]

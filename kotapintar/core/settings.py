@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = Field(
         "memory://",
         description="Where rate limits and failed logins are counted: memory:// (one process) or "
-        "redis://host:6379/0 to share the counts between web processes (needs the `redis` extra).",
+        "redis://host:6379/0 to share the counts between web processes (needs the `redis` extra), or "
+        "kotapintar+postgresql://user:pass@host/db to keep them in the PostgreSQL database (no Redis).",
     )
     # --- sensors
     mqtt_url: str | None = Field(
@@ -213,6 +214,27 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_interval_s: float = Field(
         300.0, description="How often the worker writes a signed checkpoint (0 disables)."
+    )
+
+    # --- production: process roles, observability, outages (issue 19)
+    scheduler_batch: int = Field(
+        200, ge=1, le=5000, description="Most SOP timers claimed and fired in one transaction by a worker."
+    )
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at /metrics (request latency, SSE clients, timer lag, …)."
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="When set, /metrics asks for `Authorization: Bearer <token>` (else restrict it at the proxy).",
+    )
+    json_logs: bool = Field(
+        False, description="Write logs as one JSON object per line with the request id (for a log collector)."
+    )
+    request_id_header: str = Field(
+        "X-Request-ID", description="Header carrying the request id (taken from the proxy when present)."
+    )
+    db_retry_after_s: int = Field(
+        5, ge=1, description="Retry-After (seconds) of the 503 answered while the database is unreachable."
     )
 
     @model_validator(mode="after")

@@ -6,6 +6,8 @@ import math
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from kotapintar.cases.lifecycle import CaseStatus, Priority
 from kotapintar.cases.repository import CaseRepository
 from kotapintar.cases.schemas import ReporterIn, ReportIn
@@ -63,17 +65,34 @@ def receive_call(db: Database, actor: Actor, call: CallIn) -> CallView:
     received = call.received_at or now
     if received.tzinfo is None:
         raise ValidationFailed("received_at perlu zona waktu.", field="received_at")
-    with db.transaction() as uow:
-        row = uow.repo(DispatchRepository).insert_call(
-            Call(
-                received_at=received,
-                answered_at=max(now, received) if call.answered else None,
-                caller_number=call.caller_number,
-                answers={},
-                operator=actor.name,
+    if call.client_key:
+        with db.reading() as uow:
+            # A retried "new call" (double submit, lost answer): the call the key opened, not a second one.
+            known = uow.repo(DispatchRepository).call_by_client_key(call.client_key)
+            if known is not None:
+                return _call_view(uow, known, actor)
+    try:
+        with db.transaction() as uow:
+            row = uow.repo(DispatchRepository).insert_call(
+                Call(
+                    received_at=received,
+                    answered_at=max(now, received) if call.answered else None,
+                    caller_number=call.caller_number,
+                    answers={},
+                    operator=actor.name,
+                    client_key=call.client_key,
+                )
             )
-        )
-        return _call_view(uow, row, actor)
+            return _call_view(uow, row, actor)
+    except IntegrityError:
+        if not call.client_key:
+            raise
+    # Two retries raced: the other one stored the key first; answer its call.
+    with db.reading() as uow:
+        known = uow.repo(DispatchRepository).call_by_client_key(call.client_key)
+        if known is None:  # pragma: no cover - the unique key was taken by a row we cannot see
+            raise Conflict("Panggilan sedang disimpan; coba lagi.", code="call_key_busy")
+        return _call_view(uow, known, actor)
 
 
 def answer_call(db: Database, actor: Actor, call_id: int, at: datetime | None = None) -> CallView:
@@ -135,6 +154,32 @@ def _locate(uow: UnitOfWork, body: ClassifyIn) -> tuple[float | None, float | No
     return None, None
 
 
+def _keep_draft(db: Database, call_id: int, body: ClassifyIn, caller: str | None) -> None:
+    """What the call-taker found out so far stays on the (still unclassified) call, to be resumed later."""
+    card = _card(body.service_code) if body.service_code else None
+    with db.transaction() as uow:
+        row = uow.repo(DispatchRepository).get_call(call_id, for_update=True)
+        if row is None or row.classification is not None:
+            return
+        row.caller_number = caller
+        row.service_code = body.service_code
+        row.location_text = body.location_text
+        row.answers = card.clean_answers(body.answers) if card is not None else {}
+        row.notes = body.description
+
+
+def _refuse_another_answer(call: Call, body: ClassifyIn) -> None:
+    """A classified call answers a retry of the same save; a different classification is refused."""
+    same = call.classification == body.classification and (
+        body.classification != "genuine" or call.case_id is not None
+    )
+    if not same:
+        raise Conflict(
+            f"Panggilan ini sudah diklasifikasikan ({call.classification}).",
+            code="call_already_classified",
+        )
+
+
 def classify_call(
     db: Database, actor: Actor, call_id: int, body: ClassifyIn, *, settings: Settings | None = None
 ) -> CallView:
@@ -148,15 +193,9 @@ def classify_call(
         if call is None:
             raise NotFound(f"Panggilan {call_id} tidak ada.", code="unknown_call")
         if call.classification is not None:
-            if call.classification == body.classification and (
-                body.classification != "genuine" or call.case_id
-            ):
-                # A retried save (double submit, network retry): one call, one case, the same answer.
-                return _call_view(uow, call, actor)
-            raise Conflict(
-                f"Panggilan ini sudah diklasifikasikan ({call.classification}).",
-                code="call_already_classified",
-            )
+            _refuse_another_answer(call, body)
+            # A retried save (double submit, network retry): one call, one case, the same answer.
+            return _call_view(uow, call, actor)
         lon, lat = _locate(uow, body)
         caller = body.caller_number or call.caller_number
     now = utcnow()
@@ -170,6 +209,7 @@ def classify_call(
         if lon is None:
             # A place the dispatcher can send units to: a point on the map or a desa. Until then the call
             # stays a call (it can be classified later); a case at an unknown place would be a P1 nobody finds.
+            _keep_draft(db, call_id, body, caller)
             raise ValidationFailed(
                 "Lokasi kejadian belum ditentukan: pilih titik di peta atau cari desanya. Panggilan tetap "
                 "tercatat dan dapat dilanjutkan.",
@@ -212,6 +252,9 @@ def classify_call(
         row = uow.repo(DispatchRepository).get_call(call_id, for_update=True)
         assert row is not None
         if row.classification is not None:
+            if row.classification == body.classification and row.case_id == case_id:
+                # Two copies of the same save raced past the first check: the first one won, same answer.
+                return _call_view(uow, row, actor)
             raise Conflict("Panggilan ini sudah diklasifikasikan.", code="call_already_classified")
         if duplicate and case_id is not None:
             case = uow.repo(CaseRepository).get(case_id, for_update=True)

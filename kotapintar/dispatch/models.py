@@ -38,6 +38,8 @@ class Call(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     operator: Mapped[str] = mapped_column(String(120))
+    # The console's idempotency key of the call form: a retried "new call" finds this row again.
+    client_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
 
 class UnitAssignment(Base):

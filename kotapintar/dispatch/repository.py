@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kotapintar.cases.lifecycle import OPEN_STATUSES
@@ -45,6 +45,19 @@ class DispatchRepository:
         if for_update:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
+
+    def call_by_client_key(self, key: str) -> Call | None:
+        """The call opened with this idempotency key, if any."""
+        return self.session.scalars(select(Call).where(Call.client_key == key)).first()
+
+    def open_calls(self, limit: int = 50) -> Sequence[Call]:
+        """Calls not yet classified (still to be classified or closed), newest first."""
+        return self.session.scalars(
+            select(Call)
+            .where(Call.classification.is_(None))
+            .order_by(Call.received_at.desc(), Call.id.desc())
+            .limit(limit)
+        ).all()
 
     def recent_calls(self, limit: int = 50) -> Sequence[Call]:
         """The newest calls first."""
@@ -185,6 +198,64 @@ class DispatchRepository:
         if until is not None:
             stmt = stmt.where(Case.created_at < until)
         return self.session.scalars(stmt.order_by(Case.created_at.desc()).limit(limit)).all()
+
+    # ---------------------------------------------------------------- the CAD boards
+    def active_incidents(self, services: Sequence[str], limit: int = 60) -> Sequence[Case]:
+        """Open cases that are emergencies (a service with a run card), came from a 112 call or have a
+        unit on them now: the incident board's rows, newest first."""
+        from_calls = select(Call.case_id).where(Call.case_id.is_not(None))
+        with_units = select(UnitAssignment.case_id).where(UnitAssignment.cleared_at.is_(None))
+        stmt = select(Case).where(
+            Case.status.in_([s.value for s in OPEN_STATUSES]),
+            or_(Case.service_code.in_(list(services)), Case.id.in_(from_calls), Case.id.in_(with_units)),
+        )
+        return self.session.scalars(stmt.order_by(Case.created_at.desc()).limit(limit)).all()
+
+    def cases_by_ids(self, ids: Sequence[int]) -> Sequence[Case]:
+        """The cases with these ids (any status)."""
+        if not ids:
+            return []
+        return self.session.scalars(select(Case).where(Case.id.in_(list(ids)))).all()
+
+    def open_assignments(self) -> Sequence[UnitAssignment]:
+        """Every assignment not yet cleared, in dispatch order."""
+        return self.session.scalars(
+            select(UnitAssignment).where(UnitAssignment.cleared_at.is_(None)).order_by(UnitAssignment.id)
+        ).all()
+
+    def last_status_times(self) -> dict[str, datetime]:
+        """When each unit's status last changed (units never changed are absent)."""
+        rows = self.session.execute(
+            select(UnitStatusLog.unit_code, func.max(UnitStatusLog.at)).group_by(UnitStatusLog.unit_code)
+        ).all()
+        return {str(code): at for code, at in rows if isinstance(at, datetime)}
+
+    def desa_labels(self, region_prefix: str) -> Sequence[tuple[str, str, str | None, float, float]]:
+        """(code, name, parent code, label lon, label lat) of every desa under a code, without boundaries."""
+        rows = self.session.execute(
+            select(Region.code, Region.name, Region.parent_code, Region.label_lon, Region.label_lat)
+            .where(
+                Region.level == "desa",
+                Region.code.startswith(region_prefix),
+                Region.label_lon.is_not(None),
+                Region.label_lat.is_not(None),
+            )
+            .order_by(Region.name, Region.code)
+        ).all()
+        return [
+            (str(c), str(n), p, float(lon), float(lat))
+            for c, n, p, lon, lat in rows
+            if lon is not None and lat is not None
+        ]
+
+    def region_names(self, level: str, region_prefix: str) -> dict[str, str]:
+        """Code -> name of the regions of one level under a code."""
+        rows = self.session.execute(
+            select(Region.code, Region.name).where(
+                Region.level == level, Region.code.startswith(region_prefix)
+            )
+        ).all()
+        return {str(c): str(n) for c, n in rows}
 
     def timeline_events(self, case_ids: Sequence[int]) -> Sequence[Event]:
         """The events the response-time segments use, of the given cases, in time order."""

@@ -19,6 +19,11 @@ class CallIn(BaseModel):
     caller_number: str | None = Field(None, max_length=40, pattern=r"^\+?[0-9 ()-]{6,40}$")
     received_at: datetime | None = Field(None, description="When the call rang (telephony); default now")
     answered: bool = Field(True, description="The call-taker picks it up now (console: yes)")
+    client_key: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="Idempotency key of the call form: a retry with the same key answers the same call",
+    )
 
 
 class ClassifyIn(BaseModel):

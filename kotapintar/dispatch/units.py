@@ -247,7 +247,17 @@ def change_unit_status(
             if case_id is not None:
                 # The case's SOP completes the steps waiting for this status (unit departed, arrived, cleared).
                 reached = "cleared" if assignment is not None and assignment.cleared_at == at else status
-                advance_on_unit_status(uow, actor.name, case_id, code, reached, at)
+                sent = (uow.repo(UnitRepository).get(a.unit_code) for a in repo.assignments_of_case(case_id))
+                advance_on_unit_status(
+                    uow,
+                    actor.name,
+                    case_id,
+                    code,
+                    reached,
+                    at,
+                    unit_agency=unit.agency_code,
+                    agencies_on_case=frozenset(u.agency_code for u in sent if u is not None),
+                )
             repo.bump_counter("status.accepted", None, now)
             return _unit_view(uow, unit, machine)
     except AvlRejected as exc:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from kotapintar.cases import service as case_service
-from kotapintar.cases.public import PublicCase, public_case
+from kotapintar.cases.public import PublicCase, case_clock, public_case
 from kotapintar.cases.schemas import ReportIn
 from kotapintar.catalog import service as catalog_service
 from kotapintar.core import hooks
@@ -296,6 +296,7 @@ def track_page(
         agency_name=agency.name if agency else None,
         photos=photos,
         just_sent=bool(baru),
+        clock_due=case_clock(db, case.id),
         own_link=f"/lacak/{case.ticket}?k={k}" if k else None,
     )
     # The answer loop (feedback, a higher layer): approved answers, confirm/dispute, survey link.

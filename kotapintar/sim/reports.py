@@ -18,6 +18,7 @@ from kotapintar.core.access.auth import actor_for
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError
 from kotapintar.intake.submit import submit_report
+from kotapintar.sim.crew import DemoCrew
 
 log = logging.getLogger("kotapintar.sim")
 
@@ -119,6 +120,7 @@ class DemoSimulator:
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
+        self.crew = DemoCrew(self.db, random.Random(self.seed + 1))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -172,7 +174,7 @@ class DemoSimulator:
                 if case.status == "received":
                     case_service.verify_case(self.db, operator, case.id)
                 elif case.status == "verified" and case.agency_code:
-                    case_service.assign_case(self.db, operator, case.id, case.agency_code, due_hours=48)
+                    case_service.assign_case(self.db, operator, case.id, case.agency_code)
             except DomainError as exc:
                 log.debug("demo operator skipped case %s: %s", case.id, exc)
 
@@ -182,13 +184,14 @@ class DemoSimulator:
             return actor_for(user) if user is not None else None
 
     def run(self) -> None:
-        """The loop: one report, some operator work, wait."""
+        """The loop: one report, some operator work, the agencies and crews at work, wait."""
         while not self._stop.is_set():
             try:
                 self.submit_one()
                 operator = self._operator()
                 if operator is not None:
                     self.work_some(operator)
+                    self.crew.work(operator)
             except Exception:  # the demo must keep going whatever one iteration hits
                 log.exception("demo simulator iteration failed")
             self._stop.wait(self.interval_s)

@@ -323,6 +323,11 @@ class UnitStatusReached(_Event):
     type: Literal["unit_status_reached"] = "unit_status_reached"
     unit: str
     status: Literal["dispatched", "en_route", "on_scene", "cleared"]
+    # The unit's agency and the agencies of every unit sent to the case: an agency's arrival step is its own
+    # units' (an ambulance arriving first does not complete the fire crew's arrival); a step whose agency
+    # sent no unit moves with any unit, as does dispatch itself (one decision sends them all).
+    agency: str | None = None
+    agencies_on_case: list[str] = []
 
 
 # A status reached implies every earlier one (a unit on scene has certainly been dispatched).
@@ -1330,6 +1335,14 @@ def _on_due_set(run: _Run, event: _Event) -> None:
     run.start_next_timer(task)
 
 
+def _moves_with(task: TaskState, event: UnitStatusReached) -> bool:
+    """Whether this unit's status completes this task: dispatch always; arrival and clearing only for the
+    unit's own agency, or for an agency that sent no unit to the case."""
+    if event.status == "dispatched" or event.agency is None:
+        return True
+    return task.agency == event.agency or task.agency not in event.agencies_on_case
+
+
 def _on_unit_status(run: _Run, event: _Event) -> None:
     """Complete every open task of a `unit_status` step the unit's status has reached, in flow order.
 
@@ -1350,6 +1363,7 @@ def _on_unit_status(run: _Run, event: _Event) -> None:
             if t.key not in done
             and (wanted := run.spec.step(t.step_id).unit_status) is not None
             and UNIT_STATUS_ORDER[wanted] <= reached
+            and _moves_with(t, event)
         ]
         if not due:
             return

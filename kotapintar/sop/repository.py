@@ -160,6 +160,34 @@ class SopRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return self.session.scalars(stmt).first()
 
+    def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        """Lock up to `limit` of the soonest due timers for this transaction, skipping other workers' ones."""
+        stmt = select(Timer).where(Timer.due_at <= now).order_by(Timer.due_at, Timer.id).limit(limit)
+        if self.is_postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt).all())
+
+    def timer_still_due(self, timer_id: int, now: datetime) -> bool:
+        """Whether a claimed timer still waits, due by `now` (an earlier firing may have cancelled or moved it)."""
+        self.session.flush()
+        due = self.session.scalar(
+            select(Timer.due_at).where(Timer.id == timer_id).execution_options(populate_existing=True)
+        )
+        return due is not None and due <= now
+
+    def finish_timers(self, timers: Sequence[Timer]) -> None:
+        """Delete fired timers in the transaction that executed them (bulk; rows already gone are ignored)."""
+        self.session.flush()
+        ids = [t.id for t in timers]
+        for start in range(0, len(ids), 1000):
+            self.session.execute(
+                delete(Timer).where(Timer.id.in_(ids[start : start + 1000])),
+                execution_options={"synchronize_session": False},
+            )
+        for timer in timers:
+            if timer in self.session:
+                self.session.expunge(timer)
+
     def finish_timer(self, timer: Timer) -> None:
         """Delete a fired timer in the transaction that executed it: committed together, so exactly once."""
         self.session.delete(timer)

@@ -419,7 +419,15 @@ def _change_status(
 
 
 def advance_on_unit_status(
-    uow: UnitOfWork, actor_name: str, case_id: int, unit_code: str, status: str, at: datetime
+    uow: UnitOfWork,
+    actor_name: str,
+    case_id: int,
+    unit_code: str,
+    status: str,
+    at: datetime,
+    *,
+    unit_agency: str | None = None,
+    agencies_on_case: frozenset[str] = frozenset(),
 ) -> None:
     """A unit on the case reached `status`: the SOP completes the steps that wait for it (same transaction).
 
@@ -435,6 +443,13 @@ def advance_on_unit_status(
         uow,
         actor_name,
         case_id,
-        lambda _s: UnitStatusReached(at=at, actor=actor_name, unit=unit_code, status=status),
+        lambda _s: UnitStatusReached(
+            at=at,
+            actor=actor_name,
+            unit=unit_code,
+            status=status,
+            agency=unit_agency,
+            agencies_on_case=sorted(agencies_on_case),
+        ),
         at,
     )

@@ -1,9 +1,10 @@
 """The timer scheduler: fires due SOP timers exactly once, across restarts and several worker processes.
 
-Each timer is fired in its own transaction: claim the row (PostgreSQL `FOR UPDATE SKIP LOCKED`, SQLite's
-writer lock), give the engine `TimerFired`, apply its commands, delete the row, commit. The delete commits
-with the effects, so a crash before commit leaves the timer to fire later and a commit means it never fires
-again. A timer whose firing fails is retried later with a growing delay (it is never lost).
+Timers are fired in batches, one transaction per batch: claim up to `BATCH_SIZE` due rows (PostgreSQL
+`FOR UPDATE SKIP LOCKED`, SQLite's writer lock), give each case's engine `TimerFired`, apply its commands,
+delete the rows, commit. The deletes commit with the effects, so a crash before commit leaves the timers to
+fire later and a commit means they never fire again. A batch that fails is replayed one timer per
+transaction, so one bad timer is isolated and retried later with a growing delay (it is never lost).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from kotapintar.cases.lifecycle import CaseStatus
 from kotapintar.cases.repository import CaseRepository
 from kotapintar.core.access.actors import system_actor
 from kotapintar.core.db.database import Database
+from kotapintar.core.db.uow import UnitOfWork
 from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.metrics import TIMER_LAG_SECONDS, TIMERS_FIRED
 from kotapintar.sop.engine import CaseCancelled, TimerFired
+from kotapintar.sop.models import Timer
 from kotapintar.sop.repository import SopRepository
 from kotapintar.sop.runtime import feed_event
 
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 SCHEDULER = system_actor("scheduler")
 RETRY_DELAY = timedelta(seconds=30)
 MAX_RETRY_DELAY = timedelta(hours=1)
+BATCH_SIZE = 200  # timers claimed and fired per transaction
 _FINAL = frozenset({CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED})
 
 
@@ -39,6 +44,37 @@ class FireResult:
     lags: list[float] | None = None
 
 
+def _fire_claimed(uow: UnitOfWork, repo: SopRepository, timer: Timer, now: datetime) -> None:
+    """Give one claimed timer to its case's SOP (or stop the SOP of a case that ended outside it)."""
+    key = str((timer.payload or {}).get("sop_key") or "")
+    case_id = timer.case_id
+    inst = repo.instance(case_id, for_update=True) if case_id is not None and key else None
+    if inst is None or case_id is None:
+        return
+    case = uow.repo(CaseRepository).get(case_id)
+    assert case is not None
+    if CaseStatus(case.status) in _FINAL and inst.status in ("running", "awaiting_closure"):
+        # The case ended outside the SOP (rejected, merged, closed by hand): stop its SOP.
+        final = case.status if case.status in ("rejected", "merged") else "rejected"
+        if case.status == "closed":
+            inst.status = "closed"
+            for other in repo.timers_for_case(case_id):
+                if other.id != timer.id:
+                    repo.finish_timer(other)
+        else:
+            feed_event(
+                uow,
+                SCHEDULER.name,
+                case_id,
+                lambda _s: CaseCancelled(at=now, reason="kasus diakhiri", final_status=final),
+                now,
+            )
+    else:
+        feed_event(
+            uow, SCHEDULER.name, case_id, lambda _s: TimerFired(at=now, actor=SCHEDULER.name, key=key), now
+        )
+
+
 def _fire_one(db: Database, now: datetime, lags: list[float] | None) -> tuple[bool, int | None, str | None]:
     """Claim and fire one due timer; (found, id of a failed timer, error)."""
     claimed_id: int | None = None
@@ -49,36 +85,7 @@ def _fire_one(db: Database, now: datetime, lags: list[float] | None) -> tuple[bo
             if timer is None:
                 return False, None, None
             claimed_id = timer.id
-            key = str((timer.payload or {}).get("sop_key") or "")
-            case_id = timer.case_id
-            inst = repo.instance(case_id, for_update=True) if case_id is not None and key else None
-            if inst is not None and case_id is not None:
-                case = uow.repo(CaseRepository).get(case_id)
-                assert case is not None
-                if CaseStatus(case.status) in _FINAL and inst.status in ("running", "awaiting_closure"):
-                    # The case ended outside the SOP (rejected, merged, closed by hand): stop its SOP.
-                    final = case.status if case.status in ("rejected", "merged") else "rejected"
-                    if case.status == "closed":
-                        inst.status = "closed"
-                        for other in repo.timers_for_case(case_id):
-                            if other.id != timer.id:
-                                repo.finish_timer(other)
-                    else:
-                        feed_event(
-                            uow,
-                            SCHEDULER.name,
-                            case_id,
-                            lambda _s: CaseCancelled(at=now, reason="kasus diakhiri", final_status=final),
-                            now,
-                        )
-                else:
-                    feed_event(
-                        uow,
-                        SCHEDULER.name,
-                        case_id,
-                        lambda _s: TimerFired(at=now, actor=SCHEDULER.name, key=key),
-                        now,
-                    )
+            _fire_claimed(uow, repo, timer, now)
             if lags is not None:
                 lags.append((utcnow() - timer.due_at).total_seconds())
             repo.finish_timer(timer)
@@ -88,20 +95,51 @@ def _fire_one(db: Database, now: datetime, lags: list[float] | None) -> tuple[bo
         return True, claimed_id, f"{type(exc).__name__}: {exc}"
 
 
-def run_due_timers(
-    db: Database, now: datetime | None = None, limit: int = 1000, *, lags: list[float] | None = None
-) -> FireResult:
-    """Fire up to `limit` timers due at `now` (default: the clock), one transaction each; returns counts.
+def _fire_batch(db: Database, now: datetime, size: int, lags: list[float] | None) -> tuple[int, int]:
+    """Claim up to `size` due timers in one transaction, fire them all, delete them, commit once.
 
-    Timers that fall due while firing (e.g. the next escalation rung when `now` is far ahead) fire in the
-    same run. Safe to run from several processes at once.
+    Returns (claimed, fired). The rows stay locked (PostgreSQL `FOR UPDATE SKIP LOCKED`) until the commit,
+    so other workers skip them, and a worker killed mid-batch commits nothing: its timers fire later in
+    another worker. Timers are fired case by case (ascending case id), so two workers whose batches share
+    cases lock the cases in one order and cannot dead-lock. A timer that an earlier one of the same case
+    cancelled or moved within the batch is left alone, as the one-at-a-time path would have done.
+    Any failure rolls the whole batch back (the event chains' anchors are held in the unit of work, so a
+    partial rollback is not safe); the caller then fires those timers one at a time to isolate the bad one.
     """
-    result = FireResult(lags=lags)
-    while result.fired + result.failed < limit:
-        at = now or utcnow()
-        found, failed_id, error = _fire_one(db, at, lags)
+    with db.transaction() as uow:
+        repo = SopRepository(uow.session)
+        claimed = repo.claim_due_timers(now, size)
+        if not claimed:
+            return 0, 0
+        claimed.sort(key=lambda t: (t.case_id or 0, t.due_at, t.id))
+        seen_cases: set[int] = set()
+        fired: list[Timer] = []
+        due_ats: list[datetime] = []
+        for timer in claimed:
+            if timer.case_id in seen_cases and not repo.timer_still_due(timer.id, now):
+                continue
+            _fire_claimed(uow, repo, timer, now)
+            if timer.case_id is not None:
+                seen_cases.add(timer.case_id)
+            due_ats.append(timer.due_at)
+            fired.append(timer)
+        repo.finish_timers(fired)
+    committed = utcnow()  # due -> committed: when the firing became visible to everyone
+    batch_lags = [(committed - due).total_seconds() for due in due_ats]
+    for lag in batch_lags:
+        TIMER_LAG_SECONDS.observe(lag)
+    TIMERS_FIRED.inc(len(batch_lags))
+    if lags is not None:
+        lags.extend(batch_lags)
+    return len(claimed), len(fired)
+
+
+def _fire_singly(db: Database, at: datetime, count: int, result: FireResult) -> None:
+    """The one-transaction-per-timer path: isolates a failing timer and schedules its retry."""
+    for _ in range(count):
+        found, failed_id, error = _fire_one(db, at, result.lags)
         if not found:
-            break
+            return
         if failed_id is None:
             result.fired += 1
             continue
@@ -114,6 +152,36 @@ def run_due_timers(
             delay = min(RETRY_DELAY * (2 ** min(attempts, 10)), MAX_RETRY_DELAY)
             repo.retry_timer(failed_id, at + delay)
             log.warning("timer %s retried at %s: %s", failed_id, at + delay, error)
+
+
+def run_due_timers(
+    db: Database,
+    now: datetime | None = None,
+    limit: int = 1000,
+    *,
+    lags: list[float] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> FireResult:
+    """Fire up to `limit` timers due at `now` (default: the clock) in batches; returns counts.
+
+    Timers that fall due while firing (e.g. the next escalation rung when `now` is far ahead) fire in the
+    same run. Safe to run from several processes at once: each timer fires exactly once.
+    """
+    result = FireResult(lags=lags)
+    while result.fired + result.failed < limit:
+        at = now or utcnow()
+        size = max(1, min(batch_size, limit - result.fired - result.failed))
+        try:
+            claimed, fired = _fire_batch(db, at, size, lags)
+        except Exception:
+            log.exception("a batch of timers failed; firing them one at a time")
+            _fire_singly(db, at, size, result)
+            continue
+        if claimed == 0:
+            break
+        result.fired += fired
+        if fired == 0:  # only timers moved by others in the batch: nothing more is due now
+            break
     return result
 
 

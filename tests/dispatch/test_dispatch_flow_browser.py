@@ -38,7 +38,7 @@ def test_keyboard_only_call_to_dispatch_under_a_minute(browser: Any, live_server
     page.keyboard.press("Tab")
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_selector("#ct-new")
+    page.wait_for_selector("#ct[data-ready]")
     errors.clear()  # the login form itself is served with 401, which the console reports
     started = time.monotonic()
     kb = page.keyboard
@@ -58,7 +58,8 @@ def test_keyboard_only_call_to_dispatch_under_a_minute(browser: Any, live_server
     kb.type(str(KUALA_KAPUAS[1]))
     kb.press("Alt+1")
     kb.press("Control+Enter")
-    page.wait_for_selector("#ct-rec:not([hidden])")
+    page.wait_for_selector("#ct-rec-table")
+    page.wait_for_selector("#ct-send:focus")
     checked = page.eval_on_selector_all(
         "#ct-rec-list input[name=unit]:checked", "els => els.map(e => e.value)"
     )

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import struct
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +23,11 @@ from kotapintar.core.db.database import Database
 from kotapintar.intake.submit import submit_report
 from tests.conftest import launch_chromium, skip_or_fail
 from tests.helpers import actor, assert_invariants, report
+from tests.ui.browser import login, tiny_png, wait_live
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
-PASSWORD = "kotapintar-demo"
 _SPREAD = itertools.count()
 
 # One backend is enough for the browser: the pages call the same services the HTTP tests cover on both.
@@ -62,19 +60,6 @@ def shot(page: Any, name: str) -> None:
             image.convert("RGB").quantize(colors=256).save(DOCS_SHOTS / f"{name}.png", optimize=True)
 
 
-def login(browser: Any, base: str, username: str, viewport: tuple[int, int] = (1920, 1080)) -> Any:
-    """A fresh browser context logged in as `username`; returns its page."""
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="id-ID")
-    page = context.new_page()
-    page.goto(f"{base}/masuk")
-    page.fill("#f-username", username)
-    page.fill("#f-password", PASSWORD)
-    page.click("form[action='/masuk'] button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
-    assert "/masuk" not in page.url, f"login as {username} failed"
-    return page
-
-
 def new_case(db: Database, **overrides: Any) -> tuple[int, str]:
     """A citizen's report through the real intake service, each one about 1 km from the last (so triage
     does not join it to the previous case as a duplicate); returns (case id, ticket)."""
@@ -83,35 +68,6 @@ def new_case(db: Database, **overrides: Any) -> tuple[int, str]:
     overrides.setdefault("lat", -3.02 + 0.01 * (n // 6 % 6))
     result = submit_report(db, channel_actor("web"), report(**overrides))
     return result.case_id, result.ticket
-
-
-def wait_live(page: Any) -> None:
-    """Wait until the page's live stream is connected (the status line says so)."""
-    page.wait_for_function(
-        "() => { const s = document.querySelector('[data-live-status]');"
-        " return s && s.textContent === document.body.dataset.msgLiveConnected; }",
-        timeout=10000,
-    )
-
-
-def tiny_png() -> bytes:
-    """A valid 8×8 PNG made without any image library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + b"\xb4\x23\x18" * 8 for _ in range(8))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 def test_operator_disposes_and_officer_completes_live(browser: Any, live_server: Any, db: Database) -> None:

@@ -17,6 +17,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from kotapintar.core.db import counters as _pg_counters  # registers kotapintar+postgresql:// (issue 19)
 from kotapintar.core.errors import DomainError
 
 ACCOUNT_FAILURES = 5
@@ -82,7 +83,9 @@ def _login_throttle(storage_url: str) -> LoginThrottle:
 
 
 def counter_storage(url: str) -> Storage | None:
-    """The `limits` storage of a URL (None: this process's memory); redis:// needs the `redis` extra."""
+    """The `limits` storage of a URL (None: this process's memory); redis:// needs the `redis` extra;
+    kotapintar+postgresql://… keeps the counts in the application's PostgreSQL database."""
+    assert _pg_counters.SCHEME
     if url == "memory://":
         return None
     storage = storage_from_string(url)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from kotapintar.core.access.repository import ApiKeyRepository, UserRepository
+from kotapintar.core.events.notify import NOTIFY_SQL
 from kotapintar.core.events.repository import EventRepository
 
 R = TypeVar("R")
@@ -40,5 +42,7 @@ class UnitOfWork:
         self.session.flush()
 
     def before_commit(self) -> None:
-        """Last writes of the transaction: the heads of the event chains touched."""
-        self.events.write_anchors()
+        """Last writes of the transaction: the heads of the event chains touched, and (PostgreSQL) the
+        notification that wakes the outbox readers of every process once this commits (issue 19)."""
+        if self.events.write_anchors() and self.dialect == "postgresql":
+            self.session.execute(text(NOTIFY_SQL))

@@ -176,11 +176,14 @@ class EventRepository:
         anchor.updated_at = items[-1][2]
         return [AppendedEvent(id=i, **row) for i, row in zip(ids, rows, strict=True)]
 
-    def write_anchors(self) -> None:
-        """Store the new head of every chain touched in this transaction (called just before commit)."""
+    def write_anchors(self) -> bool:
+        """Store the new head of every chain touched in this transaction (called just before commit);
+        True when events were appended."""
+        appended = False
         for stream, anchor in self._anchors.items():
             if not anchor.dirty:
                 continue
+            appended = True
             if anchor.exists:
                 self.session.connection().execute(
                     update(EventStream)
@@ -200,6 +203,7 @@ class EventRepository:
                 )
                 anchor.exists = True
             anchor.dirty = False
+        return appended
 
     def for_case(self, case_id: int) -> Sequence[Event]:
         """The timeline of a case, oldest first."""

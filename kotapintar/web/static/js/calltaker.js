@@ -3,6 +3,9 @@
  * on the page): Alt+N new call, Alt+P caller number, Alt+J incident type, Alt+L location (desa search),
  * Alt+1..5 classification, Alt+<letter> toggles the protocol question with that key (yes → no → unset),
  * Ctrl+Enter submit the call, Alt+D dispatch the selected units, Esc back to the form.
+ * One call, one case whatever the retries: the form carries an idempotency key (sent with "new call"), a
+ * save in flight is not sent twice, and a request lost on the network is retried once with the same key.
+ * The recommendation is a server-rendered table (htmx); the boards live in cad.js.
  * Plain ES2017, no build step, no innerHTML with data. */
 (function () {
   'use strict';
@@ -27,18 +30,21 @@
   var root = $('#ct');
   if (!root) { return; }
   var msg = root.dataset;
-  var state = { call: null, started: 0, timer: null, caseId: null, recommended: [] };
+  var state = { call: null, started: 0, timer: null, caseId: null, recommended: [], opening: null, saving: null };
   var statusEl = $('#ct-status');
   var typeSel = $('#ct-type');
 
   function say(text) { statusEl.textContent = text; }
 
-  function api(method, url, body) {
+  function api(method, url, body, retry) {
     var headers = { Accept: 'application/json' };
     if (msg.csrf) { headers['X-CSRF-Token'] = msg.csrf; }
     if (body !== undefined) { headers['Content-Type'] = 'application/json'; }
-    return fetch(url, { method: method, headers: headers, credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body) })
+    var init = { method: method, headers: headers, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body) };
+    /* An idempotent request whose answer was lost (network error) is sent once more, unchanged. */
+    var send = retry ? fetch(url, init).catch(function () { return fetch(url, init); }) : fetch(url, init);
+    return send
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (data) {
           if (!r.ok) {
@@ -55,11 +61,21 @@
     $('#ct-clock').textContent = String(Math.floor(s / 60)).padStart(2, '0') + ':' + String(s % 60).padStart(2, '0');
   }
 
+  function newKey() {
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  }
+
+  function refreshBoards() {
+    if (window.htmx) { window.htmx.trigger(document.body, 'kp-cad-refresh'); }
+  }
+
   function resetForm() {
     $('#ct-call').reset();
+    $('#ct-key').value = newKey();
     $all('.protocol-card').forEach(function (c) { c.hidden = true; });
     $('#ct-rec').hidden = true;
-    $('#ct-case-link').hidden = true;
     $('#ct-region').value = '';
     clearList($('#ct-nearby'));
     var dup = $('#ct-dup');
@@ -67,9 +83,14 @@
   }
 
   function newCall(keepForm) {
+    if (state.opening) { return state.opening; } /* Alt+N pressed twice: one call */
     if (keepForm !== true) { resetForm(); }
+    if (!$('#ct-key').value) { $('#ct-key').value = newKey(); }
     var caller = $('#ct-caller').value.trim();
-    return api('POST', '/api/v1/dispatch/calls', caller ? { caller_number: caller } : {}).then(function (call) {
+    var body = { client_key: $('#ct-key').value };
+    if (caller) { body.caller_number = caller; }
+    state.opening = api('POST', '/api/v1/dispatch/calls', body, true).then(function (call) {
+      state.opening = null;
       state.call = call; state.caseId = null;
       state.started = Date.parse(call.received_at) || Date.now();
       if (state.timer) { clearInterval(state.timer); }
@@ -77,8 +98,38 @@
       $('#ct-call-id').textContent = '#' + call.id;
       say('');
       if (keepForm !== true) { $('#ct-caller').focus(); }
+      refreshBoards();
+    }).catch(function (e) { state.opening = null; say(e.message); });
+    return state.opening;
+  }
+
+  /* Take an open call back into the form (from the open calls list) to classify it now. */
+  function resumeCall(id) {
+    return api('GET', '/api/v1/dispatch/calls/' + encodeURIComponent(id)).then(function (call) {
+      resetForm();
+      state.call = call; state.caseId = null;
+      state.started = Date.parse(call.received_at) || Date.now();
+      if (state.timer) { clearInterval(state.timer); }
+      state.timer = setInterval(tick, 500); tick();
+      $('#ct-call-id').textContent = '#' + call.id;
+      if (call.caller_number) { $('#ct-caller').value = call.caller_number; }
+      if (call.service_code) { typeSel.value = call.service_code; typeSel.dispatchEvent(new Event('change')); }
+      var card = currentCard();
+      Object.keys(call.answers || {}).forEach(function (id) {
+        var q = card && $('.protocol-q[data-question="' + id + '"]', card);
+        if (!q) { return; }
+        if (q.dataset.type === 'bool') {
+          var radio = $('input[value="' + (call.answers[id] ? 'true' : 'false') + '"]', q);
+          if (radio) { radio.checked = true; }
+        } else { $('input', q).value = call.answers[id]; }
+      });
+      if (call.location_text) { $('#ct-loctext').value = call.location_text; }
+      if (call.lon !== null && call.lat !== null) { $('#f-lon').value = call.lon; $('#f-lat').value = call.lat; }
+      say(msg.msgResumed.replace('{id}', call.id));
+      typeSel.focus();
     }).catch(function (e) { say(e.message); });
   }
+  window.KotapintarCalltaker = { resumeCall: resumeCall };
 
   function currentCard() {
     return typeSel.value ? $('.protocol-card[data-protocol="' + typeSel.value + '"]') : null;
@@ -161,20 +212,28 @@
   }
 
   function submitCall() {
+    if (state.saving) { return state.saving; } /* a double submit while the first is on its way: one save */
+    state.saving = saveCall().then(function () { state.saving = null; }, function () { state.saving = null; });
+    return state.saving;
+  }
+
+  function saveCall() {
     if (state.call && state.call.classification === 'genuine' && state.call.case_id) {
       /* saved already: saving again shows the same case, it never opens a second one */
       say(msg.msgCaseOpened.replace('{ticket}', state.call.ticket || state.call.case_id));
-      return loadRecommendation(state.call.case_id);
+      return loadRecommendation(state.call.case_id, state.call.ticket);
     }
     var ready = state.call ? Promise.resolve() : newCall(true);
     return ready.then(function () {
       if (!state.call) { return; }
-      return api('POST', '/api/v1/dispatch/calls/' + state.call.id + '/classify', classifyBody()).then(function (call) {
+      var url = '/api/v1/dispatch/calls/' + state.call.id + '/classify';
+      return api('POST', url, classifyBody(), true).then(function (call) {
+        refreshBoards();
         if (call.classification === 'genuine' && call.case_id) {
           state.call = call;
           state.caseId = call.case_id;
           say(msg.msgCaseOpened.replace('{ticket}', call.ticket || call.case_id));
-          return loadRecommendation(call.case_id);
+          return loadRecommendation(call.case_id, call.ticket);
         }
         state.call = null;
         if (state.timer) { clearInterval(state.timer); }
@@ -182,31 +241,25 @@
         resetForm();
         $('#ct-new').focus();
       });
-    }).catch(function (e) { say(e.message); });
+    }).catch(function (e) { say(e.message); refreshBoards(); });
   }
 
-  function loadRecommendation(caseId) {
-    return api('GET', '/api/v1/dispatch/cases/' + caseId + '/recommendation').then(function (rec) {
-      state.recommended = rec.selected;
-      $('#ct-rec-method').textContent = rec.estimate_label + (rec.runcard ? ' · ' + rec.runcard : '');
-      var notices = $('#ct-rec-notices'); clearList(notices);
-      rec.notices.forEach(function (n) { var li = document.createElement('li'); li.textContent = n; notices.appendChild(li); });
-      var list = $('#ct-rec-list'); clearList(list);
-      rec.kinds.forEach(function (kind) {
-        var fs = document.createElement('fieldset');
-        var lg = document.createElement('legend'); lg.textContent = kind.kind + ' × ' + kind.count; fs.appendChild(lg);
-        kind.candidates.concat(kind.mutual_aid).forEach(function (c) {
-          var label = document.createElement('label'); label.className = 'ct-unit';
-          var box = document.createElement('input'); box.type = 'checkbox'; box.name = 'unit'; box.value = c.unit_id;
-          box.checked = rec.selected.indexOf(c.unit_id) >= 0;
-          label.appendChild(box);
-          label.appendChild(document.createTextNode(' ' + c.unit_id + ' — ' + c.explanation));
-          fs.appendChild(label);
-        });
-        list.appendChild(fs);
-      });
-      var link = $('#ct-case-link'); link.href = '/112/kasus/' + caseId; link.hidden = false;
-      $('#ct-rec').hidden = false;
+  function showCaseLink(caseId, ticket) {
+    var link = $('#ct-case-link');
+    link.href = '/112/kasus/' + caseId;
+    link.dataset.caseLink = String(caseId);
+    link.textContent = msg.msgCaseLink.replace('{ticket}', ticket || ('#' + caseId));
+    link.hidden = false;
+  }
+
+  function loadRecommendation(caseId, ticket) {
+    showCaseLink(caseId, ticket);
+    $('#ct-rec').hidden = false;
+    var list = $('#ct-rec-list');
+    return window.htmx.ajax('GET', '/112/kasus/' + encodeURIComponent(caseId) + '/rekomendasi',
+      { target: list, swap: 'innerHTML' }).then(function () {
+      var table = $('#ct-rec-table', list);
+      state.recommended = table && table.dataset.selected ? table.dataset.selected.split(',') : [];
       $('#ct-send').focus();
     });
   }
@@ -218,19 +271,27 @@
     var reason = $('#ct-reason').value.trim();
     if (!same && reason.length < 3) { say(msg.msgReasonNeeded); $('#ct-reason').focus(); return; }
     var body = same ? {} : { units: chosen, override_reason: reason };
+    if (state.sending) { return; }
+    state.sending = true;
     api('POST', '/api/v1/dispatch/cases/' + state.caseId + '/dispatch', body).then(function (res) {
+      state.sending = false;
       if (state.timer) { clearInterval(state.timer); }
       say(msg.msgDispatched.replace('{units}', res.units.join(', ')));
       $('#ct-rec').hidden = true;
       resetForm();
-      /* the case stays one click away after the form is cleared for the next call */
-      var link = $('#ct-case-link'); link.href = '/112/kasus/' + res.case_id; link.hidden = false;
+      /* the case stays one click away after the form is cleared for the next call (and on the board) */
       state.call = null; state.caseId = null;
+      refreshBoards();
       $('#ct-new').focus();
-    }).catch(function (e) { say(e.message); });
+    }).catch(function (e) { state.sending = false; say(e.message); });
   }
 
+  $('#ct-key').value = newKey();
   $('#ct-new').addEventListener('click', function () { newCall(); });
+  document.addEventListener('click', function (ev) {
+    var btn = ev.target.closest && ev.target.closest('[data-resume-call]');
+    if (btn) { ev.preventDefault(); resumeCall(btn.dataset.resumeCall); }
+  });
   $('#ct-call').addEventListener('submit', function (ev) { ev.preventDefault(); submitCall(); });
   $('#ct-dispatch').addEventListener('submit', function (ev) { ev.preventDefault(); dispatchUnits(); });
 
@@ -265,4 +326,5 @@
     if (q) { ev.preventDefault(); toggleQuestion(q); return; }
     if (fixed[key]) { ev.preventDefault(); fixed[key](); }
   });
+  root.dataset.ready = '1'; /* the shortcuts work from now on (tests wait for this) */
 })();
