@@ -345,6 +345,13 @@ def serve(
             "serve --demo menolak berjalan di produksi (kata sandi demo dipublikasikan) / "
             "serve --demo refuses to run in production: the demo password is public."
         )
+    from kotapintar.core.settings import public_base_url_problem, served_base_url
+
+    problem = public_base_url_problem(settings)
+    if problem is not None:
+        _fail(problem)
+    if not settings.public_base_url.strip():  # development/demo: the address this server is reached at
+        settings.public_base_url = served_base_url(host, port)
     db = open_database(settings)
     if settings.environment == "production":
         from kotapintar.admin.readiness import missing_setup
@@ -357,7 +364,7 @@ def serve(
         from kotapintar.sim.reports import DemoSimulator
 
         out = load_demo_city(db, system_actor("demo"))
-        base = f"http://{host}:{port}"
+        base = settings.public_base_url.rstrip("/")
         typer.echo(
             "\n".join(
                 [

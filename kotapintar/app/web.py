@@ -36,6 +36,7 @@ from kotapintar.core.i18n import LocaleMiddleware
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch import api as dispatch_router
 from kotapintar.dispatch.pages import calltaker, crew
+from kotapintar.feedback import pages as feedback_pages
 from kotapintar.intake import api as reports
 from kotapintar.intake import media_api as media_router
 from kotapintar.intake import pages as citizen
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     register_error_format(app, "/ngsi-ld/", ngsild_router.ngsi_error_response)
     register_error_format(app, "/open311/v2/", open311_router.open311_error_response)
     app.include_router(citizen.router)
+    app.include_router(feedback_pages.router)  # confirm/dispute and the IKM survey (issue 15)
     app.include_router(dispatch_router.router)
     app.include_router(calltaker.router)
     app.include_router(crew.router)

@@ -5,9 +5,11 @@ Called by `create_app`, the CLI root and the test suite before any command runs.
 
 from __future__ import annotations
 
+from kotapintar.feedback import pages as feedback_pages
 from kotapintar.sop import hooks as sop_hooks
 
 
 def wire() -> None:
     """Register all hook implementations; calling it again is harmless."""
     sop_hooks.install()
+    feedback_pages.install()

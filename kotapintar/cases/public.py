@@ -44,12 +44,27 @@ PUBLIC_EVENTS = frozenset(
         EventType.CASE_REJECTED,
         EventType.CASE_MERGED,
         EventType.PUBLIC_REPLY_ADDED,
+        # The answer loop: the agency's approved answer, and the reporter's confirmation or dispute.
+        EventType.ANSWER_APPROVED,
+        EventType.CLOSURE_CONFIRMED,
     }
 )
 
 # Payload fields the public may see on a public event; everything else (notes, actors' words) stays inside.
 PUBLIC_PAYLOAD_FIELDS = frozenset(
-    {"ticket", "service", "priority", "status", "from", "to", "region", "kecamatan", "agency", "into_ticket"}
+    {
+        "ticket",
+        "service",
+        "priority",
+        "status",
+        "from",
+        "to",
+        "region",
+        "kecamatan",
+        "agency",
+        "into_ticket",
+        "satisfied",
+    }
 )
 
 # The one text of an event written for the reporter to read: the reason of a rejection, what was done,
@@ -58,6 +73,7 @@ PUBLIC_TEXT: Mapping[str, str] = {
     EventType.CASE_REJECTED: "reason",
     EventType.CASE_RESOLVED: "resolution",
     EventType.PUBLIC_REPLY_ADDED: "text",
+    EventType.ANSWER_APPROVED: "answer",
 }
 
 # Keys of a stored photo entry the public may see (the token is part of its URL anyway; never the sender).

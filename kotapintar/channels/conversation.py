@@ -2,8 +2,10 @@
 
 States: `idle` → (text) → `await_location` (when no location yet) → `await_confirm` (guessed category,
 answer YA/TIDAK or a number) → `await_choice` (numbered list) → submitted, back to `idle`.
-At any point: `CEK <tiket>` answers the status, `BATAL` starts over, a shared location or a photo is
-remembered for the report being written. SMS also accepts `LAPOR#<layanan>#<lokasi>#<isi>` in one go.
+At any point: `CEK <tiket>` answers the status, `BATAL` starts over, `MENU` shows the help, a shared
+location or a photo is remembered for the report being written. Outside a question, the answer loop's words
+(YA/SESUAI, TIDAK/BELUM about a finished case, survey digits, STOP) go to `feedback.chat`, and a bare YA/TIDAK
+with nothing asked is answered, never taken for a report. SMS also accepts `LAPOR#<layanan>#<lokasi>#<isi>` in one go.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from kotapintar.core.errors import DomainError, NotFound
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings
+from kotapintar.feedback import chat as feedback_chat
 from kotapintar.intake.assess import service_routes
 from kotapintar.intake.chat import ReplyTo, submit_citizen_report
 from kotapintar.intake.repository import IntakeRepository
@@ -38,6 +41,8 @@ HELLO = frozenset({"halo", "hai", "menu", "bantuan", "help", "/start", "/help", 
 MAX_CHOICES = 5
 MAX_PHOTOS = 5
 PHONE_CHANNELS = frozenset({"sms", "whatsapp"})
+# States in which no question of the report dialogue waits for an answer.
+LOOP_STATES = frozenset({"idle", "await_text"})
 
 
 @dataclass
@@ -77,11 +82,19 @@ def handle_message(db: Database, settings: Settings, msg: Inbound) -> list[str]:
         conv = ChannelRepository(uow.session).conversation(msg.channel, msg.sender)
         state = conv.state if conv else "idle"
         data: dict[str, Any] = dict(conv.data) if conv else {}
+    if state in LOOP_STATES and text and not msg.photos:
+        # The answer loop first: YA/TIDAK about a finished case, survey digits, STOP (never a new report).
+        answer = feedback_chat.reply_to(db, msg.channel, msg.sender, text)
+        if answer is not None:
+            return [answer]
     if word in CANCEL:
         _save(db, msg, "idle", {})
         return [t("cancelled")]
-    if word in HELLO and state == "idle":
+    if word in HELLO:
         return [t("welcome")]
+    if state in LOOP_STATES and (word in YES or word in NO):
+        # A bare YA/TIDAK with no question waiting is not a report ("Laporan: ya").
+        return [t("no_question")]
     replies: list[str] = []
     if msg.photos:
         data["photos"] = (data.get("photos", []) + msg.photos)[:MAX_PHOTOS]

@@ -20,14 +20,20 @@ from kotapintar.channels.conversation import tracking_url
 from kotapintar.channels.repository import ChannelRepository
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.leader import LeaderLock
+from kotapintar.core.events.models import Event
 from kotapintar.core.events.types import utcnow
+from kotapintar.core.http.templating import format_local_time
 from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings
+from kotapintar.feedback import chat as feedback_chat
+from kotapintar.feedback import service as feedback_service
 from kotapintar.intake.repository import IntakeRepository
 
 log = logging.getLogger("kotapintar.notifier")
 CURSOR = "notifier"
 URGENT = frozenset({"P1", "P2"})
+# Public events the reporter is not told of: the case's creation (the reply said it) and their own answer.
+SILENT = frozenset({"case_created", "closure_confirmed"})
 
 
 def parse_quiet_hours(spec: str) -> tuple[time, time] | None:
@@ -58,6 +64,8 @@ def quiet_until(moment: datetime, spec: str, tz: str) -> datetime | None:
 def message_for(event_type: str, ticket: str, status: str, settings: Settings) -> str:
     """The text sent for one status event (Indonesian)."""
     label = translate(f"track.event.{event_type}", "id")
+    if event_type == "answer_approved":
+        label = translate("track.event.answer_approved", "id")
     return translate(
         "chat.status_changed",
         "id",
@@ -66,6 +74,54 @@ def message_for(event_type: str, ticket: str, status: str, settings: Settings) -
         status=translate(f"case.status.{status}", "id"),
         url=tracking_url(settings, ticket),
     )
+
+
+def loop_message(db: Database, event: Event, case_id: int, ticket: str, settings: Settings) -> str | None:
+    """The answer loop's texts: the approved answer, the request to confirm or dispute, the survey.
+
+    None for other events (they get the plain status text).
+    """
+    url = tracking_url(settings, ticket)
+    if event.type == "answer_approved":
+        answer = str((event.payload or {}).get("answer") or "")[:600]
+        return translate("feedback.chat.answer", "id", ticket=ticket, answer=answer, url=url)
+    if event.type == "case_resolved":
+        awaiting, deadline = feedback_service.citizen_deadline(db, case_id)
+        if awaiting:
+            text = translate("feedback.chat.please_confirm", "id", ticket=ticket, url=url)
+            if deadline is not None:
+                when = format_local_time(deadline, settings.timezone, "id")
+                text += " " + translate("feedback.chat.deadline", "id", when=when)
+            return text
+    if event.type == "case_closed" and not feedback_service.survey_started(db, case_id):
+        # Invited once: a reporter who confirmed by chat got the first question in the reply already.
+        return (
+            translate("feedback.chat.closed", "id", ticket=ticket)
+            + "\n"
+            + feedback_chat.survey_invitation(ticket)
+        )
+    return None
+
+
+def _loop_texts(db: Database, events: list[Event], settings: Settings) -> dict[int, str]:
+    """The answer loop's texts of these events, by event id."""
+    loop = [e for e in events if e.type in ("answer_approved", "case_resolved", "case_closed")]
+    if not loop:
+        return {}
+    with db.reading() as uow:
+        tickets = {
+            c.id: c.ticket or ""
+            for c in ChannelRepository(uow.session)
+            .cases(sorted({e.case_id for e in loop if e.case_id is not None}))
+            .values()
+        }
+    out: dict[int, str] = {}
+    for event in loop:
+        case_id = event.case_id or 0
+        text = loop_message(db, event, case_id, tickets.get(case_id, ""), settings)
+        if text is not None:
+            out[event.id] = text
+    return out
 
 
 def _start_cursor(db: Database) -> OutboxCursor:
@@ -91,13 +147,12 @@ def notify_once(
     # The cursor never skips an event that commits late (ids are handed out before commit);
     # queuing is idempotent per (event, subscription), so re-reading after a restart sends nothing twice.
     events = cursor.poll(db, limit=5000)
+    relevant = [
+        e for e in events if e.case_id is not None and e.type in PUBLIC_EVENTS and e.type not in SILENT
+    ]
+    loop_texts = _loop_texts(db, relevant, settings)  # read before the write transaction opens
     with db.transaction() as uow:
         repo = ChannelRepository(uow.session)
-        relevant = [
-            e
-            for e in events
-            if e.case_id is not None and e.type in PUBLIC_EVENTS and e.type != "case_created"
-        ]
         case_ids = sorted({e.case_id for e in relevant if e.case_id is not None})
         subs = IntakeRepository(uow.session).subscriptions_for(case_ids)
         cases = repo.cases(case_ids)
@@ -108,7 +163,9 @@ def notify_once(
             wait = (
                 None if case.priority in URGENT else quiet_until(now, settings.quiet_hours, settings.timezone)
             )
-            text = message_for(event.type, case.ticket or "", case.status, settings)
+            text = loop_texts.get(event.id) or message_for(
+                event.type, case.ticket or "", case.status, settings
+            )
             for sub in subs:
                 if sub.case_id == case.id:
                     repo.add_notification(event.id, sub.id, text, wait or now)

@@ -3,6 +3,7 @@ and the agency's own performance. A liaison of an external body sees only what w
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,6 +20,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep, current_actor
 from kotapintar.core.http.pages import AGENCY_ROLES, flash_error, page_context, require_roles, templates
 from kotapintar.core.http.security import require_csrf
+from kotapintar.feedback import service as feedback_service
 from kotapintar.intake import media
 from kotapintar.sensors.queries import case_sensor_panel
 from kotapintar.sop import runtime as sop_runtime
@@ -59,9 +61,25 @@ def _inbox_context(
         evidence=evidence,
         can_approve=sop_tasks.may_approve_answers(actor, actor.agency_code or ""),
         live_url="/api/v1/stream",
+        **_ikm(db, actor.agency_code),
         now=utcnow(),
         **extra,
     )
+
+
+def _ikm(db: Database, agency_code: str | None) -> dict[str, Any]:
+    """The agency's IKM (issue 15) over the period: per service and overall."""
+    if agency_code is None:
+        return {"ikm_scores": {}, "ikm_overall": None, "ikm_names": {}}
+    since = utcnow() - timedelta(days=PERIOD_DAYS)
+    names = {s.code: s.name for s in catalog_service.services(db, active_only=False)}
+    return {
+        "ikm_scores": feedback_service.ikm_table(db, "service", since=since, agency=agency_code),
+        "ikm_overall": feedback_service.ikm_table(db, "agency", since=since, agency=agency_code).get(
+            agency_code
+        ),
+        "ikm_names": names,
+    }
 
 
 @router.get("/instansi", response_class=HTMLResponse)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from kotapintar.command_center import queries
+from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import SUPERVISOR_ROLES, page_context, require_roles, templates
+from kotapintar.feedback import service as feedback_service
 
 router = APIRouter(include_in_schema=False)
 PERIODS = (1, 7, 30, 90, 365)
@@ -40,8 +44,16 @@ def supervisor_page(
         periods=PERIODS,
         escalations=queries.escalations(db, actor),
         live_url="/api/v1/stream",
+        **_ikm(db, days),
     )
     return templates.TemplateResponse(request, "ui/supervisor.html", context)
+
+
+def _ikm(db: Database, days: int) -> dict[str, object]:
+    """The IKM block (issue 15): per agency and overall over the period."""
+    since = utcnow() - timedelta(days=days)
+    overall = feedback_service.ikm_table(db, "all", since=since).get("all")
+    return {"ikm_scores": feedback_service.ikm_table(db, "agency", since=since), "ikm_overall": overall}
 
 
 @router.get("/supervisor/terlambat", response_class=HTMLResponse)

@@ -80,3 +80,6 @@ reopen_workflow: Hook[[UnitOfWork, str, int, str, datetime], bool] = Hook("reope
 set_task_due: Hook[[UnitOfWork, str, int, str, datetime, datetime], None] = Hook("set_task_due")
 # An agency accepts a task of the SOP; the engine decides what follows: (db, actor, task id).
 accept_workflow_task: Hook[[Database, Actor, int], object] = Hook("accept_workflow_task")
+# What the citizen's tracking page shows of the answer loop (approved answers, confirm/dispute, survey):
+# (db, case id) -> template values. Registered by `feedback`, which sits above the citizen pages.
+citizen_loop: Hook[[Database, int], dict[str, object]] = Hook("citizen_loop")

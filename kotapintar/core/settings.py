@@ -255,6 +255,33 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def served_base_url(host: str, port: int) -> str:
+    """The address a server listening on host:port is reached at (a wildcard host: this machine's address)."""
+    import socket
+
+    if host in ("0.0.0.0", "::", ""):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect(("192.0.2.1", 9))  # TEST-NET-1: no packet is sent by a UDP connect
+                host = str(probe.getsockname()[0])
+        except OSError:
+            host = socket.gethostname()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def public_base_url_problem(settings: Settings) -> str | None:
+    """Why this process must not start as it is configured (links citizens receive), or None."""
+    if settings.environment == "production" and not settings.public_base_url.strip():
+        return (
+            "KOTAPINTAR_PUBLIC_BASE_URL (public_base_url) wajib diisi di produksi: alamat https yang dibuka warga, "
+            "mis. https://lapor.kapuaskab.go.id — tautan lacak di SMS/WhatsApp/Telegram memakainya / "
+            "public_base_url must be set in production: links sent to citizens are built from it."
+        )
+    return None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""

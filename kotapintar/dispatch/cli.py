@@ -180,11 +180,23 @@ def recommend(
 @app.command("unit-token")
 def unit_token_cmd(
     code: Annotated[str, typer.Argument(help="unit code, e.g. AMB-01")],
-    base_url: Annotated[str, typer.Option(help="where the crew opens the page")] = "http://127.0.0.1:8000",
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="where the crew opens the page (default: KOTAPINTAR_PUBLIC_BASE_URL)"),
+    ] = None,
 ) -> None:
     """Print a unit's crew token and the link of its crew page (rotate unit_token_secret to revoke)."""
-    from kotapintar.core.settings import get_settings
+    from kotapintar.core.settings import get_settings, served_base_url
     from kotapintar.dispatch.units import unit_token
 
-    token = unit_token(get_settings(), code)
-    typer.echo(f"{code}\t{token}\t{base_url.rstrip('/')}/unit/{code}?token={token}")
+    settings = get_settings()
+    base = base_url or settings.public_base_url.strip()
+    if not base:
+        base = served_base_url("127.0.0.1", 8000)
+        typer.echo(
+            "catatan: KOTAPINTAR_PUBLIC_BASE_URL kosong; tautan memakai alamat bawaan `kotapintar serve` "
+            f"({base}). Isi setelan itu atau --base-url dengan alamat server yang sebenarnya.",
+            err=True,
+        )
+    token = unit_token(settings, code)
+    typer.echo(f"{code}\t{token}\t{base.rstrip('/')}/unit/{code}?token={token}")

@@ -22,6 +22,7 @@ from kotapintar.cases import service as case_service
 from kotapintar.cases.public import PublicCase, case_clock, public_case
 from kotapintar.cases.schemas import ReportIn
 from kotapintar.catalog import service as catalog_service
+from kotapintar.core import hooks
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError, NotFound
@@ -298,7 +299,17 @@ def track_page(
         clock_due=case_clock(db, case.id),
         own_link=f"/lacak/{case.ticket}?k={k}" if k else None,
     )
+    # The answer loop (feedback, a higher layer): approved answers, confirm/dispute, survey link.
+    sid, cookie = _anon_session(request, settings)
+    key_ok = bool(k) and hmac.compare_digest(str(k), tracking_key(settings, case.ticket or ""))
+    context.update(
+        loop=hooks.citizen_loop(db, case.id) if hooks.citizen_loop.wired else None,
+        loop_key=k if key_ok else None,
+        loop_flash=request.query_params.get("tanggapan"),
+        loop_error=request.query_params.get("galat"),
+        csrf_token=issue_csrf_token(sid, settings.secret_key),
+    )
     response = templates.TemplateResponse(request, "citizen/track.html", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return _with_cookie(response, cookie, settings)

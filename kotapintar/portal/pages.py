@@ -4,6 +4,7 @@ the agency scoreboard."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,8 +15,12 @@ from kotapintar.cases.filters import CaseFilter
 from kotapintar.catalog import service as catalog_service
 from kotapintar.command_center import queries
 from kotapintar.core.access.actors import PUBLIC
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
+from kotapintar.feedback import service as feedback_service
+from kotapintar.metrics.ikm import IkmScore
 from kotapintar.portal.records import public_features
 from kotapintar.sensors.warnings import active_warnings
 
@@ -43,8 +48,14 @@ def portal_home(
         periods=PERIODS,
         tile_url=settings.tile_url,
         warnings=active_warnings(db),
+        ikm_scores=_ikm(db, days),
     )
     return templates.TemplateResponse(request, "ui/portal.html", context)
+
+
+def _ikm(db: Database, days: int) -> dict[str, IkmScore]:
+    """The scoreboard's satisfaction column: IKM per agency over the period (issue 15)."""
+    return feedback_service.ikm_table(db, "agency", since=utcnow() - timedelta(days=days))
 
 
 @router.get("/beranda/lacak")

@@ -50,6 +50,7 @@ class EventType(StrEnum):
     TASK_METRIC = "task_metric"  # time_to_accept / time_to_complete with met/breached, read by analytics
     CASE_REROUTED = "case_rerouted"  # the operator re-routed the case to another responsible agency
     CLOSURE_CONFIRMED = "closure_confirmed"  # the second-party check of a resolved case (citizen/operator)
+    SURVEY_ANSWERED = "survey_answered"  # the reporter answered (or stopped) the IKM survey of a closed case
     SOP_PUBLISHED = "sop_published"  # a new immutable SOP version (system stream)
     # Emergency timeline (NFPA 1710 / 1221 segments are computed from these)
     CALL_RECEIVED = "call_received"
