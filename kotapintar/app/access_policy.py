@@ -190,4 +190,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /supervisor": Access.SUPERVISOR,
     "GET /supervisor/terlambat": Access.SUPERVISOR,
     "GET /unit/{code}": Access.CREW,
+    # the public case list, its feed and map, one public page per case (issue 20, portal)
+    "GET /kasus": Access.PUBLIC,
+    "GET /kasus.atom": Access.PUBLIC,
+    "GET /kasus.geojson": Access.PUBLIC,
+    "GET /kasus/{ticket}": Access.PUBLIC,
 }

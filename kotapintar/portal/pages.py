@@ -16,10 +16,12 @@ from kotapintar.command_center import queries
 from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
+from kotapintar.portal import case_pages
 from kotapintar.portal.records import public_features
 from kotapintar.sensors.warnings import active_warnings
 
 router = APIRouter(include_in_schema=False)
+router.include_router(case_pages.router)  # /kasus: the searchable list, its map and feed, one page per case
 PERIODS = (7, 30, 90, 365)
 
 
