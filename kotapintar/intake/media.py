@@ -40,6 +40,13 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class StoredPhoto:
+    """A photo stored by an earlier attempt of the same form, not yet attached to a report: its media entry."""
+
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class _Encoded:
     original_type: str
     image: bytes
@@ -224,3 +231,27 @@ def open_photo(db: Database, actor: Actor, token: str, settings: Settings, *, th
     if not path.is_file():
         raise gone
     return path
+
+
+def unlinked_photos(db: Database, tokens: list[str]) -> list[dict[str, Any]]:
+    """Stored photos that belong to no report yet (kept across a form that came back with errors), in the
+    order given; tokens of photos already attached to a report, or unknown, are left out."""
+    entries: list[dict[str, Any]] = []
+    with db.reading() as uow:
+        repo = IntakeRepository(uow.session)
+        for token in dict.fromkeys(tokens):
+            row = repo.media_by_token(token)
+            if row is not None and row.report_id is None and row.case_id is None:
+                entries.append(media_entry(row))
+    return entries
+
+
+def thumb_data_uri(settings: Settings, token: str) -> str | None:
+    """A stored photo's thumbnail as a `data:` URI, so the form can show a photo not yet linked to a report
+    (the /media routes serve only photos of reports the reader may see)."""
+    import base64
+
+    path = media_paths(settings, token)[1]
+    if not path.is_file():
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
