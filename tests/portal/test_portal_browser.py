@@ -55,6 +55,8 @@ def test_the_map_follows_the_list_filter(browser: Any, live_server: Any, db: Dat
     page.goto(f"{live_server.url}/kasus")
     assert _map_count(page, "#kasus-map") == 6
     assert page.locator("[data-portal-results] li").count() == 6
+    assert not page.locator("#q-layanan").is_visible()  # the filter boxes fold away until asked for
+    page.click(".portal-more summary")
     page.select_option("#q-layanan", "banjir")
     page.click(".portal-filters button[type=submit]")
     page.wait_for_url("**/kasus?**layanan=banjir**")
