@@ -194,3 +194,45 @@ def test_public_case_page_is_a_whitelist(db: Database, settings: Settings, city:
     assert crime.status_code == 200 and "Pencurian" not in crime.text
     assert client.get("/kasus/KPS-2026-999999").status_code == 404
     assert client.get("/kasus/%3Cscript%3E").status_code == 404
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # placing in desa is the catalogue's; one database suffices
+def test_desa_filter_with_the_real_kapuas_desa(db: Database, settings: Settings) -> None:
+    """With the 231 real desa loaded, reports are placed in their desa; the desa box (grouped by kecamatan)
+    narrows the list to exactly the reports in that desa, and the case page names it."""
+    import json
+
+    from shapely.geometry import shape
+
+    from kotapintar.catalog.regions import import_regions_file
+    from kotapintar.core.access.actors import system_actor
+    from tests.conftest import shared_data
+
+    path = shared_data("wilayah", "kapuas_desa_62.03.geojson")
+    import_regions_file(db, system_actor("test"), shared_data("wilayah", "kalteng_kecamatan_62.geojson"))
+    import_regions_file(db, system_actor("test"), path)
+    features = json.loads(path.read_text())["features"]
+    first, second = features[0], features[40]
+    inside = [shape(f["geometry"]).representative_point() for f in (first, second)]
+    tickets = [
+        _new(db, lon=inside[0].x, lat=inside[0].y)[1],
+        _new(
+            db,
+            service_code="lampu_jalan",
+            description="Lampu jalan mati sejak seminggu.",
+            lon=inside[0].x,
+            lat=inside[0].y,
+        )[1],
+        _new(db, lon=inside[1].x, lat=inside[1].y)[1],
+    ]
+    client = TestClient(create_app(settings, db=db))
+    code, name = first["properties"]["kode"], first["properties"]["nama"]
+    assert _count(client, f"desa={code}") == 2
+    assert _count(client, f"desa={second['properties']['kode']}") == 1
+    assert _count(client, f"desa={code}&layanan=lampu_jalan") == 1
+    page = client.get("/kasus").text
+    assert f'<option value="{code}">{name}</option>' in page and "<optgroup label=" in page
+    assert name in client.get(f"/kasus/{tickets[0]}").text
+    unknown = client.get("/kasus?desa=62.03.99.9999")
+    assert unknown.status_code == 400 and "Wilayah ini tidak dikenal" in unknown.text
+    assert _count(client, "desa=62.03.99.9999") == 3  # the unknown desa is named, the list is not narrowed
