@@ -69,6 +69,12 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS cases_fts")
     for table in ("cases", "reports"):
+        if bind.dialect.name == "sqlite":
+            # ALTER TABLE … DROP COLUMN (SQLite 3.35+), not batch mode: rebuilding `cases` would fail on the
+            # foreign keys that point at it and would drop every trigger on it.
+            for column in ("location_source", "location_accuracy_m"):
+                op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+            continue
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("location_source")
             batch_op.drop_column("location_accuracy_m")
