@@ -65,7 +65,7 @@ def submit_citizen_report(
     if result.replayed:
         media.discard_photos(db, settings, attached)
         return result
-    media.link_photos(db, attached, result.case_id, result.report_id)
+    media.link_photos(db, attached, result.case_id, result.report_id, confidential=report.confidential)
     if reply_to is not None:
         subscribe_reporter(db, result, reply_to)
     return result

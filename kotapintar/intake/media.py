@@ -207,12 +207,21 @@ def discard_photos(db: Database, settings: Settings, media: list[dict[str, Any]]
         IntakeRepository(uow.session).delete_unlinked_media([str(m["token"]) for m in media])
 
 
-def link_photos(db: Database, media: list[dict[str, Any]], case_id: int, report_id: int) -> None:
+def link_photos(
+    db: Database,
+    media: list[dict[str, Any]],
+    case_id: int,
+    report_id: int,
+    *,
+    confidential: bool | None = None,
+) -> None:
     """Record which report (and case) stored photos belong to; decides who may see them."""
     if not media:
         return
     with db.transaction() as uow:
-        IntakeRepository(uow.session).link_media([str(m["token"]) for m in media], case_id, report_id)
+        IntakeRepository(uow.session).link_media(
+            [str(m["token"]) for m in media], case_id, report_id, confidential=confidential
+        )
 
 
 def open_photo(db: Database, actor: Actor, token: str, settings: Settings, *, thumb: bool = False) -> Path:
