@@ -37,10 +37,10 @@ def _base_url(request: Request, settings: Settings) -> str:
 @router.get("/kasus", response_class=HTMLResponse)
 def case_list(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
     """Public cases, newest first: filter by service, kecamatan/desa, status and period, search words, pages."""
-    options = listing.choices(db)
+    locale = request_locale(request)
+    options = listing.choices(db, str(locale))
     query = listing.read_query(dict(request.query_params), settings, options)
     page = listing.list_page(db, query)
-    locale = request_locale(request)
     context = page_context(
         request,
         settings,
@@ -87,7 +87,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 def case_feed(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """An Atom feed of the newest public cases of a filter (subscribe to one kecamatan, one service …)."""
     locale = request_locale(request)
-    options = listing.choices(db)
+    options = listing.choices(db, str(locale))
     query = listing.read_query(dict(request.query_params), settings, options)
     items = listing.newest(db, query)
     base = _base_url(request, settings)
@@ -142,7 +142,7 @@ def case_page(ticket: str, request: Request, db: DbDep, settings: SettingsDep, a
     except NotFound:
         context = page_context(request, settings, actor, case=None, ticket=clean)
         return templates.TemplateResponse(request, "portal/case.html", context, status_code=404)
-    options = listing.choices(db)
+    options = listing.choices(db, str(request_locale(request)))
     photos = [m for r in case.reports for m in r.media if "thumb_url" in m and "url" in m]
     context = page_context(
         request,

@@ -96,10 +96,15 @@ class Page:
         return self.first + len(self.items) - 1 if self.items else 0
 
 
-def choices(db: Database) -> Choices:
-    """The services and regions the filter boxes offer."""
+def choices(db: Database, locale: str = "id") -> Choices:
+    """The services (named in `locale` where the catalogue has it) and regions the filter boxes offer."""
+    english = locale == "en"
     services = sorted(
-        ((s.code, s.name) for s in catalog_service.services(db, active_only=False)), key=lambda s: s[1]
+        (
+            (s.code, (s.name_en if english and s.name_en else s.name))
+            for s in catalog_service.services(db, active_only=False)
+        ),
+        key=lambda s: s[1],
     )
     kec = sorted(((r.code, r.name) for r in catalog_service.regions(db, "kecamatan")), key=lambda r: r[1])
     desa = sorted(
