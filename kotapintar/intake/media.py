@@ -11,6 +11,7 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,15 @@ def thumb_data_uri(settings: Settings, token: str) -> str | None:
     if not path.is_file():
         return None
     return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+ABANDONED_AFTER = timedelta(hours=24)
+
+
+def discard_abandoned_photos(db: Database, settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete photos kept for a form that was never sent (unlinked for a day): files and rows. Returns how many."""
+    cutoff = (now or utcnow()) - ABANDONED_AFTER
+    with db.reading() as uow:
+        tokens = IntakeRepository(uow.session).unlinked_media_before(cutoff)
+    discard_photos(db, settings, [{"token": t} for t in tokens])
+    return len(tokens)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,7 +34,14 @@ from kotapintar.intake import placing
 from kotapintar.intake.abuse import RateLimited, peek_ip
 from kotapintar.intake.chat import ReplyTo, submit_citizen_report
 from kotapintar.intake.guard import check_report_text
-from kotapintar.intake.media import StoredPhoto, Upload, store_photos, thumb_data_uri, unlinked_photos
+from kotapintar.intake.media import (
+    StoredPhoto,
+    Upload,
+    discard_abandoned_photos,
+    store_photos,
+    thumb_data_uri,
+    unlinked_photos,
+)
 
 router = APIRouter(include_in_schema=False)
 templates = make_templates()
@@ -251,11 +259,26 @@ def _check_text(locale: str, settings: Settings, values: dict[str, Any], errors:
         errors.setdefault(str(exc.details.get("field") or "description"), _domain_message(locale, exc))
 
 
+_SWEEP_EVERY_S = 3600.0
+_last_sweep = [0.0]
+
+
+def _sweep_abandoned(db: Database, settings: Settings) -> None:
+    """Now and then (hourly per process), delete the photos of forms never sent after an error: the form is
+    the only place that keeps photos unlinked, so it cleans up after itself without a job of its own."""
+    now = time.monotonic()
+    if now - _last_sweep[0] < _SWEEP_EVERY_S:
+        return
+    _last_sweep[0] = now
+    discard_abandoned_photos(db, settings)
+
+
 def _store_new_photos(
     db: Database, settings: Settings, locale: str, uploads: list[Upload], room: int, confidential: bool
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Store each good photo on its own (a bad one does not take the good ones with it); the error names the
     refused ones. Photos beyond `room` are refused with the limit."""
+    _sweep_abandoned(db, settings)
     stored: list[dict[str, Any]] = []
     problems: list[str] = []
     for i, upload in enumerate(uploads):

@@ -88,6 +88,15 @@ class IntakeRepository:
                 values["confidential"] = confidential
             self.session.execute(update(MediaFile).where(MediaFile.token.in_(list(tokens))).values(**values))
 
+    def unlinked_media_before(self, cutoff: datetime, limit: int = 500) -> list[str]:
+        """Tokens of stored photos no report took, stored before `cutoff` (abandoned forms)."""
+        stmt = (
+            select(MediaFile.token)
+            .where(MediaFile.report_id.is_(None), MediaFile.case_id.is_(None), MediaFile.created_at < cutoff)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
     def delete_unlinked_media(self, tokens: Sequence[str]) -> None:
         """Forget stored photos that belong to no report (the report they came with was refused)."""
         if tokens:

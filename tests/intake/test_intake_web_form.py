@@ -184,3 +184,27 @@ def test_how_the_point_was_placed_is_recorded(
     with db.reading() as uow:
         case = uow.session.get(Case, report.case_id)
         assert case is not None and (case.location_accuracy_m, case.location_source) == expected
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_photos_of_a_form_never_sent_are_deleted_after_a_day(settings: Settings, db: Database) -> None:
+    from datetime import timedelta
+
+    from kotapintar.core.events.types import utcnow
+    from kotapintar.intake.media import discard_abandoned_photos, media_paths
+
+    client, token = _client(settings, db)
+    sent = client.post("/lapor", data=_fields(token), files=[("photos", ("a.png", tiny_png(), "image/png"))])
+    assert sent.status_code == 303  # this one belongs to a report and must stay
+    left = client.post(
+        "/lapor", data=_fields(token, description="x"), files=[("photos", ("b.png", tiny_png(), "image/png"))]
+    )
+    ref = KEPT.findall(left.text)[0]
+    abandoned = ref.split(".")[0]
+    assert discard_abandoned_photos(db, settings) == 0  # not yet a day old
+    assert discard_abandoned_photos(db, settings, now=utcnow() + timedelta(hours=25)) == 1
+    assert not media_paths(settings, abandoned)[0].exists()
+    kept = _reports(db)[-1].media[0]["token"]
+    assert media_paths(settings, kept)[0].exists()
+    late = client.post("/lapor", data={**_fields(token, **spot_far()), "kept_photo": ref})
+    assert late.status_code == 303 and _reports(db)[-1].media == []
