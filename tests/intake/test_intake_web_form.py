@@ -17,7 +17,7 @@ from kotapintar.cases.models import Case, Report
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from tests.intake.intake_helpers import count_cases
-from tests.ui.test_ui_browser import tiny_png
+from tests.portal.portal_helpers import small_png as tiny_png
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 KEPT = re.compile(r'name="kept_photo" value="([^"]+)"')

@@ -16,6 +16,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.intake.submit import submit_report
 from tests.conftest import launch_chromium
 from tests.helpers import report, spot
+from tests.portal.portal_helpers import shot
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.browser]
 
@@ -54,6 +55,7 @@ def test_the_map_follows_the_list_filter(browser: Any, live_server: Any, db: Dat
     page = browser.new_context(viewport={"width": 390, "height": 844}, locale="id-ID").new_page()
     page.goto(f"{live_server.url}/kasus")
     assert _map_count(page, "#kasus-map") == 6
+    shot(page, "kasus-phone")
     assert page.locator("[data-portal-results] li").count() == 6
     assert not page.locator("#q-layanan").is_visible()  # the filter boxes fold away until asked for
     page.click(".portal-more summary")
@@ -71,9 +73,14 @@ def test_the_map_follows_the_list_filter(browser: Any, live_server: Any, db: Dat
     page.click("[data-portal-results] li a")
     page.wait_for_url("**/kasus/KPS-**")
     assert "Jalan berlubang di gang 3." in page.inner_text("main")
+    shot(page, "kasus-detail-phone")
     assert page.locator("[data-copy-share]").is_visible() or not page.evaluate("() => !!navigator.clipboard")
     scroll = page.evaluate("() => document.documentElement.scrollWidth")
     assert scroll <= 390, f"the case page scrolls sideways on a phone ({scroll} px)"
+    wide = browser.new_context(viewport={"width": 1440, "height": 900}, locale="id-ID").new_page()
+    wide.goto(f"{live_server.url}/kasus?layanan=banjir")
+    assert _map_count(wide, "#kasus-map") == 2
+    shot(wide, "kasus")
 
 
 def test_use_my_location_records_the_device_accuracy(browser: Any, live_server: Any, db: Database) -> None:
