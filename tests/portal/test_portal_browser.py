@@ -98,6 +98,8 @@ def test_use_my_location_records_the_device_accuracy(browser: Any, live_server: 
     page.wait_for_function(
         "() => document.querySelector('#f-location_source').value === 'gps'", timeout=10000
     )
+    page.locator("#place").scroll_into_view_if_needed()
+    shot(page, "lapor-place-phone")
     assert page.input_value("#f-location_accuracy_m") == "18"
     assert "Lokasi sudah ditandai" in page.inner_text("#pick-status") and "18 m" in page.inner_text(
         "#pick-status"

@@ -111,6 +111,7 @@
     this.fitOnLoad = !(options.center || data.center);
 
     var tileUrl = options.tileUrl || data.tileUrl;
+    this.hasTiles = !!tileUrl;
     if (tileUrl) {
       L.tileLayer(tileUrl, { maxZoom: 19, attribution: options.tileAttribution || data.tileAttribution || '' })
         .addTo(this.map);
@@ -350,7 +351,9 @@
       this._writing = false;
     }
     if (opts.source) { this._placed(opts.source, opts.accuracy); }
-    if (opts.pan !== false) { this.map.setView(latlng, Math.max(this.map.getZoom(), opts.zoom || 15)); }
+    // without street tiles, stop where the desa outlines and names still show (deeper is a blank square)
+    var target = Math.min(opts.zoom || 15, this.hasTiles ? 19 : 13);
+    if (opts.pan !== false) { this.map.setView(latlng, Math.max(this.map.getZoom(), target)); }
   };
 
   /* Record how the point was placed, and say so in words (never the coordinates). */
