@@ -219,4 +219,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /lacak/{ticket}/tanggapan": Access.PUBLIC,
     "GET /lacak/{ticket}/survei": Access.PUBLIC,
     "POST /lacak/{ticket}/survei": Access.PUBLIC,
+    # the public case list, its feed and map, one public page per case (issue 20, portal)
+    "GET /kasus": Access.PUBLIC,
+    "GET /kasus.atom": Access.PUBLIC,
+    "GET /kasus.geojson": Access.PUBLIC,
+    "GET /kasus/{ticket}": Access.PUBLIC,
 }

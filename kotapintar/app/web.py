@@ -160,7 +160,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
 
     app.add_middleware(LocaleMiddleware, secure_cookie=settings.cookie_secure)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=settings.environment == "production", tile_url=settings.tile_url
+    )  # the base-map tiles (issue 20) are the one image host the CSP allows besides our own
     app.add_middleware(NoStoreForCredentials)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

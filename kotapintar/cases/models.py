@@ -63,6 +63,9 @@ class Case(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
+    # How the point was placed (of the first report): device accuracy in metres, and gps|map|manual|address.
+    location_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    location_source: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         Index("ix_cases_status_priority_created", "status", "priority", "created_at"),
@@ -91,6 +94,9 @@ class Report(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     media: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     received_at: Mapped[datetime]
+    # How the point was placed: the device's stated accuracy (metres) and gps | map | manual | address.
+    location_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    location_source: Mapped[str | None] = mapped_column(String(20))
 
 
 class Task(Base):

@@ -31,6 +31,12 @@ class ReportIn(BaseModel):
     lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")
     lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")
     address: str | None = Field(None, max_length=300)
+    location_accuracy_m: float | None = Field(
+        None, ge=0, le=100_000, allow_inf_nan=False, description="The device's stated accuracy of lon/lat (m)"
+    )
+    location_source: Literal["gps", "map", "manual", "address"] | None = Field(
+        None, description="How the point was placed: device location, a map pick, typed, or from the address"
+    )
     channel: str = Field("api", description="One of: " + ", ".join(CHANNELS))
     reporter: ReporterIn | None = None
     anonymous: bool = Field(False, description="anonim: the report is public, the reporter hidden")

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         None,
         description="Optional online map tile URL template; the default base layer is the region boundaries.",
     )
+    tile_attribution: str | None = Field(
+        None,
+        description="Credit line of the tiles at tile_url (e.g. '© OpenStreetMap contributors'), shown on maps.",
+    )
     # --- background work
     scheduler_interval_s: float = Field(1.0, description="How often the timer scheduler claims due timers.")
     run_scheduler: bool = Field(True, description="Run the timer scheduler inside `kotapintar serve`.")

@@ -73,6 +73,11 @@ class RateLimiter:
             scope=scope,
         )
 
+    def would_allow(self, scope: Literal["ip", "phone"], key: str, rule: str) -> bool:
+        """True when one more submission of `key` is within `rule`, without counting it."""
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        return bool(self.strategy.test(parse(rule), scope, digest))
+
     def reset(self) -> None:
         """Forget every count (tests, or an operator after an incident)."""
         self.storage.reset()
@@ -93,6 +98,13 @@ def check_ip(settings: Settings, ip: str | None) -> None:
     """Count one submission from an IP address (raises RateLimited)."""
     if ip:
         limiter(settings.rate_limit_storage_url).hit("ip", ip, settings.rate_limit_per_ip)
+
+
+def peek_ip(settings: Settings, ip: str | None) -> None:
+    """Refuse (RateLimited) an IP address already at its limit, without counting this request: the web form
+    checks this before it stores photos of a form that comes back with errors."""
+    if ip and not limiter(settings.rate_limit_storage_url).would_allow("ip", ip, settings.rate_limit_per_ip):
+        check_ip(settings, ip)  # over the limit: raises with the retry time
 
 
 def check_phone(settings: Settings, phone: str | None) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,13 @@ class Upload:
 
     data: bytes
     filename: str = ""
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo stored by an earlier attempt of the same form, not yet attached to a report: its media entry."""
+
+    entry: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -200,12 +208,21 @@ def discard_photos(db: Database, settings: Settings, media: list[dict[str, Any]]
         IntakeRepository(uow.session).delete_unlinked_media([str(m["token"]) for m in media])
 
 
-def link_photos(db: Database, media: list[dict[str, Any]], case_id: int, report_id: int) -> None:
+def link_photos(
+    db: Database,
+    media: list[dict[str, Any]],
+    case_id: int,
+    report_id: int,
+    *,
+    confidential: bool | None = None,
+) -> None:
     """Record which report (and case) stored photos belong to; decides who may see them."""
     if not media:
         return
     with db.transaction() as uow:
-        IntakeRepository(uow.session).link_media([str(m["token"]) for m in media], case_id, report_id)
+        IntakeRepository(uow.session).link_media(
+            [str(m["token"]) for m in media], case_id, report_id, confidential=confidential
+        )
 
 
 def open_photo(db: Database, actor: Actor, token: str, settings: Settings, *, thumb: bool = False) -> Path:
@@ -224,3 +241,39 @@ def open_photo(db: Database, actor: Actor, token: str, settings: Settings, *, th
     if not path.is_file():
         raise gone
     return path
+
+
+def unlinked_photos(db: Database, tokens: list[str]) -> list[dict[str, Any]]:
+    """Stored photos that belong to no report yet (kept across a form that came back with errors), in the
+    order given; tokens of photos already attached to a report, or unknown, are left out."""
+    entries: list[dict[str, Any]] = []
+    with db.reading() as uow:
+        repo = IntakeRepository(uow.session)
+        for token in dict.fromkeys(tokens):
+            row = repo.media_by_token(token)
+            if row is not None and row.report_id is None and row.case_id is None:
+                entries.append(media_entry(row))
+    return entries
+
+
+def thumb_data_uri(settings: Settings, token: str) -> str | None:
+    """A stored photo's thumbnail as a `data:` URI, so the form can show a photo not yet linked to a report
+    (the /media routes serve only photos of reports the reader may see)."""
+    import base64
+
+    path = media_paths(settings, token)[1]
+    if not path.is_file():
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+ABANDONED_AFTER = timedelta(hours=24)
+
+
+def discard_abandoned_photos(db: Database, settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete photos kept for a form that was never sent (unlinked for a day): files and rows. Returns how many."""
+    cutoff = (now or utcnow()) - ABANDONED_AFTER
+    with db.reading() as uow:
+        tokens = IntakeRepository(uow.session).unlinked_media_before(cutoff)
+    discard_photos(db, settings, [{"token": t} for t in tokens])
+    return len(tokens)

@@ -77,14 +77,25 @@ class IntakeRepository:
         """A photo by its URL token."""
         return self.session.scalars(select(MediaFile).where(MediaFile.token == token)).first()
 
-    def link_media(self, tokens: Sequence[str], case_id: int, report_id: int) -> None:
-        """Attach stored photos to the report (and case) they came with."""
+    def link_media(
+        self, tokens: Sequence[str], case_id: int, report_id: int, confidential: bool | None = None
+    ) -> None:
+        """Attach stored photos to the report (and case) they came with; `confidential` (when given) makes
+        them follow the report's final choice (a photo kept across a form error was stored before it)."""
         if tokens:
-            self.session.execute(
-                update(MediaFile)
-                .where(MediaFile.token.in_(list(tokens)))
-                .values(case_id=case_id, report_id=report_id)
-            )
+            values: dict[str, object] = {"case_id": case_id, "report_id": report_id}
+            if confidential is not None:
+                values["confidential"] = confidential
+            self.session.execute(update(MediaFile).where(MediaFile.token.in_(list(tokens))).values(**values))
+
+    def unlinked_media_before(self, cutoff: datetime, limit: int = 500) -> list[str]:
+        """Tokens of stored photos no report took, stored before `cutoff` (abandoned forms)."""
+        stmt = (
+            select(MediaFile.token)
+            .where(MediaFile.report_id.is_(None), MediaFile.case_id.is_(None), MediaFile.created_at < cutoff)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
 
     def delete_unlinked_media(self, tokens: Sequence[str]) -> None:
         """Forget stored photos that belong to no report (the report they came with was refused)."""

@@ -135,6 +135,8 @@ def _report_row(
         "attributes": report.attributes,
         "media": media,
         "received_at": now,
+        "location_accuracy_m": report.location_accuracy_m,
+        "location_source": report.location_source,
     }
 
 
@@ -239,6 +241,8 @@ def _create(
         confidential=report.confidential,
         created_at=now,
         updated_at=now,
+        location_accuracy_m=report.location_accuracy_m,
+        location_source=report.location_source,
     )
     report_id = uow.repo(ReportRepository).insert(
         **_report_row(report, assessment.service.code, case_id, key, reporter_id, media, now)

@@ -21,10 +21,12 @@ from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
 from kotapintar.feedback import service as feedback_service
 from kotapintar.metrics.ikm import IkmScore
+from kotapintar.portal import case_pages
 from kotapintar.portal.records import public_features
 from kotapintar.sensors.warnings import active_warnings
 
 router = APIRouter(include_in_schema=False)
+router.include_router(case_pages.router)  # /kasus: the searchable list, its map and feed, one page per case
 PERIODS = (7, 30, 90, 365)
 
 

@@ -190,7 +190,7 @@ def feature(record: dict[str, Any]) -> dict[str, Any]:
         else None
     )
     props = {k: v for k, v in record.items() if k not in ("lon", "lat")}
-    props["url"] = f"/lacak/{record['ticket']}" if record["ticket"] else None
+    props["url"] = f"/kasus/{record['ticket']}" if record["ticket"] else None  # the public case page
     return {"type": "Feature", "id": record["id"], "geometry": geometry, "properties": props}
 
 

@@ -178,7 +178,13 @@ def test_a_refused_report_leaves_no_media_row(client: TestClient, db: Database) 
     }
     r = client.post("/lapor", data=data, files=[("photos", ("a.jpg", _jpeg(), "image/jpeg"))])
     assert r.status_code in (400, 422), r.status_code
-    assert _count(db, MediaFile) == 0 and _count(db, Report) == 0
+    assert _count(db, Report) == 0
+    # The photo is kept for the corrected form (issue 20): linked to nothing, served to no one, deleted
+    # after a day if the form is never sent (tests/intake/test_intake_web_form.py).
+    with db.reading() as uow:
+        rows = list(uow.session.scalars(select(MediaFile)))
+    assert len(rows) == 1 and rows[0].case_id is None and rows[0].report_id is None
+    assert client.get(f"/media/{rows[0].token}.jpg").status_code == 404
 
 
 def test_api_key_is_redacted_from_access_logs() -> None:

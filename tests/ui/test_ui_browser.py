@@ -192,6 +192,9 @@ def test_citizen_reports_with_photo_on_a_phone_and_tracks_it(
     if form is None or form.status != 200 or page.locator("input[type=file]").count() == 0:
         skip_or_fail("the citizen form (/lapor, issue 4) is not there")
     page.fill("textarea[name=description]", "Jalan berlubang dalam di depan pasar, sering ada motor jatuh.")
+    page.click(
+        "details.coords-manual summary"
+    )  # the typed-coordinates fallback (issue 20: closed by default)
     page.fill("input[name=lon]", "114.39")
     page.fill("input[name=lat]", "-3.0")
     page.set_input_files(

@@ -19,6 +19,7 @@
   var FINAL_STATUSES = { closed: true, rejected: true, merged: true };
   var DEFAULT_CENTER = [114.39, -2.2]; // lon, lat: Kabupaten Kapuas (demo city)
   var LABEL_MIN_ZOOM = 9;
+  var DESA_LABEL_MIN_ZOOM = 12; // desa names only once their outlines are big enough to read
   var instances = typeof WeakMap === 'function' ? new WeakMap() : null;
 
   function reducedMotion() {
@@ -110,6 +111,7 @@
     this.fitOnLoad = !(options.center || data.center);
 
     var tileUrl = options.tileUrl || data.tileUrl;
+    this.hasTiles = !!tileUrl;
     if (tileUrl) {
       L.tileLayer(tileUrl, { maxZoom: 19, attribution: options.tileAttribution || data.tileAttribution || '' })
         .addTo(this.map);
@@ -146,6 +148,7 @@
   KpMap.prototype._toggleLabels = function () {
     var hide = this.map.getZoom() < LABEL_MIN_ZOOM;
     this.el.classList.toggle('kp-labels-hidden', hide);
+    this.el.classList.toggle('kp-desa-labels-hidden', this.map.getZoom() < DESA_LABEL_MIN_ZOOM);
   };
 
   /* Draw region boundaries (kabupaten outline, kecamatan lines and labels, desa lines) from a URL. */
@@ -165,10 +168,12 @@
       onEachFeature: function (feature, path) {
         var props = feature.properties || {};
         var name = props.name || props.nama;
-        if (regionLevel(props) !== 'kecamatan' || !name) { return; }
-        var point = props.label_point;
+        var level = regionLevel(props);
+        if ((level !== 'kecamatan' && level !== 'desa') || !name) { return; }
+        var point = props.label_point || props.label;
         var at = point ? L.latLng(point[1], point[0]) : path.getBounds().getCenter();
-        L.tooltip({ permanent: true, direction: 'center', className: 'kp-region-label', interactive: false })
+        var cls = level === 'desa' ? 'kp-region-label kp-desa-label' : 'kp-region-label';
+        L.tooltip({ permanent: true, direction: 'center', className: cls, interactive: false })
           .setLatLng(at).setContent(String(name)).addTo(self.boundaries);
       }
     });
@@ -293,20 +298,27 @@
     this.lonInput = resolveInput(opts.lonInput || data.pickLon);
     this.latInput = resolveInput(opts.latInput || data.pickLat);
     this.statusEl = resolveInput(opts.statusEl || data.pickStatus);
+    // optional hidden inputs: how the point was placed (gps | map | manual) and the device's accuracy (m)
+    this.accuracyInput = resolveInput(opts.accuracyInput || data.pickAccuracy);
+    this.sourceInput = resolveInput(opts.sourceInput || data.pickSource);
     var button = resolveInput(opts.locateButton || data.locateButton);
     this.map.on('click', function (event) {
-      self.setPoint(event.latlng.lng, event.latlng.lat, { pan: false });
+      self.setPoint(event.latlng.lng, event.latlng.lat, { pan: false, source: 'map' });
     });
-    var fromInputs = function () {
-      var lon = self.lonInput && parseFloat(self.lonInput.value);
-      var lat = self.latInput && parseFloat(self.latInput.value);
-      if (isFinite(lon) && isFinite(lat)) { self.setPoint(lon, lat, { write: false }); }
+    var fromInputs = function (event) {
+      if (self._writing) { return; }
+      var lon = self.lonInput && parseFloat(String(self.lonInput.value).replace(',', '.'));
+      var lat = self.latInput && parseFloat(String(self.latInput.value).replace(',', '.'));
+      if (isFinite(lon) && isFinite(lat)) {
+        self.setPoint(lon, lat, { write: false, source: event ? 'manual' : null });
+      }
     };
     [this.lonInput, this.latInput].forEach(function (input) {
       if (input) { input.addEventListener('change', fromInputs); }
     });
     fromInputs();
     if (button) {
+      if (navigator.geolocation) { button.hidden = false; }
       button.addEventListener('click', function () { self.locate(); });
     }
   };
@@ -327,16 +339,32 @@
       var self = this;
       this.pickMarker.on('dragend', function () {
         var at = self.pickMarker.getLatLng();
-        self.setPoint(at.lng, at.lat, { pan: false });
+        self.setPoint(at.lng, at.lat, { pan: false, source: 'map' });
       });
     } else {
       this.pickMarker.setLatLng(latlng);
     }
     if (opts.write !== false) {
+      this._writing = true;
       this._write(this.lonInput, lon);
       this._write(this.latInput, lat);
+      this._writing = false;
     }
-    if (opts.pan !== false) { this.map.setView(latlng, Math.max(this.map.getZoom(), opts.zoom || 15)); }
+    if (opts.source) { this._placed(opts.source, opts.accuracy); }
+    // without street tiles, stop where the desa outlines and names still show (deeper is a blank square)
+    var target = Math.min(opts.zoom || 15, this.hasTiles ? 19 : 13);
+    if (opts.pan !== false) { this.map.setView(latlng, Math.max(this.map.getZoom(), target)); }
+  };
+
+  /* Record how the point was placed, and say so in words (never the coordinates). */
+  KpMap.prototype._placed = function (source, accuracy) {
+    var data = this.el.dataset;
+    if (this.sourceInput) { this.sourceInput.value = source; }
+    var metres = isFinite(accuracy) ? Math.round(accuracy) : null;
+    if (this.accuracyInput) { this.accuracyInput.value = metres === null ? '' : String(metres); }
+    var text = data.msgChosen || '';
+    if (metres !== null && data.msgAccuracy) { text += ' ' + data.msgAccuracy.replace('{m}', metres.toLocaleString('id-ID')); }
+    this._status(text);
   };
 
   KpMap.prototype._write = function (input, value) {
@@ -353,8 +381,8 @@
     if (!navigator.geolocation) { this._status(data.msgLocationUnsupported || ''); return; }
     this._status(data.msgLocating || '');
     navigator.geolocation.getCurrentPosition(function (position) {
-      self._status('');
-      self.setPoint(position.coords.longitude, position.coords.latitude, { zoom: 16 });
+      self.setPoint(position.coords.longitude, position.coords.latitude,
+        { zoom: 16, source: 'gps', accuracy: position.coords.accuracy });
     }, function () {
       self._status(data.msgLocationFailed || '');
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
