@@ -190,4 +190,5 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /supervisor": Access.SUPERVISOR,
     "GET /supervisor/terlambat": Access.SUPERVISOR,
     "GET /unit/{code}": Access.CREW,
+    "GET /favicon.ico": Access.PUBLIC,  # issue 20: the site's icon, where browsers look for it
 }

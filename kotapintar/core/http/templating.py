@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -28,20 +27,23 @@ from kotapintar.core.i18n import (
     ntranslate,
     translate,
 )
+from kotapintar.core.i18n.formats import (
+    ZONE_SUFFIX,
+    as_aware,
+    format_date,
+    format_datetime,
+    format_distance,
+    format_duration,
+    format_number,
+    format_percent,
+    zone_suffix,
+)
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"  # templates/ and static/ stay central
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_PREFIX = "/static"
 STATIC_ROUTE_NAME = "static"
-
-# Zone abbreviations of Indonesia's three time zones (UU: WIB UTC+7, WITA UTC+8, WIT UTC+9).
-ZONE_SUFFIX: dict[str, str] = {
-    "Asia/Jakarta": "WIB",
-    "Asia/Pontianak": "WIB",
-    "Asia/Makassar": "WITA",
-    "Asia/Jayapura": "WIT",
-}
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 STATUSES = ("received", "verified", "assigned", "in_progress", "resolved", "closed", "rejected", "merged")
@@ -136,23 +138,14 @@ def mount_static(app: FastAPI, path: str = STATIC_PREFIX) -> None:
 # --- time filters ---------------------------------------------------------------------------------------
 
 
-def _as_aware(moment: datetime) -> datetime:
-    # Times are stored in UTC; SQLite hands them back naive, so naive means UTC here.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def zone_suffix(tz: str, moment: datetime) -> str:
-    """WIB/WITA/WIT for Indonesian zones, else the zone's own abbreviation (e.g. `UTC`)."""
-    return ZONE_SUFFIX.get(tz) or moment.tzname() or tz
+_as_aware = as_aware
 
 
 def format_local_time(
     moment: datetime, tz: str = "Asia/Jakarta", locale: Locale | str = DEFAULT_LOCALE
 ) -> str:
-    """`29 Nov 2026 11:05 WIB`: an instant shown in a zone, month abbreviated in the locale."""
-    local = _as_aware(moment).astimezone(ZoneInfo(tz))
-    month = translate(f"time.month.{local.month}", locale)
-    return f"{local.day} {month} {local.year} {local:%H:%M} {zone_suffix(tz, local)}"
+    """`29 Nov 2026 11.05 WIB`: an instant shown in a zone, in the locale's way (see `format_datetime`)."""
+    return format_datetime(moment, tz, locale)
 
 
 def format_relative(
@@ -196,6 +189,49 @@ def _relative_filter(ctx: Context, moment: datetime | None, now: datetime | None
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         aware.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"), title, text
     )
+
+
+@pass_context
+def _datetime_filter(ctx: Context, moment: datetime | None, tz: str | None = None) -> str:
+    """`{{ warning.onset | datetime }}`: `4 Des 2026 02.50 WIB`, the zone from the page's settings."""
+    return format_datetime(moment, tz or ctx.get("timezone") or "Asia/Jakarta", _context_locale(ctx))
+
+
+@pass_context
+def _date_filter(ctx: Context, day: object, tz: str | None = None) -> str:
+    """`{{ sop.published_at | date }}`: `4 Des 2026`; an ISO date string is read first."""
+    if isinstance(day, str):
+        try:
+            day = datetime.fromisoformat(day)
+        except ValueError:
+            return str(day)
+    if not isinstance(day, date | datetime):
+        return "—"
+    return format_date(day, tz or ctx.get("timezone") or "Asia/Jakarta", _context_locale(ctx))
+
+
+@pass_context
+def _number_filter(ctx: Context, value: float | int | None, decimals: int = 0) -> str:
+    """`{{ 12500 | number }}` -> `12.500`; `{{ 1.25 | number(1) }}` -> `1,3` in Indonesian."""
+    return format_number(value, decimals, _context_locale(ctx))
+
+
+@pass_context
+def _percent_filter(ctx: Context, value: float | None, decimals: int = 0) -> str:
+    """`{{ 0.875 | percent(1) }}` -> `87,5%`."""
+    return format_percent(value, decimals, _context_locale(ctx))
+
+
+@pass_context
+def _duration_filter(ctx: Context, seconds: float | None) -> str:
+    """`{{ 90 | duration }}` -> `1,5 menit`; `{{ 385200 | duration }}` -> `4 hari 11 jam`."""
+    return format_duration(seconds, _context_locale(ctx))
+
+
+@pass_context
+def _distance_filter(ctx: Context, metres: float | None) -> str:
+    """`{{ 1234 | distance }}` -> `1,2 km`."""
+    return format_distance(metres, _context_locale(ctx))
 
 
 # --- badges ------------------------------------------------------------------------------------------
@@ -287,6 +323,12 @@ def make_environment(extra_globals: dict[str, Callable[..., Any]] | None = None)
             "relative": _relative_filter,
             "priority_badge": _priority_badge_filter,
             "status_badge": _status_badge_filter,
+            "datetime": _datetime_filter,
+            "date": _date_filter,
+            "number": _number_filter,
+            "percent": _percent_filter,
+            "duration": _duration_filter,
+            "distance": _distance_filter,
         }
     )
     if extra_globals:
@@ -302,6 +344,7 @@ def make_templates(extra_globals: dict[str, Callable[..., Any]] | None = None) -
 __all__ = [
     "STATIC_DIR",
     "TEMPLATES_DIR",
+    "ZONE_SUFFIX",
     "CachedStaticFiles",
     "format_local_time",
     "format_relative",
@@ -314,4 +357,5 @@ __all__ = [
     "request_locale",
     "static_url",
     "static_version",
+    "zone_suffix",
 ]
