@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -14,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, Undefined, pass_context, select_autoescape
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
@@ -37,6 +38,14 @@ from kotapintar.core.i18n.formats import (
     format_number,
     format_percent,
     zone_suffix,
+)
+from kotapintar.core.i18n.labels import (
+    actor_label,
+    channel_label,
+    event_label,
+    task_status_label,
+    unit_kind_label,
+    unit_status_label,
 )
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"  # templates/ and static/ stay central
@@ -192,8 +201,15 @@ def _relative_filter(ctx: Context, moment: datetime | None, now: datetime | None
 
 
 @pass_context
-def _datetime_filter(ctx: Context, moment: datetime | None, tz: str | None = None) -> str:
-    """`{{ warning.onset | datetime }}`: `4 Des 2026 02.50 WIB`, the zone from the page's settings."""
+def _datetime_filter(ctx: Context, moment: datetime | str | None, tz: str | None = None) -> str:
+    """`{{ warning.sent | datetime }}`: `4 Des 2026 02.50 WIB`, the zone from the page's settings; an ISO
+    string (as APIs and feeds carry times) is read first."""
+    if isinstance(moment, str):
+        text = moment
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
     return format_datetime(moment, tz or ctx.get("timezone") or "Asia/Jakarta", _context_locale(ctx))
 
 
@@ -232,6 +248,25 @@ def _duration_filter(ctx: Context, seconds: float | None) -> str:
 def _distance_filter(ctx: Context, metres: float | None) -> str:
     """`{{ 1234 | distance }}` -> `1,2 km`."""
     return format_distance(metres, _context_locale(ctx))
+
+
+def _label_filter(label: Callable[[object, Locale | str | None], str]) -> Callable[..., str]:
+    @pass_context
+    def apply(ctx: Context, code: object) -> str:
+        return label(code, _context_locale(ctx))
+
+    apply.__doc__ = f"`{{{{ code | ... }}}}`: {label.__doc__}"
+    return apply
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: object) -> Markup:
+    """`{{ meaning | code_spans }}`: `in_progress` between backticks becomes <code>in_progress</code>, so
+    a data dictionary can name column values as code while the rest of the sentence reads as words."""
+    escaped = str(escape(str(text)))
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))
 
 
 # --- badges ------------------------------------------------------------------------------------------
@@ -329,6 +364,13 @@ def make_environment(extra_globals: dict[str, Callable[..., Any]] | None = None)
             "percent": _percent_filter,
             "duration": _duration_filter,
             "distance": _distance_filter,
+            "unit_kind": _label_filter(unit_kind_label),
+            "unit_status": _label_filter(unit_status_label),
+            "channel": _label_filter(channel_label),
+            "task_status": _label_filter(task_status_label),
+            "event_label": _label_filter(event_label),
+            "actor_label": _label_filter(actor_label),
+            "code_spans": code_spans,
         }
     )
     if extra_globals:

@@ -194,7 +194,7 @@
       var list = $('#ct-rec-list'); clearList(list);
       rec.kinds.forEach(function (kind) {
         var fs = document.createElement('fieldset');
-        var lg = document.createElement('legend'); lg.textContent = kind.kind + ' × ' + kind.count; fs.appendChild(lg);
+        var lg = document.createElement('legend'); lg.textContent = (kind.label || kind.kind) + ' × ' + kind.count; fs.appendChild(lg);
         kind.candidates.concat(kind.mutual_aid).forEach(function (c) {
           var label = document.createElement('label'); label.className = 'ct-unit';
           var box = document.createElement('input'); box.type = 'checkbox'; box.name = 'unit'; box.value = c.unit_id;
