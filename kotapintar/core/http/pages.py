@@ -92,12 +92,13 @@ def nav_for(request: Request, actor: Actor | None) -> list[tuple[str, str, bool]
     if actor is not None and actor.kind == "user":
         if actor.roles & COMMAND_ROLES:
             items.append(("/operator", "nav.operator"))
+            items.append(("/112", "calltaker.nav"))  # issue 20: the 112 console was reachable by URL only
             items.append(("/operator/sensor", "ui.sensors.nav"))
         if actor.roles & SUPERVISOR_ROLES:
             items.append(("/supervisor", "nav.supervisor"))
         if actor.roles & AGENCY_ROLES:
             items.append(("/instansi", "nav.inbox"))
-    items += [("/beranda", "nav.portal"), ("/data", "nav.opendata")]
+    items += [("/beranda", "nav.portal"), ("/sop", "nav.sop"), ("/data", "nav.opendata")]
     # The current entry is the longest one the path is under: /operator/sensor, not also /operator.
     under = [href for href, _ in items if path == href or path.startswith(href + "/")]
     current = max(under, key=len, default=None)
