@@ -89,6 +89,7 @@ def test_page_fragments_and_error_pages_read_in_indonesian(site: tuple[object, C
         "/operator/antrean",
         f"/operator/kasus/{city.case_id}/isi",
         f"/operator/kasus/{city.crash_case_id}/unit",
+        f"/operator/kasus/{city.case_id}/unit",  # a road report: no run card, said in words
         "/operator/sensor/isi",
     ):
         r = operator.get(path, headers={"HX-Request": "true"})
