@@ -224,4 +224,5 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /kasus.atom": Access.PUBLIC,
     "GET /kasus.geojson": Access.PUBLIC,
     "GET /kasus/{ticket}": Access.PUBLIC,
+    "GET /favicon.ico": Access.PUBLIC,  # issue 20: the site's icon, where browsers look for it
 }

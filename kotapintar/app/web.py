@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kotapintar import __version__
@@ -31,7 +31,7 @@ from kotapintar.core.http.errors import error_body, install_error_handlers, regi
 from kotapintar.core.http.logs import install_log_redaction
 from kotapintar.core.http.openapi import install_openapi
 from kotapintar.core.http.security import SecurityHeadersMiddleware, configure_csrf
-from kotapintar.core.http.templating import mount_static
+from kotapintar.core.http.templating import STATIC_DIR, mount_static
 from kotapintar.core.i18n import LocaleMiddleware
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch import api as dispatch_router
@@ -50,6 +50,8 @@ from kotapintar.sop import api as sop_router
 from kotapintar.sop import pages as sop_pages
 from kotapintar.sop import tasks_api as tasks_router
 from kotapintar.triage import api as triage_router
+
+ICON_CACHE = {"Cache-Control": "public, max-age=86400"}
 
 
 class BodySizeLimit:
@@ -158,6 +160,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_openapi(app)  # the true error shapes and security schemes; /docs without a CDN (issue 18)
     install_access_openapi(app)  # each operation's security from the route policies (issue 16)
     configure_csrf(app, secret=settings.secret_key, session_id=lambda r: getattr(r.state, "session_id", None))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The site's icon where browsers and feed readers look for it without reading the page (issue 20)."""
+        return FileResponse(
+            STATIC_DIR / "img" / "favicon.svg", media_type="image/svg+xml", headers=ICON_CACHE
+        )
 
     app.add_middleware(LocaleMiddleware, secure_cookie=settings.cookie_secure)
     app.add_middleware(

@@ -17,6 +17,7 @@ from kotapintar.core.db.uow import UnitOfWork
 from kotapintar.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType, utcnow
+from kotapintar.core.i18n.labels import unit_kind_label
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch.engine import (
     METHOD_STRAIGHT,
@@ -116,6 +117,8 @@ def recommend_for_case(
         rec, case = _recommendation(uow, case_id, settings)
         names = {u.code: u.name for u in uow.repo(DispatchRepository).units()}
     out = rec.to_dict()
+    for part in out["kinds"]:  # the kind by name for people (issue 20): "Ambulans", never "ambulance"
+        part["label"] = unit_kind_label(part["kind"])
     out["case_id"] = case.id
     out["ticket"] = case.ticket
     out["selected"] = rec.selected_unit_ids()
@@ -126,9 +129,9 @@ def recommend_for_case(
         if any(k == c["unit_id"] for part in out["kinds"] for c in (*part["candidates"], *part["mutual_aid"]))
     }
     out["estimate_label"] = (
-        "Perkiraan garis lurus × faktor belokan (tanpa jaringan jalan) / straight-line estimate"
+        "Perkiraan garis lurus × faktor belokan (tanpa jaringan jalan)"
         if rec.method == METHOD_STRAIGHT
-        else "Waktu tempuh lewat jaringan jalan / road-network travel time"
+        else "Waktu tempuh lewat jaringan jalan"
     )
     return out
 

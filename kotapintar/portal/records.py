@@ -37,7 +37,7 @@ FIELDS: tuple[tuple[str, str, str, str], ...] = (
     (
         "status",
         "string",
-        "received, verified, assigned, in_progress, resolved, closed, rejected",
+        "`received`, `verified`, `assigned`, `in_progress`, `resolved`, `closed`, `rejected`",
         "Case status",
     ),
     (
@@ -78,7 +78,7 @@ SENSOR_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     (
         "kind",
         "string",
-        "water_level, rain_gauge, air_quality, weather, traffic, fire_hotspot",
+        "`water_level`, `rain_gauge`, `air_quality`, `weather`, `traffic`, `fire_hotspot`",
         "Device kind",
     ),
     ("region_code", "string", "Kode kecamatan Kemendagri", "Kemendagri district code"),
@@ -95,8 +95,8 @@ SENSOR_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     (
         "health",
         "string",
-        "ok = melapor; stale = diam lebih dari 3× interval; never_seen = belum pernah melapor",
-        "ok, stale (silent for more than 3× the interval) or never_seen",
+        "`ok` = melapor; `stale` = diam lebih dari 3× interval; `never_seen` = belum pernah melapor",
+        "`ok`, `stale` (silent for more than 3× the interval) or `never_seen`",
     ),
     ("last_seen", "datetime", "Pembacaan terakhir (UTC, ISO 8601)", "Last reading (UTC, ISO 8601)"),
     (

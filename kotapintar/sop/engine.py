@@ -911,7 +911,7 @@ def _check_outputs(step: Step, outputs: Mapping[str, Any]) -> None:
         problems.append(f"output tidak dikenal: {', '.join(extra)}")
     if problems:
         raise ValidationFailed(
-            f"Langkah '{step.id}' belum dapat diselesaikan: " + "; ".join(problems) + ".",
+            f"Langkah “{step.kegiatan}” belum dapat diselesaikan: " + "; ".join(problems) + ".",
             code="sop_output_invalid",
         )
 
@@ -1154,14 +1154,14 @@ def _on_completed(run: _Run, event: _Event) -> None:
     step = run.spec.step(task.step_id)
     if step.answer:
         raise IllegalTransition(
-            "Langkah ini selesai melalui jawaban yang disusun lalu disetujui pejabat (AnswerDrafted, AnswerApproved).",
+            "Langkah ini selesai melalui jawaban: susun draf jawaban yang kemudian disetujui pejabat berwenang.",
             code="answer_approval_required",
         )
     _check_outputs(step, event.outputs)
     missing = sorted(set(step.bukti) - set(event.evidence) - set(task.evidence))
     if missing:
         raise ValidationFailed(
-            f"Langkah '{step.id}' butuh bukti: {', '.join(missing)}.",
+            f"Langkah “{step.kegiatan}” butuh bukti: {', '.join(missing)}.",
             code="evidence_required",
             missing=missing,
         )

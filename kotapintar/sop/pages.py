@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from kotapintar.catalog import service as catalog_service
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.templating import make_templates
 from kotapintar.sop import library
@@ -57,6 +58,9 @@ def case_sop_page(
 ) -> HTMLResponse:
     """A case's SOP: each step done, running, waiting or late, with its due time and agencies."""
     progress = sop_tasks.case_sop_progress(db, actor, case_id)
-    return templates.TemplateResponse(
-        request, "sop/case.html", _context(request, settings, progress=progress)
+    _, spec = library.get_spec(db, progress.sop_code, progress.sop_version)
+    names = {a.code: a.short or a.name for a in catalog_service.agencies(db)}  # names, never codes (issue 20)
+    context = _context(
+        request, settings, progress=progress, sop_title=spec.identitas.judul, agency_names=names
     )
+    return templates.TemplateResponse(request, "sop/case.html", context)

@@ -71,7 +71,12 @@ def test_idempotency_header_replays(client: TestClient) -> None:
     [
         ("{not json", 400, "malformed_json", "JSON"),
         (json.dumps({"description": "tanpa layanan"}), 422, "invalid_input", "service_code"),
-        (json.dumps({**GOOD, "lat": float("nan")}), 422, "invalid_input", "finite"),
+        (
+            json.dumps({**GOOD, "lat": float("nan")}),
+            422,
+            "invalid_input",
+            "Lintang harus berupa angka terhingga",
+        ),
         (json.dumps({**GOOD, "lon": 106.8, "lat": -6.2}), 422, "invalid_input", "di luar wilayah"),
         (json.dumps({**GOOD, "service_code": "ufo"}), 422, "unknown_service", "banjir"),
         (json.dumps({**GOOD, "lat": 114.39, "lon": -3.0}), 422, "invalid_input", "lat"),

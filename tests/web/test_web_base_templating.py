@@ -24,17 +24,17 @@ from kotapintar.core.http.templating import (
 
 def test_local_time_is_shown_in_wib() -> None:
     moment = datetime(2026, 11, 29, 4, 5, tzinfo=UTC)
-    assert format_local_time(moment) == "29 Nov 2026 11:05 WIB"
+    assert format_local_time(moment) == "29 Nov 2026 11.05 WIB"
 
 
 @pytest.mark.parametrize(
     ("tz", "expected"),
     [
-        ("Asia/Jakarta", "1 Jan 2027 06:30 WIB"),
-        ("Asia/Pontianak", "1 Jan 2027 06:30 WIB"),
-        ("Asia/Makassar", "1 Jan 2027 07:30 WITA"),
-        ("Asia/Jayapura", "1 Jan 2027 08:30 WIT"),
-        ("UTC", "31 Des 2026 23:30 UTC"),
+        ("Asia/Jakarta", "1 Jan 2027 06.30 WIB"),
+        ("Asia/Pontianak", "1 Jan 2027 06.30 WIB"),
+        ("Asia/Makassar", "1 Jan 2027 07.30 WITA"),
+        ("Asia/Jayapura", "1 Jan 2027 08.30 WIT"),
+        ("UTC", "31 Des 2026 23.30 UTC"),
     ],
 )
 def test_local_time_zone_suffixes(tz: str, expected: str) -> None:
@@ -43,24 +43,24 @@ def test_local_time_zone_suffixes(tz: str, expected: str) -> None:
 
 def test_local_time_month_names_follow_the_locale() -> None:
     moment = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)
-    assert format_local_time(moment, locale="id") == "1 Mei 2026 07:00 WIB"
+    assert format_local_time(moment, locale="id") == "1 Mei 2026 07.00 WIB"
     assert format_local_time(moment, locale="en") == "1 May 2026 07:00 WIB"
 
 
 def test_naive_datetimes_are_taken_as_utc() -> None:
-    assert format_local_time(datetime(2026, 11, 29, 4, 5)) == "29 Nov 2026 11:05 WIB"
+    assert format_local_time(datetime(2026, 11, 29, 4, 5)) == "29 Nov 2026 11.05 WIB"
 
 
 def test_local_time_converts_other_offsets() -> None:
     plus9 = timezone(timedelta(hours=9))
-    assert format_local_time(datetime(2026, 11, 29, 13, 5, tzinfo=plus9)) == "29 Nov 2026 11:05 WIB"
+    assert format_local_time(datetime(2026, 11, 29, 13, 5, tzinfo=plus9)) == "29 Nov 2026 11.05 WIB"
 
 
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)))
 def test_wib_is_always_seven_hours_ahead(moment: datetime) -> None:
     shown = format_local_time(moment)
     local = moment + timedelta(hours=7)
-    assert shown.endswith(f"{local:%H:%M} WIB")
+    assert shown.endswith(f"{local:%H.%M} WIB")
     assert shown.startswith(f"{local.day} ")
 
 
@@ -103,7 +103,7 @@ def test_filters_in_a_template_autoescape_and_use_the_context_locale() -> None:
         title="<script>alert(1)</script>", when=datetime(2026, 11, 29, 4, 5, tzinfo=UTC), p="P2", s="closed"
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
-    assert "29 Nov 2026 11:05 WIB" in out
+    assert "29 Nov 2026 11.05 WIB" in out
     assert "badge-p2" in out and "|Peta|" in out
     env_out = template.render(title="", when=None, p="P2", s="closed", locale="en")
     assert "|—|" in env_out and "|Map|" in env_out and ">closed<" in env_out
@@ -114,7 +114,7 @@ def test_relative_filter_renders_a_time_element() -> None:
     out = env.from_string("{{ t | relative(now) }}").render(
         t=datetime(2026, 11, 29, 4, 0, tzinfo=UTC), now=datetime(2026, 11, 29, 4, 5, tzinfo=UTC)
     )
-    assert out == '<time datetime="2026-11-29T04:00:00Z" title="29 Nov 2026 11:00 WIB">5 menit lalu</time>'
+    assert out == '<time datetime="2026-11-29T04:00:00Z" title="29 Nov 2026 11.00 WIB">5 menit lalu</time>'
 
 
 def test_static_version_is_a_content_hash_and_missing_files_fail() -> None:

@@ -18,6 +18,7 @@ from kotapintar.core.events.types import EventType
 from kotapintar.core.http.security import page_csrf_token
 from kotapintar.core.http.templating import make_templates, request_locale
 from kotapintar.core.i18n import translate
+from kotapintar.core.i18n.formats import format_duration
 from kotapintar.core.settings import Settings
 
 templates = make_templates()
@@ -32,21 +33,8 @@ def iso_utc(moment: datetime | None) -> str:
 
 @pass_context
 def duration(ctx: Context, seconds: float | None) -> str:
-    """A short duration in the page's language: 45 dtk, 12 mnt, 3,5 jam, 2,1 hari; an em dash for none."""
-    if seconds is None:
-        return "—"
-    locale = ctx.get("locale") or "id"
-    if seconds < 60:
-        value, unit = f"{seconds:.0f}", "s"
-    elif seconds < 3600:
-        value, unit = f"{seconds / 60:.0f}", "m"
-    elif seconds < 86400:
-        value, unit = f"{seconds / 3600:.1f}", "h"
-    else:
-        value, unit = f"{seconds / 86400:.1f}", "d"
-    if str(locale) == "id":
-        value = value.replace(".", ",")
-    return translate(f"ui.unit.{unit}", locale, n=value)
+    """A duration in the page's language: `45 detik`, `1,5 menit`, `4 hari 11 jam`; an em dash for none."""
+    return format_duration(seconds, ctx.get("locale") or "id")
 
 
 templates.env.globals["iso_utc"] = iso_utc
@@ -118,6 +106,7 @@ def nav_for(request: Request, actor: Actor | None) -> list[tuple[str, str, bool]
     if actor is not None and actor.kind == "user":
         if actor.roles & COMMAND_ROLES:
             items.append(("/operator", "nav.operator"))
+            items.append(("/112", "calltaker.nav"))  # issue 20: the 112 console was reachable by URL only
             items.append(("/operator/sensor", "ui.sensors.nav"))
         if actor.roles & SUPERVISOR_ROLES:
             items.append(("/supervisor", "nav.supervisor"))
@@ -125,7 +114,7 @@ def nav_for(request: Request, actor: Actor | None) -> list[tuple[str, str, bool]
             items.append(("/instansi", "nav.inbox"))
         if Role.ADMIN in actor.roles:
             items.append(("/admin", "admin.title"))
-    items += [("/beranda", "nav.portal"), ("/data", "nav.opendata")]
+    items += [("/beranda", "nav.portal"), ("/sop", "nav.sop"), ("/data", "nav.opendata")]
     # The current entry is the longest one the path is under: /operator/sensor, not also /operator.
     under = [href for href, _ in items if path == href or path.startswith(href + "/")]
     current = max(under, key=len, default=None)

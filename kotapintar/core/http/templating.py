@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, Undefined, pass_context, select_autoescape
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
@@ -28,20 +28,31 @@ from kotapintar.core.i18n import (
     ntranslate,
     translate,
 )
+from kotapintar.core.i18n.formats import (
+    ZONE_SUFFIX,
+    as_aware,
+    format_date,
+    format_datetime,
+    format_distance,
+    format_duration,
+    format_number,
+    format_percent,
+    zone_suffix,
+)
+from kotapintar.core.i18n.labels import (
+    actor_label,
+    channel_label,
+    event_label,
+    task_status_label,
+    unit_kind_label,
+    unit_status_label,
+)
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"  # templates/ and static/ stay central
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_PREFIX = "/static"
 STATIC_ROUTE_NAME = "static"
-
-# Zone abbreviations of Indonesia's three time zones (UU: WIB UTC+7, WITA UTC+8, WIT UTC+9).
-ZONE_SUFFIX: dict[str, str] = {
-    "Asia/Jakarta": "WIB",
-    "Asia/Pontianak": "WIB",
-    "Asia/Makassar": "WITA",
-    "Asia/Jayapura": "WIT",
-}
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 STATUSES = ("received", "verified", "assigned", "in_progress", "resolved", "closed", "rejected", "merged")
@@ -136,23 +147,14 @@ def mount_static(app: FastAPI, path: str = STATIC_PREFIX) -> None:
 # --- time filters ---------------------------------------------------------------------------------------
 
 
-def _as_aware(moment: datetime) -> datetime:
-    # Times are stored in UTC; SQLite hands them back naive, so naive means UTC here.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def zone_suffix(tz: str, moment: datetime) -> str:
-    """WIB/WITA/WIT for Indonesian zones, else the zone's own abbreviation (e.g. `UTC`)."""
-    return ZONE_SUFFIX.get(tz) or moment.tzname() or tz
+_as_aware = as_aware
 
 
 def format_local_time(
     moment: datetime, tz: str = "Asia/Jakarta", locale: Locale | str = DEFAULT_LOCALE
 ) -> str:
-    """`29 Nov 2026 11:05 WIB`: an instant shown in a zone, month abbreviated in the locale."""
-    local = _as_aware(moment).astimezone(ZoneInfo(tz))
-    month = translate(f"time.month.{local.month}", locale)
-    return f"{local.day} {month} {local.year} {local:%H:%M} {zone_suffix(tz, local)}"
+    """`29 Nov 2026 11.05 WIB`: an instant shown in a zone, in the locale's way (see `format_datetime`)."""
+    return format_datetime(moment, tz, locale)
 
 
 def format_relative(
@@ -196,6 +198,75 @@ def _relative_filter(ctx: Context, moment: datetime | None, now: datetime | None
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         aware.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"), title, text
     )
+
+
+@pass_context
+def _datetime_filter(ctx: Context, moment: datetime | str | None, tz: str | None = None) -> str:
+    """`{{ warning.sent | datetime }}`: `4 Des 2026 02.50 WIB`, the zone from the page's settings; an ISO
+    string (as APIs and feeds carry times) is read first."""
+    if isinstance(moment, str):
+        text = moment
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+    return format_datetime(moment, tz or ctx.get("timezone") or "Asia/Jakarta", _context_locale(ctx))
+
+
+@pass_context
+def _date_filter(ctx: Context, day: object, tz: str | None = None) -> str:
+    """`{{ sop.published_at | date }}`: `4 Des 2026`; an ISO date string is read first."""
+    if isinstance(day, str):
+        try:
+            day = datetime.fromisoformat(day)
+        except ValueError:
+            return str(day)
+    if not isinstance(day, date | datetime):
+        return "—"
+    return format_date(day, tz or ctx.get("timezone") or "Asia/Jakarta", _context_locale(ctx))
+
+
+@pass_context
+def _number_filter(ctx: Context, value: float | int | None, decimals: int = 0) -> str:
+    """`{{ 12500 | number }}` -> `12.500`; `{{ 1.25 | number(1) }}` -> `1,3` in Indonesian."""
+    return format_number(value, decimals, _context_locale(ctx))
+
+
+@pass_context
+def _percent_filter(ctx: Context, value: float | None, decimals: int = 0) -> str:
+    """`{{ 0.875 | percent(1) }}` -> `87,5%`."""
+    return format_percent(value, decimals, _context_locale(ctx))
+
+
+@pass_context
+def _duration_filter(ctx: Context, seconds: float | None) -> str:
+    """`{{ 90 | duration }}` -> `1,5 menit`; `{{ 385200 | duration }}` -> `4 hari 11 jam`."""
+    return format_duration(seconds, _context_locale(ctx))
+
+
+@pass_context
+def _distance_filter(ctx: Context, metres: float | None) -> str:
+    """`{{ 1234 | distance }}` -> `1,2 km`."""
+    return format_distance(metres, _context_locale(ctx))
+
+
+def _label_filter(label: Callable[[object, Locale | str | None], str]) -> Callable[..., str]:
+    @pass_context
+    def apply(ctx: Context, code: object) -> str:
+        return label(code, _context_locale(ctx))
+
+    apply.__doc__ = f"`{{{{ code | ... }}}}`: {label.__doc__}"
+    return apply
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: object) -> Markup:
+    """`{{ meaning | code_spans }}`: `in_progress` between backticks becomes <code>in_progress</code>, so
+    a data dictionary can name column values as code while the rest of the sentence reads as words."""
+    escaped = str(escape(str(text)))
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))
 
 
 # --- badges ------------------------------------------------------------------------------------------
@@ -287,6 +358,19 @@ def make_environment(extra_globals: dict[str, Callable[..., Any]] | None = None)
             "relative": _relative_filter,
             "priority_badge": _priority_badge_filter,
             "status_badge": _status_badge_filter,
+            "datetime": _datetime_filter,
+            "date": _date_filter,
+            "number": _number_filter,
+            "percent": _percent_filter,
+            "duration": _duration_filter,
+            "distance": _distance_filter,
+            "unit_kind": _label_filter(unit_kind_label),
+            "unit_status": _label_filter(unit_status_label),
+            "channel": _label_filter(channel_label),
+            "task_status": _label_filter(task_status_label),
+            "event_label": _label_filter(event_label),
+            "actor_label": _label_filter(actor_label),
+            "code_spans": code_spans,
         }
     )
     if extra_globals:
@@ -302,6 +386,7 @@ def make_templates(extra_globals: dict[str, Callable[..., Any]] | None = None) -
 __all__ = [
     "STATIC_DIR",
     "TEMPLATES_DIR",
+    "ZONE_SUFFIX",
     "CachedStaticFiles",
     "format_local_time",
     "format_relative",
@@ -314,4 +399,5 @@ __all__ = [
     "request_locale",
     "static_url",
     "static_version",
+    "zone_suffix",
 ]

@@ -137,7 +137,7 @@ class RunCardBook:
                 best = card
         if best is None:
             raise NotFound(
-                f"Tidak ada kartu penugasan untuk layanan {service!r} dengan kondisi ini.",
+                "Tidak ada kartu penugasan unit untuk layanan dan kondisi kasus ini; kasus ditangani lewat tugas instansi.",
                 code="no_runcard",
                 service=service,
             )

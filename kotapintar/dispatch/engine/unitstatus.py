@@ -41,14 +41,16 @@ class UnitStatusMachine:
         """Raise IllegalTransition (or ValidationFailed for an unknown status) unless current → target is allowed."""
         if target not in self.statuses:
             raise ValidationFailed(
-                f"Status unit {target!r} tidak dikenal; pilih dari {', '.join(self.statuses)}.",
+                "Status unit yang dikirim tidak dikenal; pilih salah satu: "
+                f"{', '.join(info.label for info in self.statuses.values())}.",
                 code="unknown_unit_status",
+                allowed=list(self.statuses),
             )
         allowed = self.transitions.get(current, frozenset())
         if target not in allowed:
             raise IllegalTransition(
                 f"Unit berstatus {self.label(current)} tidak dapat menjadi {self.label(target)}; "
-                f"yang boleh: {', '.join(sorted(allowed)) or '-'}.",
+                f"yang boleh: {', '.join(self.label(s) for s in sorted(allowed)) or '-'}.",
                 code="illegal_unit_transition",
                 current=current,
                 target=target,
