@@ -91,6 +91,9 @@ class Report(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     media: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     received_at: Mapped[datetime]
+    # Location precision (issue 15): gps | map | desa_centroid | address, and the browser's accuracy in metres.
+    location_source: Mapped[str | None] = mapped_column(String(20))
+    location_accuracy_m: Mapped[float | None] = mapped_column(Float)
 
 
 class Task(Base):
