@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, false, func, literal, or_, select, union
@@ -346,6 +346,19 @@ class AnalyticsRepository:
         inc = self.incidents(scope)
         return self.quantiles(self._incident_key(inc, by), inc.c[segment], inc, [])
 
+    def segment_histogram(self, scope: Scope, segment: str, bucket_s: float) -> list[tuple[int, int]]:
+        """(bucket index, incidents) of one segment's values in buckets of `bucket_s` seconds."""
+        inc = self.incidents(scope)
+        bucket = (
+            cast(func.floor(inc.c[segment] / bucket_s), Integer)
+            if self.dialect == "postgresql"
+            else cast(inc.c[segment] / bucket_s, Integer)
+        )
+        stmt = (
+            select(bucket, func.count()).where(inc.c[segment].is_not(None)).group_by(bucket).order_by(bucket)
+        )
+        return [(int(b), int(n)) for b, n in self.session.execute(stmt).all()]
+
     def incident_list(self, scope: Scope, *, limit: int) -> Sequence[Any]:
         """The newest incidents with their segments (the time-to-scene list)."""
         inc = self.incidents(scope)
@@ -406,3 +419,20 @@ class AnalyticsRepository:
             .group_by(source)
         )
         return list(self.session.execute(stmt).all())
+
+    def freshness(self) -> tuple[datetime | None, datetime | None, int]:
+        """The newest change of a public case and of any case event (what the open-data exports are built
+        from), and how many public cases there are."""
+        latest_case, public = self.session.execute(
+            select(func.max(Case.updated_at), func.count()).where(Case.confidential.is_(False))
+        ).one()
+        latest_event = self.session.execute(select(func.max(Event.occurred_at))).scalar()
+        return _aware(latest_case), _aware(latest_event), int(public)
+
+
+def _aware(value: Any) -> datetime | None:
+    """Aggregates bypass the column type: SQLite returns text or naive values (UTC)."""
+    if value is None:
+        return None
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -30,6 +30,7 @@ from kotapintar.metrics.definitions import (
     task_targets,
 )
 from kotapintar.metrics.response_times import SEGMENTS, load_targets
+from kotapintar.sensors import queries as sensor_queries
 
 HOTSPOT_RESOLUTION = 7  # ~5 km² cells: coarse enough to publish, fine enough to see a street cluster
 
@@ -179,6 +180,20 @@ def incident_list(db: Database, actor: Actor, scope: Scope, *, limit: int = 50) 
         return _repo(uow, None).incident_list(scope, limit=limit)
 
 
+def segment_histogram(
+    db: Database, actor: Actor, scope: Scope, segment: str = "total", *, bucket_s: float = 120.0
+) -> list[tuple[float, int]]:
+    """The distribution of one segment: (bucket start in seconds, incidents), empty buckets included."""
+    _check(actor, scope)
+    if segment not in SEGMENTS:
+        raise ValidationFailed(f"Segmen harus salah satu dari {', '.join(SEGMENTS)}.", field="segment")
+    with db.reading() as uow:
+        found = dict(_repo(uow, None).segment_histogram(scope, segment, bucket_s))
+    if not found:
+        return []
+    return [(b * bucket_s, found.get(b, 0)) for b in range(0, max(found) + 1)]
+
+
 def hotspots(db: Database, actor: Actor, scope: Scope, *, top: int = 200) -> list[tuple[str, int]]:
     """Cases per H3 cell (resolution 7) in the scope, busiest first."""
     _check(actor, scope)
@@ -221,3 +236,29 @@ def accuracy(db: Database, actor: Actor, scope: Scope) -> Accuracy:
             for k, n, acc in repo.location_sources(scope)
         ]
     return Accuracy(corrections=sorted(corrections), merges=merges, locations=sorted(locations))
+
+
+def sensor_completeness(db: Database, actor: Actor, scope: Scope) -> dict[str, Any]:
+    """Completeness and flagged share per sensor kind over the last day (the sensors' own quality report)."""
+    _check(actor, scope)
+    return sensor_queries.quality_report(db, hours=24)["kinds"]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current the open data is."""
+
+    latest_case_change: datetime | None
+    latest_event: datetime | None
+    public_cases: int
+
+    def age_s(self, now: datetime) -> float | None:
+        """Seconds since the newest public case change."""
+        return None if self.latest_case_change is None else (now - self.latest_case_change).total_seconds()
+
+
+def open_data_freshness(db: Database, actor: Actor) -> Freshness:
+    """The newest public change the open-data exports (/data/kasus.csv, .geojson) carry."""
+    actor.require(Permission.VIEW_ALL_CASES)
+    with db.reading() as uow:
+        return Freshness(*_repo(uow, None).freshness())

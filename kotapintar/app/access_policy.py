@@ -190,4 +190,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /supervisor": Access.SUPERVISOR,
     "GET /supervisor/terlambat": Access.SUPERVISOR,
     "GET /unit/{code}": Access.CREW,
+    # analytics (issue 15): the supervisor's pages; the API also answers an agency about its own figures
+    "GET /analitik": Access.SUPERVISOR,
+    "GET /analitik/akurasi": Access.SUPERVISOR,
+    "GET /api/v1/analitik/tugas": Access.STAFF,
+    "GET /api/v1/analitik/waktu-tanggap": Access.STAFF,
 }

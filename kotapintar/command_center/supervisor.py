@@ -22,14 +22,13 @@ def _period(value: int | None) -> int:
 def supervisor_page(
     request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, hari: int | None = None
 ) -> Response:
-    """Per agency: open, late, on-time share, median/p90 time to accept and to complete; escalations."""
+    """Per agency (kotapintar.analytics, like every surface): backlog, late, on-time share, median/p90 time
+    to accept and to complete; escalations."""
     require_roles(request, actor, SUPERVISOR_ROLES)
     days = _period(hari)
     perf = queries.performance(db, actor, days)
     names = queries.agency_names(db)
-    rows = sorted(
-        perf.values(), key=lambda p: (-p.late_open, -p.open, names.get(p.agency_code, p.agency_code))
-    )
+    rows = sorted(perf.values(), key=lambda p: (-p.late_now, -p.late, -p.open_now, names.get(p.key, p.key)))
     context = page_context(
         request,
         settings,
