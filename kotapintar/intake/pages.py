@@ -37,7 +37,18 @@ router = APIRouter(include_in_schema=False)
 templates = make_templates()
 ANON_COOKIE = "kp_anon"
 KUALA_KAPUAS = (114.39, -3.0)
-TEXT_FIELDS = ("service_code", "description", "lon", "lat", "address", "name", "phone", "email")
+TEXT_FIELDS = (
+    "service_code",
+    "description",
+    "lon",
+    "lat",
+    "address",
+    "name",
+    "phone",
+    "email",
+    "location_source",
+    "location_accuracy_m",
+)
 
 
 def _context(request: Request, settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -149,6 +160,15 @@ def _message(locale: str, key: str, fallback: str) -> str:
     return fallback if text == key else text
 
 
+def _accuracy(text: str) -> float | None:
+    """The browser's stated accuracy in metres, when it is a plain non-negative number (else not recorded)."""
+    try:
+        value = round(float(text), 1)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1_000_000 else None
+
+
 @router.post("/lapor", response_class=HTMLResponse)
 async def submit_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """Receive the plain form post (multipart, photos included); errors come back next to their fields."""
@@ -191,6 +211,8 @@ async def submit_page(request: Request, db: DbDep, settings: SettingsDep) -> Res
         "lon": values["lon"] or None,
         "lat": values["lat"] or None,
         "address": values["address"] or None,
+        "location_source": values["location_source"] if values["location_source"] in ("gps", "map") else None,
+        "location_accuracy_m": _accuracy(values["location_accuracy_m"]),
         "channel": "web",
         "reporter": reporter if any(reporter.values()) else None,
         "anonymous": values["anonymous"],

@@ -293,9 +293,11 @@
     this.lonInput = resolveInput(opts.lonInput || data.pickLon);
     this.latInput = resolveInput(opts.latInput || data.pickLat);
     this.statusEl = resolveInput(opts.statusEl || data.pickStatus);
+    this.sourceInput = resolveInput(opts.sourceInput || data.pickSource);
+    this.accuracyInput = resolveInput(opts.accuracyInput || data.pickAccuracy);
     var button = resolveInput(opts.locateButton || data.locateButton);
     this.map.on('click', function (event) {
-      self.setPoint(event.latlng.lng, event.latlng.lat, { pan: false });
+      self.setPoint(event.latlng.lng, event.latlng.lat, { pan: false, source: 'map' });
     });
     var fromInputs = function () {
       var lon = self.lonInput && parseFloat(self.lonInput.value);
@@ -327,7 +329,7 @@
       var self = this;
       this.pickMarker.on('dragend', function () {
         var at = self.pickMarker.getLatLng();
-        self.setPoint(at.lng, at.lat, { pan: false });
+        self.setPoint(at.lng, at.lat, { pan: false, source: 'map' });
       });
     } else {
       this.pickMarker.setLatLng(latlng);
@@ -335,6 +337,11 @@
     if (opts.write !== false) {
       this._write(this.lonInput, lon);
       this._write(this.latInput, lat);
+    }
+    /* Record where the point came from (GPS with its stated accuracy, or a pick on the map). */
+    if (opts.source && this.sourceInput) { this.sourceInput.value = opts.source; }
+    if (opts.source && this.accuracyInput) {
+      this.accuracyInput.value = isFinite(opts.accuracy) ? String(Math.round(opts.accuracy * 10) / 10) : '';
     }
     if (opts.pan !== false) { this.map.setView(latlng, Math.max(this.map.getZoom(), opts.zoom || 15)); }
   };
@@ -354,7 +361,8 @@
     this._status(data.msgLocating || '');
     navigator.geolocation.getCurrentPosition(function (position) {
       self._status('');
-      self.setPoint(position.coords.longitude, position.coords.latitude, { zoom: 16 });
+      self.setPoint(position.coords.longitude, position.coords.latitude,
+        { zoom: 16, source: 'gps', accuracy: position.coords.accuracy });
     }, function () {
       self._status(data.msgLocationFailed || '');
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
