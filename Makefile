@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-interop interop-clients lint format bench install clean fuzz
+.PHONY: demo test test-fast test-interop interop-clients lint format bench install clean fuzz bench-analytics
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kotapintar needs Python 3.11 or newer")'
@@ -71,3 +71,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(CLIENTS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Accountability figures at 1,000,000 cases on SQLite and PostgreSQL (issue 15; long: fills both databases).
+bench-analytics: $(STAMP)
+	$(BIN)/python benchmarks/analytics.py --cases 1000000 --backend both

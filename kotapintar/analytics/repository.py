@@ -54,10 +54,10 @@ class AnalyticsRepository:
     def seconds(self, start: Any, end: Any) -> ColumnElement[Any]:
         """end − start in seconds (never negative), computed in the database."""
         if self.dialect == "postgresql":
-            raw: ColumnElement[Any] = func.extract("epoch", end - start)
-        else:
-            raw = func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
-        return case((raw < 0, literal(0.0)), else_=raw)
+            # greatest() skips NULLs; the difference is NULL when either end is, and stays NULL here
+            diff = func.extract("epoch", end - start)
+            return case((diff.is_(None), None), else_=func.greatest(diff, 0))
+        return func.max(func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3), 0.0)
 
     def period(self, column: Any, period: str) -> ColumnElement[Any]:
         """The local week (its Monday, YYYY-MM-DD) or month (YYYY-MM) an instant falls in."""
@@ -100,36 +100,78 @@ class AnalyticsRepository:
 
     def quantiles(self, key: Any, value: Any, from_: Any, where: Sequence[Any]) -> Quantiles:
         """Per key: (n, [value at each of PERCENTILES]) of the non-null values, computed in the database."""
-        where = [*where, value.is_not(None)]
+        return self.quantiles_of(key, {"v": value}, from_, where)["v"]
+
+    def quantiles_of(
+        self, key: Any, values: Mapping[str, Any], from_: Any, where: Sequence[Any]
+    ) -> dict[str, Quantiles]:
+        """Per named value and key: (n, [quantiles]) — several values in one pass over the rows."""
         if self.dialect == "postgresql":
-            cols = [func.percentile_cont(q).within_group(value) for q in PERCENTILES]
-            stmt = select(key, func.count(value), *cols).select_from(from_).where(*where).group_by(key)
-            return {
-                str(row[0]): (int(row[1]), [None if v is None else float(v) for v in row[2:]])
-                for row in self.session.execute(stmt).all()
-            }
-        ranked = (
-            select(
-                key.label("k"),
-                value.label("v"),
-                (func.row_number().over(partition_by=key, order_by=value) - 1).label("rn"),
-                func.count().over(partition_by=key).label("n"),
-            )
+            cols: list[Any] = []
+            for value in values.values():
+                cols.append(func.count(value))
+                cols.extend(func.percentile_cont(q).within_group(value) for q in PERCENTILES)
+            stmt = select(key, *cols).select_from(from_).where(*where).group_by(key)
+            rows = self.session.execute(stmt).all()
+            width = 1 + len(PERCENTILES)
+            out: dict[str, Quantiles] = {name: {} for name in values}
+            for row in rows:
+                for i, name in enumerate(values):
+                    chunk = row[1 + i * width : 1 + (i + 1) * width]
+                    if int(chunk[0]):
+                        out[name][str(row[0])] = (
+                            int(chunk[0]),
+                            [None if v is None else float(v) for v in chunk[1:]],
+                        )
+            return out
+        return self._window_quantiles(key, values, from_, where)
+
+    def _window_quantiles(
+        self, key: Any, values: Mapping[str, Any], from_: Any, where: Sequence[Any]
+    ) -> dict[str, Quantiles]:
+        """SQLite: each value computed once (a materialized CTE), ranked per key by a window function, and
+        the two order statistics around (n-1)·q picked per quantile."""
+        base = (
+            select(key.label("k"), *(v.label(name) for name, v in values.items()))
             .select_from(from_)
             .where(*where)
-            .subquery()
+            .cte("vals")
+            .prefix_with("MATERIALIZED")
         )
-        picks = []
-        for q in PERCENTILES:
-            rank = cast((ranked.c.n - 1) * q, Integer)
-            picks.append(func.max(case((ranked.c.rn == rank, ranked.c.v))))
-            picks.append(func.max(case((ranked.c.rn == rank + 1, ranked.c.v))))
-        stmt = select(ranked.c.k, ranked.c.n, *picks).group_by(ranked.c.k, ranked.c.n)
-        out: Quantiles = {}
-        for row in self.session.execute(stmt).all():
-            n = int(row[1])
-            values = [interpolate(row[2 + 2 * i], row[3 + 2 * i], n, q) for i, q in enumerate(PERCENTILES)]
-            out[str(row[0])] = (n, values)
+        ranked_cols: list[Any] = [base.c.k]
+        for name in values:
+            col = base.c[name]
+            ranked_cols.append(col.label(name))
+            ranked_cols.append(
+                (func.row_number().over(partition_by=(base.c.k, col.is_(None)), order_by=col) - 1).label(
+                    f"{name}_rn"
+                )
+            )
+            ranked_cols.append(func.count(col).over(partition_by=base.c.k).label(f"{name}_n"))
+        ranked = select(*ranked_cols).subquery()
+        picks: list[Any] = []
+        for name in values:
+            v, rn, n = ranked.c[name], ranked.c[f"{name}_rn"], ranked.c[f"{name}_n"]
+            picks.append(func.max(n))
+            for q in PERCENTILES:
+                rank = cast((n - 1) * q, Integer)
+                picks.append(func.max(case((and_(v.is_not(None), rn == rank), v))))
+                picks.append(func.max(case((and_(v.is_not(None), rn == rank + 1), v))))
+        rows = self.session.execute(select(ranked.c.k, *picks).group_by(ranked.c.k)).all()
+        width = 1 + 2 * len(PERCENTILES)
+        out: dict[str, Quantiles] = {name: {} for name in values}
+        for row in rows:
+            for i, name in enumerate(values):
+                chunk = row[1 + i * width : 1 + (i + 1) * width]
+                count = int(chunk[0] or 0)
+                if count:
+                    out[name][str(row[0])] = (
+                        count,
+                        [
+                            interpolate(chunk[1 + 2 * j], chunk[2 + 2 * j], count, q)
+                            for j, q in enumerate(PERCENTILES)
+                        ],
+                    )
         return out
 
     # ------------------------------------------------------------------ tasks
@@ -139,6 +181,14 @@ class AnalyticsRepository:
         if scope.agency:
             where.append(Task.agency_code == scope.agency)
         return where
+
+    def _tasks_from(self, scope: Scope, by: str) -> Any:
+        """tasks, joined to cases only when a filter or the grouping needs a case column (a join on a
+        million rows costs more than the aggregate itself)."""
+        needs_case = by in ("service", "kecamatan", "desa", "channel") or bool(self._case_filters(scope))
+        if needs_case:
+            return Task.__table__.join(Case.__table__, Case.id == Task.case_id)
+        return Task.__table__
 
     def task_counts(self, scope: Scope, by: str, now: datetime, accept_target_s: float) -> list[Any]:
         """Per group: tasks, open, late_open, completed, with due, on time, accepted within target."""
@@ -161,27 +211,26 @@ class AnalyticsRepository:
                 count_if(and_(done, Task.due_at.is_not(None), Task.completed_at <= Task.due_at)),
                 count_if(and_(Task.accepted_at.is_not(None), accept_s <= accept_target_s)),
             )
-            .select_from(Task)
-            .join(Case, Case.id == Task.case_id)
+            .select_from(self._tasks_from(scope, by))
             .where(*self._task_where(scope))
             .group_by(key)
         )
         return list(self.session.execute(stmt).all())
 
-    def task_quantiles(self, scope: Scope, by: str, which: str) -> Quantiles:
-        """Median and p90 of time to accept (created → accepted) or to complete (created → done)."""
-        if which == "accept":
-            value = case((Task.accepted_at.is_not(None), self.seconds(Task.created_at, Task.accepted_at)))
-        else:
-            value = case(
-                (
-                    and_(Task.status == DONE_TASK, Task.completed_at.is_not(None)),
-                    self.seconds(Task.created_at, Task.completed_at),
-                )
+    def task_quantiles(self, scope: Scope, by: str) -> dict[str, Quantiles]:
+        """Median and p90 of time to accept (created → accepted) and to complete (created → done), one pass."""
+        accept = case((Task.accepted_at.is_not(None), self.seconds(Task.created_at, Task.accepted_at)))
+        complete = case(
+            (
+                and_(Task.status == DONE_TASK, Task.completed_at.is_not(None)),
+                self.seconds(Task.created_at, Task.completed_at),
             )
+        )
         key = self.key(by, Task.created_at)
-        from_ = Task.__table__.join(Case.__table__, Case.id == Task.case_id)
-        return self.quantiles(key, value, from_, self._task_where(scope))
+        from_ = self._tasks_from(scope, by)
+        return self.quantiles_of(
+            key, {"accept": accept, "complete": complete}, from_, self._task_where(scope)
+        )
 
     def backlog(self, scope: Scope, by: str, now: datetime) -> dict[str, tuple[int, int]]:
         """Per group: (open tasks, of which past due) right now, whenever they were created."""
@@ -192,8 +241,7 @@ class AnalyticsRepository:
             where.append(Task.agency_code == scope.agency)
         stmt = (
             select(key, func.count(), late)
-            .select_from(Task)
-            .join(Case, Case.id == Task.case_id)
+            .select_from(self._tasks_from(scope, by))
             .where(*where)
             .group_by(key)
         )
@@ -341,10 +389,10 @@ class AnalyticsRepository:
         ]
         return case(*whens, else_=literal(float(default))) if whens else literal(float(default))
 
-    def segment_quantiles(self, scope: Scope, by: str, segment: str) -> Quantiles:
-        """Median and p90 of one segment per group."""
+    def segment_quantiles(self, scope: Scope, by: str) -> dict[str, Quantiles]:
+        """Median and p90 of every segment per group, in one pass over the incidents."""
         inc = self.incidents(scope)
-        return self.quantiles(self._incident_key(inc, by), inc.c[segment], inc, [])
+        return self.quantiles_of(self._incident_key(inc, by), {s: inc.c[s] for s in SEGMENTS}, inc, [])
 
     def segment_histogram(self, scope: Scope, segment: str, bucket_s: float) -> list[tuple[int, int]]:
         """(bucket index, incidents) of one segment's values in buckets of `bucket_s` seconds."""

@@ -80,8 +80,8 @@ def task_figures(
     with db.reading() as uow:
         repo = _repo(uow, settings)
         counts = repo.task_counts(scope, by, now, accept_target)
-        accept = repo.task_quantiles(scope, by, "accept")
-        complete = repo.task_quantiles(scope, by, "complete")
+        quantiles = repo.task_quantiles(scope, by)
+        accept, complete = quantiles["accept"], quantiles["complete"]
         backlog = repo.backlog(scope, by, now) if by not in ("week", "month") else {}
     out: dict[str, TaskFigures] = {}
     for row in counts:
@@ -158,7 +158,7 @@ def segment_figures(
     with db.reading() as uow:
         repo = _repo(uow, settings)
         counts = repo.segment_counts(scope, by, targets)
-        quantiles = {s: repo.segment_quantiles(scope, by, s) for s in SEGMENTS}
+        quantiles = repo.segment_quantiles(scope, by)
     out = []
     for row in counts:
         key = str(row[0])
