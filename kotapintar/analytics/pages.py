@@ -12,8 +12,10 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from kotapintar.analytics import charts
+from kotapintar.analytics import report as monthly
 from kotapintar.analytics import service as analytics
 from kotapintar.catalog import service as catalog_service
+from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import SUPERVISOR_ROLES, page_context, require_roles, templates
 from kotapintar.core.i18n import translate
@@ -141,3 +143,49 @@ def accuracy_page(
         now=datetime.now().astimezone(),
     )
     return templates.TemplateResponse(request, "ui/accuracy.html", context)
+
+
+Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
+
+
+@router.get("/analitik/laporan.pdf")
+def monthly_pdf(
+    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, bulan: Month, instansi: Text = ""
+) -> Response:
+    """The monthly accountability report as PDF (the same as `kotapintar report monthly`)."""
+    require_roles(request, actor, SUPERVISOR_ROLES)
+    assert actor is not None
+    report = monthly.build_monthly(db, actor, bulan, instansi or None, settings=settings)
+    name = f"laporan-{bulan}" + (f"-{instansi}" if instansi else "")
+    return Response(
+        monthly.to_pdf(report),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+@router.get("/analitik/laporan.csv")
+def monthly_csv(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    bulan: Month,
+    tabel: Text = "instansi",
+    instansi: Text = "",
+) -> Response:
+    """One table of the monthly report as CSV (instansi, kanal, layanan, waktu_tanggap, terlambat, akurasi)."""
+    require_roles(request, actor, SUPERVISOR_ROLES)
+    assert actor is not None
+    tables = monthly.to_csv(monthly.build_monthly(db, actor, bulan, instansi or None, settings=settings))
+    text = tables.get(f"{tabel}.csv")
+    if text is None:
+        raise ValidationFailed(
+            f"Tabel '{tabel}' tidak ada; pilih {', '.join(t.removesuffix('.csv') for t in tables)}.",
+            field="tabel",
+        )
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="laporan-{bulan}-{tabel}.csv"'},
+    )

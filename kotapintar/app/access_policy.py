@@ -193,6 +193,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     # analytics (issue 15): the supervisor's pages; the API also answers an agency about its own figures
     "GET /analitik": Access.SUPERVISOR,
     "GET /analitik/akurasi": Access.SUPERVISOR,
+    "GET /analitik/laporan.pdf": Access.SUPERVISOR,
+    "GET /analitik/laporan.csv": Access.SUPERVISOR,
     "GET /api/v1/analitik/tugas": Access.STAFF,
     "GET /api/v1/analitik/waktu-tanggap": Access.STAFF,
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -12,6 +15,12 @@ from kotapintar.core.http.pages import SUPERVISOR_ROLES, page_context, require_r
 
 router = APIRouter(include_in_schema=False)
 PERIODS = (1, 7, 30, 90, 365)
+
+
+def _last_month(tz: str) -> str:
+    """The previous local month (YYYY-MM): the one a monthly meeting looks back on."""
+    first = utcnow().astimezone(ZoneInfo(tz)).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 def _period(value: int | None) -> int:
@@ -38,6 +47,7 @@ def supervisor_page(
         days=days,
         periods=PERIODS,
         escalations=queries.escalations(db, actor),
+        report_month=_last_month(settings.timezone),
         live_url="/api/v1/stream",
     )
     return templates.TemplateResponse(request, "ui/supervisor.html", context)
