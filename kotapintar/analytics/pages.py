@@ -3,8 +3,9 @@ scene of 112 incidents, hotspots and data accuracy — server-side SVG, readable
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -145,16 +146,30 @@ def accuracy_page(
     return templates.TemplateResponse(request, "ui/accuracy.html", context)
 
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
+Month = Annotated[str, Query(max_length=7, description="YYYY-MM; the previous month when empty")]
+
+
+def _month(value: str, tz: str) -> str:
+    """The asked month, or the previous local month (checked after the role, so a stranger gets 403)."""
+    if value:
+        return value
+    first = datetime.now(ZoneInfo(tz)).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 @router.get("/analitik/laporan.pdf")
 def monthly_pdf(
-    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, bulan: Month, instansi: Text = ""
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    bulan: Month = "",
+    instansi: Text = "",
 ) -> Response:
     """The monthly accountability report as PDF (the same as `kotapintar report monthly`)."""
     require_roles(request, actor, SUPERVISOR_ROLES)
     assert actor is not None
+    bulan = _month(bulan, settings.timezone)
     report = monthly.build_monthly(db, actor, bulan, instansi or None, settings=settings)
     name = f"laporan-{bulan}" + (f"-{instansi}" if instansi else "")
     return Response(
@@ -170,13 +185,14 @@ def monthly_csv(
     db: DbDep,
     settings: SettingsDep,
     actor: ActorDep,
-    bulan: Month,
+    bulan: Month = "",
     tabel: Text = "instansi",
     instansi: Text = "",
 ) -> Response:
     """One table of the monthly report as CSV (instansi, kanal, layanan, waktu_tanggap, terlambat, akurasi)."""
     require_roles(request, actor, SUPERVISOR_ROLES)
     assert actor is not None
+    bulan = _month(bulan, settings.timezone)
     tables = monthly.to_csv(monthly.build_monthly(db, actor, bulan, instansi or None, settings=settings))
     text = tables.get(f"{tabel}.csv")
     if text is None:

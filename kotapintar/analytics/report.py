@@ -63,6 +63,8 @@ class MonthlyReport:
 def month_scope(month: str, tz: str, agency: str | None) -> Scope:
     """The local calendar month YYYY-MM as a UTC range."""
     try:
+        if len(month) != 7 or month[4] != "-":
+            raise ValueError(month)
         year, mon = (int(p) for p in month.split("-"))
         start = datetime(year, mon, 1, tzinfo=ZoneInfo(tz))
     except ValueError:
