@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: bench-production demo test test-fast test-interop interop-clients lint format bench install clean fuzz
+.PHONY: bench-production bench-analytics demo test test-fast test-interop interop-clients lint format bench install clean fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kotapintar needs Python 3.11 or newer")'
@@ -77,3 +77,7 @@ bench-production: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(CLIENTS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Accountability figures at 1,000,000 cases on SQLite and PostgreSQL (issue 15; long: fills both databases).
+bench-analytics: $(STAMP)
+	$(BIN)/python benchmarks/analytics.py --cases 1000000 --backend both

@@ -225,4 +225,11 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /kasus.geojson": Access.PUBLIC,
     "GET /kasus/{ticket}": Access.PUBLIC,
     "GET /favicon.ico": Access.PUBLIC,  # issue 20: the site's icon, where browsers look for it
+    # analytics (issue 15): the supervisor's pages; the API also answers an agency about its own figures
+    "GET /analitik": Access.SUPERVISOR,
+    "GET /analitik/akurasi": Access.SUPERVISOR,
+    "GET /analitik/laporan.pdf": Access.SUPERVISOR,
+    "GET /analitik/laporan.csv": Access.SUPERVISOR,
+    "GET /api/v1/analitik/tugas": Access.STAFF,
+    "GET /api/v1/analitik/waktu-tanggap": Access.STAFF,
 }

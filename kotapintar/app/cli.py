@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from kotapintar.admin import cli as admin_commands
+from kotapintar.analytics import cli as report_commands
 from kotapintar.app import cli_access
 from kotapintar.core.access.roles import Role
 from kotapintar.core.errors import DomainError
@@ -52,6 +53,7 @@ app.add_typer(sop_commands.app, name="sop")
 app.add_typer(triage_commands.app, name="triage")
 app.add_typer(dispatch_commands.app, name="dispatch")
 app.add_typer(sensors_commands.app, name="sensors")
+app.add_typer(report_commands.app, name="report")  # monthly accountability report (issue 15)
 cli_access.register(app, user_app)  # user disable|enable|reset-password, token revoke (issue 16)
 admin_commands.register(app, import_app)  # setup, export, import roads (issue 21)
 

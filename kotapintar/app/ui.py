@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from kotapintar.analytics import api as analytics_api
+from kotapintar.analytics import pages as analytics_pages
 from kotapintar.command_center import agency, operator, sensors, supervisor
 from kotapintar.core.access import pages as auth
 from kotapintar.core.http.pages import PageForbidden, PageRedirect, page_context, templates
@@ -16,6 +18,8 @@ def install(app: FastAPI) -> None:
     """Include the UI routers and the handlers that turn page guards into a redirect or a 403 page."""
     for module in (auth, operator, sensors, agency, supervisor, portal, opendata):
         app.include_router(module.router)
+    app.include_router(analytics_pages.router)  # /analitik (issue 15)
+    app.include_router(analytics_api.router)
 
     @app.exception_handler(PageRedirect)
     async def _redirect(_: Request, exc: PageRedirect) -> Response:

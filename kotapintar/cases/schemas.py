@@ -49,6 +49,13 @@ class ReportIn(BaseModel):
     )
     external_id: str | None = Field(None, max_length=200)
     priority: str | None = Field(None, pattern=r"^P[1-4]$", description="Override of the service's priority")
+    location_source: Literal["gps", "map", "desa_centroid", "address"] | None = Field(
+        None,
+        description="Where lon/lat came from: the device's GPS, a pick on the map, a desa centroid, or none",
+    )
+    location_accuracy_m: float | None = Field(
+        None, ge=0, le=1_000_000, allow_inf_nan=False, description="The device's stated accuracy (metres)"
+    )
 
     @field_validator("channel")
     @classmethod

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from kotapintar.analytics import service as analytics
 from kotapintar.command_center.filters import QueueFilter
 from kotapintar.command_center.repository import UiRepository
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import PermissionDenied
-from kotapintar.core.events.types import utcnow
-from kotapintar.metrics.performance import AgencyPerformance, agency_performance, resolve_medians
+from kotapintar.metrics.definitions import TaskFigures
 from kotapintar.triage import corrections as triage_corrections
 
 MAP_LIMIT_MAX = 20000
@@ -226,28 +226,16 @@ def inbox(db: Database, actor: Actor, *, open_only: bool = True, limit: int = 20
 
 def performance(
     db: Database, actor: Actor, days: int, agency_code: str | None = None
-) -> dict[str, AgencyPerformance]:
-    """Per agency: task counts and times over the last `days` days, plus open/late tasks right now."""
-    if agency_code is None or agency_code != actor.agency_code:
-        _require_all(actor)
-    now = utcnow()
-    with db.reading() as uow:
-        rows = _ui(uow).task_times(now - timedelta(days=days), now + timedelta(seconds=1), agency_code)
-        open_now = _ui(uow).open_task_counts(now)
-    result = agency_performance(rows, now)
-    for code, (n_open, n_late) in open_now.items():
-        if agency_code is not None and code != agency_code:
-            continue
-        perf = result.setdefault(code, AgencyPerformance(agency_code=code))
-        perf.open, perf.late_open = n_open, n_late
-    return result
+) -> dict[str, TaskFigures]:
+    """Per agency: the period's task figures (tasks created in the last `days` days) and the backlog now;
+    computed by `kotapintar.analytics` like every other surface."""
+    scope = analytics.scope_of_days(days, agency=agency_code)
+    return {f.key: f for f in analytics.task_figures(db, actor, scope, "agency")}
 
 
 def late_tasks(db: Database, actor: Actor, agency_code: str | None, *, limit: int = 200) -> list[Any]:
     """Open tasks past due (all agencies, or one), for the supervisor's drill-down."""
-    _require_all(actor)
-    with db.reading() as uow:
-        return list(_ui(uow).late_tasks(utcnow(), agency_code, limit=limit))
+    return analytics.late_tasks(db, actor, agency_code, limit=limit)
 
 
 def escalations(db: Database, actor: Actor, *, limit: int = 50) -> list[Any]:
@@ -264,27 +252,23 @@ def agency_names(db: Database) -> dict[str, str]:
 
 
 def public_scoreboard(db: Database, days: int) -> list[dict[str, Any]]:
-    """What the public may read per agency: tasks on time, median time to resolve (public cases only)."""
-    now = utcnow()
-    since = now - timedelta(days=days)
-    with db.reading() as uow:
-        perf = agency_performance(_ui(uow).task_times(since, now + timedelta(seconds=1)), now)
-        resolved = resolve_medians(_ui(uow).resolve_times(since, now + timedelta(seconds=1)))
-        names = {a.code: a.short or a.name for a in _ui(uow).agencies()}
-    codes = sorted(set(perf) | set(resolved), key=lambda c: names.get(c, c))
-    board = []
-    for code in codes:
-        p = perf.get(code)
-        n_resolved, median = resolved.get(code, (0, None))
-        board.append(
+    """What the public may read per agency (a whitelist): tasks, late, on-time share, cases resolved and the
+    median time to resolve — the supervisor's figures, from the same queries."""
+    names = agency_names(db)
+    rows = analytics.public_scoreboard(db, days)
+    return sorted(
+        (
             {
-                "code": code,
-                "name": names.get(code, code),
-                "tasks": p.tasks if p else 0,
-                "on_time_share": p.on_time_share if p else None,
-                "resolved": n_resolved,
-                "median_resolve_s": median,
-                "satisfaction": None,
+                "code": r.code,
+                "name": names.get(r.code, r.code),
+                "tasks": r.tasks,
+                "late": r.late,
+                "on_time_share": r.on_time_share,
+                "resolved": r.resolved,
+                "median_resolve_s": r.median_resolve_s,
+                "satisfaction": r.satisfaction,
             }
-        )
-    return board
+            for r in rows
+        ),
+        key=lambda b: str(b["name"]),
+    )

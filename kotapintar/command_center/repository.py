@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from kotapintar.cases.lifecycle import OPEN_STATUS_CODES
@@ -142,45 +142,6 @@ class UiRepository:
         stmt = stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.id.desc()).limit(limit)
         return self.session.execute(stmt).all()
 
-    def task_times(self, since: datetime, until: datetime, agency_code: str | None = None) -> Sequence[Any]:
-        """(agency_code, status, created_at, accepted_at, completed_at, due_at) of tasks created in a period."""
-        stmt = select(
-            Task.agency_code, Task.status, Task.created_at, Task.accepted_at, Task.completed_at, Task.due_at
-        ).where(Task.created_at >= since, Task.created_at < until)
-        if agency_code is not None:
-            stmt = stmt.where(Task.agency_code == agency_code)
-        return self.session.execute(stmt).all()
-
-    def open_task_counts(self, now: datetime) -> dict[str, tuple[int, int]]:
-        """Per agency: (open tasks, of which late) right now, whenever they were created."""
-        late = func.sum(case((and_(Task.due_at.is_not(None), Task.due_at < now), 1), else_=0))
-        stmt = (
-            select(Task.agency_code, func.count(), late)
-            .where(Task.status.in_(sorted(OPEN_TASKS)))
-            .group_by(Task.agency_code)
-        )
-        return {str(a): (int(n), int(lt or 0)) for a, n, lt in self.session.execute(stmt).all()}
-
-    def late_tasks(self, now: datetime, agency_code: str | None, *, limit: int) -> Sequence[Any]:
-        """Open tasks past their due time, longest overdue first, with their case."""
-        stmt = (
-            select(
-                Task.id,
-                Task.case_id,
-                Task.agency_code,
-                Task.title,
-                Task.status,
-                Task.due_at,
-                Case.ticket,
-                Case.priority,
-            )
-            .join(Case, Case.id == Task.case_id)
-            .where(Task.status.in_(sorted(OPEN_TASKS)), Task.due_at.is_not(None), Task.due_at < now)
-        )
-        if agency_code:
-            stmt = stmt.where(Task.agency_code == agency_code)
-        return self.session.execute(stmt.order_by(Task.due_at).limit(limit)).all()
-
     def escalations(self, *, limit: int) -> Sequence[Any]:
         """Escalation events on still-open cases, newest first (the supervisor's decisions)."""
         stmt = (
@@ -203,16 +164,3 @@ class UiRepository:
     def agencies(self) -> Sequence[Agency]:
         """Every agency, by name."""
         return self.session.scalars(select(Agency).order_by(Agency.name)).all()
-
-    # ---------------------------------------------------------------- public
-
-    def resolve_times(self, since: datetime, until: datetime) -> Sequence[Any]:
-        """(agency_code, created_at, resolved_at) of public cases resolved in a period."""
-        stmt = select(Case.agency_code, Case.created_at, Case.resolved_at).where(
-            Case.confidential.is_(False),
-            Case.resolved_at.is_not(None),
-            Case.resolved_at >= since,
-            Case.resolved_at < until,
-            Case.agency_code.is_not(None),
-        )
-        return self.session.execute(stmt).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,6 +19,12 @@ router = APIRouter(include_in_schema=False)
 PERIODS = (1, 7, 30, 90, 365)
 
 
+def _last_month(tz: str) -> str:
+    """The previous local month (YYYY-MM): the one a monthly meeting looks back on."""
+    first = utcnow().astimezone(ZoneInfo(tz)).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
 def _period(value: int | None) -> int:
     return value if value in PERIODS else 30
 
@@ -26,14 +33,13 @@ def _period(value: int | None) -> int:
 def supervisor_page(
     request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, hari: int | None = None
 ) -> Response:
-    """Per agency: open, late, on-time share, median/p90 time to accept and to complete; escalations."""
+    """Per agency (kotapintar.analytics, like every surface): backlog, late, on-time share, median/p90 time
+    to accept and to complete; escalations."""
     require_roles(request, actor, SUPERVISOR_ROLES)
     days = _period(hari)
     perf = queries.performance(db, actor, days)
     names = queries.agency_names(db)
-    rows = sorted(
-        perf.values(), key=lambda p: (-p.late_open, -p.open, names.get(p.agency_code, p.agency_code))
-    )
+    rows = sorted(perf.values(), key=lambda p: (-p.late_now, -p.late, -p.open_now, names.get(p.key, p.key)))
     context = page_context(
         request,
         settings,
@@ -43,6 +49,7 @@ def supervisor_page(
         days=days,
         periods=PERIODS,
         escalations=queries.escalations(db, actor),
+        report_month=_last_month(settings.timezone),
         live_url="/api/v1/stream",
         **_ikm(db, days),
     )

@@ -135,9 +135,17 @@ def _report_row(
         "attributes": report.attributes,
         "media": media,
         "received_at": now,
-        "location_accuracy_m": report.location_accuracy_m,
-        "location_source": report.location_source,
+        "location_accuracy_m": report.location_accuracy_m if report.lon is not None else None,
+        "location_source": _location_source(report),
     }
+
+
+def _location_source(report: ReportIn) -> str | None:
+    """What the report's location rests on (data accuracy, issue 15): as the client said when it gave
+    coordinates; "address" when it gave only words; None when coordinates came without a source."""
+    if report.lon is None or report.lat is None:
+        return "address" if report.address or report.location_source == "address" else None
+    return report.location_source
 
 
 def _pii_fingerprint(report: ReportIn, reporter_id: int | None) -> dict[str, str]:

@@ -1,0 +1,332 @@
+"""Accountability figures at scale: /supervisor, /analitik and /beranda against one hand-written SQL aggregate.
+
+Fills a migrated database (the demo city loaded) with N cases spread over a year, 1–2 tasks each with
+realistic states and times (some late, some escalated, some cancelled), two log events per case, and a
+112 incident timeline (7 events and a unit assignment) on 3 % of the cases. Then, in the same run, times:
+  limit       one hand-written GROUP BY over tasks per agency (count, late, on time) — the floor,
+  supervisor  GET /supervisor?hari=365 (the figures table, the backlog, escalations),
+  analytics   GET /analitik?hari=365 (league, breakdown, weekly trend, time to scene, hotspots),
+  scoreboard  GET /beranda?hari=365 (the public board),
+each the median of `--repeat` requests, and the ratio of each to the limit.
+
+    python benchmarks/analytics.py                         # 20 000 cases, SQLite (about a minute)
+    python benchmarks/analytics.py --backend postgres      # needs KOTAPINTAR_TEST_POSTGRES_URL
+    python benchmarks/analytics.py --cases 1000000 --backend both   # `make bench-analytics`
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from kotapintar.app.reference import load_demo_city  # noqa: E402
+from kotapintar.app.web import create_app  # noqa: E402
+from kotapintar.cases.models import Case, Task  # noqa: E402
+from kotapintar.core.access.actors import system_actor  # noqa: E402
+from kotapintar.core.db.database import Database  # noqa: E402
+from kotapintar.core.db.migrate import upgrade  # noqa: E402
+from kotapintar.core.events.models import Event  # noqa: E402
+from kotapintar.core.settings import Settings  # noqa: E402
+from kotapintar.dispatch.models import UnitAssignment  # noqa: E402
+
+CHUNK = 20_000
+SERVICES = ("jalan_rusak", "drainase", "lampu_jalan", "pohon_tumbang", "banjir", "kebakaran", "darurat_medis")
+AGENCY = {
+    "jalan_rusak": "pupr",
+    "drainase": "pupr",
+    "lampu_jalan": "dishub",
+    "pohon_tumbang": "dlh",
+    "banjir": "bpbd",
+    "kebakaran": "damkar",
+    "darurat_medis": "dinkes",
+}
+CHANNELS = ("web", "sms", "whatsapp", "telegram", "api", "112")
+KECAMATAN = ("62.03.01", "62.03.02", "62.03.03", "62.03.04", "62.03.05")
+PASSWORD = "kotapintar-demo"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _case_rows(n: int, now: datetime, rng: random.Random) -> Iterator[dict[str, Any]]:
+    for i in range(1, n + 1):
+        service = SERVICES[i % len(SERVICES)]
+        created = now - timedelta(seconds=rng.randint(3600, 365 * 86400))
+        lon, lat = 114.2 + rng.random() * 0.4, -3.2 + rng.random() * 0.4
+        yield {
+            "id": i,
+            "ticket": f"B-{i}",
+            "service_code": service,
+            "priority": "P3",
+            "status": "in_progress",
+            "title": service,
+            "description": "benchmark",
+            "lon": lon,
+            "lat": lat,
+            "h3_cell": None,
+            "region_code": KECAMATAN[i % 5] + f".200{i % 9}",
+            "kecamatan_code": KECAMATAN[i % 5],
+            "agency_code": AGENCY[service],
+            "channel": "112" if i % 33 == 0 else CHANNELS[i % 5],
+            "confidential": False,
+            "created_at": created,
+            "updated_at": created,
+            "resolved_at": created + timedelta(hours=rng.randint(1, 200)) if i % 3 == 0 else None,
+        }
+
+
+def _task_rows(n: int, created: dict[int, datetime], rng: random.Random) -> Iterator[dict[str, Any]]:
+    for i in range(1, n + 1):
+        for k in range(1 + (i % 2)):
+            at = created[i] + timedelta(minutes=k * 30)
+            due = at + timedelta(hours=rng.choice((4, 24, 72)))
+            roll = rng.random()
+            status = (
+                "done"
+                if roll < 0.7
+                else "escalated"
+                if roll < 0.78
+                else "cancelled"
+                if roll < 0.83
+                else "in_progress"
+                if roll < 0.93
+                else "pending"
+            )
+            accepted = at + timedelta(seconds=rng.randint(60, 7200)) if status != "pending" else None
+            done = at + timedelta(seconds=rng.randint(1800, 5 * 86400)) if status == "done" else None
+            yield {
+                "case_id": i,
+                "step_id": "tangani",
+                "title": "Tangani",
+                "agency_code": AGENCY[SERVICES[i % len(SERVICES)]],
+                "status": status,
+                "created_at": at,
+                "due_at": due,
+                "accepted_at": accepted,
+                "completed_at": done,
+                "data": {},
+            }
+
+
+def _event_rows(n: int, created: dict[int, datetime], rng: random.Random) -> Iterator[dict[str, Any]]:
+    for i in range(1, n + 1):
+        at = created[i]
+        steps: list[tuple[float, str, dict[str, Any]]] = [
+            (0, "report_received", {}),
+            (60, "case_verified", {}),
+        ]
+        if i % 33 == 0:
+            unit = f"DMK-0{1 + i % 3}"
+            answer, dispatch = rng.randint(3, 30), rng.randint(30, 180)
+            turnout, travel = rng.randint(30, 150), rng.randint(120, 1500)
+            steps = [
+                (0, "call_received", {}),
+                (answer, "call_answered", {}),
+                (answer + 5, "case_created", {}),
+                (answer + dispatch, "unit_dispatched", {"unit": unit}),
+                (answer + dispatch + turnout, "unit_en_route", {"unit": unit}),
+                (answer + dispatch + turnout + travel, "unit_on_scene", {"unit": unit}),
+                (answer + dispatch + turnout + travel + 1800, "unit_cleared", {"unit": unit}),
+            ]
+        for seq, (offset, type_, payload) in enumerate(steps, start=1):
+            yield {
+                "stream": f"case:{i}",
+                "case_id": i,
+                "seq": seq,
+                "type": type_,
+                "actor": "bench",
+                "occurred_at": at + timedelta(seconds=offset),
+                "payload": payload,
+                "prev_hash": "0" * 64,
+                "hash": "0" * 64,
+            }
+
+
+def fill(db: Database, n: int, now: datetime) -> float:
+    """Insert the history; returns the seconds it took."""
+    import h3
+
+    rng = random.Random(15)
+    started = time.perf_counter()
+    created: dict[int, datetime] = {}
+    with db.engine.begin() as conn:
+        for batch in _chunks(_case_rows(n, now, rng)):
+            for row in batch:
+                created[row["id"]] = row["created_at"]
+                row["h3_cell"] = h3.latlng_to_cell(row["lat"], row["lon"], 9)
+            conn.execute(insert(Case), batch)
+        for batch in _chunks(_task_rows(n, created, rng)):
+            conn.execute(insert(Task), batch)
+        for batch in _chunks(_event_rows(n, created, rng)):
+            conn.execute(insert(Event), batch)
+        assignments = [
+            {
+                "unit_code": f"DMK-0{1 + i % 3}",
+                "case_id": i,
+                "kind": "primary",
+                "dispatched_at": created[i],
+                "dispatched_by": "bench",
+            }
+            for i in range(33, n + 1, 33)
+        ]
+        for start in range(0, len(assignments), CHUNK):
+            conn.execute(insert(UnitAssignment), assignments[start : start + CHUNK])
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+LIMIT_SQL = """
+SELECT agency_code, count(*),
+       sum(CASE WHEN status IN ('pending','accepted','in_progress','escalated') AND due_at < :now THEN 1 ELSE 0 END),
+       sum(CASE WHEN status = 'done' AND completed_at <= due_at THEN 1 ELSE 0 END)
+FROM tasks WHERE created_at >= :since GROUP BY agency_code
+"""
+
+
+def _median_time(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _login(app: Any) -> TestClient:
+    client = TestClient(app)
+    token = CSRF.search(client.get("/masuk").text)
+    assert token
+    r = client.post(
+        "/masuk",
+        data={"username": "supervisor", "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
+    return client
+
+
+def measure(url: str, n: int, repeat: int, tmp: Path) -> dict[str, float]:
+    """Fill one database and time the surfaces against the limit."""
+    db = Database(url)
+    upgrade(db.engine)
+    load_demo_city(db, system_actor("benchmark"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    fill_s = fill(db, n, now)
+    since = now - timedelta(days=365)
+    params = {"now": now, "since": since}
+    if db.engine.dialect.name == "sqlite":
+        params = {
+            "now": now.replace(tzinfo=None).isoformat(sep=" "),
+            "since": since.replace(tzinfo=None).isoformat(sep=" "),
+        }
+
+    def limit() -> None:
+        with db.engine.connect() as conn:
+            conn.execute(text(LIMIT_SQL), params).all()
+
+    settings = Settings(
+        environment="test", database_url=url, media_dir=tmp / "media", demo_report_interval_s=0
+    )
+    app = create_app(settings, db=db)
+    client = _login(app)
+
+    def page(path: str) -> Callable[[], None]:
+        def run() -> None:
+            r = client.get(path)
+            assert r.status_code == 200, (path, r.status_code, r.text[:300])
+
+        return run
+
+    figures = {"fill_s": fill_s, "limit": _median_time(limit, repeat)}
+    for name, path in (
+        ("supervisor", "/supervisor?hari=365"),
+        ("analytics", "/analitik?hari=365"),
+        ("scoreboard", "/beranda?hari=365"),
+    ):
+        page(path)()  # warm the template cache
+        figures[name] = _median_time(page(path), repeat)
+    db.dispose()
+    return figures
+
+
+def _postgres_url() -> tuple[str, Callable[[], None]]:
+    server = os.environ.get("KOTAPINTAR_TEST_POSTGRES_URL")
+    if not server:
+        raise SystemExit(
+            "KOTAPINTAR_TEST_POSTGRES_URL is not set (postgresql+psycopg://user@host:5432/postgres)"
+        )
+    name = f"kp_bench_{uuid.uuid4().hex[:8]}"
+    admin = Database(server)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(server).set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    """Run the benchmark and print one line per surface."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=20_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    for backend in backends:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            drop: Callable[[], None] = lambda: None  # noqa: E731
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp / 'bench.db'}"
+            else:
+                url, drop = _postgres_url()
+            try:
+                figures = measure(url, args.cases, args.repeat, tmp)
+            finally:
+                drop()
+        base = figures["limit"]
+        print(f"{backend}: {args.cases:,} cases, filled in {figures['fill_s']:.1f} s")
+        print(f"  limit (hand-written GROUP BY)  {base * 1000:9.1f} ms")
+        for name in ("supervisor", "analytics", "scoreboard"):
+            value = figures[name]
+            print(f"  {name:<30} {value * 1000:9.1f} ms  {value / base:6.1f}× the limit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Accountability analytics: the SQL aggregates behind every figure, and the /analitik pages (issue 15)."""

@@ -1,0 +1,486 @@
+"""All SQL of the accountability figures: GROUP BY aggregates and percentiles computed in the database.
+
+PostgreSQL computes percentiles with `percentile_cont … WITHIN GROUP`; SQLite (no ordered-set aggregates)
+ranks each group's values with window functions and returns the two order statistics around (n-1)·q,
+which `metrics.definitions.interpolate` combines — the same linear interpolation as percentile_cont. Only
+a handful of numbers per group leave the database, never the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, false, func, literal, or_, select, union
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from kotapintar.cases.models import Case, Report, Task
+from kotapintar.core.events.models import Event
+from kotapintar.dispatch.models import Call, UnitAssignment
+from kotapintar.metrics.definitions import DONE_TASK, PERCENTILES, interpolate
+from kotapintar.metrics.performance import OPEN_TASKS
+from kotapintar.metrics.response_times import SEGMENTS, Targets
+
+Quantiles = dict[str, tuple[int, list[float | None]]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which cases a figure covers: a period of creation and optional filters."""
+
+    since: datetime
+    until: datetime
+    agency: str | None = None
+    service: str | None = None
+    channel: str | None = None
+    kecamatan: str | None = None
+    public_only: bool = False
+
+
+class AnalyticsRepository:
+    """Aggregate queries over tasks, cases and the event log."""
+
+    def __init__(self, session: Session, *, tz: str = "Asia/Jakarta", utc_offset_h: float = 7.0) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+        self.tz = tz
+        self.offset_h = utc_offset_h
+
+    # ------------------------------------------------------------------ expressions
+
+    def seconds(self, start: Any, end: Any) -> ColumnElement[Any]:
+        """end − start in seconds (never negative), computed in the database."""
+        if self.dialect == "postgresql":
+            # greatest() skips NULLs; the difference is NULL when either end is, and stays NULL here
+            diff = func.extract("epoch", end - start)
+            return case((diff.is_(None), None), else_=func.greatest(diff, 0))
+        return func.max(func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3), 0.0)
+
+    def period(self, column: Any, period: str) -> ColumnElement[Any]:
+        """The local week (its Monday, YYYY-MM-DD) or month (YYYY-MM) an instant falls in."""
+        if self.dialect == "postgresql":
+            local = func.timezone(self.tz, column)
+            if period == "week":
+                return func.to_char(func.date_trunc("week", local), "YYYY-MM-DD")
+            return func.to_char(local, "YYYY-MM")
+        shift = f"{self.offset_h:+g} hours"
+        if period == "week":
+            return func.date(column, shift, "-6 days", "weekday 1")
+        return func.strftime("%Y-%m", column, shift)
+
+    def key(self, by: str, created: Any) -> ColumnElement[Any]:
+        """The grouping column of the tasks/cases query."""
+        columns: Mapping[str, Any] = {
+            "agency": Task.agency_code,
+            "service": Case.service_code,
+            "kecamatan": Case.kecamatan_code,
+            "desa": Case.region_code,
+            "channel": Case.channel,
+        }
+        if by in columns:
+            return func.coalesce(columns[by], "-")
+        if by in ("week", "month"):
+            return self.period(created, by)
+        return literal("all")
+
+    def _case_filters(self, scope: Scope) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if scope.service:
+            where.append(Case.service_code == scope.service)
+        if scope.channel:
+            where.append(Case.channel == scope.channel)
+        if scope.kecamatan:
+            where.append(Case.kecamatan_code == scope.kecamatan)
+        if scope.public_only:
+            where.append(Case.confidential.is_(False))
+        return where
+
+    def quantiles(self, key: Any, value: Any, from_: Any, where: Sequence[Any]) -> Quantiles:
+        """Per key: (n, [value at each of PERCENTILES]) of the non-null values, computed in the database."""
+        return self.quantiles_of(key, {"v": value}, from_, where)["v"]
+
+    def quantiles_of(
+        self, key: Any, values: Mapping[str, Any], from_: Any, where: Sequence[Any]
+    ) -> dict[str, Quantiles]:
+        """Per named value and key: (n, [quantiles]) — several values in one pass over the rows."""
+        if self.dialect == "postgresql":
+            cols: list[Any] = []
+            for value in values.values():
+                cols.append(func.count(value))
+                cols.extend(func.percentile_cont(q).within_group(value) for q in PERCENTILES)
+            stmt = select(key, *cols).select_from(from_).where(*where).group_by(key)
+            rows = self.session.execute(stmt).all()
+            width = 1 + len(PERCENTILES)
+            out: dict[str, Quantiles] = {name: {} for name in values}
+            for row in rows:
+                for i, name in enumerate(values):
+                    chunk = row[1 + i * width : 1 + (i + 1) * width]
+                    if int(chunk[0]):
+                        out[name][str(row[0])] = (
+                            int(chunk[0]),
+                            [None if v is None else float(v) for v in chunk[1:]],
+                        )
+            return out
+        return self._window_quantiles(key, values, from_, where)
+
+    def _window_quantiles(
+        self, key: Any, values: Mapping[str, Any], from_: Any, where: Sequence[Any]
+    ) -> dict[str, Quantiles]:
+        """SQLite: each value computed once (a materialized CTE), ranked per key by a window function, and
+        the two order statistics around (n-1)·q picked per quantile."""
+        base = (
+            select(key.label("k"), *(v.label(name) for name, v in values.items()))
+            .select_from(from_)
+            .where(*where)
+            .cte("vals")
+            .prefix_with("MATERIALIZED")
+        )
+        ranked_cols: list[Any] = [base.c.k]
+        for name in values:
+            col = base.c[name]
+            ranked_cols.append(col.label(name))
+            ranked_cols.append(
+                (func.row_number().over(partition_by=(base.c.k, col.is_(None)), order_by=col) - 1).label(
+                    f"{name}_rn"
+                )
+            )
+            ranked_cols.append(func.count(col).over(partition_by=base.c.k).label(f"{name}_n"))
+        ranked = select(*ranked_cols).subquery()
+        picks: list[Any] = []
+        for name in values:
+            v, rn, n = ranked.c[name], ranked.c[f"{name}_rn"], ranked.c[f"{name}_n"]
+            picks.append(func.max(n))
+            for q in PERCENTILES:
+                rank = cast((n - 1) * q, Integer)
+                picks.append(func.max(case((and_(v.is_not(None), rn == rank), v))))
+                picks.append(func.max(case((and_(v.is_not(None), rn == rank + 1), v))))
+        rows = self.session.execute(select(ranked.c.k, *picks).group_by(ranked.c.k)).all()
+        width = 1 + 2 * len(PERCENTILES)
+        out: dict[str, Quantiles] = {name: {} for name in values}
+        for row in rows:
+            for i, name in enumerate(values):
+                chunk = row[1 + i * width : 1 + (i + 1) * width]
+                count = int(chunk[0] or 0)
+                if count:
+                    out[name][str(row[0])] = (
+                        count,
+                        [
+                            interpolate(chunk[1 + 2 * j], chunk[2 + 2 * j], count, q)
+                            for j, q in enumerate(PERCENTILES)
+                        ],
+                    )
+        return out
+
+    # ------------------------------------------------------------------ tasks
+
+    def _task_where(self, scope: Scope) -> list[ColumnElement[bool]]:
+        where = [Task.created_at >= scope.since, Task.created_at < scope.until, *self._case_filters(scope)]
+        if scope.agency:
+            where.append(Task.agency_code == scope.agency)
+        return where
+
+    def _tasks_from(self, scope: Scope, by: str) -> Any:
+        """tasks, joined to cases only when a filter or the grouping needs a case column (a join on a
+        million rows costs more than the aggregate itself)."""
+        needs_case = by in ("service", "kecamatan", "desa", "channel") or bool(self._case_filters(scope))
+        if needs_case:
+            return Task.__table__.join(Case.__table__, Case.id == Task.case_id)
+        return Task.__table__
+
+    def task_counts(self, scope: Scope, by: str, now: datetime, accept_target_s: float) -> list[Any]:
+        """Per group: tasks, open, late_open, completed, with due, on time, accepted within target."""
+        open_ = Task.status.in_(sorted(OPEN_TASKS))
+        done = and_(Task.status == DONE_TASK, Task.completed_at.is_not(None))
+        accept_s = self.seconds(Task.created_at, Task.accepted_at)
+
+        def count_if(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+            return func.sum(case((cond, 1), else_=0))
+
+        key = self.key(by, Task.created_at).label("k")
+        stmt = (
+            select(
+                key,
+                func.count(),
+                count_if(open_),
+                count_if(and_(open_, Task.due_at.is_not(None), Task.due_at < now)),
+                count_if(done),
+                count_if(and_(done, Task.due_at.is_not(None))),
+                count_if(and_(done, Task.due_at.is_not(None), Task.completed_at <= Task.due_at)),
+                count_if(and_(Task.accepted_at.is_not(None), accept_s <= accept_target_s)),
+            )
+            .select_from(self._tasks_from(scope, by))
+            .where(*self._task_where(scope))
+            .group_by(key)
+        )
+        return list(self.session.execute(stmt).all())
+
+    def task_quantiles(self, scope: Scope, by: str) -> dict[str, Quantiles]:
+        """Median and p90 of time to accept (created → accepted) and to complete (created → done), one pass."""
+        accept = case((Task.accepted_at.is_not(None), self.seconds(Task.created_at, Task.accepted_at)))
+        complete = case(
+            (
+                and_(Task.status == DONE_TASK, Task.completed_at.is_not(None)),
+                self.seconds(Task.created_at, Task.completed_at),
+            )
+        )
+        key = self.key(by, Task.created_at)
+        from_ = self._tasks_from(scope, by)
+        return self.quantiles_of(
+            key, {"accept": accept, "complete": complete}, from_, self._task_where(scope)
+        )
+
+    def backlog(self, scope: Scope, by: str, now: datetime) -> dict[str, tuple[int, int]]:
+        """Per group: (open tasks, of which past due) right now, whenever they were created."""
+        late = func.sum(case((and_(Task.due_at.is_not(None), Task.due_at < now), 1), else_=0))
+        key = self.key(by, Task.created_at).label("k")
+        where = [Task.status.in_(sorted(OPEN_TASKS)), *self._case_filters(scope)]
+        if scope.agency:
+            where.append(Task.agency_code == scope.agency)
+        stmt = (
+            select(key, func.count(), late)
+            .select_from(self._tasks_from(scope, by))
+            .where(*where)
+            .group_by(key)
+        )
+        return {str(k): (int(n), int(lt or 0)) for k, n, lt in self.session.execute(stmt).all()}
+
+    def late_tasks(self, now: datetime, agency: str | None, *, limit: int) -> Sequence[Any]:
+        """Open tasks past their due time (escalated included), longest overdue first, with their case."""
+        stmt = (
+            select(
+                Task.id,
+                Task.case_id,
+                Task.agency_code,
+                Task.title,
+                Task.status,
+                Task.due_at,
+                Case.ticket,
+                Case.priority,
+            )
+            .join(Case, Case.id == Task.case_id)
+            .where(Task.status.in_(sorted(OPEN_TASKS)), Task.due_at.is_not(None), Task.due_at < now)
+        )
+        if agency:
+            stmt = stmt.where(Task.agency_code == agency)
+        return self.session.execute(stmt.order_by(Task.due_at, Task.id).limit(limit)).all()
+
+    def resolve_quantiles(self, scope: Scope) -> Quantiles:
+        """Per agency: resolved public cases and the median/p90 seconds from report to resolution."""
+        where = [
+            Case.resolved_at.is_not(None),
+            Case.resolved_at >= scope.since,
+            Case.resolved_at < scope.until,
+            Case.agency_code.is_not(None),
+            *self._case_filters(scope),
+        ]
+        value = self.seconds(Case.created_at, Case.resolved_at)
+        return self.quantiles(Case.agency_code, value, Case.__table__, where)
+
+    # ------------------------------------------------------------------ incidents (time to scene)
+
+    def incidents(self, scope: Scope) -> Any:
+        """A subquery: one row per 112/dispatch incident with its NFPA segment seconds (the pure
+        `metrics.response_times.segments_of`, in SQL: duplicate calls do not start the clock; turnout and
+        travel are of the first unit on scene, or of the first en route while none has arrived)."""
+        unit = Event.payload["unit"].as_string()
+        dup = Event.payload["duplicate"].as_boolean()
+        not_dup = or_(dup.is_(None), dup == false())
+        ids = union(
+            select(Call.case_id).where(Call.case_id.is_not(None)), select(UnitAssignment.case_id)
+        ).subquery()
+        in_scope = Event.case_id.in_(select(ids.c[0]))
+        ranked = (
+            select(
+                Event.case_id.label("case_id"),
+                Event.type.label("type"),
+                unit.label("unit"),
+                func.row_number()
+                .over(partition_by=(Event.case_id, Event.type), order_by=(Event.occurred_at, Event.id))
+                .label("rn"),
+            )
+            .where(in_scope, Event.type.in_(("unit_on_scene", "unit_en_route")))
+            .subquery()
+        )
+        lead = (
+            select(
+                ranked.c.case_id,
+                func.coalesce(
+                    func.max(case((and_(ranked.c.type == "unit_on_scene", ranked.c.rn == 1), ranked.c.unit))),
+                    func.max(case((and_(ranked.c.type == "unit_en_route", ranked.c.rn == 1), ranked.c.unit))),
+                ).label("unit"),
+            )
+            .group_by(ranked.c.case_id)
+            .subquery()
+        )
+
+        def first(type_: str, *extra: ColumnElement[bool]) -> ColumnElement[Any]:
+            return func.min(case((and_(Event.type == type_, *extra), Event.occurred_at)))
+
+        per_case = (
+            select(
+                Event.case_id.label("case_id"),
+                first("call_received", not_dup).label("received"),
+                first("case_created").label("created"),
+                first("call_answered", not_dup).label("answered"),
+                first("unit_dispatched").label("dispatched"),
+                first("unit_on_scene").label("on_scene"),
+                first("unit_dispatched", unit == lead.c.unit).label("u_dispatched"),
+                first("unit_en_route", unit == lead.c.unit).label("u_en_route"),
+                first("unit_on_scene", unit == lead.c.unit).label("u_on_scene"),
+            )
+            .select_from(Event)
+            .outerjoin(lead, lead.c.case_id == Event.case_id)
+            .where(in_scope)
+            .group_by(Event.case_id)
+            .subquery()
+        )
+        start = func.coalesce(per_case.c.received, per_case.c.created)
+        return (
+            select(
+                Case.id.label("case_id"),
+                Case.ticket.label("ticket"),
+                Case.title.label("title"),
+                Case.service_code.label("service"),
+                Case.agency_code.label("agency"),
+                Case.kecamatan_code.label("kecamatan"),
+                Case.region_code.label("desa"),
+                Case.channel.label("channel"),
+                Case.created_at.label("created_at"),
+                start.label("started_at"),
+                self.seconds(per_case.c.received, per_case.c.answered).label("answering"),
+                self.seconds(per_case.c.answered, per_case.c.dispatched).label("processing"),
+                self.seconds(per_case.c.u_dispatched, per_case.c.u_en_route).label("turnout"),
+                self.seconds(per_case.c.u_en_route, per_case.c.u_on_scene).label("travel"),
+                self.seconds(start, per_case.c.on_scene).label("total"),
+            )
+            .join(per_case, per_case.c.case_id == Case.id)
+            .where(Case.created_at >= scope.since, Case.created_at < scope.until, *self._case_filters(scope))
+            .where(*([Case.agency_code == scope.agency] if scope.agency else []))
+            .subquery("incidents")
+        )
+
+    def _incident_key(self, inc: Any, by: str) -> ColumnElement[Any]:
+        if by in ("agency", "service", "kecamatan", "desa", "channel"):
+            return func.coalesce(inc.c[by], "-")
+        if by in ("week", "month"):
+            return self.period(inc.c.created_at, by)
+        return literal("all")
+
+    def segment_counts(self, scope: Scope, by: str, targets: Targets) -> list[Any]:
+        """Per group: incidents, and per segment the measured count and the count within its target."""
+        inc = self.incidents(scope)
+        key = self._incident_key(inc, by).label("k")
+        cols: list[Any] = [key, func.count()]
+        for segment in SEGMENTS:
+            value = inc.c[segment]
+            cols.append(func.count(value))
+            cols.append(func.sum(case((value <= self._target(inc, segment, targets), 1), else_=0)))
+        return list(self.session.execute(select(*cols).group_by(key)).all())
+
+    def _target(self, inc: Any, segment: str, targets: Targets) -> ColumnElement[Any]:
+        default = targets.defaults.get(segment, 1e12)
+        whens = [
+            (inc.c.service == service, literal(float(over[segment])))
+            for service, over in targets.services.items()
+            if segment in over
+        ]
+        return case(*whens, else_=literal(float(default))) if whens else literal(float(default))
+
+    def segment_quantiles(self, scope: Scope, by: str) -> dict[str, Quantiles]:
+        """Median and p90 of every segment per group, in one pass over the incidents."""
+        inc = self.incidents(scope)
+        return self.quantiles_of(self._incident_key(inc, by), {s: inc.c[s] for s in SEGMENTS}, inc, [])
+
+    def segment_histogram(self, scope: Scope, segment: str, bucket_s: float) -> list[tuple[int, int]]:
+        """(bucket index, incidents) of one segment's values in buckets of `bucket_s` seconds."""
+        inc = self.incidents(scope)
+        bucket = (
+            cast(func.floor(inc.c[segment] / bucket_s), Integer)
+            if self.dialect == "postgresql"
+            else cast(inc.c[segment] / bucket_s, Integer)
+        )
+        stmt = (
+            select(bucket, func.count()).where(inc.c[segment].is_not(None)).group_by(bucket).order_by(bucket)
+        )
+        return [(int(b), int(n)) for b, n in self.session.execute(stmt).all()]
+
+    def incident_list(self, scope: Scope, *, limit: int) -> Sequence[Any]:
+        """The newest incidents with their segments (the time-to-scene list)."""
+        inc = self.incidents(scope)
+        return self.session.execute(select(inc).order_by(inc.c.created_at.desc()).limit(limit)).all()
+
+    # ------------------------------------------------------------------ hotspots and accuracy
+
+    def cells(self, scope: Scope) -> list[tuple[str, int]]:
+        """(H3 cell, cases) of the cases created in the scope that have a cell."""
+        stmt = (
+            select(Case.h3_cell, func.count())
+            .where(
+                Case.h3_cell.is_not(None),
+                Case.created_at >= scope.since,
+                Case.created_at < scope.until,
+                *self._case_filters(scope),
+            )
+            .group_by(Case.h3_cell)
+        )
+        return [(str(c), int(n)) for c, n in self.session.execute(stmt).all()]
+
+    def corrections(self, scope: Scope) -> list[Any]:
+        """Per service: cases created in scope, of which with a service or priority change after triage."""
+        changed = (
+            select(Event.case_id)
+            .where(Event.type.in_(("service_changed", "priority_changed", "triage_corrected")))
+            .distinct()
+            .subquery()
+        )
+        corrected = func.sum(case((changed.c.case_id.is_not(None), 1), else_=0))
+        stmt = (
+            select(Case.service_code, func.count(), corrected)
+            .outerjoin(changed, changed.c.case_id == Case.id)
+            .where(Case.created_at >= scope.since, Case.created_at < scope.until, *self._case_filters(scope))
+            .group_by(Case.service_code)
+        )
+        return list(self.session.execute(stmt).all())
+
+    def event_counts(self, scope: Scope, types: Sequence[str]) -> dict[str, int]:
+        """How many events of each type were written in the scope's period."""
+        stmt = (
+            select(Event.type, func.count())
+            .where(
+                Event.type.in_(list(types)),
+                Event.occurred_at >= scope.since,
+                Event.occurred_at < scope.until,
+            )
+            .group_by(Event.type)
+        )
+        return {str(t): int(n) for t, n in self.session.execute(stmt).all()}
+
+    def location_sources(self, scope: Scope) -> list[Any]:
+        """Per location source of the reports received in scope: reports, and median accuracy in metres."""
+        source = func.coalesce(Report.location_source, case((Report.lon.is_(None), "none"), else_="unknown"))
+        stmt = (
+            select(source.label("k"), func.count(), func.avg(Report.location_accuracy_m))
+            .where(Report.received_at >= scope.since, Report.received_at < scope.until)
+            .group_by(source)
+        )
+        return list(self.session.execute(stmt).all())
+
+    def freshness(self) -> tuple[datetime | None, datetime | None, int]:
+        """The newest change of a public case and of any case event (what the open-data exports are built
+        from), and how many public cases there are."""
+        latest_case, public = self.session.execute(
+            select(func.max(Case.updated_at), func.count()).where(Case.confidential.is_(False))
+        ).one()
+        latest_event = self.session.execute(select(func.max(Event.occurred_at))).scalar()
+        return _aware(latest_case), _aware(latest_event), int(public)
+
+
+def _aware(value: Any) -> datetime | None:
+    """Aggregates bypass the column type: SQLite returns text or naive values (UTC)."""
+    if value is None:
+        return None
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

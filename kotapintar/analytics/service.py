@@ -1,0 +1,264 @@
+"""The accountability figures, one function per question; every surface (supervisor, agency page, public
+scoreboard, /analitik, the API, the report) calls these, so they always agree.
+
+Each function checks who reads, runs the aggregate queries of `analytics.repository` and returns the
+records of `metrics.definitions` (no task or case rows reach Python).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import h3
+
+from kotapintar.analytics.repository import AnalyticsRepository, Scope
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.access.roles import Permission
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings, get_settings
+from kotapintar.metrics.definitions import (
+    GROUPINGS,
+    Distribution,
+    SegmentFigures,
+    TaskFigures,
+    task_targets,
+)
+from kotapintar.metrics.response_times import SEGMENTS, load_targets
+from kotapintar.sensors import queries as sensor_queries
+
+HOTSPOT_RESOLUTION = 7  # ~5 km² cells: coarse enough to publish, fine enough to see a street cluster
+
+
+def scope_of_days(days: int, *, now: datetime | None = None, **filters: Any) -> Scope:
+    """The last `days` days up to now (inclusive of this second)."""
+    now = now or utcnow()
+    return Scope(since=now - timedelta(days=days), until=now + timedelta(seconds=1), **filters)
+
+
+def _repo(uow: Any, settings: Settings | None) -> AnalyticsRepository:
+    settings = settings or get_settings()
+    offset = datetime.now(ZoneInfo(settings.timezone)).utcoffset()  # Indonesia keeps no summer time
+    hours = offset.total_seconds() / 3600 if offset is not None else 0.0
+    return AnalyticsRepository(uow.session, tz=settings.timezone, utc_offset_h=hours)
+
+
+def _check(actor: Actor | None, scope: Scope) -> None:
+    """Staff with the all-cases view read everything; an agency user reads only their own agency."""
+    if actor is None:
+        return  # the public scoreboard: callers pass public_only scopes and whitelist what they show
+    if scope.agency is not None and scope.agency == actor.agency_code:
+        return
+    actor.require(Permission.VIEW_ALL_CASES)
+
+
+def _grouping(by: str) -> str:
+    if by not in GROUPINGS:
+        raise ValidationFailed(f"Kelompokkan menurut salah satu dari {', '.join(GROUPINGS)}.", field="by")
+    return by
+
+
+def task_figures(
+    db: Database,
+    actor: Actor | None,
+    scope: Scope,
+    by: str = "agency",
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> list[TaskFigures]:
+    """Late, on time, time to accept and complete (median, p90, within target) per group, with the backlog."""
+    _check(actor, scope)
+    by = _grouping(by)
+    now = now or utcnow()
+    accept_target = task_targets().accept_s
+    with db.reading() as uow:
+        repo = _repo(uow, settings)
+        counts = repo.task_counts(scope, by, now, accept_target)
+        quantiles = repo.task_quantiles(scope, by)
+        accept, complete = quantiles["accept"], quantiles["complete"]
+        backlog = repo.backlog(scope, by, now) if by not in ("week", "month") else {}
+    out: dict[str, TaskFigures] = {}
+    for row in counts:
+        key = str(row[0])
+        a_n, (a_med, a_p90) = accept.get(key, (0, [None, None]))
+        c_n, (c_med, c_p90) = complete.get(key, (0, [None, None]))
+        open_now, late_now = backlog.get(key, (0, 0))
+        out[key] = TaskFigures(
+            key=key,
+            tasks=int(row[1]),
+            open=int(row[2] or 0),
+            late_open=int(row[3] or 0),
+            completed=int(row[4] or 0),
+            completed_with_due=int(row[5] or 0),
+            completed_on_time=int(row[6] or 0),
+            accept=Distribution(a_n, a_med, a_p90, int(row[7] or 0), accept_target),
+            complete=Distribution(c_n, c_med, c_p90, int(row[6] or 0), None),
+            open_now=open_now,
+            late_now=late_now,
+        )
+    for key, (open_now, late_now) in backlog.items():
+        if key not in out:  # an agency with only older open work still shows its backlog
+            out[key] = TaskFigures(key=key, open_now=open_now, late_now=late_now)
+    return [out[k] for k in sorted(out)]
+
+
+def late_tasks(db: Database, actor: Actor, agency: str | None, *, limit: int = 200) -> list[Any]:
+    """Open tasks past due (escalated included), longest overdue first: the rows behind `late_now`."""
+    actor.require(Permission.VIEW_ALL_CASES)
+    with db.reading() as uow:
+        return list(_repo(uow, None).late_tasks(utcnow(), agency, limit=limit))
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One agency on the public scoreboard (a whitelist: nothing else is shown)."""
+
+    code: str
+    tasks: int
+    late: int
+    on_time_share: float | None
+    resolved: int
+    median_resolve_s: float | None
+    satisfaction: float | None = None
+
+
+def public_scoreboard(db: Database, days: int, *, now: datetime | None = None) -> list[BoardRow]:
+    """Per agency: tasks, late, on-time share (the supervisor's figures) and cases resolved with the median
+    time from report to resolution (public cases only)."""
+    scope = scope_of_days(days, now=now)
+    figures = {f.key: f for f in task_figures(db, None, scope, "agency", now=now)}
+    with db.reading() as uow:
+        resolved = _repo(uow, None).resolve_quantiles(
+            Scope(since=scope.since, until=scope.until, public_only=True)
+        )
+    board = []
+    for code in sorted(set(figures) | set(resolved)):
+        f = figures.get(code, TaskFigures(key=code))
+        if not f.tasks and code not in resolved:
+            continue  # backlog only: the scoreboard is about the period
+        n, (median, _p90) = resolved.get(code, (0, [None, None]))
+        board.append(BoardRow(code, f.tasks, f.late, f.on_time_share, n, median))
+    return board
+
+
+def segment_figures(
+    db: Database, actor: Actor, scope: Scope, by: str = "service", *, settings: Settings | None = None
+) -> list[SegmentFigures]:
+    """Time to scene of 112/dispatch incidents per group: each NFPA segment's median, p90 and share within
+    its target (Permendagri 114/2018's 15 minutes for fire; the targets file for the rest)."""
+    _check(actor, scope)
+    by = _grouping(by)
+    targets = load_targets()
+    with db.reading() as uow:
+        repo = _repo(uow, settings)
+        counts = repo.segment_counts(scope, by, targets)
+        quantiles = repo.segment_quantiles(scope, by)
+    out = []
+    for row in counts:
+        key = str(row[0])
+        segments = {}
+        for i, s in enumerate(SEGMENTS):
+            _n, (median, p90) = quantiles[s].get(key, (0, [None, None]))
+            target = targets.for_service(key).get(s) if by == "service" else targets.defaults.get(s)
+            segments[s] = Distribution(
+                int(row[2 + 2 * i] or 0), median, p90, int(row[3 + 2 * i] or 0), target
+            )
+        out.append(SegmentFigures(key=key, incidents=int(row[1]), segments=segments))
+    return sorted(out, key=lambda f: f.key)
+
+
+def incident_list(db: Database, actor: Actor, scope: Scope, *, limit: int = 50) -> Sequence[Any]:
+    """The newest incidents with their segment seconds, each linking to /112/kasus/{id}."""
+    _check(actor, scope)
+    with db.reading() as uow:
+        return _repo(uow, None).incident_list(scope, limit=limit)
+
+
+def segment_histogram(
+    db: Database, actor: Actor, scope: Scope, segment: str = "total", *, bucket_s: float = 120.0
+) -> list[tuple[float, int]]:
+    """The distribution of one segment: (bucket start in seconds, incidents), empty buckets included."""
+    _check(actor, scope)
+    if segment not in SEGMENTS:
+        raise ValidationFailed(f"Segmen harus salah satu dari {', '.join(SEGMENTS)}.", field="segment")
+    with db.reading() as uow:
+        found = dict(_repo(uow, None).segment_histogram(scope, segment, bucket_s))
+    if not found:
+        return []
+    return [(b * bucket_s, found.get(b, 0)) for b in range(0, max(found) + 1)]
+
+
+def hotspots(db: Database, actor: Actor, scope: Scope, *, top: int = 200) -> list[tuple[str, int]]:
+    """Cases per H3 cell (resolution 7) in the scope, busiest first."""
+    _check(actor, scope)
+    with db.reading() as uow:
+        fine = _repo(uow, None).cells(scope)
+    coarse: dict[str, int] = {}
+    for cell, n in fine:
+        try:
+            parent = h3.cell_to_parent(cell, HOTSPOT_RESOLUTION) if h3.get_resolution(cell) > 7 else cell
+        except (ValueError, h3.H3BaseException):
+            continue  # a malformed cell in old data is skipped, not a 500
+        coarse[parent] = coarse.get(parent, 0) + n
+    return sorted(coarse.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """How accurate the data shown is: triage corrections, merges, location precision."""
+
+    corrections: list[tuple[str, int, int]]  # service, cases, corrected after triage
+    merges: dict[str, int]
+    locations: list[tuple[str, int, float | None]]  # source, reports, mean stated accuracy (m)
+
+    @property
+    def corrected_share(self) -> float | None:
+        """Share of all cases in scope whose service or priority was changed after triage."""
+        total = sum(c[1] for c in self.corrections)
+        return sum(c[2] for c in self.corrections) / total if total else None
+
+
+def accuracy(db: Database, actor: Actor, scope: Scope) -> Accuracy:
+    """The data-accuracy figures of the scope's period."""
+    _check(actor, scope)
+    with db.reading() as uow:
+        repo = _repo(uow, None)
+        corrections = [(str(s), int(n), int(c or 0)) for s, n, c in repo.corrections(scope)]
+        merges = repo.event_counts(scope, ("case_merged", "report_merged", "case_unmerged"))
+        locations = [
+            (str(k), int(n), None if acc is None else float(acc))
+            for k, n, acc in repo.location_sources(scope)
+        ]
+    return Accuracy(corrections=sorted(corrections), merges=merges, locations=sorted(locations))
+
+
+def sensor_completeness(db: Database, actor: Actor, scope: Scope) -> dict[str, Any]:
+    """Completeness and flagged share per sensor kind over the last day (the sensors' own quality report)."""
+    _check(actor, scope)
+    return sensor_queries.quality_report(db, hours=24)["kinds"]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current the open data is."""
+
+    latest_case_change: datetime | None
+    latest_event: datetime | None
+    public_cases: int
+
+    def age_s(self, now: datetime) -> float | None:
+        """Seconds since the newest public case change."""
+        return None if self.latest_case_change is None else (now - self.latest_case_change).total_seconds()
+
+
+def open_data_freshness(db: Database, actor: Actor) -> Freshness:
+    """The newest public change the open-data exports (/data/kasus.csv, .geojson) carry."""
+    actor.require(Permission.VIEW_ALL_CASES)
+    with db.reading() as uow:
+        return Freshness(*_repo(uow, None).freshness())

@@ -1,0 +1,72 @@
+"""The monthly report: its PDF text and CSV carry the same figures as the pages (issue 15, item 6)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pypdf import PdfReader
+
+from kotapintar.analytics import service as analytics
+from kotapintar.analytics.report import build_monthly, month_scope, to_csv, to_pdf
+from kotapintar.app.web import create_app
+from kotapintar.core.db.database import Database
+from kotapintar.core.errors import ValidationFailed
+from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings
+from kotapintar.metrics.definitions import share_text
+from tests.analytics.history import build
+from tests.helpers import actor
+from tests.helpers import web_client as client
+
+
+def test_monthly_pdf_and_csv_agree_with_the_figures(db: Database) -> None:
+    """The month of the fire incidents: the PDF's text has the title, the agency table with the figures the
+    service computes for that month, the fire incidents' total response time, and the definitions."""
+    built = build(db, utcnow())
+    k_local = (built.t0 + timedelta(hours=1)).astimezone(ZoneInfo("Asia/Jakarta"))
+    month = k_local.strftime("%Y-%m")
+    supervisor = actor(db, "supervisor")
+    report = build_monthly(db, supervisor, month)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(to_pdf(report))).pages)
+    assert "Laporan Akuntabilitas Bulanan" in text and "Kinerja instansi" in text
+    scope = month_scope(month, "Asia/Jakarta", None)
+    pupr = next(f for f in analytics.task_figures(db, supervisor, scope) if f.key == "pupr")
+    line = next(row for row in text.splitlines() if row.startswith("Dinas PUPR"))
+    assert f"{pupr.tasks} {pupr.late} {share_text(pupr.on_time_share)}" in line
+    csv_text = to_csv(report)["instansi.csv"]
+    assert f"Dinas PUPR,{pupr.tasks},{pupr.late},{share_text(pupr.on_time_share)}" in csv_text
+    fire = next(g for g in analytics.segment_figures(db, supervisor, scope) if g.key == "kebakaran")
+    assert f"kebakaran {fire.incidents}" in text
+    assert "Terlambat" in text and "Definisi" in text and "Permendagri" in text
+    assert "waktu_tanggap.csv" in to_csv(report)
+
+
+def test_a_bad_month_is_refused_with_a_message(db: Database) -> None:
+    """--month 2026-13 names the problem instead of a traceback."""
+    with pytest.raises(ValidationFailed, match="2026-13"):
+        build_monthly(db, actor(db, "supervisor"), "2026-13")
+
+
+def test_supervisor_downloads_the_report(db: Database, settings: Settings) -> None:
+    """The /supervisor card links the PDF; its text and the CSV carry the page's figures; bad input → 4xx."""
+    built = build(db, utcnow())
+    month = (built.t0 + timedelta(hours=1)).astimezone(ZoneInfo("Asia/Jakarta")).strftime("%Y-%m")
+    c = client(create_app(settings, db=db), "supervisor")
+    assert "data-monthly-report" in c.get("/supervisor").text
+    pdf = c.get(f"/analitik/laporan.pdf?bulan={month}")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "kebakaran 2 13,5 mnt 16,4 mnt 50 % 15,0 mnt" in text  # K and L, as on /analitik
+    csv_text = c.get(f"/analitik/laporan.csv?bulan={month}&tabel=waktu_tanggap").text
+    assert 'kebakaran,2,"13,5 mnt","16,4 mnt",50 %,"15,0 mnt"' in csv_text
+    assert c.get(f"/analitik/laporan.csv?bulan={month}&tabel=planet").status_code == 422
+    assert c.get("/analitik/laporan.pdf?bulan=2026-13").status_code == 422
+    assert (
+        client(create_app(settings, db=db), "operator")
+        .get(f"/analitik/laporan.pdf?bulan={month}")
+        .status_code
+        == 403
+    )
