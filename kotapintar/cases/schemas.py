@@ -34,8 +34,9 @@ class ReportIn(BaseModel):
     location_accuracy_m: float | None = Field(
         None, ge=0, le=100_000, allow_inf_nan=False, description="The device's stated accuracy of lon/lat (m)"
     )
-    location_source: Literal["gps", "map", "manual", "address"] | None = Field(
-        None, description="How the point was placed: device location, a map pick, typed, or from the address"
+    location_source: Literal["gps", "map", "manual", "desa_centroid", "address"] | None = Field(
+        None,
+        description="How the point was placed: device location, a map pick, typed, a desa centroid, or the address",
     )
     channel: str = Field("api", description="One of: " + ", ".join(CHANNELS))
     reporter: ReporterIn | None = None
@@ -49,13 +50,6 @@ class ReportIn(BaseModel):
     )
     external_id: str | None = Field(None, max_length=200)
     priority: str | None = Field(None, pattern=r"^P[1-4]$", description="Override of the service's priority")
-    location_source: Literal["gps", "map", "desa_centroid", "address"] | None = Field(
-        None,
-        description="Where lon/lat came from: the device's GPS, a pick on the map, a desa centroid, or none",
-    )
-    location_accuracy_m: float | None = Field(
-        None, ge=0, le=1_000_000, allow_inf_nan=False, description="The device's stated accuracy (metres)"
-    )
 
     @field_validator("channel")
     @classmethod
