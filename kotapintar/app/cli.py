@@ -347,20 +347,12 @@ def serve(
             "serve --demo menolak berjalan di produksi (kata sandi demo dipublikasikan) / "
             "serve --demo refuses to run in production: the demo password is public."
         )
-    from kotapintar.core.settings import public_base_url_problem, served_base_url
+    from kotapintar.core.settings import served_base_url
 
-    problem = public_base_url_problem(settings)
-    if problem is not None:
-        _fail(problem)
+    db = open_database(settings)
+    _refuse_unready_production(settings, db)
     if not settings.public_base_url.strip():  # development/demo: the address this server is reached at
         settings.public_base_url = served_base_url(host, port)
-    db = open_database(settings)
-    if settings.environment == "production":
-        from kotapintar.admin.readiness import missing_setup
-
-        missing = missing_setup(db, settings.region_code)
-        if missing:
-            _fail("server belum siap / not set up:\n  " + "\n  ".join(missing))
     simulator = None
     if demo:
         from kotapintar.sim.reports import DemoSimulator
@@ -392,6 +384,21 @@ def serve(
             simulator = DemoSimulator(db, interval_s=settings.demo_report_interval_s)
             simulator.start()
     _serve_role(settings, db, "all", host, port, demo=demo, simulator=simulator)
+
+
+def _refuse_unready_production(settings: Any, db: Any) -> None:
+    """A production web server does not start half set up: every gap is named at once with the command or
+    setting that fills it (the public address links are built on, the kabupaten boundary, a service
+    catalogue, an admin) — never a 500 on the first citizen's report."""
+    if settings.environment != "production":
+        return
+    from kotapintar.admin.readiness import missing_setup
+    from kotapintar.core.settings import public_base_url_problem
+
+    problems = [p for p in [public_base_url_problem(settings)] if p is not None]
+    problems += missing_setup(db, settings.region_code)
+    if problems:
+        _fail("server belum siap / not set up:\n  " + "\n  ".join(problems))
 
 
 def _serve_role(
@@ -451,6 +458,7 @@ def run_role(
         logging.config.dictConfig(json_log_config())
     db = open_database(settings, migrate=role in ("web", "all"))
     if role in ("web", "all"):
+        _refuse_unready_production(settings, db)
         _serve_role(settings, db, role, host, port, demo=False)
         return
     started = start_background(db, settings, role)

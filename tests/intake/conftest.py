@@ -10,27 +10,13 @@ import pytest
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.intake.abuse import limiter
-from tests.intake.intake_helpers import SMS_SECRET, TG_SECRET, WA_SECRET, WA_VERIFY
+from tests.intake.intake_helpers import channel_settings
 
 
 @pytest.fixture
 def settings(db: Database, tmp_path: Path) -> Settings:
     """Test settings with the channel secrets set and limits loose enough for a dialogue."""
-    return Settings(
-        environment="test",
-        database_url=db.url,
-        media_dir=tmp_path / "media",
-        demo_report_interval_s=0,
-        stream_poll_s=0.05,
-        sms_webhook_secret=SMS_SECRET,
-        whatsapp_app_secret=WA_SECRET,
-        whatsapp_verify_token=WA_VERIFY,
-        telegram_secret_token=TG_SECRET,
-        rate_limit_per_ip="100/minute",
-        rate_limit_per_phone="100/minute",
-        public_base_url="https://lapor.example.go.id",
-        quiet_hours="",
-    )
+    return channel_settings(db, tmp_path / "media", per_minute=100)
 
 
 @pytest.fixture(autouse=True)

@@ -10,11 +10,33 @@ from typing import Any
 import httpx
 
 from kotapintar.core.db.database import Database
+from kotapintar.core.settings import Settings
 
 SMS_SECRET = "sms-test-secret"
 WA_SECRET = "wa-app-secret"
 WA_VERIFY = "wa-verify-token"
 TG_SECRET = "tg-secret-token"
+PUBLIC_BASE_URL = "https://lapor.example.go.id"
+
+
+def channel_settings(db: Database, media_dir: Any, per_minute: int = 100) -> Settings:
+    """Test settings for the chat channels: their secrets, limits loose enough for a dialogue (`per_minute`
+    reports per address and per phone), no quiet hours, and the public address links in replies are built on."""
+    return Settings(
+        environment="test",
+        database_url=db.url,
+        media_dir=media_dir,
+        demo_report_interval_s=0,
+        stream_poll_s=0.05,
+        sms_webhook_secret=SMS_SECRET,
+        whatsapp_app_secret=WA_SECRET,
+        whatsapp_verify_token=WA_VERIFY,
+        telegram_secret_token=TG_SECRET,
+        rate_limit_per_ip=f"{per_minute}/minute",
+        rate_limit_per_phone=f"{per_minute}/minute",
+        public_base_url=PUBLIC_BASE_URL,
+        quiet_hours="",
+    )
 
 
 def sms_post(base: str, body: dict[str, Any], secret: str = SMS_SECRET) -> httpx.Response:
