@@ -8,12 +8,30 @@ a handful of numbers per group leave the database, never the rows.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, false, func, literal, or_, select, union
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,6 +43,7 @@ from kotapintar.metrics.performance import OPEN_TASKS
 from kotapintar.metrics.response_times import SEGMENTS, Targets
 
 Quantiles = dict[str, tuple[int, list[float | None]]]
+INCIDENT_TEXT = ("ticket", "title", "service", "agency", "kecamatan", "desa", "channel")
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,8 @@ class AnalyticsRepository:
         self.dialect = session.get_bind().dialect.name
         self.tz = tz
         self.offset_h = utc_offset_h
+        self._metadata = MetaData()
+        self._incidents: dict[Scope, Table] = {}
 
     # ------------------------------------------------------------------ expressions
 
@@ -282,6 +303,42 @@ class AnalyticsRepository:
     # ------------------------------------------------------------------ incidents (time to scene)
 
     def incidents(self, scope: Scope) -> Any:
+        """The incidents of the scope: its temporary table when `materialize_incidents` computed it for this
+        request, otherwise the subquery (`incidents_query`)."""
+        return self._incidents.get(scope) if scope in self._incidents else self.incidents_query(scope)
+
+    def materialize_incidents(self, scope: Scope) -> None:
+        """Compute the per-incident subquery (event-log windows and JSON unit extraction, the costly part)
+        once into a temporary table that the following counts, quantiles, histogram and list read, instead
+        of each rebuilding it. The table lives in this session's transaction: `release` drops it, and
+        closing the read session rolls it back on SQLite and PostgreSQL alike."""
+        if scope in self._incidents:
+            return
+        query = self.incidents_query(scope)
+        table = Table(
+            f"kp_incidents_{uuid.uuid4().hex[:12]}",
+            self._metadata,
+            Column("case_id", Integer),
+            *(Column(name, String) for name in INCIDENT_TEXT),
+            Column("created_at", query.c.created_at.type),
+            Column("started_at", query.c.started_at.type),
+            *(Column(name, Float) for name in SEGMENTS),
+            prefixes=["TEMPORARY"],
+        )
+        connection = self.session.connection()
+        table.create(connection)
+        names = [c.name for c in table.columns]
+        connection.execute(insert(table).from_select(names, select(*(query.c[n] for n in names))))
+        self._incidents[scope] = table
+
+    def release(self) -> None:
+        """Drop this request's temporary tables."""
+        connection = self.session.connection()
+        for table in self._incidents.values():
+            table.drop(connection)
+        self._incidents.clear()
+
+    def incidents_query(self, scope: Scope) -> Any:
         """A subquery: one row per 112/dispatch incident with its NFPA segment seconds (the pure
         `metrics.response_times.segments_of`, in SQL: duplicate calls do not start the clock; turnout and
         travel are of the first unit on scene, or of the first en route while none has arrived)."""

@@ -154,11 +154,14 @@ def segment_figures(
     its target (Permendagri 114/2018's 15 minutes for fire; the targets file for the rest)."""
     _check(actor, scope)
     by = _grouping(by)
-    targets = load_targets()
     with db.reading() as uow:
-        repo = _repo(uow, settings)
-        counts = repo.segment_counts(scope, by, targets)
-        quantiles = repo.segment_quantiles(scope, by)
+        return _segment_figures(_repo(uow, settings), scope, by)
+
+
+def _segment_figures(repo: AnalyticsRepository, scope: Scope, by: str) -> list[SegmentFigures]:
+    targets = load_targets()
+    counts = repo.segment_counts(scope, by, targets)
+    quantiles = repo.segment_quantiles(scope, by)
     out = []
     for row in counts:
         key = str(row[0])
@@ -188,10 +191,55 @@ def segment_histogram(
     if segment not in SEGMENTS:
         raise ValidationFailed(f"Segmen harus salah satu dari {', '.join(SEGMENTS)}.", field="segment")
     with db.reading() as uow:
-        found = dict(_repo(uow, None).segment_histogram(scope, segment, bucket_s))
+        return _histogram(_repo(uow, None), scope, segment, bucket_s)
+
+
+def _histogram(
+    repo: AnalyticsRepository, scope: Scope, segment: str, bucket_s: float
+) -> list[tuple[float, int]]:
+    found = dict(repo.segment_histogram(scope, segment, bucket_s))
     if not found:
         return []
     return [(b * bucket_s, found.get(b, 0)) for b in range(0, max(found) + 1)]
+
+
+@dataclass(frozen=True)
+class IncidentOverview:
+    """The time-to-scene view of one request: group figures, one segment's histogram, the newest list."""
+
+    segments: list[SegmentFigures]
+    histogram: list[tuple[float, int]]
+    incidents: Sequence[Any]
+
+
+def incident_overview(
+    db: Database,
+    actor: Actor,
+    scope: Scope,
+    by: str = "service",
+    segment: str = "total",
+    *,
+    bucket_s: float = 120.0,
+    limit: int = 50,
+    settings: Settings | None = None,
+) -> IncidentOverview:
+    """`segment_figures`, `segment_histogram` and `incident_list` in one read, the per-incident segments
+    computed once from the event log for all three (the same figures as calling each: tested equal)."""
+    _check(actor, scope)
+    by = _grouping(by)
+    if segment not in SEGMENTS:
+        raise ValidationFailed(f"Segmen harus salah satu dari {', '.join(SEGMENTS)}.", field="segment")
+    with db.reading() as uow:
+        repo = _repo(uow, settings)
+        repo.materialize_incidents(scope)
+        try:
+            return IncidentOverview(
+                segments=_segment_figures(repo, scope, by),
+                histogram=_histogram(repo, scope, segment, bucket_s),
+                incidents=list(repo.incident_list(scope, limit=limit)),
+            )
+        finally:
+            repo.release()
 
 
 def hotspots(db: Database, actor: Actor, scope: Scope, *, top: int = 200) -> list[tuple[str, int]]:
