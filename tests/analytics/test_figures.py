@@ -54,6 +54,27 @@ def test_task_figures_by_channel_and_trend(db: Database) -> None:
     assert sum(f.late for f in weeks) == 3 and all(len(f.key) == 10 for f in weeks)
 
 
+def test_several_groupings_in_one_read_give_the_same_figures(db: Database) -> None:
+    """/analitik's league, breakdown and weekly trend read together (the durations computed once) equal
+    the separate calls, and keep the exact PUPR figures."""
+    now = utcnow()
+    build(db, now)
+    supervisor = actor(db, "supervisor")
+    scope = analytics.scope_of_days(30, now=now)
+    bys = ("agency", "channel", "week", "service")
+    together = analytics.task_figures_by(db, supervisor, scope, bys, now=now)
+    for by in bys:
+        assert together[by] == analytics.task_figures(db, supervisor, scope, by, now=now), by
+    pupr = {f.key: f for f in together["agency"]}["pupr"]
+    assert (pupr.late, pupr.on_time_share, pupr.accept.median_s, pupr.complete.median_s) == (
+        3,
+        0.75,
+        1200,
+        14400,
+    )
+    assert pupr.complete.p90_s == pytest.approx(235800)
+
+
 def test_time_to_scene_in_sql_equals_the_pure_segments(db: Database) -> None:
     """Each incident's SQL segments equal metrics.response_times.segments_of; the groups' fractiles."""
     now = utcnow()
