@@ -70,12 +70,11 @@ def analytics_page(
     days = hari if hari in PERIODS else 30
     by = rinci if rinci in BREAKDOWNS else "channel"
     scope = analytics.scope_of_days(days, service=layanan or None, channel=kanal or None)
-    league = analytics.task_figures(db, actor, scope, "agency", settings=settings)
-    league.sort(key=lambda f: (f.on_time_share is None, -(f.on_time_share or 0), f.key))
-    breakdown = analytics.task_figures(db, actor, scope, by, settings=settings)
-    weeks = analytics.task_figures(db, actor, scope, "week", settings=settings)
-    segments = analytics.segment_figures(db, actor, scope, "service", settings=settings)
-    histogram = analytics.segment_histogram(db, actor, scope, "total")
+    tasks = analytics.task_figures_by(db, actor, scope, ("agency", by, "week"), settings=settings)
+    breakdown, weeks = tasks[by], tasks["week"]
+    league = sorted(tasks["agency"], key=lambda f: (f.on_time_share is None, -(f.on_time_share or 0), f.key))
+    scene = analytics.incident_overview(db, actor, scope, "service", "total", limit=30, settings=settings)
+    segments, histogram = scene.segments, scene.histogram
     cells = analytics.hotspots(db, actor, scope)
     locale = str(getattr(request.state, "locale", "id") or "id")
     context = page_context(
@@ -94,7 +93,7 @@ def analytics_page(
         segments=segments,
         segment_names=SEGMENTS,
         segment_labels=SEGMENT_LABELS,
-        incidents=analytics.incident_list(db, actor, scope, limit=30),
+        incidents=scene.incidents,
         cells=cells[:10],
         names=_names(db),
         services=[(s.code, s.name) for s in catalog_service.services(db, active_only=False)],

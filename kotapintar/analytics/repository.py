@@ -8,12 +8,31 @@ a handful of numbers per group leave the database, never the rows.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, false, func, literal, or_, select, union
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,6 +44,7 @@ from kotapintar.metrics.performance import OPEN_TASKS
 from kotapintar.metrics.response_times import SEGMENTS, Targets
 
 Quantiles = dict[str, tuple[int, list[float | None]]]
+INCIDENT_TEXT = ("ticket", "title", "service", "agency", "kecamatan", "desa", "channel")
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,8 @@ class AnalyticsRepository:
         self.dialect = session.get_bind().dialect.name
         self.tz = tz
         self.offset_h = utc_offset_h
+        self._metadata = MetaData()
+        self._incidents: dict[Scope, Table] = {}
 
     # ------------------------------------------------------------------ expressions
 
@@ -131,23 +153,53 @@ class AnalyticsRepository:
     ) -> dict[str, Quantiles]:
         """SQLite: each value computed once (a materialized CTE), ranked per key by a window function, and
         the two order statistics around (n-1)·q picked per quantile."""
+        return self._window_quantiles_by({"k": key}, values, from_, where)["k"]
+
+    def _window_quantiles_by(
+        self, keys: Mapping[str, Any], values: Mapping[str, Any], from_: Any, where: Sequence[Any]
+    ) -> dict[str, dict[str, Quantiles]]:
+        """SQLite, several groupings in one statement: the values (and every grouping's key) computed once
+        in a materialized CTE, then ranked per grouping; returns grouping → value name → Quantiles."""
         base = (
-            select(key.label("k"), *(v.label(name) for name, v in values.items()))
+            select(
+                *(k.label(f"k_{g}") for g, k in keys.items()),
+                *(v.label(name) for name, v in values.items()),
+            )
             .select_from(from_)
             .where(*where)
             .cte("vals")
             .prefix_with("MATERIALIZED")
         )
-        ranked_cols: list[Any] = [base.c.k]
+        parts = [self._ranked_picks(base, g, base.c[f"k_{g}"], values) for g in keys]
+        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        width = 1 + 2 * len(PERCENTILES)
+        out: dict[str, dict[str, Quantiles]] = {g: {name: {} for name in values} for g in keys}
+        for row in self.session.execute(stmt).all():
+            for i, name in enumerate(values):
+                chunk = row[2 + i * width : 2 + (i + 1) * width]
+                count = int(chunk[0] or 0)
+                if count:
+                    out[str(row[0])][name][str(row[1])] = (
+                        count,
+                        [
+                            interpolate(chunk[1 + 2 * j], chunk[2 + 2 * j], count, q)
+                            for j, q in enumerate(PERCENTILES)
+                        ],
+                    )
+        return out
+
+    def _ranked_picks(self, base: Any, grouping: str, key: Any, values: Mapping[str, Any]) -> Any:
+        """(grouping, key, then per value: n and the two order statistics around each quantile's rank)."""
+        ranked_cols: list[Any] = [key.label("k")]
         for name in values:
             col = base.c[name]
             ranked_cols.append(col.label(name))
             ranked_cols.append(
-                (func.row_number().over(partition_by=(base.c.k, col.is_(None)), order_by=col) - 1).label(
+                (func.row_number().over(partition_by=(key, col.is_(None)), order_by=col) - 1).label(
                     f"{name}_rn"
                 )
             )
-            ranked_cols.append(func.count(col).over(partition_by=base.c.k).label(f"{name}_n"))
+            ranked_cols.append(func.count(col).over(partition_by=key).label(f"{name}_n"))
         ranked = select(*ranked_cols).subquery()
         picks: list[Any] = []
         for name in values:
@@ -157,22 +209,7 @@ class AnalyticsRepository:
                 rank = cast((n - 1) * q, Integer)
                 picks.append(func.max(case((and_(v.is_not(None), rn == rank), v))))
                 picks.append(func.max(case((and_(v.is_not(None), rn == rank + 1), v))))
-        rows = self.session.execute(select(ranked.c.k, *picks).group_by(ranked.c.k)).all()
-        width = 1 + 2 * len(PERCENTILES)
-        out: dict[str, Quantiles] = {name: {} for name in values}
-        for row in rows:
-            for i, name in enumerate(values):
-                chunk = row[1 + i * width : 1 + (i + 1) * width]
-                count = int(chunk[0] or 0)
-                if count:
-                    out[name][str(row[0])] = (
-                        count,
-                        [
-                            interpolate(chunk[1 + 2 * j], chunk[2 + 2 * j], count, q)
-                            for j, q in enumerate(PERCENTILES)
-                        ],
-                    )
-        return out
+        return select(literal(grouping).label("g"), ranked.c.k, *picks).group_by(ranked.c.k)
 
     # ------------------------------------------------------------------ tasks
 
@@ -232,6 +269,24 @@ class AnalyticsRepository:
             key, {"accept": accept, "complete": complete}, from_, self._task_where(scope)
         )
 
+    def task_quantiles_by(self, scope: Scope, bys: Sequence[str]) -> dict[str, dict[str, Quantiles]]:
+        """`task_quantiles` for several groupings; on SQLite in one statement over the values computed once."""
+        if self.dialect == "postgresql":
+            return {by: self.task_quantiles(scope, by) for by in bys}
+        accept = case((Task.accepted_at.is_not(None), self.seconds(Task.created_at, Task.accepted_at)))
+        complete = case(
+            (
+                and_(Task.status == DONE_TASK, Task.completed_at.is_not(None)),
+                self.seconds(Task.created_at, Task.completed_at),
+            )
+        )
+        needs_case = [by for by in bys if by in ("service", "kecamatan", "desa", "channel")]
+        from_ = self._tasks_from(scope, needs_case[0] if needs_case else "agency")
+        keys = {by: self.key(by, Task.created_at) for by in bys}
+        return self._window_quantiles_by(
+            keys, {"accept": accept, "complete": complete}, from_, self._task_where(scope)
+        )
+
     def backlog(self, scope: Scope, by: str, now: datetime) -> dict[str, tuple[int, int]]:
         """Per group: (open tasks, of which past due) right now, whenever they were created."""
         late = func.sum(case((and_(Task.due_at.is_not(None), Task.due_at < now), 1), else_=0))
@@ -282,6 +337,42 @@ class AnalyticsRepository:
     # ------------------------------------------------------------------ incidents (time to scene)
 
     def incidents(self, scope: Scope) -> Any:
+        """The incidents of the scope: its temporary table when `materialize_incidents` computed it for this
+        request, otherwise the subquery (`incidents_query`)."""
+        return self._incidents.get(scope) if scope in self._incidents else self.incidents_query(scope)
+
+    def materialize_incidents(self, scope: Scope) -> None:
+        """Compute the per-incident subquery (event-log windows and JSON unit extraction, the costly part)
+        once into a temporary table that the following counts, quantiles, histogram and list read, instead
+        of each rebuilding it. The table lives in this session's transaction: `release` drops it, and
+        closing the read session rolls it back on SQLite and PostgreSQL alike."""
+        if scope in self._incidents:
+            return
+        query = self.incidents_query(scope)
+        table = Table(
+            f"kp_incidents_{uuid.uuid4().hex[:12]}",
+            self._metadata,
+            Column("case_id", Integer),
+            *(Column(name, String) for name in INCIDENT_TEXT),
+            Column("created_at", query.c.created_at.type),
+            Column("started_at", query.c.started_at.type),
+            *(Column(name, Float) for name in SEGMENTS),
+            prefixes=["TEMPORARY"],
+        )
+        connection = self.session.connection()
+        table.create(connection)
+        names = [c.name for c in table.columns]
+        connection.execute(insert(table).from_select(names, select(*(query.c[n] for n in names))))
+        self._incidents[scope] = table
+
+    def release(self) -> None:
+        """Drop this request's temporary tables."""
+        connection = self.session.connection()
+        for table in self._incidents.values():
+            table.drop(connection)
+        self._incidents.clear()
+
+    def incidents_query(self, scope: Scope) -> Any:
         """A subquery: one row per 112/dispatch incident with its NFPA segment seconds (the pure
         `metrics.response_times.segments_of`, in SQL: duplicate calls do not start the clock; turnout and
         travel are of the first unit on scene, or of the first en route while none has arrived)."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import pytest
+from sqlalchemy import inspect
 
 from kotapintar.analytics import service as analytics
 from kotapintar.core.db.database import Database
@@ -50,6 +54,27 @@ def test_task_figures_by_channel_and_trend(db: Database) -> None:
     assert sum(f.late for f in weeks) == 3 and all(len(f.key) == 10 for f in weeks)
 
 
+def test_several_groupings_in_one_read_give_the_same_figures(db: Database) -> None:
+    """/analitik's league, breakdown and weekly trend read together (the durations computed once) equal
+    the separate calls, and keep the exact PUPR figures."""
+    now = utcnow()
+    build(db, now)
+    supervisor = actor(db, "supervisor")
+    scope = analytics.scope_of_days(30, now=now)
+    bys = ("agency", "channel", "week", "service")
+    together = analytics.task_figures_by(db, supervisor, scope, bys, now=now)
+    for by in bys:
+        assert together[by] == analytics.task_figures(db, supervisor, scope, by, now=now), by
+    pupr = {f.key: f for f in together["agency"]}["pupr"]
+    assert (pupr.late, pupr.on_time_share, pupr.accept.median_s, pupr.complete.median_s) == (
+        3,
+        0.75,
+        1200,
+        14400,
+    )
+    assert pupr.complete.p90_s == pytest.approx(235800)
+
+
 def test_time_to_scene_in_sql_equals_the_pure_segments(db: Database) -> None:
     """Each incident's SQL segments equal metrics.response_times.segments_of; the groups' fractiles."""
     now = utcnow()
@@ -68,6 +93,31 @@ def test_time_to_scene_in_sql_equals_the_pure_segments(db: Database) -> None:
     total = fire.segments["total"]
     assert (fire.incidents, total.n, total.within, total.target_s) == (2, 2, 1, 900)
     assert (total.median_s, total.p90_s, total.within_share) == (812.5, 982.5, 0.5)
+
+
+def test_incident_overview_computes_once_and_gives_the_same_figures(db: Database) -> None:
+    """/analitik's one-read time-to-scene view (the segments computed once into a temporary table) equals
+    the separate calls: the fire group's exact figures, the histogram, the list; and the table is gone."""
+    now = utcnow()
+    built = build(db, now)
+    supervisor = actor(db, "supervisor")
+    scope = analytics.scope_of_days(30, now=now)
+    scene = analytics.incident_overview(db, supervisor, scope, "service", "total", limit=50)
+    assert scene.segments == analytics.segment_figures(db, supervisor, scope, "service")
+    assert scene.histogram == analytics.segment_histogram(db, supervisor, scope, "total")
+
+    def rows(listed: Any) -> dict[int, tuple[Any, ...]]:  # PostgreSQL's numeric seconds compared as floats
+        return {r.case_id: tuple(float(v) if isinstance(v, Decimal) else v for v in r) for r in listed}
+
+    assert rows(scene.incidents) == rows(analytics.incident_list(db, supervisor, scope))
+    assert {r.case_id for r in scene.incidents} == {built.case_ids[n] for n in "KLM"}
+    fire = {f.key: f for f in scene.segments}["kebakaran"].segments["total"]
+    assert (fire.n, fire.within, fire.median_s, fire.p90_s) == (2, 1, 812.5, 982.5)
+    by_week = analytics.incident_overview(db, supervisor, scope, "week", "travel")
+    assert by_week.segments == analytics.segment_figures(db, supervisor, scope, "week")
+    with db.reading() as uow:
+        names = inspect(uow.session.connection()).get_temp_table_names() if db.is_sqlite else []
+    assert not [n for n in names if n.startswith("kp_incidents_")]
 
 
 def test_public_scoreboard_reads_the_same_figures(db: Database) -> None:

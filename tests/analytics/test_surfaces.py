@@ -37,11 +37,11 @@ PUPR = {
     "tasks": "8",
     "late": "3",
     "on_time": "75 %",
-    "accept_median": "20 mnt",
-    "accept_p90": "30 mnt",
+    "accept_median": "20 menit",
+    "accept_p90": "30 menit",
     "accept_within": "100 %",
-    "complete_median": "4,0 jam",
-    "complete_p90": "2,7 hari",
+    "complete_median": "4 jam",
+    "complete_p90": "2 hari 18 jam",
 }
 
 
@@ -66,7 +66,7 @@ def test_public_scoreboard_agrees(history: tuple[Any, Built]) -> None:
         "late": "3",
         "on_time": "75 %",
         "resolved": "1",
-        "median_resolve": "2,0 jam",
+        "median_resolve": "2 jam",
     }
 
 
