@@ -19,6 +19,8 @@ Months are local (WIB, UTC+7). Tasks (service, created UTC, due, completed):
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from kotapintar.analytics.report import build_monthly, to_csv, to_pdf
 from kotapintar.app.cli import app as cli_app
 from kotapintar.app.web import create_app
 from kotapintar.cases.models import Case, Task
@@ -242,3 +245,20 @@ def test_page_shows_each_dimension_value_trend_and_target(db: Database, settings
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') >= 11
     assert client(app, "supervisor").get("/indikator?bulan=2026-1x").status_code == 422
     assert client(app, "operator").get("/indikator").status_code == 403
+
+
+def test_monthly_report_carries_the_indicators(db: Database) -> None:
+    """The city-wide monthly report has an `indikator` table with the month's values (CSV and PDF)."""
+    build(db)
+    indicators.import_csv(db, actor(db, "supervisor"), GOOD, "bps.csv")
+    report = build_monthly(db, actor(db, "supervisor"), "2026-09")
+    rows = list(csv.reader(io.StringIO(to_csv(report)["indikator.csv"])))
+    assert rows[0] == ["Dimensi", "Indikator", "Nilai", "Target", "Tercapai"]
+    by_name = {r[1]: r[2:] for r in rows[1:]}
+    assert by_name["Median waktu tiba darurat 112"] == ["16,7 menit", "paling tinggi 15,0 menit", "Tidak"]
+    assert by_name["Pengaduan selesai tepat waktu"] == ["66,7 %", "paling rendah 80,0 %", "Tidak"]
+    assert by_name["Tingkat pengangguran terbuka"] == ["4,8 %", "paling tinggi 5,0 %", "Ya"]
+    assert len(rows) == 12  # header and the 11 indicators of the registry
+    assert to_pdf(report).startswith(b"%PDF")
+    agency_report = build_monthly(db, actor(db, "supervisor"), "2026-09", "pupr")
+    assert "indikator.csv" not in to_csv(agency_report)  # city-wide figures only in the city's report
