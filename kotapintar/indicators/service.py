@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kotapintar.analytics import service as analytics
 from kotapintar.analytics.repository import Scope
@@ -27,6 +27,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.indicators.models import IndicatorValue
 from kotapintar.indicators.registry import DIMENSIONS, Indicator, by_code, indicators
+from kotapintar.sensors.models import SensorAlarm, SensorWarning
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_ERRORS = 20
@@ -114,7 +115,37 @@ def street_lights_on_time_share(
     return _on_time(db, actor, months, settings, service="lampu_jalan")
 
 
+def flood_warnings_issued(
+    db: Database, actor: Actor, months: list[str], settings: Settings
+) -> dict[str, float | None]:
+    """Per local month of issue: new public flood warnings (CAP msgType Alert, status Actual, of alarms of
+    the banjir service); their Updates and Cancels are the same warning and are not counted again."""
+    scope = _scope(months, settings.timezone)
+    with db.reading() as uow:
+        if uow.session.get_bind().dialect.name == "postgresql":
+            month = func.to_char(func.timezone(settings.timezone, SensorWarning.sent), "YYYY-MM")
+        else:
+            offset = datetime.now(ZoneInfo(settings.timezone)).utcoffset()  # no summer time in Indonesia
+            hours = offset.total_seconds() / 3600 if offset is not None else 0.0
+            month = func.strftime("%Y-%m", SensorWarning.sent, f"{hours:+g} hours")
+        stmt = (
+            select(month, func.count())
+            .join(SensorAlarm, SensorAlarm.id == SensorWarning.alarm_id)
+            .where(
+                SensorWarning.msg_type == "Alert",
+                SensorWarning.status == "Actual",
+                SensorAlarm.service_code == "banjir",
+                SensorWarning.sent >= scope.since,
+                SensorWarning.sent < scope.until,
+            )
+            .group_by(month)
+        )
+        counted = {str(m): float(n) for m, n in uow.session.execute(stmt).all()}
+    return {m: counted.get(m, 0.0) for m in months}
+
+
 COMPUTERS: dict[str, Computer] = {
+    "flood_warnings_issued": flood_warnings_issued,
     "emergency_total_median": emergency_total_median,
     "tasks_on_time_share": tasks_on_time_share,
     "street_lights_on_time_share": street_lights_on_time_share,

@@ -15,6 +15,11 @@ Months are local (WIB, UTC+7). Tasks (service, created UTC, due, completed):
   I3 kebakaran 2026-10-03 03:00: answered 10, dispatched 40, en route 100, on scene 540   → total 540
   => median time to scene: September (700 + 1 300)/2 = 1 000 s = 16,7 menit (target ≤ 15: not met),
      October 540 s = 9,0 menit (met).
+Sensor warnings (CAP messages, sent UTC):
+  W1 banjir Alert 2026-09-05 10:00, its Update 12:00 and Cancel 2026-09-06 → one warning, September
+  W2 banjir Alert 2026-09-30 20:00 (= 1 Oct 03:00 WIB)                    → October
+  W3 karhutla Alert 2026-09-10 (not a flood), W4 banjir Alert 2026-09-12 status Exercise → not counted
+  => flood warnings issued: August 0, September 1, October 1.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch.models import UnitAssignment
 from kotapintar.indicators import service as indicators
 from kotapintar.indicators.models import IndicatorValue
+from kotapintar.sensors.models import SensorAlarm, SensorWarning
 from tests.helpers import actor
 from tests.helpers import web_client as client
 
@@ -126,6 +132,52 @@ def build(db: Database) -> None:
                     unit_code="DMK-01", case_id=c.id, kind="primary", dispatched_at=at, dispatched_by="test"
                 )
             )
+        _warnings(uow)
+
+
+def _warnings(uow: Any) -> None:
+    """W1–W4 of the module docstring."""
+    s = uow.session
+    messages = [
+        (
+            "banjir",
+            [("Alert", "2026-09-05T10:00"), ("Update", "2026-09-05T12:00"), ("Cancel", "2026-09-06T00:00")],
+            "Actual",
+        ),
+        ("banjir", [("Alert", "2026-09-30T20:00")], "Actual"),
+        ("karhutla", [("Alert", "2026-09-10T00:00")], "Actual"),
+        ("banjir", [("Alert", "2026-09-12T00:00")], "Exercise"),
+    ]
+    for n, (service, sent, status) in enumerate(messages):
+        alarm = SensorAlarm(
+            dedupe_key=f"k{n}",
+            rule_id=f"r{n}",
+            area_code="62.03.01",
+            service_code=service,
+            level="siaga",
+            public=True,
+            opened_at=_at(sent[0][1]),
+            closed_at=_at(sent[0][1]) + H,
+        )
+        s.add(alarm)
+        s.flush()
+        for i, (msg_type, at) in enumerate(sent):
+            s.add(
+                SensorWarning(
+                    alarm_id=alarm.id,
+                    identifier=f"w{n}-{i}",
+                    sender="test",
+                    sent=_at(at),
+                    status=status,
+                    msg_type=msg_type,
+                    area_code="62.03.01",
+                    level="siaga",
+                    cap_references=[],
+                    headline="Banjir",
+                    current=i == len(sent) - 1,
+                    xml="<alert/>",
+                )
+            )
 
 
 def _values(grouped: dict[str, list[indicators.Series]], code: str) -> dict[str, Any]:
@@ -151,6 +203,11 @@ def test_computed_indicators_per_month(db: Database, settings: Settings) -> None
         "2026-08": (None, None),
         "2026-09": (50.0, False),
         "2026-10": (None, None),
+    }
+    assert _values(grouped, "peringatan_banjir") == {
+        "2026-08": (0.0, None),
+        "2026-09": (1.0, None),
+        "2026-10": (1.0, None),
     }
     assert [s.indicator.code for s in grouped["kehidupan"]] == [
         "darurat_waktu_tiba_median",
@@ -239,10 +296,11 @@ def test_page_shows_each_dimension_value_trend_and_target(db: Database, settings
     assert _row(html, "darurat_waktu_tiba_median", "2026-09") == {"value": "16,7 menit", "met": "Tidak"}
     assert _row(html, "darurat_waktu_tiba_median", "2026-10") == {"value": "9,0 menit", "met": "Ya"}
     assert _row(html, "pengaduan_tepat_waktu", "2026-09") == {"value": "66,7 %", "met": "Tidak"}
+    assert _row(html, "peringatan_banjir", "2026-10") == {"value": "1 peringatan", "met": "—"}
     assert _row(html, "lampu_jalan_tepat_waktu", "2026-10") == {"value": "—", "met": "—"}
     assert _row(html, "pengangguran_terbuka", "2026-09") == {"value": "4,8 %", "met": "Ya"}
     assert "paling tinggi 15,0 menit" in html  # the target of time to scene
-    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') >= 11
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 12  # one trend per indicator
     assert client(app, "supervisor").get("/indikator?bulan=2026-1x").status_code == 422
     assert client(app, "operator").get("/indikator").status_code == 403
 
@@ -257,8 +315,9 @@ def test_monthly_report_carries_the_indicators(db: Database) -> None:
     by_name = {r[1]: r[2:] for r in rows[1:]}
     assert by_name["Median waktu tiba darurat 112"] == ["16,7 menit", "paling tinggi 15,0 menit", "Tidak"]
     assert by_name["Pengaduan selesai tepat waktu"] == ["66,7 %", "paling rendah 80,0 %", "Tidak"]
+    assert by_name["Peringatan dini banjir diterbitkan"] == ["1 peringatan", "—", "—"]
     assert by_name["Tingkat pengangguran terbuka"] == ["4,8 %", "paling tinggi 5,0 %", "Ya"]
-    assert len(rows) == 12  # header and the 11 indicators of the registry
+    assert len(rows) == 13  # header and the 12 indicators of the registry
     assert to_pdf(report).startswith(b"%PDF")
     agency_report = build_monthly(db, actor(db, "supervisor"), "2026-09", "pupr")
     assert "indikator.csv" not in to_csv(agency_report)  # city-wide figures only in the city's report
