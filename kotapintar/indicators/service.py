@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from kotapintar.analytics import service as analytics
 from kotapintar.analytics.repository import Scope
@@ -27,7 +28,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.indicators.models import IndicatorValue
 from kotapintar.indicators.registry import DIMENSIONS, Indicator, by_code, indicators
-from kotapintar.sensors.models import SensorAlarm, SensorWarning
+from kotapintar.sensors.models import SensorAlarm, SensorRollup, SensorWarning
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_ERRORS = 20
@@ -115,6 +116,46 @@ def street_lights_on_time_share(
     return _on_time(db, actor, months, settings, service="lampu_jalan")
 
 
+GOOD_AIR_PM25_BELOW = (
+    15.5  # µg/m³, 24-hour mean: where ISPU 'sedang' starts (sensors/data/defaults.yaml, P.14/2020)
+)
+
+
+def _local_month(session: Any, column: Any, tz: str) -> Any:
+    """The local month (YYYY-MM) of an instant column, computed in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone(tz, column), "YYYY-MM")
+    offset = datetime.now(ZoneInfo(tz)).utcoffset()  # no summer time in Indonesia
+    hours = offset.total_seconds() / 3600 if offset is not None else 0.0
+    return func.strftime("%Y-%m", column, f"{hours:+g} hours")
+
+
+def good_air_days(
+    db: Database, actor: Actor, months: list[str], settings: Settings
+) -> dict[str, float | None]:
+    """Per local month: days whose 24-hour mean PM2.5 was below 15,5 µg/m³ (ISPU 'baik') at every station
+    that measured that day (the worst station decides), from the sensors' daily rollups (local days).
+    A month without any measured day has no value, not zero."""
+    scope = _scope(months, settings.timezone)
+    with db.reading() as uow:
+        worst = (
+            select(SensorRollup.bucket_start.label("day"), func.max(SensorRollup.mean).label("pm25"))
+            .where(
+                SensorRollup.attribute == "pm25",
+                SensorRollup.resolution == "1d",
+                SensorRollup.count > 0,
+                SensorRollup.bucket_start >= scope.since,
+                SensorRollup.bucket_start < scope.until,
+            )
+            .group_by(SensorRollup.bucket_start)
+            .subquery()
+        )
+        month = _local_month(uow.session, worst.c.day, settings.timezone)
+        stmt = select(month, func.sum(case((worst.c.pm25 < GOOD_AIR_PM25_BELOW, 1), else_=0))).group_by(month)
+        counted = {str(m): float(n or 0) for m, n in uow.session.execute(stmt).all()}
+    return {m: counted.get(m) for m in months}
+
+
 def flood_warnings_issued(
     db: Database, actor: Actor, months: list[str], settings: Settings
 ) -> dict[str, float | None]:
@@ -122,12 +163,7 @@ def flood_warnings_issued(
     the banjir service); their Updates and Cancels are the same warning and are not counted again."""
     scope = _scope(months, settings.timezone)
     with db.reading() as uow:
-        if uow.session.get_bind().dialect.name == "postgresql":
-            month = func.to_char(func.timezone(settings.timezone, SensorWarning.sent), "YYYY-MM")
-        else:
-            offset = datetime.now(ZoneInfo(settings.timezone)).utcoffset()  # no summer time in Indonesia
-            hours = offset.total_seconds() / 3600 if offset is not None else 0.0
-            month = func.strftime("%Y-%m", SensorWarning.sent, f"{hours:+g} hours")
+        month = _local_month(uow.session, SensorWarning.sent, settings.timezone)
         stmt = (
             select(month, func.count())
             .join(SensorAlarm, SensorAlarm.id == SensorWarning.alarm_id)
@@ -146,6 +182,7 @@ def flood_warnings_issued(
 
 COMPUTERS: dict[str, Computer] = {
     "flood_warnings_issued": flood_warnings_issued,
+    "good_air_days": good_air_days,
     "emergency_total_median": emergency_total_median,
     "tasks_on_time_share": tasks_on_time_share,
     "street_lights_on_time_share": street_lights_on_time_share,

@@ -20,6 +20,11 @@ Sensor warnings (CAP messages, sent UTC):
   W2 banjir Alert 2026-09-30 20:00 (= 1 Oct 03:00 WIB)                    → October
   W3 karhutla Alert 2026-09-10 (not a flood), W4 banjir Alert 2026-09-12 status Exercise → not counted
   => flood warnings issued: August 0, September 1, October 1.
+PM2.5 daily rollups (1d buckets start at local midnight, i.e. 17:00 UTC the day before):
+  1 Sep WIB: S1 10, S2 12 → good; 2 Sep: S1 10, S2 20 → not (the worst station decides);
+  3 Sep: S1 15,5 → not (15,5 is where 'sedang' starts); 1 Oct WIB (bucket 30 Sep 17:00 UTC): S1 5 → good;
+  a pm10 day and an hourly pm25 bucket are ignored.
+  => days of good air: August — (nothing measured), September 1, October 1.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch.models import UnitAssignment
 from kotapintar.indicators import service as indicators
 from kotapintar.indicators.models import IndicatorValue
-from kotapintar.sensors.models import SensorAlarm, SensorWarning
+from kotapintar.sensors.models import SensorAlarm, SensorRollup, SensorWarning
 from tests.helpers import actor
 from tests.helpers import web_client as client
 
@@ -133,6 +138,7 @@ def build(db: Database) -> None:
                 )
             )
         _warnings(uow)
+        _rollups(uow)
 
 
 def _warnings(uow: Any) -> None:
@@ -180,6 +186,34 @@ def _warnings(uow: Any) -> None:
             )
 
 
+def _rollups(uow: Any) -> None:
+    """The daily PM2.5 rollups of the module docstring."""
+    rows = [
+        ("S1", "pm25", "1d", "2026-08-31T17:00", 10.0),
+        ("S2", "pm25", "1d", "2026-08-31T17:00", 12.0),
+        ("S1", "pm25", "1d", "2026-09-01T17:00", 10.0),
+        ("S2", "pm25", "1d", "2026-09-01T17:00", 20.0),
+        ("S1", "pm25", "1d", "2026-09-02T17:00", 15.5),
+        ("S1", "pm25", "1d", "2026-09-30T17:00", 5.0),
+        ("S1", "pm10", "1d", "2026-09-03T17:00", 5.0),
+        ("S1", "pm25", "1h", "2026-09-05T03:00", 3.0),
+    ]
+    for device, attribute, resolution, start, mean in rows:
+        uow.session.add(
+            SensorRollup(
+                device_id=device,
+                attribute=attribute,
+                resolution=resolution,
+                bucket_start=_at(start),
+                count=24,
+                min=mean,
+                max=mean,
+                total=mean * 24,
+                mean=mean,
+            )
+        )
+
+
 def _values(grouped: dict[str, list[indicators.Series]], code: str) -> dict[str, Any]:
     found = next(s for items in grouped.values() for s in items if s.indicator.code == code)
     return {p.period: (None if p.value is None else round(p.value, 4), p.met) for p in found.points}
@@ -206,6 +240,11 @@ def test_computed_indicators_per_month(db: Database, settings: Settings) -> None
     }
     assert _values(grouped, "peringatan_banjir") == {
         "2026-08": (0.0, None),
+        "2026-09": (1.0, None),
+        "2026-10": (1.0, None),
+    }
+    assert _values(grouped, "hari_udara_baik") == {
+        "2026-08": (None, None),
         "2026-09": (1.0, None),
         "2026-10": (1.0, None),
     }
@@ -297,10 +336,12 @@ def test_page_shows_each_dimension_value_trend_and_target(db: Database, settings
     assert _row(html, "darurat_waktu_tiba_median", "2026-10") == {"value": "9,0 menit", "met": "Ya"}
     assert _row(html, "pengaduan_tepat_waktu", "2026-09") == {"value": "66,7 %", "met": "Tidak"}
     assert _row(html, "peringatan_banjir", "2026-10") == {"value": "1 peringatan", "met": "—"}
+    assert _row(html, "hari_udara_baik", "2026-09") == {"value": "1 hari", "met": "—"}
+    assert _row(html, "hari_udara_baik", "2026-08") == {"value": "—", "met": "—"}
     assert _row(html, "lampu_jalan_tepat_waktu", "2026-10") == {"value": "—", "met": "—"}
     assert _row(html, "pengangguran_terbuka", "2026-09") == {"value": "4,8 %", "met": "Ya"}
     assert "paling tinggi 15,0 menit" in html  # the target of time to scene
-    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 12  # one trend per indicator
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 13  # one trend per indicator
     assert client(app, "supervisor").get("/indikator?bulan=2026-1x").status_code == 422
     assert client(app, "operator").get("/indikator").status_code == 403
 
@@ -317,7 +358,7 @@ def test_monthly_report_carries_the_indicators(db: Database) -> None:
     assert by_name["Pengaduan selesai tepat waktu"] == ["66,7 %", "paling rendah 80,0 %", "Tidak"]
     assert by_name["Peringatan dini banjir diterbitkan"] == ["1 peringatan", "—", "—"]
     assert by_name["Tingkat pengangguran terbuka"] == ["4,8 %", "paling tinggi 5,0 %", "Ya"]
-    assert len(rows) == 13  # header and the 12 indicators of the registry
+    assert len(rows) == 14  # header and the 13 indicators of the registry
     assert to_pdf(report).startswith(b"%PDF")
     agency_report = build_monthly(db, actor(db, "supervisor"), "2026-09", "pupr")
     assert "indikator.csv" not in to_csv(agency_report)  # city-wide figures only in the city's report
