@@ -48,6 +48,7 @@ from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.repository import case_stream
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch.models import UnitAssignment
+from kotapintar.indicators import registry
 from kotapintar.indicators import service as indicators
 from kotapintar.indicators.models import IndicatorValue
 from kotapintar.sensors.models import SensorAlarm, SensorRollup, SensorWarning
@@ -362,3 +363,16 @@ def test_monthly_report_carries_the_indicators(db: Database) -> None:
     assert to_pdf(report).startswith(b"%PDF")
     agency_report = build_monthly(db, actor(db, "supervisor"), "2026-09", "pupr")
     assert "indikator.csv" not in to_csv(agency_report)  # city-wide figures only in the city's report
+
+
+def test_registry_is_checked_when_loaded(tmp_path: Path) -> None:
+    """Every computed indicator names a known function; a bad entry fails naming the indicator."""
+    assert all(i.compute in indicators.COMPUTERS for i in registry.indicators() if i.kind == "computed")
+    assert {i.dimension for i in registry.indicators()} == set(registry.DIMENSIONS)
+    bad = tmp_path / "indicators.yaml"
+    bad.write_text(
+        "indicators:\n  - {code: x, dimension: pariwisata, kind: imported, name: {id: X}, definition: {id: X}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"indicators\.yaml x: dimension must be one of"):
+        registry.indicators(bad)
