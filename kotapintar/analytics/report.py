@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -120,6 +121,11 @@ def _task_table(
     return table
 
 
+# Sections a higher feature adds to the city-wide report (the smart-city indicators, issue 15), registered at
+# start-up by `kotapintar.app.wiring.wire()`: analytics sits below them and cannot import them.
+SECTIONS: dict[str, Callable[[Database, Actor, str, Settings], list[Table]]] = {}
+
+
 def build_monthly(
     db: Database, actor: Actor, month: str, agency: str | None = None, *, settings: Settings | None = None
 ) -> MonthlyReport:
@@ -184,6 +190,9 @@ def build_monthly(
         shown = "" if m is None else f" (rata-rata {number_text(m)} m)"
         accuracy.rows.append([f"Lokasi: {translate('accuracy.source.' + source, 'id')}", f"{n}{shown}"])
     tables.append(accuracy)
+    if agency is None:  # city-wide figures belong in the city's report, not in one agency's
+        for section in SECTIONS.values():
+            tables.extend(section(db, actor, month, settings))
     weeks = analytics.task_figures(db, actor, scope, "week", settings=settings)
     year, mon = (int(p) for p in month.split("-"))
     who = names.get(agency, agency) if agency else "semua instansi"

@@ -232,4 +232,6 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /analitik/laporan.csv": Access.SUPERVISOR,
     "GET /api/v1/analitik/tugas": Access.STAFF,
     "GET /api/v1/analitik/waktu-tanggap": Access.STAFF,
+    # smart-city indicators (issue 15, item 7): the supervisor's page
+    "GET /indikator": Access.SUPERVISOR,
 }

@@ -22,6 +22,7 @@ from kotapintar.app import cli_access
 from kotapintar.core.access.roles import Role
 from kotapintar.core.errors import DomainError
 from kotapintar.dispatch import cli as dispatch_commands
+from kotapintar.indicators import cli as indicator_commands
 from kotapintar.sensors import cli as sensors_commands
 from kotapintar.sop import cli as sop_commands
 from kotapintar.triage import cli as triage_commands
@@ -54,6 +55,7 @@ app.add_typer(triage_commands.app, name="triage")
 app.add_typer(dispatch_commands.app, name="dispatch")
 app.add_typer(sensors_commands.app, name="sensors")
 app.add_typer(report_commands.app, name="report")  # monthly accountability report (issue 15)
+app.add_typer(indicator_commands.app, name="indicators")  # smart-city indicators (issue 15)
 cli_access.register(app, user_app)  # user disable|enable|reset-password, token revoke (issue 16)
 admin_commands.register(app, import_app)  # setup, export, import roads (issue 21)
 

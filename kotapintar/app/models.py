@@ -14,6 +14,7 @@ from kotapintar.core.db.base import Base
 from kotapintar.core.events import models as events_models
 from kotapintar.dispatch import models as dispatch_models
 from kotapintar.feedback import models as feedback_models
+from kotapintar.indicators import models as indicators_models
 from kotapintar.intake import models as intake_models
 from kotapintar.sensors import models as sensors_models
 from kotapintar.sop import models as sop_models
@@ -32,6 +33,7 @@ FEATURE_MODELS = (
     channels_models,
     feedback_models,
     shared_models,  # shared versions and rate-limit hits (issue 19)
+    indicators_models,  # imported smart-city indicator values (issue 15)
 )
 
 metadata = Base.metadata

@@ -10,6 +10,7 @@ from kotapintar.analytics import pages as analytics_pages
 from kotapintar.command_center import agency, operator, sensors, supervisor
 from kotapintar.core.access import pages as auth
 from kotapintar.core.http.pages import PageForbidden, PageRedirect, page_context, templates
+from kotapintar.indicators import pages as indicator_pages
 from kotapintar.portal import opendata
 from kotapintar.portal import pages as portal
 
@@ -20,6 +21,7 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router)
     app.include_router(analytics_pages.router)  # /analitik (issue 15)
     app.include_router(analytics_api.router)
+    app.include_router(indicator_pages.router)  # /indikator (issue 15)
 
     @app.exception_handler(PageRedirect)
     async def _redirect(_: Request, exc: PageRedirect) -> Response:

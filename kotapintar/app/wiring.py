@@ -6,6 +6,7 @@ Called by `create_app`, the CLI root and the test suite before any command runs.
 from __future__ import annotations
 
 from kotapintar.feedback import pages as feedback_pages
+from kotapintar.indicators import report as indicators_report
 from kotapintar.sop import hooks as sop_hooks
 
 
@@ -13,3 +14,4 @@ def wire() -> None:
     """Register all hook implementations; calling it again is harmless."""
     sop_hooks.install()
     feedback_pages.install()
+    indicators_report.install()  # the indicators' table in the monthly report (issue 15)
