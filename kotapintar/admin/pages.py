@@ -399,3 +399,62 @@ async def update_agency(
     except DomainError as exc:
         return _agencies_page(request, db, settings, actor, exc, form)
     return RedirectResponse("/admin/instansi?ok=saved", status_code=303)
+
+
+def _sensors_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    new_key: tuple[str, str] | None = None,
+) -> Response:
+    context = page_context(
+        request, settings, actor, devices=service.sensor_devices(db, actor), new_key=new_key
+    )
+    return _render(request, "admin/sensors.html", context, error)
+
+
+@router.get("/admin/sensor", response_class=HTMLResponse)
+def sensors_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Every sensor device: kind, region, owner, state, last reading; register a device file."""
+    require_roles(request, actor, ADMIN)
+    return _sensors_page(request, db, settings, actor)
+
+
+@router.post("/admin/sensor", dependencies=CSRF)
+async def register_sensors(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Register the devices of an uploaded device file (the CLI's format), all or none."""
+    require_roles(request, actor, ADMIN)
+    raw = await request.form()
+    upload = raw.get("file")
+    text, name = str(raw.get("text") or ""), "devices.yaml"
+    if upload is not None and not isinstance(upload, str):
+        name = upload.filename or name
+        text = (await upload.read()).decode("utf-8", errors="replace") or text
+    try:
+        service.register_sensor_devices(db, actor, text, name)
+    except DomainError as exc:
+        return _sensors_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/sensor?ok=saved", status_code=303)
+
+
+@router.post("/admin/sensor/{device_id}/{action}", dependencies=CSRF)
+def sensor_action(
+    device_id: str, action: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Disable (`nonaktifkan`), enable (`aktifkan`) or re-key (`kunci-baru`, shown once) a device."""
+    require_roles(request, actor, ADMIN)
+    try:
+        if action in ("nonaktifkan", "aktifkan"):
+            service.set_sensor_device_active(db, actor, device_id, action == "aktifkan")
+        elif action == "kunci-baru":
+            key = service.issue_sensor_key(db, actor, device_id)
+            return _sensors_page(request, db, settings, actor, new_key=(device_id, key))
+        else:
+            return _sensors_page(
+                request, db, settings, actor, NotFound("Tindakan tidak dikenal / unknown action.")
+            )
+    except DomainError as exc:
+        return _sensors_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/sensor?ok=saved", status_code=303)

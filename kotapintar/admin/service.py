@@ -34,6 +34,9 @@ from kotapintar.core.errors import Conflict, NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings, served_base_url
 from kotapintar.dispatch.units import unit_token
+from kotapintar.sensors import devices as sensor_service
+from kotapintar.sensors.engine.registry import parse_devices
+from kotapintar.sensors.repository import SensorRepository
 from kotapintar.sop import library as sop_library
 from kotapintar.sop import versioning as sop_versioning
 from kotapintar.sop.loader import validate_text
@@ -442,3 +445,60 @@ def unit_crew_link(db: Database, actor: Actor, settings: Settings, code: str) ->
     link = f"{base.rstrip('/')}/unit/{code}?token={unit_token(settings, code)}"
     _audit(db, actor, "unit_crew_link_shown", {"code": code})
     return link
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """One sensor device as the admin page lists it (never its key)."""
+
+    id: str
+    name: str
+    kind: str
+    region_code: str
+    owner_agency: str
+    active: bool
+    has_key: bool
+    last_seen: datetime | None
+
+
+def sensor_devices(db: Database, actor: Actor) -> list[DeviceRow]:
+    """Every registered device, active or not."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    with db.reading() as uow:
+        return [
+            DeviceRow(
+                d.id, d.name, d.kind, d.region_code, d.owner_agency, bool(d.active), d.api_key_hash is not None,
+                d.last_seen,
+            )
+            for d in SensorRepository(uow.session).devices(active_only=False)
+        ]  # fmt: skip
+
+
+def register_sensor_devices(db: Database, actor: Actor, text: str, file: str) -> tuple[int, int]:
+    """Register the devices of an uploaded device file exactly as `kotapintar sensors register` does (all
+    or none; an error names the line and field); audited with the device ids."""
+    devices = parse_devices(text, name=file)
+    created, updated = sensor_service.register_devices(db, actor, devices)
+    _audit(
+        db,
+        actor,
+        "sensor_devices_registered",
+        {"devices": [d.id for d in devices], "created": created, "updated": updated},
+    )
+    return created, updated
+
+
+def set_sensor_device_active(db: Database, actor: Actor, device_id: str, active: bool) -> None:
+    """Disable or enable a device (readings refused / accepted again at once), audited."""
+    before = sensor_service.set_device_active(db, actor, device_id, active)
+    _audit(
+        db, actor, "sensor_device_enabled" if active else "sensor_device_disabled",
+        {"device": device_id, "was_active": before},
+    )  # fmt: skip
+
+
+def issue_sensor_key(db: Database, actor: Actor, device_id: str) -> str:
+    """A new random key for a device (shown once), as `kotapintar sensors issue-key`; audited."""
+    key = sensor_service.issue_device_key(db, actor, device_id)
+    _audit(db, actor, "sensor_device_key_issued", {"device": device_id})
+    return key

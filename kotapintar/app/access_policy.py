@@ -220,6 +220,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /admin/instansi": Access.ADMIN,
     "POST /admin/instansi/{code}": Access.ADMIN,
     "POST /admin/unit/{code}/tautan-awak": Access.ADMIN,
+    "GET /admin/sensor": Access.ADMIN,
+    "POST /admin/sensor": Access.ADMIN,
+    "POST /admin/sensor/{device_id}/{action}": Access.ADMIN,
     # The answer loop and the IKM survey (issue 15): the reporter, holding the tracking link's key.
     "POST /lacak/{ticket}/tanggapan": Access.PUBLIC,
     "GET /lacak/{ticket}/survei": Access.PUBLIC,

@@ -181,3 +181,76 @@ def test_admin_shows_a_units_crew_link(db: Database, settings: Settings) -> None
     wrong = TestClient(app).get(f"{parts.path}?token=0000", follow_redirects=False)
     assert wrong.status_code in (401, 403)
     assert [e["code"] for e in audit(db, "unit_crew_link_shown")] == ["DMK-01"]
+
+
+DEVICE_FILE = """\
+version: 1
+defaults:
+  water_level:
+    owner_agency: bpbd
+    interval_s: 600
+    valid_range: {waterLevel: [-1.0, 15.0]}
+devices:
+  - {id: KPS-AWLR-91, name: "Pos Duga Air Sungai Kapuas Murung - Palingkau", kind: water_level,
+     lon: 114.40, lat: -2.95, region: "62.03.01", river: Kapuas Murung, gauge_class: kapuas_hilir}
+"""
+
+
+def test_admin_registers_rekeys_and_disables_a_sensor_device(db: Database, settings: Settings) -> None:
+    app = create_app(settings, db=db)
+    admin = web_client(app, "admin")
+    operator = web_client(app, "operator")
+    assert operator.get("/admin/sensor").status_code == 403
+    page = admin.get("/admin/sensor")
+    assert page.status_code == 200
+    csrf = token(page.text)
+
+    # A bad file: refused with the line and the field, nothing registered.
+    bad = admin.post(
+        "/admin/sensor",
+        data={"csrf_token": csrf},
+        files={
+            "file": ("perangkat.yaml", DEVICE_FILE.replace('"62.03.01"', '"99.99.99"').encode(), "text/yaml")
+        },
+    )
+    assert bad.status_code == 422 and "99.99.99" in bad.text
+    assert "KPS-AWLR-91" not in admin.get("/admin/sensor").text
+    r = admin.post(
+        "/admin/sensor",
+        data={"csrf_token": csrf},
+        files={"file": ("perangkat.yaml", DEVICE_FILE.encode(), "application/x-yaml")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "KPS-AWLR-91" in admin.get("/admin/sensor").text
+    registered = audit(db, "sensor_devices_registered")[-1]
+    assert registered == {"devices": ["KPS-AWLR-91"], "created": 1, "updated": 0}
+
+    made = admin.post("/admin/sensor/KPS-AWLR-91/kunci-baru", data={"csrf_token": csrf})
+    key = re.search(r'<code id="new-key">([^<]+)</code>', made.text)
+    assert made.status_code == 200 and key is not None
+    api = TestClient(app)
+
+    def ingest(value: float) -> int:
+        body = {"deviceId": "KPS-AWLR-91", "waterLevel": value}
+        return int(
+            api.post("/api/v1/sensors/ingest", json=body, headers={"X-Device-Key": key.group(1)}).status_code
+        )
+
+    assert ingest(1.2) == 202
+    r = admin.post("/admin/sensor/KPS-AWLR-91/nonaktifkan", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert ingest(1.3) == 403, "a disabled device's readings are refused at once"
+    row = re.search(r"<tr><td>KPS-AWLR-91</td>.*?</tr>", admin.get("/admin/sensor").text, re.S)
+    assert row is not None and "Nonaktif" in row.group(0)
+    r = admin.post("/admin/sensor/KPS-AWLR-91/aktifkan", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and ingest(1.4) == 202
+    assert audit(db, "sensor_device_key_issued") == [{"device": "KPS-AWLR-91"}]
+    assert audit(db, "sensor_device_disabled") == [{"device": "KPS-AWLR-91", "was_active": True}]
+    assert audit(db, "sensor_device_enabled") == [{"device": "KPS-AWLR-91", "was_active": False}]
+    assert admin.post("/admin/sensor/TIDAK-ADA/nonaktifkan", data={"csrf_token": csrf}).status_code == 404
+    refused = operator.post(
+        "/admin/sensor/KPS-AWLR-91/nonaktifkan",
+        data={"csrf_token": token(operator.get("/admin/sensor").text)},
+    )
+    assert refused.status_code == 403 and len(audit(db, "sensor_device_disabled")) == 1
