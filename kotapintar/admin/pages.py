@@ -356,8 +356,9 @@ def _agencies_page(
     actor: ActorDep,
     error: DomainError | None = None,
     form: dict[str, str] | None = None,
+    editing_code: str | None = None,
 ) -> Response:
-    editing = catalog.agency(db, request.query_params.get("ubah"))
+    editing = catalog.agency(db, editing_code or request.query_params.get("ubah"))
     context = page_context(
         request, settings, actor, agencies=catalog.agencies(db), editing=editing, form=form or {}
     )
@@ -397,7 +398,7 @@ async def update_agency(
     try:
         service.save_agency(db, actor, form, edit=True)
     except DomainError as exc:
-        return _agencies_page(request, db, settings, actor, exc, form)
+        return _agencies_page(request, db, settings, actor, exc, form, editing_code=code)
     return RedirectResponse("/admin/instansi?ok=saved", status_code=303)
 
 

@@ -138,8 +138,10 @@ def test_admin_creates_and_edits_an_agency(db: Database, settings: Settings) -> 
     assert bad.status_code == 422 and "pilih internal atau external" in bad.text
     bad = admin.post("/admin/instansi", data={**form, "code": "Dishub Baru"})
     assert bad.status_code == 422 and "huruf kecil" in bad.text
-    bad = admin.post("/admin/instansi/dpmd", data={**form, "name": " "})
+    bad = admin.post("/admin/instansi/dpmd", data={**form, "name": " ", "phone": "0513 777"})
     assert bad.status_code == 422 and "Nama instansi wajib" in bad.text
+    # The refused edit stays an edit of that agency, with what was typed kept.
+    assert 'action="/admin/instansi/dpmd"' in bad.text and 'value="0513 777"' in bad.text
     assert admin.post("/admin/instansi/tidak-ada", data=form).status_code == 404
     assert len(audit(db, "agency_created")) == 1 and audit(db, "agency_changed") == []
 
