@@ -42,7 +42,12 @@ def admin_home(request: Request, db: DbDep, settings: SettingsDep, actor: ActorD
 
 
 def _units_page(
-    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, error: DomainError | None = None
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    crew_link: tuple[str, str] | None = None,
 ) -> Response:
     context = page_context(
         request,
@@ -51,6 +56,7 @@ def _units_page(
         units=catalog.units(db),
         agencies=catalog.agencies(db),
         kinds=service.UNIT_KINDS,
+        crew_link=crew_link,
     )
     return _render(request, "admin/units.html", context, error)
 
@@ -75,7 +81,12 @@ async def save_unit(request: Request, db: DbDep, settings: SettingsDep, actor: A
 
 
 def _users_page(
-    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, error: DomainError | None = None
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    new_password: tuple[str, str] | None = None,
 ) -> Response:
     context = page_context(
         request,
@@ -84,6 +95,7 @@ def _users_page(
         users=service.users(db, actor),
         agencies=catalog.agencies(db),
         roles=list(Role),
+        new_password=new_password,
     )
     return _render(request, "admin/users.html", context, error)
 
@@ -116,16 +128,29 @@ async def create_user(request: Request, db: DbDep, settings: SettingsDep, actor:
 
 
 @router.post("/admin/pengguna/{username}/{action}", dependencies=CSRF)
-def user_action(
+async def user_action(
     username: str, action: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
 ) -> Response:
-    """Disable (`nonaktifkan`) or enable (`aktifkan`) an account; disabling ends its sessions at once."""
+    """Disable (`nonaktifkan`), enable (`aktifkan`), set roles and agency (`peran`) or reset the password
+    (`atur-ulang-sandi`, the generated one shown once) of an account; disabling and resetting end its sessions."""
     require_roles(request, actor, ADMIN)
+    raw = await request.form()
     try:
         if action == "nonaktifkan":
             accounts.disable_user(db, actor, username)
         elif action == "aktifkan":
             accounts.enable_user(db, actor, username)
+        elif action == "peran":
+            service.change_user_access(
+                db,
+                actor,
+                username,
+                roles=[str(r) for r in raw.getlist("roles")],
+                agency=str(raw.get("agency", "")),
+            )
+        elif action == "atur-ulang-sandi":
+            password = service.reset_user_password(db, actor, username)
+            return _users_page(request, db, settings, actor, new_password=(username, password))
         else:
             return _users_page(
                 request, db, settings, actor, NotFound("Tindakan tidak dikenal / unknown action.")
@@ -306,3 +331,131 @@ async def wizard_submit(request: Request, db: DbDep, settings: SettingsDep, acto
     except DomainError as exc:
         return _wizard_page(request, db, settings, actor, exc)
     return _wizard_page(request, db, settings, actor, report=report)
+
+
+# ---------------------------------------------------------------- adminmore (issue 21 item 3)
+
+
+@router.post("/admin/unit/{code}/tautan-awak", dependencies=CSRF)
+def unit_crew_link(
+    code: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Show a unit's crew page link (its token), as `kotapintar dispatch unit-token` prints it; audited."""
+    require_roles(request, actor, ADMIN)
+    try:
+        link = service.unit_crew_link(db, actor, settings, code)
+    except DomainError as exc:
+        return _units_page(request, db, settings, actor, exc)
+    return _units_page(request, db, settings, actor, crew_link=(code, link))
+
+
+def _agencies_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    form: dict[str, str] | None = None,
+    editing_code: str | None = None,
+) -> Response:
+    editing = catalog.agency(db, editing_code or request.query_params.get("ubah"))
+    context = page_context(
+        request, settings, actor, agencies=catalog.agencies(db), editing=editing, form=form or {}
+    )
+    return _render(request, "admin/agencies.html", context, error)
+
+
+@router.get("/admin/instansi", response_class=HTMLResponse)
+def agencies_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Every agency (internal OPD or external body) with contacts and jurisdiction; `?ubah=code` edits one."""
+    require_roles(request, actor, ADMIN)
+    return _agencies_page(request, db, settings, actor)
+
+
+async def _agency_form(request: Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+@router.post("/admin/instansi", dependencies=CSRF)
+async def create_agency(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Add an agency (a taken code is refused, nothing overwritten)."""
+    require_roles(request, actor, ADMIN)
+    form = await _agency_form(request)
+    try:
+        service.save_agency(db, actor, form, edit=False)
+    except DomainError as exc:
+        return _agencies_page(request, db, settings, actor, exc, form)
+    return RedirectResponse("/admin/instansi?ok=saved", status_code=303)
+
+
+@router.post("/admin/instansi/{code}", dependencies=CSRF)
+async def update_agency(
+    code: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Change an agency's name, kind, contacts and jurisdiction (its code stays: cases refer to it)."""
+    require_roles(request, actor, ADMIN)
+    form = {**await _agency_form(request), "code": code}
+    try:
+        service.save_agency(db, actor, form, edit=True)
+    except DomainError as exc:
+        return _agencies_page(request, db, settings, actor, exc, form, editing_code=code)
+    return RedirectResponse("/admin/instansi?ok=saved", status_code=303)
+
+
+def _sensors_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    error: DomainError | None = None,
+    new_key: tuple[str, str] | None = None,
+) -> Response:
+    context = page_context(
+        request, settings, actor, devices=service.sensor_devices(db, actor), new_key=new_key
+    )
+    return _render(request, "admin/sensors.html", context, error)
+
+
+@router.get("/admin/sensor", response_class=HTMLResponse)
+def sensors_page(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Every sensor device: kind, region, owner, state, last reading; register a device file."""
+    require_roles(request, actor, ADMIN)
+    return _sensors_page(request, db, settings, actor)
+
+
+@router.post("/admin/sensor", dependencies=CSRF)
+async def register_sensors(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+    """Register the devices of an uploaded device file (the CLI's format), all or none."""
+    require_roles(request, actor, ADMIN)
+    raw = await request.form()
+    upload = raw.get("file")
+    text, name = str(raw.get("text") or ""), "devices.yaml"
+    if upload is not None and not isinstance(upload, str):
+        name = upload.filename or name
+        text = (await upload.read()).decode("utf-8", errors="replace") or text
+    try:
+        service.register_sensor_devices(db, actor, text, name)
+    except DomainError as exc:
+        return _sensors_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/sensor?ok=saved", status_code=303)
+
+
+@router.post("/admin/sensor/{device_id}/{action}", dependencies=CSRF)
+def sensor_action(
+    device_id: str, action: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
+    """Disable (`nonaktifkan`), enable (`aktifkan`) or re-key (`kunci-baru`, shown once) a device."""
+    require_roles(request, actor, ADMIN)
+    try:
+        if action in ("nonaktifkan", "aktifkan"):
+            service.set_sensor_device_active(db, actor, device_id, action == "aktifkan")
+        elif action == "kunci-baru":
+            key = service.issue_sensor_key(db, actor, device_id)
+            return _sensors_page(request, db, settings, actor, new_key=(device_id, key))
+        else:
+            return _sensors_page(
+                request, db, settings, actor, NotFound("Tindakan tidak dikenal / unknown action.")
+            )
+    except DomainError as exc:
+        return _sensors_page(request, db, settings, actor, exc)
+    return RedirectResponse("/admin/sensor?ok=saved", status_code=303)

@@ -7,6 +7,7 @@ on its next read without a restart.
 from __future__ import annotations
 
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 from shapely.geometry import Point, shape
 
 from kotapintar.admin.repository import AdminRepository
-from kotapintar.catalog.models import Unit
+from kotapintar.catalog.models import Agency, Unit
 from kotapintar.catalog.repository import (
     AgencyRepository,
     RegionRepository,
@@ -25,12 +26,17 @@ from kotapintar.catalog.repository import (
 )
 from kotapintar.catalog.setup import SetupFiles, SetupReport, setup_city
 from kotapintar.core import versions
-from kotapintar.core.access import auth
+from kotapintar.core.access import accounts, auth
 from kotapintar.core.access.actors import Actor
-from kotapintar.core.access.roles import Permission
+from kotapintar.core.access.roles import Permission, Role
 from kotapintar.core.db.database import Database
-from kotapintar.core.errors import NotFound, ValidationFailed
+from kotapintar.core.errors import Conflict, NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
+from kotapintar.core.settings import Settings, served_base_url
+from kotapintar.dispatch.units import unit_token
+from kotapintar.sensors import devices as sensor_service
+from kotapintar.sensors.engine.registry import parse_devices
+from kotapintar.sensors.repository import SensorRepository
 from kotapintar.sop import library as sop_library
 from kotapintar.sop import versioning as sop_versioning
 from kotapintar.sop.loader import validate_text
@@ -300,3 +306,199 @@ def setup_from_uploads(
             users=one("users"),
         )
         return setup_city(db, actor, plan)
+
+
+# ---------------------------------------------------------------- adminmore (issue 21 item 3)
+
+
+def change_user_access(db: Database, actor: Actor, username: str, *, roles: list[str], agency: str) -> None:
+    """Set an account's roles and agency; the next request of the user acts with them (roles are read
+    from the account at every request, so no session has to end)."""
+    actor.require(Permission.MANAGE_USERS)
+    try:
+        role_set = sorted({Role(r).value for r in roles})
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"Peran tidak dikenal: {', '.join(roles)}; pilih dari {', '.join(r.value for r in Role)}.",
+            field="roles",
+        ) from exc
+    if not role_set:
+        raise ValidationFailed(
+            "Pengguna perlu minimal satu peran / a user needs at least one role.", field="roles"
+        )
+    if actor.name == f"user:{username}" and Role.ADMIN.value not in role_set:
+        raise ValidationFailed(
+            "Anda tidak dapat mencabut peran admin Anda sendiri / you cannot drop your own admin role.",
+            field="roles",
+        )
+    with db.transaction() as uow:
+        user = uow.users.by_username(username)
+        if user is None:
+            raise NotFound(f"Pengguna '{username}' tidak ada / no user named '{username}'.")
+        if uow.repo(AgencyRepository).get(agency) is None:
+            raise ValidationFailed(f"Instansi '{agency}' tidak ada / unknown agency.", field="agency")
+        before = {"roles": list(user.roles or []), "agency": user.agency_code}
+        user.roles, user.agency_code = role_set, agency
+        uow.events.append(
+            stream="system",
+            case_id=None,
+            type="user_access_changed",
+            actor=actor.name,
+            at=utcnow(),
+            payload={"username": username, "before": before, "after": {"roles": role_set, "agency": agency}},
+        )
+
+
+def reset_user_password(db: Database, actor: Actor, username: str) -> str:
+    """A generated password (shown once to the admin), set through the same reset as
+    `kotapintar user reset-password`: the user's sessions and tokens end and the reset is an event."""
+    password = secrets.token_urlsafe(12)
+    accounts.reset_password(db, actor, username, password)
+    return password
+
+
+AGENCY_CODE = re.compile(r"^[a-z0-9_.-]{1,40}$")
+REGION_CODE = re.compile(r"^\d{2}(\.\d{2}){1,3}(\.\d{4})?$")
+
+
+def _agency_fields(db: Database, form: dict[str, str]) -> dict[str, Any]:
+    """The agency form checked field by field (every refusal names the field)."""
+    name = form.get("name", "").strip()
+    if not name or len(name) > 300:
+        raise ValidationFailed("Nama instansi wajib (maks. 300 karakter) / a name is required.", field="name")
+    short = form.get("short", "").strip()
+    if len(short) > 80:
+        raise ValidationFailed("Singkatan maks. 80 karakter / short name too long.", field="short")
+    kind = form.get("kind", "internal").strip()
+    if kind not in ("internal", "external"):
+        raise ValidationFailed(f"Jenis '{kind}': pilih internal atau external.", field="kind")
+    codes = [c for c in re.split(r"[\s,;]+", form.get("jurisdiction", "").strip()) if c]
+    with db.reading() as uow:
+        known = {r.code for r in uow.repo(RegionRepository).all()}
+    for c in codes:
+        if not REGION_CODE.match(c) or c not in known:
+            raise ValidationFailed(
+                f"Wilayah '{c}' tidak dikenal (kode Kemendagri, mis. 62.03.01) / unknown region.",
+                field="jurisdiction",
+            )
+    email = form.get("email", "").strip()
+    if email and ("@" not in email or len(email) > 200):
+        raise ValidationFailed(f"Surel '{email}' tidak sah / invalid e-mail.", field="email")
+    phone = form.get("phone", "").strip()
+    if phone and not re.fullmatch(r"[0-9+() -]{3,40}", phone):
+        raise ValidationFailed(f"Telepon '{phone}': angka, +, spasi, tanda hubung saja.", field="phone")
+    return {
+        "name": name,
+        "short": short,
+        "kind": kind,
+        "jurisdiction": codes,
+        "phone": phone or None,
+        "email": email or None,
+    }
+
+
+def save_agency(db: Database, actor: Actor, form: dict[str, str], *, edit: bool) -> Agency:
+    """Create an agency (a taken code is refused) or change one (`edit`); audited, seen by every process."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    code = form.get("code", "").strip()
+    if not AGENCY_CODE.match(code):
+        raise ValidationFailed(
+            f"Kode '{code}': huruf kecil, angka, _ . - saja (maks. 40) / lowercase code.", field="code"
+        )
+    fields = _agency_fields(db, form)
+    fields["short"] = fields["short"] or code
+    with db.transaction() as uow:
+        repo = uow.repo(AgencyRepository)
+        agency = repo.get(code)
+        if edit and agency is None:
+            raise NotFound(f"Instansi '{code}' tidak ada / unknown agency.")
+        if not edit and agency is not None:
+            raise Conflict(f"Kode instansi '{code}' sudah dipakai / agency code already taken.")
+        before = None
+        if agency is None:
+            agency = Agency(code=code, command_center=False, parent_code=None, **fields)
+            repo.add(agency)
+        else:
+            before = {k: getattr(agency, k) for k in fields}
+            for key, value in fields.items():
+                setattr(agency, key, value)
+        versions.bump(uow.session, versions.CATALOGUE)
+        uow.events.append(
+            stream="system",
+            case_id=None,
+            type="agency_changed" if edit else "agency_created",
+            actor=actor.name,
+            at=utcnow(),
+            payload={"code": code, "before": before, "after": fields},
+        )
+    return agency
+
+
+def unit_crew_link(db: Database, actor: Actor, settings: Settings, code: str) -> str:
+    """The crew page link of a unit, as `kotapintar dispatch unit-token` prints it; showing it is audited
+    (the link is the crew's credential)."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    with db.reading() as uow:
+        if uow.repo(UnitRepository).get(code) is None:
+            raise NotFound(f"Unit '{code}' tidak ada / unknown unit.")
+    base = settings.public_base_url.strip() or served_base_url("127.0.0.1", 8000)
+    link = f"{base.rstrip('/')}/unit/{code}?token={unit_token(settings, code)}"
+    _audit(db, actor, "unit_crew_link_shown", {"code": code})
+    return link
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """One sensor device as the admin page lists it (never its key)."""
+
+    id: str
+    name: str
+    kind: str
+    region_code: str
+    owner_agency: str
+    active: bool
+    has_key: bool
+    last_seen: datetime | None
+
+
+def sensor_devices(db: Database, actor: Actor) -> list[DeviceRow]:
+    """Every registered device, active or not."""
+    actor.require(Permission.MANAGE_CATALOGUE)
+    with db.reading() as uow:
+        return [
+            DeviceRow(
+                d.id, d.name, d.kind, d.region_code, d.owner_agency, bool(d.active), d.api_key_hash is not None,
+                d.last_seen,
+            )
+            for d in SensorRepository(uow.session).devices(active_only=False)
+        ]  # fmt: skip
+
+
+def register_sensor_devices(db: Database, actor: Actor, text: str, file: str) -> tuple[int, int]:
+    """Register the devices of an uploaded device file exactly as `kotapintar sensors register` does (all
+    or none; an error names the line and field); audited with the device ids."""
+    devices = parse_devices(text, name=file)
+    created, updated = sensor_service.register_devices(db, actor, devices)
+    _audit(
+        db,
+        actor,
+        "sensor_devices_registered",
+        {"devices": [d.id for d in devices], "created": created, "updated": updated},
+    )
+    return created, updated
+
+
+def set_sensor_device_active(db: Database, actor: Actor, device_id: str, active: bool) -> None:
+    """Disable or enable a device (readings refused / accepted again at once), audited."""
+    before = sensor_service.set_device_active(db, actor, device_id, active)
+    _audit(
+        db, actor, "sensor_device_enabled" if active else "sensor_device_disabled",
+        {"device": device_id, "was_active": before},
+    )  # fmt: skip
+
+
+def issue_sensor_key(db: Database, actor: Actor, device_id: str) -> str:
+    """A new random key for a device (shown once), as `kotapintar sensors issue-key`; audited."""
+    key = sensor_service.issue_device_key(db, actor, device_id)
+    _audit(db, actor, "sensor_device_key_issued", {"device": device_id})
+    return key

@@ -215,6 +215,14 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /admin/siapkan": Access.ADMIN,
     "POST /admin/sop/periksa": Access.ADMIN,
     "POST /admin/sop/terbitkan": Access.ADMIN,
+    # adminmore (issue 21 item 3): agencies, unit crew links
+    "GET /admin/instansi": Access.ADMIN,
+    "POST /admin/instansi": Access.ADMIN,
+    "POST /admin/instansi/{code}": Access.ADMIN,
+    "POST /admin/unit/{code}/tautan-awak": Access.ADMIN,
+    "GET /admin/sensor": Access.ADMIN,
+    "POST /admin/sensor": Access.ADMIN,
+    "POST /admin/sensor/{device_id}/{action}": Access.ADMIN,
     # The answer loop and the IKM survey (issue 15): the reporter, holding the tracking link's key.
     "POST /lacak/{ticket}/tanggapan": Access.PUBLIC,
     "GET /lacak/{ticket}/survei": Access.PUBLIC,

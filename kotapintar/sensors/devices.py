@@ -206,6 +206,24 @@ def issue_device_key(db: Database, actor: Actor, device_id: str) -> str:
     return key
 
 
+def set_device_active(db: Database, actor: Actor, device_id: str, active: bool) -> bool:
+    """Disable (readings refused from now, its key included) or enable a device; returns its former state.
+
+    A disabled device leaves the registry in force: this process drops its cache now, another process sees
+    the changed `updated_at` within REGISTRY_CHECK_S.
+    """
+    actor.require(Permission.MANAGE_CATALOGUE)
+    with db.transaction() as uow:
+        row = SensorRepository(uow.session).device(device_id)
+        if row is None:
+            raise NotFound(f"Perangkat '{device_id}' tidak terdaftar / unknown device.", device_id=device_id)
+        before = bool(row.active)
+        row.active = active
+        row.updated_at = utcnow()
+    _CONTEXTS.pop(db, None)
+    return before
+
+
 def load_demo_devices(db: Database, actor: Actor) -> int:
     """Register the shipped Kapuas demo devices (idempotent); returns how many devices there are."""
     devices = load_devices()

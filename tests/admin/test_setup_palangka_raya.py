@@ -372,6 +372,8 @@ def test_production_refuses_to_start_until_set_up_and_never_answers_500(
     assert run("db", "upgrade").exit_code == 0
     monkeypatch.setenv("KOTAPINTAR_ENVIRONMENT", "production")
     monkeypatch.setenv("KOTAPINTAR_SECRET_KEY", "x" * 64)
+    # production also requires the public address (issue 19); set, so the refusal is about the set-up only
+    monkeypatch.setenv("KOTAPINTAR_PUBLIC_BASE_URL", "https://lapor.palangkaraya.go.id")
     get_settings.cache_clear()
     refused = run("serve", "--port", "0")
     assert refused.exit_code == 2
