@@ -210,9 +210,9 @@ def test_fragments_speak_indonesian_and_are_for_dispatchers_only(
     assert f'data-incident="{case_id}"' in incidents.text and f'href="/112/kasus/{case_id}"' in incidents.text
     recommendation_service.dispatch_units(db, actor(db, "operator"), case_id, DispatchIn(), settings=settings)
     case_page = client.get(f"/112/kasus/{case_id}").text
-    assert "(Mobil pemadam)" in case_page and "fire_truck" not in case_page
+    assert "(Mobil pemadam kebakaran)" in case_page and "fire_truck" not in case_page
     rec = client.get(f"/112/kasus/{case_id}/rekomendasi").text
-    assert "Mobil pemadam — perlu 3" in rec and "fire_truck ×" not in rec
+    assert "Mobil pemadam kebakaran — perlu 3" in rec and "fire_truck ×" not in rec
     assert rec.count("data-rec-unit=") < len(unit_service.unit_board(db, actor(db, "operator"))) // 2
 
     client.cookies.clear()

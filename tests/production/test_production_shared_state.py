@@ -22,6 +22,7 @@ def test_a_bump_in_one_process_reloads_the_cache_of_another(db: Database) -> Non
         return len(loads)
 
     cache = VersionedCache("catalog", loader, check_s=0)
+    units_before = current(db, "units")  # another name: the demo city's set-up has bumped it already
     try:
         assert current(db, "catalog") == 0
         assert cache.get(other) == 1 and cache.get(other) == 1  # cached while the version stays
@@ -32,7 +33,7 @@ def test_a_bump_in_one_process_reloads_the_cache_of_another(db: Database) -> Non
         with db.transaction() as uow:
             bump(uow, "catalog")
             bump(uow, "catalog")
-        assert current(other, "catalog") == 3 and current(other, "units") == 0
+        assert current(other, "catalog") == 3 and current(other, "units") == units_before
     finally:
         other.dispose()
 
