@@ -138,6 +138,7 @@ def accuracy_page(
         days=days,
         periods=PERIODS,
         acc=analytics.accuracy(db, actor, scope),
+        service_names={s.code: s.name for s in catalog_service.services(db, active_only=False)},
         sensors=analytics.sensor_completeness(db, actor, scope),
         freshness=analytics.open_data_freshness(db, actor),
         now=datetime.now().astimezone(),

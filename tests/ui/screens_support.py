@@ -152,6 +152,22 @@ def pages(city: City) -> list[Page]:
         Page("liaison-inbox", "/instansi", "polres.liaison"),
         Page("forbidden", "/supervisor", "pupr.petugas", status=403),
         Page("crew", f"/unit/{city.unit}", "crew"),
+        # this round's pages (issues 15, 20, 21): the public case list and case page, analytics, indicators,
+        # the admin area
+        Page("cases", "/kasus"),
+        Page("case-public", f"/kasus/{city.ticket}"),
+        Page("analytics", "/analitik", "supervisor"),
+        Page("accuracy", "/analitik/akurasi", "supervisor"),
+        Page("indicators", "/indikator", "supervisor"),
+        Page("admin", "/admin", "admin"),
+        Page("admin-users", "/admin/pengguna", "admin"),
+        Page("admin-agencies", "/admin/instansi", "admin"),
+        Page("admin-units", "/admin/unit", "admin"),
+        Page("admin-services", "/admin/layanan", "admin"),
+        Page("admin-keys", "/admin/kunci-api", "admin"),
+        Page("admin-sop", "/admin/sop", "admin"),
+        Page("admin-setup", "/admin/siapkan", "admin"),
+        Page("admin-sensors", "/admin/sensor", "admin"),
     ]
 
 

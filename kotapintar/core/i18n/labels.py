@@ -29,6 +29,16 @@ def unit_status_label(status: object, locale: Locale | str | None = DEFAULT_LOCA
     return label_of("unit.status", status, locale)
 
 
+def sensor_kind_label(kind: object, locale: Locale | str | None = DEFAULT_LOCALE) -> str:
+    """`water_level` -> `tinggi muka air`."""
+    return label_of("sensor.kind", kind, locale)
+
+
+def role_label(role: object, locale: Locale | str | None = DEFAULT_LOCALE) -> str:
+    """`agency_head` -> `kepala instansi`."""
+    return label_of("role", role, locale)
+
+
 def channel_label(channel: object, locale: Locale | str | None = DEFAULT_LOCALE) -> str:
     """`call112` -> `panggilan 112`, `web` -> `formulir web`."""
     return label_of("channel", channel, locale)
@@ -49,6 +59,8 @@ __all__ = [
     "channel_label",
     "event_label",
     "label_of",
+    "role_label",
+    "sensor_kind_label",
     "task_status_label",
     "unit_kind_label",
     "unit_status_label",
