@@ -121,6 +121,18 @@ def postgres_url() -> Iterator[str]:
 
 # Reference tables the demo city fills once per session; every other table is emptied between tests.
 REFERENCE_TABLES = frozenset({"regions", "agencies", "services", "units", "users"})
+# The reference rows admin pages and set-up tests change (a closed service, a new agency, a demo user's new
+# role or password): put back as the demo loaded them, so no test sees another's edits. Regions are only
+# changed by the set-up tests, which use databases of their own.
+RESTORED_TABLES = ("agencies", "services", "units", "users")
+_reference_rows: dict[str, list[dict[str, Any]]] = {}
+
+
+def _snapshot_reference(db: Database) -> None:
+    with db.engine.connect() as conn:
+        for name in RESTORED_TABLES:
+            table = all_tables.tables[name]
+            _reference_rows[name] = [dict(r) for r in conn.execute(table.select()).mappings()]
 
 
 def _reset_postgres(db: Database, demo_users: set[str]) -> None:
@@ -129,13 +141,12 @@ def _reset_postgres(db: Database, demo_users: set[str]) -> None:
         # DELETE beats TRUNCATE on the near-empty tables of one test (no file rewrite, no exclusive lock).
         for name in reversed(dynamic):
             conn.execute(text(f'DELETE FROM "{name}"'))
-        conn.execute(
-            text("DELETE FROM users WHERE NOT (username = ANY(:keep))"), {"keep": sorted(demo_users)}
-        )
-        # Units are reference data, but their status and position change with every dispatch test.
-        conn.execute(
-            text("UPDATE units SET status = 'available', lon = base_lon, lat = base_lat, position_at = NULL")
-        )
+        ordered = [t for t in all_tables.sorted_tables if t.name in RESTORED_TABLES]
+        for table in reversed(ordered):
+            conn.execute(table.delete())
+        for table in ordered:
+            if _reference_rows.get(table.name):
+                conn.execute(table.insert(), _reference_rows[table.name])
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +156,7 @@ def postgres_demo(postgres_url: str) -> set[str]:
     load_demo_city(db, system_actor("tests"))
     with db.reading() as uow:
         names = {u.username for u in uow.users.all()}
+    _snapshot_reference(db)
     db.dispose()
     return names
 

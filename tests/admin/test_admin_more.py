@@ -71,7 +71,7 @@ def test_admin_changes_roles_and_agency_and_resets_a_password(db: Database, sett
     assert change["before"] == {"roles": ["agency_officer"], "agency": "pupr"}
     assert change["after"] == {"roles": ["admin", "agency_officer"], "agency": "dlh"}
     row = re.search(r"<tr><td>pupr\.petugas</td>.*?</tr>", admin.get("/admin/pengguna").text, re.S)
-    assert row is not None and "<td>dlh</td>" in row.group(0)
+    assert row is not None and "<td><code>dlh</code></td>" in row.group(0)
 
     # Reset: a generated password shown once; the user's session ends; the new password works, the old not.
     assert officer.get("/admin").status_code == 200
@@ -243,7 +243,7 @@ def test_admin_registers_rekeys_and_disables_a_sensor_device(db: Database, setti
     r = admin.post("/admin/sensor/KPS-AWLR-91/nonaktifkan", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert ingest(1.3) == 403, "a disabled device's readings are refused at once"
-    row = re.search(r"<tr><td>KPS-AWLR-91</td>.*?</tr>", admin.get("/admin/sensor").text, re.S)
+    row = re.search(r"<tr><td><code>KPS-AWLR-91</code></td>.*?</tr>", admin.get("/admin/sensor").text, re.S)
     assert row is not None and "Nonaktif" in row.group(0)
     r = admin.post("/admin/sensor/KPS-AWLR-91/aktifkan", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303 and ingest(1.4) == 202
