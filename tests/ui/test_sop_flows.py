@@ -123,6 +123,7 @@ def intake_web_form(flow: Flow, lon: float, lat: float) -> None:
     try:
         page.goto(f"{flow.base}/lapor?layanan={flow.spec.code}")
         page.fill("textarea[name=description]", f"Laporan uji {flow.spec.code}: {flow.spec.identitas.judul}.")
+        page.click("details.coords-manual summary")  # the typed-coordinates fallback, closed by default
         page.fill("input[name=lon]", f"{lon:.5f}")
         page.fill("input[name=lat]", f"{lat:.5f}")
         fill_attributes(page)
