@@ -18,7 +18,6 @@ from kotapintar.core.http.metrics import SSE_CLIENTS
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 STREAM_FALLBACK_POLL_S = 2.0
-DISCONNECT_CHECK_S = 5.0  # how soon a quiet stream notices its client left
 
 
 @router.get("/stream", response_class=EventSourceResponse)
@@ -44,27 +43,21 @@ async def stream(
     # anywhere wakes it (LISTEN/NOTIFY; the long timeout only covers a lost LISTEN connection). SQLite: polls.
     tail = tail_for(db, waker, settings.stream_poll_s, STREAM_FALLBACK_POLL_S)
     await tail.ensure_started()
-    sub = tail.subscribe(actor)  # before the catch-up read: nothing committed meanwhile falls between
-    try:
-        backlog = [] if start is None else await asyncio.to_thread(catch_up, db, actor, start)
-    except BaseException:
-        tail.unsubscribe(sub)
-        raise
-    sent = {int(item["id"]) for item in backlog}  # the live fan-out may bring these again
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        yield ServerSentEvent(comment="kotapintar stream", retry=2000)
+        # Subscribed inside the generator so a client gone before the first byte leaves nothing behind;
+        # subscribed before the catch-up read, so nothing committed meanwhile falls between the two.
+        sub = tail.subscribe(actor)
         SSE_CLIENTS.inc()  # issue 19: /metrics shows the connected clients
         try:
+            backlog = [] if start is None else await asyncio.to_thread(catch_up, db, actor, start)
+            sent = {int(item["id"]) for item in backlog}  # the live fan-out may bring these again
+            yield ServerSentEvent(comment="kotapintar stream", retry=2000)
             for item in backlog:
                 yield _event(item)
             while not sub.overflowed or not sub.queue.empty():
-                try:
-                    batch = await asyncio.wait_for(sub.queue.get(), DISCONNECT_CHECK_S)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    continue
+                # No timer per client: sse_starlette cancels this generator when the client disconnects.
+                batch = await sub.queue.get()
                 for item in batch:
                     if sent and int(item["id"]) in sent:
                         sent.discard(int(item["id"]))
