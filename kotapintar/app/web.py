@@ -19,6 +19,7 @@ from kotapintar.app.wiring import wire
 from kotapintar.cases import api as cases
 from kotapintar.cases import pages
 from kotapintar.cases import stream_api as stream
+from kotapintar.cases.stream_tail import stop_tails
 from kotapintar.catalog import api as catalog
 from kotapintar.catalog.locating import region_index, region_name
 from kotapintar.channels import api as channels_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        stop_tails()  # issue 19: the process's outbox tail
         waker.stop()
         if db is None:
             database.dispose()

@@ -57,6 +57,17 @@ class OutboxCursor:
         return max([self.watermark, *self.seen_above])
 
 
+def audience_key(actor: Actor) -> tuple[object, ...]:
+    """What `filter_for` depends on: readers with equal keys see exactly the same events (issue 19: the
+    process's outbox tail cuts each batch once per audience, not once per client)."""
+    return (
+        actor.case_scope(),
+        actor.reads_as_public,
+        actor.can(Permission.VIEW_ALL_CASES),
+        actor.can(Permission.VIEW_AUDIT),
+    )
+
+
 def filter_for(db: Database, actor: Actor, events: list[Event]) -> list[dict[str, Any]]:
     """The events `actor` may see, as JSON-ready dicts; public readers get status changes only."""
     if not events:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from kotapintar.cases.stream import OutboxCursor, filter_for
+from kotapintar.cases.stream_tail import catch_up, tail_for
 from kotapintar.core.events.notify import OutboxWaker
 from kotapintar.core.http.bounds import MAX_ID
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
@@ -38,37 +38,37 @@ async def stream(
     resume = last_event_id or last_event_id_query
     if start is None and resume and resume.isdigit() and int(resume) <= MAX_ID:
         start = int(resume)
-    if start is None:
-        start = await asyncio.to_thread(_last_id, db)
-    cursor = OutboxCursor(watermark=start)
     waker: OutboxWaker | None = getattr(request.app.state, "outbox_waker", None)
-    if waker is not None:
-        waker.start()
-    # PostgreSQL: sleep until a commit anywhere wakes this process (LISTEN/NOTIFY); the long timeout only
-    # covers a lost LISTEN connection. SQLite (one process): poll as before.
-    idle_wait = STREAM_FALLBACK_POLL_S if waker is not None and waker.enabled else settings.stream_poll_s
+    # One tail per process reads the outbox and fans out (issue 19). PostgreSQL: it sleeps until a commit
+    # anywhere wakes it (LISTEN/NOTIFY; the long timeout only covers a lost LISTEN connection). SQLite: polls.
+    tail = tail_for(db, waker, settings.stream_poll_s, STREAM_FALLBACK_POLL_S)
+    await tail.ensure_started()
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        yield ServerSentEvent(comment="kotapintar stream", retry=2000)
+        # Subscribed inside the generator so a client gone before the first byte leaves nothing behind;
+        # subscribed before the catch-up read, so nothing committed meanwhile falls between the two.
+        sub = tail.subscribe(actor)
         SSE_CLIENTS.inc()  # issue 19: /metrics shows the connected clients
         try:
-            while not await request.is_disconnected():
-                rows = await asyncio.to_thread(cursor.poll, db)
-                for item in await asyncio.to_thread(filter_for, db, actor, rows):
-                    yield ServerSentEvent(
-                        data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"]
-                    )
-                if not rows:
-                    if waker is None:
-                        await asyncio.sleep(settings.stream_poll_s)
-                    else:
-                        await waker.wait(idle_wait)
+            backlog = [] if start is None else await asyncio.to_thread(catch_up, db, actor, start)
+            sent = {int(item["id"]) for item in backlog}  # the live fan-out may bring these again
+            yield ServerSentEvent(comment="kotapintar stream", retry=2000)
+            for item in backlog:
+                yield _event(item)
+            while not sub.overflowed or not sub.queue.empty():
+                # No timer per client: sse_starlette cancels this generator when the client disconnects.
+                batch = await sub.queue.get()
+                for item in batch:
+                    if sent and int(item["id"]) in sent:
+                        sent.discard(int(item["id"]))
+                        continue
+                    yield _event(item)
         finally:
+            tail.unsubscribe(sub)
             SSE_CLIENTS.dec()
 
     return EventSourceResponse(events(), ping=15)
 
 
-def _last_id(db: DbDep) -> int:
-    with db.reading() as uow:
-        return uow.events.last_id()
+def _event(item: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"])

@@ -1,0 +1,169 @@
+"""One outbox tail per web process that fans new events out to all its SSE clients (issue 19).
+
+Before, every SSE client read the events table itself on every wake-up (and filtered what it read): with
+500 clients one commit cost 500 reads, and a plain page request waited behind them in the thread pool.
+Now one task per event loop reads each new event once (after the last id it has seen; woken by
+LISTEN/NOTIFY on PostgreSQL, polling on SQLite), cuts it once per *audience* (readers with the same
+scope see the same events, so 500 public clients cost one filter) and puts the result on every
+subscriber's queue. A client resuming with Last-Event-ID subscribes first, then reads what it missed from
+the database once; ids it already sent are skipped when the live fan-out brings them again, so the join
+has neither gap nor duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kotapintar.cases.stream import OutboxCursor, audience_key, filter_for
+from kotapintar.core.access.actors import Actor
+from kotapintar.core.db.database import Database
+from kotapintar.core.events.notify import OutboxWaker
+
+log = logging.getLogger(__name__)
+QUEUE_BATCHES = 256  # a client this many batches behind is dropped; it resumes with Last-Event-ID
+CATCH_UP_PAGE = 500
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One SSE client's inbox: batches of events already cut to what its actor may see."""
+
+    actor: Actor
+    key: Hashable
+    queue: asyncio.Queue[list[dict[str, Any]]] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=QUEUE_BATCHES)
+    )
+    overflowed: bool = False
+
+
+class OutboxTail:
+    """Reads the outbox once for the whole process and hands each batch to every subscriber."""
+
+    def __init__(self, db: Database, waker: OutboxWaker | None, poll_s: float, fallback_s: float) -> None:
+        self.db = db
+        self.waker = waker
+        self.poll_s = poll_s
+        self.fallback_s = fallback_s
+        self.subscribers: set[Subscriber] = set()
+        self._cursor: OutboxCursor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+
+    def subscribe(self, actor: Actor) -> Subscriber:
+        """Register a client; from now on it receives every batch the tail reads."""
+        sub = Subscriber(actor=actor, key=audience_key(actor))
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Forget a client (it disconnected)."""
+        self.subscribers.discard(sub)
+
+    async def ensure_started(self) -> None:
+        """Start the tail task on this event loop (once), positioned at the log's current end."""
+        if self._task is not None and not self._task.done():
+            return
+        async with self._starting:  # hundreds of clients may connect at once: one task, one cursor
+            if self._task is not None and not self._task.done():
+                return
+            if self._cursor is None:
+                self._cursor = OutboxCursor(watermark=await asyncio.to_thread(_last_id, self.db))
+            if self.waker is not None:
+                self.waker.start()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="kp-outbox-tail")
+
+    def stop(self) -> None:
+        """Cancel the tail task (server shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                full = await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is down a moment: keep the clients, try again
+                log.warning("outbox tail read failed; retrying", exc_info=True)
+                full = False
+                await asyncio.sleep(1.0)
+            if not full:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        if self.waker is not None and self.waker.enabled:
+            await self.waker.wait(self.fallback_s)
+        else:
+            await asyncio.sleep(self.poll_s)
+
+    async def _step(self) -> bool:
+        """One read of the outbox and its fan-out; True when the page was full (read again at once)."""
+        cursor = self._cursor
+        assert cursor is not None
+        rows = await asyncio.to_thread(cursor.poll, self.db, CATCH_UP_PAGE)
+        if not rows:
+            return False
+        targets = list(self.subscribers)  # taken after the read: whoever subscribed before it gets it
+        audiences: dict[Hashable, Actor] = {}
+        for sub in targets:
+            audiences.setdefault(sub.key, sub.actor)
+        cut = await asyncio.to_thread(_cut_per_audience, self.db, audiences, rows)
+        for sub in targets:
+            items = cut.get(sub.key)
+            if not items or sub.overflowed:
+                continue
+            try:
+                sub.queue.put_nowait(items)
+            except asyncio.QueueFull:  # too slow: end its stream, it reconnects with Last-Event-ID
+                sub.overflowed = True
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.put_nowait([])
+        return len(rows) >= CATCH_UP_PAGE
+
+
+_TAILS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, OutboxTail]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def tail_for(db: Database, waker: OutboxWaker | None, poll_s: float, fallback_s: float) -> OutboxTail:
+    """The tail of this event loop for `db` (one per process in production; test clients with their own
+    loop get their own)."""
+    per_loop = _TAILS.setdefault(asyncio.get_running_loop(), {})
+    tail = per_loop.get(id(db))
+    if tail is None or tail.db is not db:
+        tail = per_loop[id(db)] = OutboxTail(db, waker, poll_s, fallback_s)
+    return tail
+
+
+def stop_tails() -> None:
+    """Cancel the tails of the running event loop (the server shuts down)."""
+    for tail in _TAILS.pop(asyncio.get_running_loop(), {}).values():
+        tail.stop()
+
+
+def catch_up(db: Database, actor: Actor, after: int) -> list[dict[str, Any]]:
+    """Everything after `after` that `actor` may see, read from the database once (a resume)."""
+    out: list[dict[str, Any]] = []
+    while True:
+        with db.reading() as uow:
+            rows = list(uow.events.after(after, CATCH_UP_PAGE))
+        out.extend(filter_for(db, actor, rows))
+        if len(rows) < CATCH_UP_PAGE:
+            return out
+        after = rows[-1].id
+
+
+def _cut_per_audience(db: Database, audiences: dict[Hashable, Actor], rows: list[Any]) -> dict[Hashable, Any]:
+    return {key: filter_for(db, actor, rows) for key, actor in audiences.items()}
+
+
+def _last_id(db: Database) -> int:
+    with db.reading() as uow:
+        return uow.events.last_id()
