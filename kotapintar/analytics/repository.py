@@ -171,7 +171,13 @@ class AnalyticsRepository:
             .prefix_with("MATERIALIZED")
         )
         parts = [self._ranked_picks(base, g, base.c[f"k_{g}"], values) for g in keys]
-        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        # (An if-statement, not a conditional expression: joining Select and CompoundSelect in one expression
+        # crashes mypy 2.4 on a cold cache.)
+        stmt: Any
+        if len(parts) == 1:  # noqa: SIM108 (see above)
+            stmt = parts[0]
+        else:
+            stmt = union_all(*parts)
         width = 1 + 2 * len(PERCENTILES)
         out: dict[str, dict[str, Quantiles]] = {g: {name: {} for name in values} for g in keys}
         for row in self.session.execute(stmt).all():
