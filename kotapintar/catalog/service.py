@@ -26,6 +26,11 @@ def agencies(db: Database) -> Sequence[Agency]:
         return uow.repo(AgencyRepository).all()
 
 
+def agency_labels(db: Database) -> dict[str, str]:
+    """code → the name a person reads (short name, else full name): screens show these, never bare codes."""
+    return {a.code: a.short or a.name for a in agencies(db)}
+
+
 def agency(db: Database, code: str | None) -> Agency | None:
     """One agency by code (None for no code or an unknown one)."""
     if not code:

@@ -336,6 +336,7 @@ def dispatch_card(
         rec=rec,
         problem=problem,
         kind_labels={name: p.label or name for name, p in profiles.items()},
+        agency_names=catalog_service.agency_labels(db),
     )
     return templates.TemplateResponse(request, "ui/_dispatch.html", context)
 

@@ -213,6 +213,7 @@ def test_fragments_speak_indonesian_and_are_for_dispatchers_only(
     assert "(Mobil pemadam kebakaran)" in case_page and "fire_truck" not in case_page
     rec = client.get(f"/112/kasus/{case_id}/rekomendasi").text
     assert "Mobil pemadam kebakaran — perlu 3" in rec and "fire_truck ×" not in rec
+    assert "<td>Damkar</td>" in rec and "<td>damkar</td>" not in rec  # the agency's name, not its code
     assert rec.count("data-rec-unit=") < len(unit_service.unit_board(db, actor(db, "operator"))) // 2
 
     client.cookies.clear()

@@ -508,6 +508,7 @@ def test_a_web_form_p1_is_dispatched_from_the_operator_case_page(app: Any, db: D
     assert card.status_code == 200
     assert "Ambulans" in card.text and "AMB-" in card.text  # Indonesian kind name and ranked units
     assert "ambulance ×" not in card.text
+    assert "<td>psc119</td>" not in card.text  # agencies by name, not code
     token = token_of(c, f"/operator/kasus/{case_id}")
     r = c.post(f"/operator/kasus/{case_id}/kirim-unit", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text[:400]

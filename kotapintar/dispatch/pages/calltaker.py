@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kotapintar.catalog import service as catalog_service
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.errors import DomainError, ValidationFailed
 from kotapintar.core.events.types import utcnow
@@ -202,7 +203,16 @@ def recommendation(case_id: int, request: Request, db: DbDep, settings: Settings
             return _fragment_denied(exc)
         rec, problem = None, exc.message
     parts = board_service.compact_recommendation(rec) if rec else []
-    context = _context(request, settings, actor, rec=rec, parts=parts, problem=problem, case_id=case_id)
+    context = _context(
+        request,
+        settings,
+        actor,
+        rec=rec,
+        parts=parts,
+        problem=problem,
+        case_id=case_id,
+        agency_names=catalog_service.agency_labels(db),
+    )
     return templates.TemplateResponse(request, "calltaker/_recommendation.html", context)
 
 
