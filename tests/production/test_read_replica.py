@@ -163,6 +163,33 @@ def test_the_portal_reads_the_replica_and_writers_read_their_own_writes(
     assert wait_for(lambda: ticket in _tickets(public), 10)
     assert _replica(app)["state"] == "ok"
     assert "kotapintar_read_replica_up 1.0" in public.get("/metrics").text
+    # Every replica-eligible page works on a hot standby (nothing in them writes) and is read from it.
+    supervisor = web_client(app, "supervisor")
+    supervisor.cookies.delete("kp_wrote")  # the login was a write; as if its window had passed
+    month = time.strftime("%Y-%m")
+    for client, path in [
+        (public, "/beranda"),
+        (public, "/beranda/peta.geojson"),
+        (public, "/kasus"),
+        (public, "/kasus.geojson"),
+        (public, "/kasus.atom"),
+        (public, f"/kasus/{ticket}"),
+        (public, "/data/kasus.csv"),
+        (public, "/data/sensor-kualitas.json"),
+        (public, "/open311/v2/services.json"),
+        (public, "/open311/v2/requests.json"),
+        (supervisor, "/analitik/akurasi"),
+        (supervisor, f"/analitik/laporan.csv?bulan={month}"),
+        (supervisor, f"/analitik/laporan.pdf?bulan={month}"),
+        (supervisor, "/api/v1/analitik/tugas"),
+        (supervisor, "/api/v1/analitik/waktu-tanggap"),
+    ]:
+        served = db.replica.reads["replica"]
+        assert client.get(path).status_code == 200, path
+        assert db.replica.reads["replica"] > served, f"{path} read the replica"
+    api_key_reads = db.replica.reads["replica"]
+    assert public.get("/api/v1/public/cases", headers={"X-API-Key": "any"}).status_code == 200
+    assert db.replica.reads["replica"] == api_key_reads, "a machine client reads the primary"
 
     # The replica goes away: the primary serves every read, nobody gets a 503.
     standby.stop("immediate")
