@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from kotapintar.analytics import service as analytics
-from kotapintar.core.http.deps import DbDep, SettingsDep, UserDep
+from kotapintar.core.http.deps import ReadDbDep, SettingsDep, UserDep
 from kotapintar.metrics.definitions import GROUPINGS
 
 router = APIRouter(prefix="/api/v1/analitik", tags=["analytics"])
@@ -25,7 +25,7 @@ DEFINITIONS = {
 
 @router.get("/tugas")
 def task_figures(
-    db: DbDep,
+    db: ReadDbDep,
     actor: UserDep,
     settings: SettingsDep,
     by: By = "agency",
@@ -42,7 +42,7 @@ def task_figures(
 
 @router.get("/waktu-tanggap")
 def scene_figures(
-    db: DbDep,
+    db: ReadDbDep,
     actor: UserDep,
     settings: SettingsDep,
     by: By = "service",

@@ -17,7 +17,7 @@ from kotapintar.analytics import report as monthly
 from kotapintar.analytics import service as analytics
 from kotapintar.catalog import service as catalog_service
 from kotapintar.core.errors import ValidationFailed
-from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.core.http.deps import ActorDep, DbDep, ReadDbDep, SettingsDep
 from kotapintar.core.http.pages import SUPERVISOR_ROLES, page_context, require_roles, templates
 from kotapintar.core.i18n import translate
 from kotapintar.metrics.definitions import number_text, share_text
@@ -56,7 +56,7 @@ def _names(db: Any) -> dict[str, str]:
 @router.get("/analitik", response_class=HTMLResponse)
 def analytics_page(
     request: Request,
-    db: DbDep,
+    db: DbDep,  # not the replica: incident_overview builds a temporary table, refused on a hot standby
     settings: SettingsDep,
     actor: ActorDep,
     hari: int | None = None,
@@ -124,7 +124,7 @@ def analytics_page(
 
 @router.get("/analitik/akurasi", response_class=HTMLResponse)
 def accuracy_page(
-    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, hari: int | None = None
+    request: Request, db: ReadDbDep, settings: SettingsDep, actor: ActorDep, hari: int | None = None
 ) -> Response:
     """How accurate the data shown is: triage corrections by service, merges, location precision, sensors."""
     require_roles(request, actor, SUPERVISOR_ROLES)
@@ -160,7 +160,7 @@ def _month(value: str, tz: str) -> str:
 @router.get("/analitik/laporan.pdf")
 def monthly_pdf(
     request: Request,
-    db: DbDep,
+    db: ReadDbDep,
     settings: SettingsDep,
     actor: ActorDep,
     bulan: Month = "",
@@ -182,7 +182,7 @@ def monthly_pdf(
 @router.get("/analitik/laporan.csv")
 def monthly_csv(
     request: Request,
-    db: DbDep,
+    db: ReadDbDep,
     settings: SettingsDep,
     actor: ActorDep,
     bulan: Month = "",

@@ -9,6 +9,7 @@ lag of the oldest due timer), and the process-local instruments of `core.http.me
 from __future__ import annotations
 
 import html
+import math
 import socket
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -82,9 +83,10 @@ class DatabaseFigures(Collector):
     def __init__(self, db: Database, ingestors: list[Any]) -> None:
         self.db, self.ingestors = db, ingestors
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         """The figures; nothing (rather than an error) while the database is unreachable."""
         yield from _ingest_figures(self.ingestors)
+        yield from _replica_figures(self.db)
         try:
             now = utcnow()
             with self.db.reading() as uow:
@@ -116,6 +118,32 @@ class DatabaseFigures(Collector):
             "How long the oldest due SOP timer has waited (0 when none is due): the workers' backlog.",
             value=lag,
         )
+
+
+def _replica_figures(db: Database) -> Iterator[Metric]:
+    """The read replica as this process last measured it, and where its replica-eligible reads went."""
+    if db.replica is None:
+        return
+    status = db.replica.status()
+    yield GaugeMetricFamily(
+        "kotapintar_read_replica_up",
+        "1 while reads may go to the read replica (reachable, lag in bounds).",
+        value=1 if status.state == "ok" else 0,
+    )
+    lag = status.lag_s if status.lag_s is not None and not math.isinf(status.lag_s) else float("nan")
+    yield GaugeMetricFamily(
+        "kotapintar_read_replica_lag_seconds",
+        "How far the read replica is behind the primary (NaN: unknown).",
+        value=lag,
+    )
+    reads = CounterMetricFamily(
+        "kotapintar_replica_eligible_reads",
+        "Read sessions of replica-eligible requests in this process, by the database that served them.",
+        labels=("source",),
+    )
+    for source, count in db.replica.reads.items():
+        reads.add_metric((source,), count)
+    yield reads
 
 
 def _ingest_figures(ingestors: list[Any]) -> Iterator[GaugeMetricFamily]:
@@ -186,10 +214,14 @@ def install_ops(app: FastAPI, settings: Settings) -> None:
     @app.get("/readyz", tags=["ops"])
     def readyz(request: Request) -> JSONResponse:
         """Readiness: database reachable, schema at the newest migration, broker reachable when configured."""
-        checks = {**check_database(request.app.state.db, head), **check_broker(settings.mqtt_url)}
+        db: Database = request.app.state.db
+        checks = {**check_database(db, head), **check_broker(settings.mqtt_url)}
         ready = all(value == "ok" for value in checks.values())
+        body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": checks}
+        if db.replica is not None:  # detail only: without the replica the primary serves every read
+            body["read_replica"] = db.replica.status().as_dict()
         return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
+            body,
             status_code=200 if ready else 503,
             headers={"Cache-Control": "no-store"}
             if ready

@@ -25,12 +25,14 @@ from kotapintar.catalog.locating import region_index, region_name
 from kotapintar.channels import api as channels_router
 from kotapintar.core.access import api as auth
 from kotapintar.core.access.auth import SessionSigner
+from kotapintar.core.db.bootstrap import database_for
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.notify import OutboxWaker
 from kotapintar.core.http.cache import NoStoreForCredentials
 from kotapintar.core.http.errors import error_body, install_error_handlers, register_error_format
 from kotapintar.core.http.logs import install_log_redaction
 from kotapintar.core.http.openapi import install_openapi
+from kotapintar.core.http.read_your_writes import ReadYourWrites
 from kotapintar.core.http.security import SecurityHeadersMiddleware, configure_csrf
 from kotapintar.core.http.templating import STATIC_DIR, mount_static
 from kotapintar.core.i18n import LocaleMiddleware
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     wire()
     install_log_redaction()
     settings = settings or get_settings()
-    database = db or Database(settings.database_url)
+    database = db or database_for(settings)
 
     waker = OutboxWaker(database.url)  # one LISTEN connection wakes all SSE clients (issue 19)
 
@@ -177,5 +179,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(NoStoreForCredentials)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if database.replica is not None:  # the read replica's read-your-own-writes marker (issue 19)
+        app.add_middleware(
+            ReadYourWrites, window_s=settings.read_your_writes_s, secure=settings.cookie_secure
+        )
     install_ops(app, settings)  # /healthz, /readyz, /metrics, request ids, 503 on outage (issue 19)
     return app

@@ -240,6 +240,29 @@ class Settings(BaseSettings):
     db_retry_after_s: int = Field(
         5, ge=1, description="Retry-After (seconds) of the 503 answered while the database is unreachable."
     )
+    read_database_url: str | None = Field(
+        None,
+        description="Optional PostgreSQL streaming replica (hot standby) for the read-only traffic: the public "
+        "portal, open data, Open311 GET, analytics and the monthly report. Writes, staff pages and a browser "
+        "that has just written still read the primary (docs/operations.md, 'Read replica'). Unset: all on "
+        "database_url.",
+    )
+    read_replica_max_lag_s: float = Field(
+        5.0,
+        ge=0,
+        description="A replica further behind the primary than this (seconds) is not read from: the primary "
+        "serves until it catches up.",
+    )
+    read_replica_check_s: float = Field(
+        1.0, gt=0, description="How often a process re-measures the replica's reachability and lag."
+    )
+    read_your_writes_s: float = Field(
+        10.0,
+        gt=0,
+        description="After a POST/PUT/PATCH/DELETE a browser reads from the primary for this long (cookie "
+        "kp_wrote), so it sees its own write at once. Must be at least read_replica_max_lag_s + "
+        "read_replica_check_s.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -251,6 +274,15 @@ class Settings(BaseSettings):
                 )
             # Session cookies never travel over plain HTTP in production, whatever the setting says.
             object.__setattr__(self, "cookie_secure", True)
+        if (
+            self.read_database_url
+            and self.read_your_writes_s < self.read_replica_max_lag_s + self.read_replica_check_s
+        ):
+            raise ValueError(
+                "KOTAPINTAR_READ_YOUR_WRITES_S must be at least KOTAPINTAR_READ_REPLICA_MAX_LAG_S + "
+                "KOTAPINTAR_READ_REPLICA_CHECK_S: else a browser could read the replica before its own write "
+                "reached it."
+            )
         return self
 
     @property

@@ -27,7 +27,7 @@ from kotapintar.core import hooks
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError, NotFound
-from kotapintar.core.http.deps import DbDep, SettingsDep
+from kotapintar.core.http.deps import DbDep, ReadDbDep, SettingsDep
 from kotapintar.core.http.security import CSRF_FIELD, issue_csrf_token, verify_csrf_token
 from kotapintar.core.http.templating import make_templates, request_locale
 from kotapintar.core.settings import Settings
@@ -487,7 +487,7 @@ def _public_view(db: Database, settings: Settings, ticket: str, key: str | None)
 
 @router.get("/lacak/{ticket}", response_class=HTMLResponse)
 def track_page(
-    ticket: str, request: Request, db: DbDep, settings: SettingsDep, k: str | None = None, baru: int = 0
+    ticket: str, request: Request, db: ReadDbDep, settings: SettingsDep, k: str | None = None, baru: int = 0
 ) -> Response:
     """The public view of one report: status, responsible agency, expected time, answers and history."""
     try:

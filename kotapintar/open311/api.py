@@ -25,6 +25,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.bounds import check_datetime
+from kotapintar.core.http.deps import read_db
 from kotapintar.core.settings import Settings
 from kotapintar.intake.media import Upload
 from kotapintar.open311 import format as fmt_
@@ -175,7 +176,7 @@ async def services(fmt: str, request: Request) -> Response:
 
     async def work() -> Response:
         _check_jurisdiction(request.query_params, settings)
-        found = await run_in_threadpool(o311.open311_services, _db(request))
+        found = await run_in_threadpool(o311.open311_services, read_db(request))
         entries = [fmt_.service_entry(s, batch=settings.open311_return_token) for s in found]
         return fmt_.respond(fmt, "services", "service", entries)
 
@@ -189,7 +190,7 @@ async def service_definition(service_code: str, fmt: str, request: Request) -> R
 
     async def work() -> Response:
         _check_jurisdiction(request.query_params, _settings(request))
-        found = await run_in_threadpool(o311.open311_service, _db(request), service_code)
+        found = await run_in_threadpool(o311.open311_service, read_db(request), service_code)
         return fmt_.respond(fmt, "service_definition", None, fmt_.service_definition(found))
 
     return await _answer(fmt, work)
@@ -314,7 +315,7 @@ async def get_requests(fmt: str, request: Request) -> Response:
     async def work() -> Response:
         _check_jurisdiction(request.query_params, settings)
         query = _query(request, settings)
-        found = await run_in_threadpool(o311.find_requests, _db(request), query, settings)
+        found = await run_in_threadpool(o311.find_requests, read_db(request), query, settings)
         entries = [
             fmt_.request_entry(
                 v, settings.timezone, extensions=query.extensions, base_url=str(request.base_url)
@@ -336,7 +337,7 @@ async def get_request(service_request_id: str, fmt: str, request: Request) -> Re
         _check_jurisdiction(request.query_params, settings)
         extensions = _flag(request.query_params, "extensions")
         view = await run_in_threadpool(
-            o311.find_request, _db(request), service_request_id, settings, extensions
+            o311.find_request, read_db(request), service_request_id, settings, extensions
         )
         entry = fmt_.request_entry(
             view, settings.timezone, extensions=extensions, base_url=str(request.base_url)
@@ -354,7 +355,7 @@ async def get_token(token: str, fmt: str, request: Request) -> Response:
 
     async def work() -> Response:
         _check_jurisdiction(request.query_params, settings)
-        ticket = await run_in_threadpool(o311.request_id_for_token, _db(request), token, settings)
+        ticket = await run_in_threadpool(o311.request_id_for_token, read_db(request), token, settings)
         return fmt_.respond(
             fmt, "service_requests", "request", [{"service_request_id": ticket, "token": token}]
         )

@@ -13,7 +13,7 @@ from kotapintar.cases.public import PublicCase
 from kotapintar.cases.schemas import CaseSummary
 from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.http.bounds import IdPath
-from kotapintar.core.http.deps import DbDep
+from kotapintar.core.http.deps import ReadDbDep
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
@@ -42,7 +42,7 @@ def feature_of(case: CaseSummary | PublicCase) -> dict[str, Any]:
 
 @router.get("/cases", response_model=dict[str, Any])
 def public_cases(
-    db: DbDep,
+    db: ReadDbDep,
     status: Annotated[str | None, Query(description="comma list")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> dict[str, Any]:
@@ -53,6 +53,6 @@ def public_cases(
 
 
 @router.get("/cases/{case_id}", response_model=dict[str, Any])
-def public_case(case_id: IdPath, db: DbDep) -> dict[str, Any]:
+def public_case(case_id: IdPath, db: ReadDbDep) -> dict[str, Any]:
     """One public case as a GeoJSON Feature (404 for confidential or unknown cases)."""
     return feature_of(public_view.public_case(db, case_id))

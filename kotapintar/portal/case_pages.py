@@ -18,7 +18,7 @@ from kotapintar.cases import service as case_service
 from kotapintar.cases.public import public_case
 from kotapintar.catalog import service as catalog_service
 from kotapintar.core.errors import NotFound
-from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.core.http.deps import ActorDep, ReadDbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
 from kotapintar.core.http.templating import request_locale
 from kotapintar.core.i18n import translate
@@ -35,7 +35,7 @@ def _base_url(request: Request, settings: Settings) -> str:
 
 
 @router.get("/kasus", response_class=HTMLResponse)
-def case_list(request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+def case_list(request: Request, db: ReadDbDep, settings: SettingsDep, actor: ActorDep) -> Response:
     """Public cases, newest first: filter by service, kecamatan/desa, status and period, search words, pages."""
     locale = request_locale(request)
     options = listing.choices(db, str(locale))
@@ -65,7 +65,7 @@ def _agency_names(db: Any) -> dict[str, str]:
 
 
 @router.get("/kasus.geojson")
-def case_map(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+def case_map(request: Request, db: ReadDbDep, settings: SettingsDep) -> Response:
     """The located public cases of the same filter as the list, for its map (GeoJSON)."""
     query = listing.read_query(dict(request.query_params), settings, listing.choices(db))
     body = json.dumps(
@@ -84,7 +84,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 
 @router.get("/kasus.atom")
-def case_feed(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+def case_feed(request: Request, db: ReadDbDep, settings: SettingsDep) -> Response:
     """An Atom feed of the newest public cases of a filter (subscribe to one kecamatan, one service …)."""
     locale = request_locale(request)
     options = listing.choices(db, str(locale))
@@ -133,7 +133,9 @@ def _kabupaten(settings: Settings) -> str:
 
 
 @router.get("/kasus/{ticket}", response_class=HTMLResponse)
-def case_page(ticket: str, request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep) -> Response:
+def case_page(
+    ticket: str, request: Request, db: ReadDbDep, settings: SettingsDep, actor: ActorDep
+) -> Response:
     """One case as the public may see it: status, public timeline, the agency's public answer, public photos,
     and the link to share. Built from `cases.public.PublicCase` (a whitelist); rahasia cases are not found."""
     clean = ticket.strip().upper()[:40]

@@ -17,7 +17,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.core.http.deps import ActorDep, ReadDbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
 from kotapintar.portal.records import (
     FIELDS,
@@ -43,7 +43,7 @@ def data_page(request: Request, settings: SettingsDep, actor: ActorDep) -> Respo
 
 
 @router.get("/data/kasus.csv")
-def cases_csv(db: DbDep) -> StreamingResponse:
+def cases_csv(db: ReadDbDep) -> StreamingResponse:
     """All public cases as CSV (UTF-8), streamed."""
     return StreamingResponse(
         csv_stream(db),
@@ -53,7 +53,7 @@ def cases_csv(db: DbDep) -> StreamingResponse:
 
 
 @router.get("/data/kasus.geojson")
-def cases_geojson(db: DbDep) -> StreamingResponse:
+def cases_geojson(db: ReadDbDep) -> StreamingResponse:
     """All public cases as a GeoJSON FeatureCollection, streamed."""
     return StreamingResponse(
         geojson_stream(db),
@@ -63,7 +63,7 @@ def cases_geojson(db: DbDep) -> StreamingResponse:
 
 
 @router.get("/data/sensor-kualitas.csv")
-def sensor_quality_csv(db: DbDep, settings: SettingsDep, jam: HoursQuery = SENSOR_HOURS) -> Response:
+def sensor_quality_csv(db: ReadDbDep, settings: SettingsDep, jam: HoursQuery = SENSOR_HOURS) -> Response:
     """Sensor data quality per device, then per kind, as CSV (UTF-8) with the dictionary's columns."""
     found = sensor_quality(db, settings, hours=jam)
     buffer = io.StringIO()
@@ -79,7 +79,7 @@ def sensor_quality_csv(db: DbDep, settings: SettingsDep, jam: HoursQuery = SENSO
 
 
 @router.get("/data/sensor-kualitas.json")
-def sensor_quality_json(db: DbDep, settings: SettingsDep, jam: HoursQuery = SENSOR_HOURS) -> Response:
+def sensor_quality_json(db: ReadDbDep, settings: SettingsDep, jam: HoursQuery = SENSOR_HOURS) -> Response:
     """Sensor data quality as JSON: `{period, devices: [...], kinds: [...]}`, records as in the CSV."""
     body = json.dumps(sensor_quality(db, settings, hours=jam), ensure_ascii=False)
     return Response(

@@ -17,7 +17,7 @@ from kotapintar.command_center import queries
 from kotapintar.core.access.actors import PUBLIC
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
-from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
+from kotapintar.core.http.deps import ActorDep, ReadDbDep, SettingsDep
 from kotapintar.core.http.pages import page_context, templates
 from kotapintar.feedback import service as feedback_service
 from kotapintar.metrics.ikm import IkmScore
@@ -32,7 +32,7 @@ PERIODS = (7, 30, 90, 365)
 
 @router.get("/beranda", response_class=HTMLResponse)
 def portal_home(
-    request: Request, db: DbDep, settings: SettingsDep, actor: ActorDep, hari: int | None = None
+    request: Request, db: ReadDbDep, settings: SettingsDep, actor: ActorDep, hari: int | None = None
 ) -> Response:
     """The public home: report, track, what is happening where, and how the agencies are doing."""
     days = hari if hari in PERIODS else 30
@@ -68,7 +68,7 @@ def track_redirect(ticket: Annotated[str, Query(max_length=40)] = "") -> Respons
 
 
 @router.get("/beranda/peta.geojson")
-def portal_map(db: DbDep, limit: Annotated[int, Query(ge=1, le=5000)] = 2000) -> Response:
+def portal_map(db: ReadDbDep, limit: Annotated[int, Query(ge=1, le=5000)] = 2000) -> Response:
     """Open public cases for the portal map; sensitive ones at their desa's centre or left out."""
     features: list[dict[str, Any]] = public_features(db, open_only=True, limit=limit)
     body = json.dumps(

@@ -40,7 +40,7 @@ class PrivatePostgres:
             pytest.skip("initdb/pg_ctl not installed: the private PostgreSQL cluster cannot be made")
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
-        self._as_postgres("initdb", "-A", "trust", "-U", "postgres", "-D", str(self.data))
+        self._as_postgres("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-D", str(self.data))
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""

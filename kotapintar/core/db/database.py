@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from kotapintar.core.db.replica import Replica
 from kotapintar.core.db.uow import UnitOfWork
+
+REPLICA_CONNECT_TIMEOUT_S = 2  # a replica host that does not answer must not hold a request for long
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -49,9 +53,22 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    """The application's handle on its database: opens units of work (write) and read sessions."""
+    """The application's handle on its database: opens units of work (write) and read sessions.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    With a `read_url` (a streaming replica of `url`, issue 19) it also holds the replica; `replica_reads()`
+    gives the same handle with `reading()` served by the replica whenever it is usable. Units of work
+    (`transaction()`) always run on the primary.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        read_url: str | None = None,
+        *,
+        replica_max_lag_s: float = 5.0,
+        replica_check_s: float = 1.0,
+        **engine_kwargs: Any,
+    ) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.is_sqlite = url.startswith("sqlite")
@@ -60,6 +77,30 @@ class Database:
         self._read = sessionmaker(
             bind=self.engine.execution_options(kp_readonly=True), expire_on_commit=False, autoflush=False
         )
+        self.replica: Replica | None = None
+        self._on_replica = False
+        self._replica_view: Database = self
+        if read_url and read_url != url:
+            replica_kwargs: dict[str, Any] = {}
+            if not read_url.startswith("sqlite"):
+                replica_kwargs["connect_args"] = {"connect_timeout": REPLICA_CONNECT_TIMEOUT_S}
+            self.replica = Replica(
+                make_engine(read_url, **replica_kwargs),
+                self.engine,
+                max_lag_s=replica_max_lag_s,
+                check_s=replica_check_s,
+            )
+            view = copy.copy(self)  # shares the engines and the primary's sessionmakers
+            view._on_replica, view._replica_view = True, view
+            self._replica_view = view
+
+    def replica_reads(self) -> Database:
+        """This database with its read sessions on the replica while it is usable (itself without one).
+
+        For read-only requests that may be a moment behind (public portal, open data, analytics): see
+        `core.http.deps.read_db` for who gets it.
+        """
+        return self._replica_view
 
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
@@ -79,13 +120,22 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[UnitOfWork]:
         """A read-only view for queries; nothing it does is committed."""
-        session = self._read()
+        session = self._read_session()
         try:
             yield UnitOfWork(session, dialect=self.engine.dialect.name)
         finally:
             # close() (not rollback()) ends the read transaction but keeps loaded objects usable.
             session.close()
 
+    def _read_session(self) -> Session:
+        if self._on_replica and self.replica is not None:
+            session = self.replica.open_session()
+            if session is not None:
+                return session
+        return self._read()
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (the replica's too)."""
         self.engine.dispose()
+        if self.replica is not None:
+            self.replica.engine.dispose()

@@ -10,6 +10,7 @@ from kotapintar.core.access import auth
 from kotapintar.core.access.actors import PUBLIC, Actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import NotAuthenticated
+from kotapintar.core.http.read_your_writes import machine_client, wrote_recently
 from kotapintar.core.http.security import check_cookie_request
 from kotapintar.core.settings import Settings
 
@@ -20,6 +21,16 @@ def get_db(request: Request) -> Database:
     """The application's database."""
     db: Database = request.app.state.db
     return db
+
+
+def read_db(request: Request) -> Database:
+    """The database for a read-only request that may be a moment behind: the replica's reads when one is
+    configured and usable, unless the caller is a machine client or has just written (then the primary;
+    the rule is in `core.http.read_your_writes`). Writes made through it still go to the primary."""
+    db: Database = request.app.state.db
+    if db.replica is None or machine_client(request) or wrote_recently(request):
+        return db
+    return db.replica_reads()
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -65,6 +76,7 @@ def logged_in(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
 
 
 DbDep = Annotated[Database, Depends(get_db)]
+ReadDbDep = Annotated[Database, Depends(read_db)]  # read-only routes that may use the read replica
 ActorDep = Annotated[Actor, Depends(current_actor)]
 UserDep = Annotated[Actor, Depends(logged_in)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
