@@ -240,6 +240,18 @@ class Settings(BaseSettings):
     db_retry_after_s: int = Field(
         5, ge=1, description="Retry-After (seconds) of the 503 answered while the database is unreachable."
     )
+    # --- large tables partitioned by month on PostgreSQL (issue 19, migration 0017)
+    partition_months_ahead: int = Field(
+        3,
+        ge=0,
+        le=120,
+        description="Months of `events` and sensor-reading partitions the worker keeps made ahead.",
+    )
+    partition_interval_s: float = Field(
+        21600.0,
+        ge=0,
+        description="How often the worker checks the months ahead exist (0 disables; PostgreSQL).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
