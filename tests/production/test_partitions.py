@@ -99,7 +99,7 @@ def _where(db: Database, table: str, condition: str = "TRUE") -> dict[str, int]:
     """Rows per partition (tableoid) of `table`."""
     with db.engine.connect() as conn:
         rows = conn.execute(
-            text(f"SELECT tableoid::regclass::text, count(*) FROM {table} WHERE {condition} GROUP BY 1")  # noqa: S608
+            text(f"SELECT tableoid::regclass::text, count(*) FROM {table} WHERE {condition} GROUP BY 1")
         ).all()
     return {str(name): int(count) for name, count in rows}
 
@@ -167,7 +167,7 @@ def test_upgrade_keeps_every_row_in_its_month_and_the_chain_verifies(
     assert readings[parts.partition_name("sensor_observations", _month(-4))] == 6
     with db.engine.connect() as conn:
         made = {p.name for p in parts.partitions(conn, "events")}
-        keys = dict(
+        keys: dict[str, str] = dict(
             conn.execute(
                 text(
                     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "

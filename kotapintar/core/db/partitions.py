@@ -12,6 +12,9 @@ signed checkpoints hash every event from id 1, so a missing month would read as 
 `kotapintar audit verify` (see docs/operations.md, "Partitions and retention").
 
 On SQLite (one process, small city) nothing is partitioned and every function here does nothing.
+
+DDL cannot take bind parameters: every table, column and partition name put into SQL text here comes from
+the constants below or from the catalogue, never from input, and bounds are our own UTC datetimes.
 """
 
 from __future__ import annotations
@@ -219,6 +222,9 @@ def create_month(conn: Connection, table: PartitionedTable, month: datetime) -> 
     start, end = month_start(month), add_months(month_start(month), 1)
     bounds = f"FROM ({_literal(start)}) TO ({_literal(end)})"
     default = default_name(table.name)
+    # PARTITION OF takes this lock anyway; taken first, no insert can reach DEFAULT between the check (and
+    # the move) and the new partition, and no insert holding the table can deadlock with us over DEFAULT.
+    conn.execute(text(f'LOCK TABLE "{table.name}" IN ACCESS EXCLUSIVE MODE'))
     waiting = (
         _exists(conn, default)
         and conn.execute(
