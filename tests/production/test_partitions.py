@@ -294,8 +294,13 @@ def test_downgrade_restores_plain_tables_with_every_row(upgraded: Upgraded) -> N
             text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'pk_events'")
         ).scalar_one()
     assert pk == "PRIMARY KEY (id)"
+    _append(db, "test:plain-again", [NOW])  # the id sequence went back with the table
+    again = _events(db)
+    assert again[:-1] == before and again[-1][0] > before[-1][0]
     upgrade(db.engine)
-    assert _relkind(db, "events") == "p" and _events(db) == before
+    assert _relkind(db, "events") == "p" and _events(db) == again and verify_log(db).ok
+    _append(db, "test:plain-again", [NOW])
+    assert _events(db)[-1][0] > again[-1][0]
 
 
 def test_cutoffs_of_ages() -> None:
