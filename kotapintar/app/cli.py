@@ -85,6 +85,69 @@ def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> Non
     make_revision(get_settings().database_url, message)
 
 
+@db_app.command("partitions")
+def db_partitions(
+    ahead: Annotated[
+        int, typer.Option("--ahead", min=0, max=120, help="months of partitions to have made after this one")
+    ] = 3,
+    drop_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--drop-older-than",
+            help="sensor readings only: drop each month whose every reading is older than this "
+            "(90d, 12w, 6m, 1y or a date such as 2026-01-01); events are never dropped",
+        ),
+    ] = None,
+) -> None:
+    """PostgreSQL: make the monthly partitions of `events` and sensor readings ahead; drop old readings."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import OperationalError
+
+    from kotapintar.core.access.actors import system_actor
+    from kotapintar.core.db import partitions as parts
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+    from kotapintar.sensors.partitions import drop_old_readings
+
+    settings = get_settings()
+    now = datetime.now(UTC)
+    try:
+        cutoff = parts.cutoff_of(drop_older_than, now) if drop_older_than is not None else None
+    except DomainError as exc:
+        _fail(str(exc))
+        return
+    db = open_database(settings, migrate=False)
+    if not db.is_postgres:
+        if cutoff is not None:
+            _fail(
+                "SQLite tables are not partitioned: use `kotapintar sensors retention` to delete old readings"
+            )
+        typer.echo("SQLite: tables are not partitioned; nothing to do")
+        return
+    try:
+        for name, made in parts.ensure_all_ahead(db, ahead, now).items():
+            typer.echo(f"{name}: made {', '.join(made)}" if made else f"{name}: months ahead already made")
+        if cutoff is not None:
+            gone = drop_old_readings(db, system_actor("cli"), cutoff, settings=settings)
+            for month in gone:
+                typer.echo(
+                    f"dropped {month.partition.name} ({month.readings} readings; 1-minute rollups kept)"
+                )
+            if not gone:
+                typer.echo(f"no month of sensor readings lies wholly before {cutoff:%Y-%m-%d %H:%M} UTC")
+        with db.engine.connect() as conn:
+            for table in parts.TABLES:
+                months = [p for p in parts.partitions(conn, table.name) if not p.is_default]
+                waiting = parts.rows_in_default(conn, table)
+                span = f"{months[0].name} … {months[-1].name}" if months else "none"
+                typer.echo(f"{table.name}: {len(months)} months ({span}); {waiting} rows in DEFAULT")
+    except DomainError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:  # lock_timeout: a long query held the table
+        _fail(f"the database did not let go of the table in time, try again: {exc.orig}")
+
+
 @import_app.command("regions")
 def import_regions_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Load administrative regions from a GeoJSON FeatureCollection with `kode` and `nama` properties."""
@@ -493,6 +556,11 @@ def worker(
     from kotapintar.core.events.checkpoint import start_checkpoint_thread
 
     audit_stop = start_checkpoint_thread(db, settings)  # signed audit checkpoints (audit_signing_key_path)
+    from kotapintar.core.db.partitions import start_partition_thread
+
+    partitions_stop = start_partition_thread(
+        db, settings.partition_months_ahead, settings.partition_interval_s
+    )
     stop = threading.Event()
     try:
         run_scheduler(db, stop, interval_s=settings.scheduler_interval_s, batch=limit)
@@ -501,6 +569,8 @@ def worker(
     finally:
         if audit_stop is not None:
             audit_stop.set()
+        if partitions_stop is not None:
+            partitions_stop.set()
 
 
 # --- backups (issue 19) ----------------------------------------------------------------------------------

@@ -263,6 +263,18 @@ class Settings(BaseSettings):
         "kp_wrote), so it sees its own write at once. Must be at least read_replica_max_lag_s + "
         "read_replica_check_s.",
     )
+    # --- large tables partitioned by month on PostgreSQL (issue 19, migration 0017)
+    partition_months_ahead: int = Field(
+        3,
+        ge=0,
+        le=120,
+        description="Months of `events` and sensor-reading partitions the worker keeps made ahead.",
+    )
+    partition_interval_s: float = Field(
+        21600.0,
+        ge=0,
+        description="How often the worker checks the months ahead exist (0 disables; PostgreSQL).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
