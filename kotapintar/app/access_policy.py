@@ -238,6 +238,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /analitik/akurasi": Access.SUPERVISOR,
     "GET /analitik/laporan.pdf": Access.SUPERVISOR,
     "GET /analitik/laporan.csv": Access.SUPERVISOR,
+    "GET /analitik/arsip/{report_id}/pdf": Access.SUPERVISOR,  # the worker's kept monthly reports
+    "GET /analitik/arsip/{report_id}/csv": Access.SUPERVISOR,
     "GET /api/v1/analitik/tugas": Access.STAFF,
     "GET /api/v1/analitik/waktu-tanggap": Access.STAFF,
     # smart-city indicators (issue 15, item 7): the supervisor's page
