@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
 from kotapintar.analytics import service as analytics
 from kotapintar.analytics.repository import Scope
@@ -187,7 +188,7 @@ def build_monthly(
     acc = analytics.accuracy(db, actor, scope)
     accuracy = Table("akurasi", "Akurasi data", ["Ukuran", "Nilai"])
     accuracy.rows.append(["Kasus dikoreksi setelah triase", share_text(acc.corrected_share)])
-    for kind in ("case_merged", "report_merged"):
+    for kind in ("case_merged", "report_merged", "case_unmerged"):
         accuracy.rows.append([translate(f"accuracy.{kind}", "id"), str(acc.merges.get(kind, 0))])
     for source, n, m in acc.locations:
         shown = "" if m is None else f" (rata-rata {number_text(m)} m)"
@@ -305,6 +306,7 @@ def _weekly_chart(pdf: FPDF, weekly: list[tuple[str, float | None]]) -> None:
         pdf.set_xy(x, y0 + height + 5)
         pdf.cell(width, 4, week[5:], align="C")
     pdf.set_xy(x0, y0 + height + 12)
+    pdf.set_fill_color(255, 255, 255)  # the bars' blue must not fill the tables that follow
 
 
 def _table(pdf: FPDF, table: Table) -> None:
@@ -317,7 +319,8 @@ def _table(pdf: FPDF, table: Table) -> None:
             pdf.set_font("Helvetica", "I", 8)
             pdf.multi_cell(0, 4, _t(table.note), new_x="LMARGIN", new_y="NEXT")
         return
-    with pdf.table(text_align="LEFT", line_height=5) as grid:
+    heading = FontFace(emphasis="BOLD", fill_color=(225, 232, 242))
+    with pdf.table(text_align="LEFT", line_height=5, headings_style=heading) as grid:
         header = grid.row()
         for cell in table.header:
             header.cell(_t(cell))

@@ -37,9 +37,11 @@ def test_the_worker_keeps_last_months_report_once_and_supervisor_downloads_it(
     first_of_next = (local.replace(day=28) + timedelta(days=5)).replace(day=1, hour=1, minute=0)
     clock = first_of_next.astimezone(ZoneInfo("UTC"))
     supervisor = actor(db, "supervisor")
-    # before the month ends, the job looks back at the month before: nothing of this month is kept
-    report_store.generate_due(db, settings, datetime(local.year, local.month, 27, tzinfo=WIB))
-    assert all(r.month != month for r in report_store.listing(db, supervisor))
+    # before the month ends, the job looks back at the month before, never at the running one
+    assert (
+        report_store.previous_month(datetime(local.year, local.month, 27, tzinfo=WIB), "Asia/Jakarta") < month
+    )
+    assert report_store.previous_month(clock, "Asia/Jakarta") == month
 
     loop = report_store.start_report_loop(db, settings, interval_s=0.05, first_after_s=0, clock=lambda: clock)
     expected = 1 + len(catalog_service.agencies(db))  # city-wide and one per agency
