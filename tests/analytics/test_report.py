@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from kotapintar.analytics import service as analytics
 from kotapintar.analytics.report import build_monthly, month_scope, to_csv, to_pdf
 from kotapintar.app.web import create_app
+from kotapintar.cases.models import Case
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
@@ -80,19 +81,25 @@ def test_supervisor_downloads_the_report(db: Database, settings: Settings) -> No
 
 def test_the_pdf_carries_ikm_with_sample_size_nrr_and_the_rounding_note(db: Database) -> None:
     """Four PUPR respondents in the month: the PDF shows IKM 82,18 grade B with 4 respondents against the
-    regulation's minimum sample, the NRR of every element (u9 3,333), and the 0,111 note
+    regulation's minimum sample (6 of 6 closed cases: the warning), the NRR of every element (u9 3,333), and the 0,111 note
     with the figure the rounded weight would give (82,09)."""
     built = build(db, utcnow())
     at = built.t0 + timedelta(hours=1)
     month = at.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%Y-%m")
     add_surveys(db, [built.case_ids[k] for k in ("A", "B", "C", "D")], at)
+    with db.transaction() as uow:  # six PUPR cases closed in the month: the population of the sample
+        for key in ("A", "B", "C", "D", "F", "G"):
+            case = uow.session.get(Case, built.case_ids[key])
+            assert case is not None
+            case.closed_at = at
     for agency in (None, "pupr"):
         report = build_monthly(db, actor(db, "supervisor"), month, agency)
         text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(to_pdf(report))).pages)
         assert "Indeks Kepuasan Masyarakat (IKM)" in text
-        line = next(row for row in text.splitlines() if row.startswith("Dinas PUPR 82,18"))
-        assert line.strip() == "Dinas PUPR 82,18 B 4 4"  # 4 cases, 4 answered: the sample is enough
+        # 4 answered where Krejcie & Morgan ask 6 of 6 closed cases: shown with the warning (its cell wraps)
+        flat = " ".join(text.split())
+        assert "Dinas PUPR 82,18 B 4 6 sampel kurang: perlu 6 dari 6 kasus ditutup" in flat
         nrr = next(row for row in text.splitlines() if row.startswith("Dinas PUPR 3,000 3,500"))
         assert nrr.endswith("3,750 3,000 3,333")
         assert "0,111" in text and "82,09" in text
-        assert 'Dinas PUPR,"82,18",B,4,4,' in to_csv(report)["ikm.csv"]
+        assert 'Dinas PUPR,"82,18",B,4,6,sampel kurang' in to_csv(report)["ikm.csv"]

@@ -67,7 +67,7 @@ def test_the_worker_keeps_last_months_report_once_and_supervisor_downloads_it(
     assert f"laporan-{month}.pdf" in pdf.headers["content-disposition"]
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "kebakaran 2 13,5 mnt 16,4 mnt 50 % 15,0 mnt" in text  # the fire incidents, as on /analitik
-    assert "Dinas PUPR 82,18 B 4 4" in text  # IKM with its sample
+    assert "Dinas PUPR 82,18 B 4 4" in text  # IKM with its sample (4 answered of 4: no case closed)
     zipped = zipfile.ZipFile(io.BytesIO(c.get(f"/analitik/arsip/{city.id}/csv").content))
     assert f"laporan-{month}-instansi.csv" in zipped.namelist()
     assert "Dinas PUPR" in zipped.read(f"laporan-{month}-instansi.csv").decode()
