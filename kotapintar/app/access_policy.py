@@ -47,6 +47,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/cases/{case_id}/close": Access.STAFF,
     "POST /api/v1/cases/{case_id}/confirm-closure": Access.STAFF,
     "POST /api/v1/cases/{case_id}/merge": Access.STAFF,
+    "POST /api/v1/cases/{case_id}/unmerge": Access.STAFF,  # undo a merge (issue 15)
     "POST /api/v1/cases/{case_id}/notes": Access.STAFF,
     "POST /api/v1/cases/{case_id}/reject": Access.STAFF,
     "POST /api/v1/cases/{case_id}/reopen": Access.STAFF,

@@ -22,7 +22,7 @@ from kotapintar.core.events.repository import case_stream
 from kotapintar.core.settings import Settings
 from kotapintar.intake.submit import submit_report
 from kotapintar.sop.repository import SopRepository
-from tests.helpers import actor, assert_invariants, report, spot
+from tests.helpers import DEMO_PASSWORD, actor, assert_invariants, report, spot
 from tests.helpers import web_client as client
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -109,7 +109,15 @@ def test_operator_undoes_a_merge_on_the_case_page(db: Database, settings: Settin
         data={"csrf_token": token.group(1), "reason": "beda lokasi, bukan duplikat"},
     )
     assert again.status_code == 409
-    page = c.get("/analitik/akurasi")
-    assert page.status_code == 403  # the accuracy page is the supervisor's
+    assert c.get("/analitik/akurasi").status_code == 403  # the accuracy page is the supervisor's
+    # the same through the API (bearer token), as the merge is
+    case_service.merge_case(db, op, duplicate, survivor)
+    token_r = c.post("/api/v1/auth/token", data={"username": "operator", "password": DEMO_PASSWORD})
+    bearer = {"Authorization": f"Bearer {token_r.json()['access_token']}"}
+    assert (
+        c.post(f"/api/v1/cases/{duplicate}/unmerge", json={"reason": "x"}, headers=bearer).status_code == 422
+    )
+    api = c.post(f"/api/v1/cases/{duplicate}/unmerge", json={"reason": "bukan duplikat"}, headers=bearer)
+    assert api.status_code == 200 and api.json()["status"] == "received"
     shown = client(create_app(settings, db=db), "supervisor").get("/analitik/akurasi").text
-    assert 'data-fig="case_unmerged">1<' in shown
+    assert 'data-fig="case_unmerged">2<' in shown
