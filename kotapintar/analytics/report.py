@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
 from kotapintar.analytics import service as analytics
 from kotapintar.analytics.repository import Scope
@@ -24,7 +25,9 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings, get_settings
+from kotapintar.feedback import service as feedback_service
 from kotapintar.metrics.definitions import HELP, TaskFigures, number_text, share_text
+from kotapintar.metrics.ikm import ELEMENTS, IkmScore
 
 MONTHS_ID = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni",
@@ -40,6 +43,7 @@ class Table:
     title: str
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
+    note: str = ""  # printed under the table in the PDF (the CSV carries only the figures)
 
     def to_csv(self) -> str:
         """The table as CSV (UTF-8, comma-separated, header first)."""
@@ -184,12 +188,13 @@ def build_monthly(
     acc = analytics.accuracy(db, actor, scope)
     accuracy = Table("akurasi", "Akurasi data", ["Ukuran", "Nilai"])
     accuracy.rows.append(["Kasus dikoreksi setelah triase", share_text(acc.corrected_share)])
-    for kind in ("case_merged", "report_merged"):
+    for kind in ("case_merged", "report_merged", "case_unmerged"):
         accuracy.rows.append([translate(f"accuracy.{kind}", "id"), str(acc.merges.get(kind, 0))])
     for source, n, m in acc.locations:
         shown = "" if m is None else f" (rata-rata {number_text(m)} m)"
         accuracy.rows.append([f"Lokasi: {translate('accuracy.source.' + source, 'id')}", f"{n}{shown}"])
     tables.append(accuracy)
+    tables.extend(_ikm_tables(db, scope, names))
     if agency is None:  # city-wide figures belong in the city's report, not in one agency's
         for section in SECTIONS.values():
             tables.extend(section(db, actor, month, settings))
@@ -208,8 +213,54 @@ def build_monthly(
     )
 
 
+def _ikm_tables(db: Database, scope: Scope, names: dict[str, str]) -> list[Table]:
+    """IKM (PermenPANRB 14/2017) per agency and overall for the month, from the surveys answered in it: value,
+    grade, sample against the regulation's minimum, and NRR per element; the 0,111 weighting note below."""
+    scores = feedback_service.ikm_table(
+        db, "agency", since=scope.since, until=scope.until, agency=scope.agency
+    )
+    overall = feedback_service.ikm_table(
+        db, "all", since=scope.since, until=scope.until, agency=scope.agency
+    ).get("all")
+    rows: list[tuple[str, IkmScore]] = [(names.get(k, k), s) for k, s in sorted(scores.items())]
+    if overall is not None and scope.agency is None:
+        rows.append(("Semua instansi", overall))
+    ikm = Table(
+        "ikm",
+        "Indeks Kepuasan Masyarakat (IKM)",
+        ["Unit pelayanan", "IKM", "Mutu", "Responden", "Sampel minimum", "Catatan"],
+    )
+    nrr = Table("ikm_nrr", "IKM: NRR per unsur", ["Unit pelayanan"] + [c.upper() for c in ELEMENTS])
+    for name, s in rows:
+        value = "—" if s.rounded is None else number_text(float(s.rounded), 2)
+        warning = (
+            f"sampel kurang: perlu {s.required} dari {s.population} kasus ditutup"
+            if s.sample_too_small
+            else ""
+        )
+        ikm.rows.append([name, value, s.grade or "—", str(s.respondents), str(s.required), warning])
+        nrr.rows.append([name] + [number_text(e.nrr, 3) for e in s.elements])
+    nrr.note = "Unsur: " + "; ".join(f"{c.upper()} {translate('ikm.element.' + c, 'id')}" for c in ELEMENTS)
+    if overall is not None and overall.ikm_regulation_weight is not None:
+        ikm.note = translate("ikm.note", "id", rounded=number_text(overall.ikm_regulation_weight, 2))
+    else:
+        ikm.note = translate("ikm.note_short", "id")
+    return [ikm, nrr]
+
+
 _LATIN1 = str.maketrans(
-    {"—": "-", "–": "-", "≤": "<=", "≥": ">=", "×": "x", "÷": "/", "→": "->", "’": "'", "…": "..."}
+    {
+        "—": "-",
+        "–": "-",
+        "≤": "<=",
+        "≥": ">=",
+        "×": "x",
+        "÷": "/",
+        "→": "->",
+        "’": "'",
+        "…": "...",
+        "Σ": "Jumlah ",
+    }
 )
 
 
@@ -255,6 +306,7 @@ def _weekly_chart(pdf: FPDF, weekly: list[tuple[str, float | None]]) -> None:
         pdf.set_xy(x, y0 + height + 5)
         pdf.cell(width, 4, week[5:], align="C")
     pdf.set_xy(x0, y0 + height + 12)
+    pdf.set_fill_color(255, 255, 255)  # the bars' blue must not fill the tables that follow
 
 
 def _table(pdf: FPDF, table: Table) -> None:
@@ -263,8 +315,12 @@ def _table(pdf: FPDF, table: Table) -> None:
     pdf.set_font("Helvetica", "", 8)
     if not table.rows:
         pdf.cell(0, 6, "Belum ada data pada periode ini.", new_x="LMARGIN", new_y="NEXT")
+        if table.note:
+            pdf.set_font("Helvetica", "I", 8)
+            pdf.multi_cell(0, 4, _t(table.note), new_x="LMARGIN", new_y="NEXT")
         return
-    with pdf.table(text_align="LEFT", line_height=5) as grid:
+    heading = FontFace(emphasis="BOLD", fill_color=(225, 232, 242))
+    with pdf.table(text_align="LEFT", line_height=5, headings_style=heading) as grid:
         header = grid.row()
         for cell in table.header:
             header.cell(_t(cell))
@@ -272,6 +328,9 @@ def _table(pdf: FPDF, table: Table) -> None:
             line = grid.row()
             for cell in row:
                 line.cell(_t(cell))
+    if table.note:
+        pdf.set_font("Helvetica", "I", 8)
+        pdf.multi_cell(0, 4, _t(table.note), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
 

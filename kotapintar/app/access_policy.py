@@ -47,6 +47,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/cases/{case_id}/close": Access.STAFF,
     "POST /api/v1/cases/{case_id}/confirm-closure": Access.STAFF,
     "POST /api/v1/cases/{case_id}/merge": Access.STAFF,
+    "POST /api/v1/cases/{case_id}/unmerge": Access.STAFF,  # undo a merge (issue 15)
     "POST /api/v1/cases/{case_id}/notes": Access.STAFF,
     "POST /api/v1/cases/{case_id}/reject": Access.STAFF,
     "POST /api/v1/cases/{case_id}/reopen": Access.STAFF,
@@ -238,6 +239,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /analitik/akurasi": Access.SUPERVISOR,
     "GET /analitik/laporan.pdf": Access.SUPERVISOR,
     "GET /analitik/laporan.csv": Access.SUPERVISOR,
+    "GET /analitik/arsip/{report_id}/pdf": Access.SUPERVISOR,  # the worker's kept monthly reports
+    "GET /analitik/arsip/{report_id}/csv": Access.SUPERVISOR,
     "GET /api/v1/analitik/tugas": Access.STAFF,
     "GET /api/v1/analitik/waktu-tanggap": Access.STAFF,
     # smart-city indicators (issue 15, item 7): the supervisor's page

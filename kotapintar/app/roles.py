@@ -3,7 +3,9 @@
 - `web`: the HTTP server only (API, pages, live stream); no background loop, so any number of copies can
   stand behind a load balancer.
 - `worker`: the SOP timer scheduler (batches claimed with `FOR UPDATE SKIP LOCKED`: any number of copies),
-  the signed audit checkpoints and, on PostgreSQL, the monthly partitions made ahead.
+  the signed audit checkpoints, last month's accountability reports (one copy at a time holds the
+  `monthly-report` advisory lock; the reports table's unique month and agency keeps them single anyway)
+  and, on PostgreSQL, the monthly partitions made ahead.
 - `ingest`: MQTT sensor ingest (copies split the messages through an MQTT v5 shared subscription, setting
   `sensor_mqtt_share_group`) and the MQTT unit subscriber (one copy at a time holds its advisory lock).
 - `notifier`: messages to reporters (one copy at a time holds the outbox cursor's advisory lock; the
@@ -100,6 +102,7 @@ class _WhileLeader:
 
 
 def _worker_loops(db: Database, settings: Settings) -> list[Stoppable]:
+    from kotapintar.analytics.report_store import start_report_loop
     from kotapintar.core.db.partitions import start_partition_thread
     from kotapintar.core.events.checkpoint import start_checkpoint_thread
     from kotapintar.sop.scheduler import run_scheduler
@@ -119,6 +122,8 @@ def _worker_loops(db: Database, settings: Settings) -> list[Stoppable]:
         audit_stop = start_checkpoint_thread(db, settings)
         if audit_stop is not None:
             loops.append(_ThreadLoop(audit_stop))
+        # the monthly accountability report, generated once after the month ends (issue 15)
+        loops.append(_WhileLeader(db, "monthly-report", lambda: start_report_loop(db, settings)).begin())
     # Months of the partitioned events and sensor readings made ahead (PostgreSQL, migration 0017).
     partitions_stop = start_partition_thread(
         db, settings.partition_months_ahead, settings.partition_interval_s

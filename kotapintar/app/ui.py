@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from kotapintar.analytics import api as analytics_api
 from kotapintar.analytics import pages as analytics_pages
+from kotapintar.analytics import report_pages as analytics_report_pages
 from kotapintar.command_center import agency, operator, sensors, supervisor
 from kotapintar.core.access import pages as auth
 from kotapintar.core.http.pages import PageForbidden, PageRedirect, page_context, templates
@@ -20,6 +21,7 @@ def install(app: FastAPI) -> None:
     for module in (auth, operator, sensors, agency, supervisor, portal, opendata):
         app.include_router(module.router)
     app.include_router(analytics_pages.router)  # /analitik (issue 15)
+    app.include_router(analytics_report_pages.router)  # kept monthly reports (issue 15)
     app.include_router(analytics_api.router)
     app.include_router(indicator_pages.router)  # /indikator (issue 15)
 

@@ -21,6 +21,7 @@ from kotapintar.cases.schemas import (
     ResolveIn,
     TaskView,
     TransitionIn,
+    UnmergeIn,
 )
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.http.bounds import IdPath, check_datetime
@@ -104,6 +105,12 @@ def reject(case_id: IdPath, body: RejectIn, db: DbDep, actor: UserDep) -> CaseSu
 def merge(case_id: IdPath, body: MergeIn, db: DbDep, actor: UserDep) -> CaseSummary:
     """→ merged (digabung) into another open case; reports move over."""
     return case_service.merge_case(db, actor, case_id, body.into_case_id, body.reason)
+
+
+@router.post("/cases/{case_id}/unmerge", response_model=CaseSummary)
+def unmerge(case_id: IdPath, body: UnmergeIn, db: DbDep, actor: UserDep) -> CaseSummary:
+    """merged → the status before the merge: reports move back, the case's SOP runs again (issue 15)."""
+    return case_service.unmerge_case(db, actor, case_id, body.reason)
 
 
 @router.post("/cases/{case_id}/assign", response_model=TaskView)

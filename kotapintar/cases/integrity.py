@@ -23,6 +23,7 @@ STATUS_AFTER_EVENT: dict[str, str] = {
     EventType.CASE_REJECTED: CaseStatus.REJECTED.value,
     EventType.CASE_MERGED: CaseStatus.MERGED.value,
     EventType.CASE_REOPENED: CaseStatus.IN_PROGRESS.value,
+    EventType.CASE_UNMERGED: CaseStatus.RECEIVED.value,  # its payload's "to" says which status came back
 }
 
 

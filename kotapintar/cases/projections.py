@@ -32,6 +32,7 @@ STATUS_MOVES = frozenset(
         EventType.CASE_REOPENED,
         EventType.CASE_REJECTED,
         EventType.CASE_MERGED,
+        EventType.CASE_UNMERGED,
     }
 )
 _PAGE = 500

@@ -43,6 +43,7 @@ PUBLIC_EVENTS = frozenset(
         EventType.CASE_REOPENED,
         EventType.CASE_REJECTED,
         EventType.CASE_MERGED,
+        EventType.CASE_UNMERGED,
         EventType.PUBLIC_REPLY_ADDED,
         # The answer loop: the agency's approved answer, and the reporter's confirmation or dispute.
         EventType.ANSWER_APPROVED,

@@ -204,6 +204,17 @@ class CaseRepository:
             self.session.execute(update(Report).where(Report.id.in_(ids)).values(case_id=to_case_id))
         return ids
 
+    def move_report_ids(self, ids: Sequence[int], from_case_id: int, to_case_id: int) -> list[int]:
+        """Move the given reports of one case to another (those no longer on it stay); returns the ids moved."""
+        found = list(
+            self.session.scalars(
+                select(Report.id).where(Report.id.in_(list(ids)), Report.case_id == from_case_id)
+            )
+        )
+        if found:
+            self.session.execute(update(Report).where(Report.id.in_(found)).values(case_id=to_case_id))
+        return found
+
     def last_status_events(self, status_event_types: Sequence[str]) -> Sequence[Any]:
         """Each case's status beside the type and payload of its newest status event."""
         newest = (

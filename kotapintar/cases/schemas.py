@@ -166,6 +166,13 @@ class CasePage(BaseModel):
     next_cursor: str | None
 
 
+class UnmergeIn(BaseModel):
+    """Why a merge is undone (the duplicate was not one): required, kept in the case's log."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(..., min_length=5, max_length=2000)
+
+
 class RejectIn(BaseModel):
     """Why a case is rejected (ditolak): required, shown to the reporter."""
 

@@ -185,6 +185,84 @@ def merge_case(
         return summary_of(case)
 
 
+def unmerge_case(db: Database, actor: Actor, case_id: int, reason: str) -> CaseSummary:
+    """Undo a merge (a duplicate that was not one): the case gets back the reports it brought, returns to
+    the status it had before the merge (its `case_merged` event's "from") and its SOP, cancelled by the merge,
+    starts again; the operator's verification and disposition the case had already passed are completed
+    again at once, so the SOP is where the case was (an agency task that was running is offered anew).
+
+    The reverse move merged → open is not a lifecycle transition anyone else may make, hence its own event
+    `case_unmerged` (counted on /analitik/akurasi) with `report_unmerged` on the former survivor.
+    """
+    actor.require(Permission.TRIAGE_CASES)
+    if len(reason.strip()) < 5:
+        raise ValidationFailed("Alasan pembatalan wajib diisi (min. 5 karakter) / a reason is required.")
+    with db.reading() as uow:
+        probe = uow.repo(CaseRepository).get(case_id)
+        survivor_id = probe.merged_into_id if probe is not None else None
+    if probe is None:
+        raise NotFound(f"Kasus {case_id} tidak ditemukan / case not found.", case_id=case_id)
+    if probe.status != CaseStatus.MERGED.value or survivor_id is None:
+        raise Conflict(
+            f"Kasus {probe.ticket} tidak sedang digabung / the case is not merged.", code="not_merged"
+        )
+    with db.transaction() as uow:
+        first, second = sorted((case_id, survivor_id))  # the lock order of merge_case
+        for cid in (first, second):
+            hooks.lock_workflow(uow, cid)
+        locked = {cid: _load_for_change(uow, actor, cid) for cid in (first, second)}
+        case, survivor = locked[case_id], locked[survivor_id]
+        if case.status != CaseStatus.MERGED.value or case.merged_into_id != survivor.id:
+            raise Conflict(
+                f"Kasus {case.ticket} tidak sedang digabung / the case is not merged.", code="not_merged"
+            )
+        merged = [
+            e for e in uow.events.stream_events(case_stream(case.id)) if e.type == EventType.CASE_MERGED
+        ]
+        before = CaseStatus((merged[-1].payload or {}).get("from", "received") if merged else "received")
+        moved_in = [
+            e
+            for e in uow.events.stream_events(case_stream(survivor.id))
+            if e.type == EventType.REPORT_MERGED and (e.payload or {}).get("from_case_id") == case.id
+        ]
+        report_ids = [int(r) for r in (moved_in[-1].payload or {}).get("report_ids", [])] if moved_in else []
+        back = uow.repo(CaseRepository).move_report_ids(report_ids, survivor.id, case.id)
+        now = utcnow()
+        case.status = before.value
+        case.merged_into_id = None
+        case.updated_at = survivor.updated_at = now
+        uow.events.append(
+            stream=case_stream(case.id),
+            case_id=case.id,
+            type=EventType.CASE_UNMERGED,
+            actor=actor.name,
+            at=now,
+            payload={
+                "from": CaseStatus.MERGED.value,
+                "to": before.value,
+                "from_case_id": survivor.id,
+                "from_ticket": survivor.ticket,
+                "report_ids": back,
+                "reason": reason.strip(),
+            },
+        )
+        uow.events.append(
+            stream=case_stream(survivor.id),
+            case_id=survivor.id,
+            type=EventType.REPORT_UNMERGED,
+            actor=actor.name,
+            at=now,
+            payload={"to_case_id": case.id, "to_ticket": case.ticket, "report_ids": back},
+        )
+        uow.session.flush()
+        if hooks.restart_workflow(uow, actor, case.id, now):
+            if before in (CaseStatus.VERIFIED, CaseStatus.ASSIGNED, CaseStatus.IN_PROGRESS):
+                hooks.verify_workflow(uow, actor.name, case.id, reason.strip(), now)
+            if before in (CaseStatus.ASSIGNED, CaseStatus.IN_PROGRESS):
+                hooks.dispose_workflow(uow, actor.name, case.id, reason.strip(), now)
+        return summary_of(case)
+
+
 def assign_case(
     db: Database,
     actor: Actor,

@@ -117,7 +117,7 @@ def _absorb_place(db: Database, data: dict[str, Any], text: str, word: str) -> s
     place = find_place(db, text)
     data["address"] = text[:300]
     if place is not None:
-        data.update(lon=place.lon, lat=place.lat, place=place.name)
+        data.update(lon=place.lon, lat=place.lat, place=place.name, location_source=place.source)
     return None
 
 
@@ -143,7 +143,7 @@ def _absorb_text(
         return state, data, _choices_text(db, data)
     # Idle (or a new description): a fresh report text, classified to guess the service.
     if "text" in data and state == "idle":
-        data = {k: v for k, v in data.items() if k in ("lon", "lat", "address", "photos")}
+        data = {k: v for k, v in data.items() if k in ("lon", "lat", "address", "photos", "location_source")}
     data["text"] = (data.get("text", "") + " " + text).strip() if state == "await_text" else text
     guess = Classifier.load().classify(data["text"])
     known = service_routes(db)
@@ -158,7 +158,13 @@ def _absorb_text(
     if "lon" not in data and "address" not in data:
         place = find_place(db, text)
         if place is not None:
-            data.update(lon=place.lon, lat=place.lat, address=place.name, place=place.name)
+            data.update(
+                lon=place.lon,
+                lat=place.lat,
+                address=place.name,
+                place=place.name,
+                location_source=place.source,
+            )
     return "idle", data, None
 
 
@@ -214,6 +220,7 @@ def _report_in(msg: Inbound, data: dict[str, Any]) -> ReportIn:
         lon=data.get("lon"),
         lat=data.get("lat"),
         address=(data.get("address") or None) and str(data["address"])[:300],
+        location_source=data.get("location_source") if data.get("lon") is not None else None,
         channel=msg.channel,
         reporter=reporter,
         attributes={"provider_media": data["photos"]} if data.get("photos") else {},
@@ -262,7 +269,7 @@ def structured_sms(db: Database, settings: Settings, msg: Inbound, text: str) ->
     place = find_place(db, where)
     data: dict[str, Any] = {"service": code, "text": body, "address": where}
     if place is not None:
-        data.update(lon=place.lon, lat=place.lat)
+        data.update(lon=place.lon, lat=place.lat, location_source=place.source)
     return _submit(db, settings, msg, data)
 
 

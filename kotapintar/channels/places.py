@@ -20,6 +20,12 @@ class Place:
     lon: float
     lat: float
 
+    @property
+    def source(self) -> str:
+        """How a report placed here is located (data accuracy, issue 15): at a desa's point, or only by
+        the words of a wider area (a kecamatan's point says little about where the problem is)."""
+        return "desa_centroid" if self.level == "desa" else "address"
+
 
 _cache: dict[str, list[Place]] = {}
 _lock = threading.Lock()

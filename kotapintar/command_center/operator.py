@@ -394,6 +394,8 @@ def _do(action: str, db: Database, actor: Actor, case_id: int, form: dict[str, s
             int(target) if target.isdigit() else case_service.case_by_ticket(db, target) if target else 0
         )
         case_service.merge_case(db, actor, case_id, into_id, reason=_text(form.get("reason")) or None)
+    elif action == "pisah":  # undo a merge (issue 15): the case is a case of its own again
+        case_service.unmerge_case(db, actor, case_id, _text(form.get("reason")))
     elif action == "alihkan":
         sop_tasks.reroute_case(
             db,
@@ -471,6 +473,7 @@ ACTIONS = (
     "verifikasi",
     "tolak",
     "gabung",
+    "pisah",
     "disposisi",
     "alihkan",
     "selesai",

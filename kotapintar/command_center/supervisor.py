@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from kotapintar.analytics import report_store
 from kotapintar.command_center import queries
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
@@ -50,6 +51,7 @@ def supervisor_page(
         periods=PERIODS,
         escalations=queries.escalations(db, actor),
         report_month=_last_month(settings.timezone),
+        stored_reports=report_store.listing(db, actor) if actor is not None else [],
         live_url="/api/v1/stream",
         **_ikm(db, days),
     )

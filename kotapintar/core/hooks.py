@@ -76,6 +76,9 @@ end_workflow: Hook[[UnitOfWork, str, int, str, str, datetime], None] = Hook("end
 # The operator reopens a resolved case: the SOP reopens at its reopen step if it allows it (True then):
 # (uow, actor name, case id, reason, at).
 reopen_workflow: Hook[[UnitOfWork, str, int, str, datetime], bool] = Hook("reopen_workflow")
+# A merge was undone: the case's cancelled SOP starts again from its first step (True when an SOP started):
+# (uow, actor, case id, at).
+restart_workflow: Hook[[UnitOfWork, Actor, int, datetime], bool] = Hook("restart_workflow")
 # The operator sets the due time of an SOP task: (uow, actor name, case id, task key, due at, at).
 set_task_due: Hook[[UnitOfWork, str, int, str, datetime, datetime], None] = Hook("set_task_due")
 # An agency accepts a task of the SOP; the engine decides what follows: (db, actor, task id).

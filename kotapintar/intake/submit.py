@@ -118,6 +118,7 @@ def _report_row(
     reporter_id: int | None,
     media: list[dict[str, Any]],
     now: datetime,
+    assessment: Assessment | None = None,
 ) -> dict[str, Any]:
     return {
         "case_id": case_id,
@@ -136,14 +137,23 @@ def _report_row(
         "media": media,
         "received_at": now,
         "location_accuracy_m": report.location_accuracy_m if report.lon is not None else None,
-        "location_source": _location_source(report),
+        "location_source": _location_source(report, assessment),
     }
 
 
-def _location_source(report: ReportIn) -> str | None:
+def _location_source(report: ReportIn, assessment: Assessment | None = None) -> str | None:
     """What the report's location rests on (data accuracy, issue 15): as the client said when it gave
-    coordinates; "address" when it gave only words; None when coordinates came without a source."""
+    coordinates; "desa_centroid" when it gave none but named a desa, so triage placed the case at the desa's
+    point (SMS/WhatsApp "di desa Anjir Serapat", the web form's address without a map pick); "address" when
+    it gave only other words; None when coordinates came without a source."""
     if report.lon is None or report.lat is None:
+        if (
+            assessment is not None
+            and assessment.location is not None
+            and assessment.location.precision == "desa"
+            and assessment.lon is not None
+        ):
+            return "desa_centroid"
         return "address" if report.address or report.location_source == "address" else None
     return report.location_source
 
@@ -188,7 +198,7 @@ def _join_existing(
     now = utcnow()
     reporter_id = _store_reporter(uow, report, now)
     report_id = uow.repo(ReportRepository).insert(
-        **_report_row(report, assessment.service.code, case.id, key, reporter_id, media, now)
+        **_report_row(report, assessment.service.code, case.id, key, reporter_id, media, now, assessment)
     )
     case.updated_at = now
     uow.events.append(
@@ -250,10 +260,10 @@ def _create(
         created_at=now,
         updated_at=now,
         location_accuracy_m=report.location_accuracy_m,
-        location_source=report.location_source,
+        location_source=_location_source(report, assessment),
     )
     report_id = uow.repo(ReportRepository).insert(
-        **_report_row(report, assessment.service.code, case_id, key, reporter_id, media, now)
+        **_report_row(report, assessment.service.code, case_id, key, reporter_id, media, now, assessment)
     )
     stream = case_stream(case_id)
     created = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -12,12 +13,14 @@ from pypdf import PdfReader
 from kotapintar.analytics import service as analytics
 from kotapintar.analytics.report import build_monthly, month_scope, to_csv, to_pdf
 from kotapintar.app.web import create_app
+from kotapintar.cases.models import Case
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
 from kotapintar.metrics.definitions import share_text
 from tests.analytics.history import build
+from tests.analytics.surveys import add_surveys
 from tests.helpers import actor
 from tests.helpers import web_client as client
 
@@ -37,7 +40,11 @@ def test_monthly_pdf_and_csv_agree_with_the_figures(db: Database) -> None:
     line = next(row for row in text.splitlines() if row.startswith("Dinas PUPR"))
     assert f"{pupr.tasks} {pupr.late} {share_text(pupr.on_time_share)}" in line
     csv_text = to_csv(report)["instansi.csv"]
-    assert f"Dinas PUPR,{pupr.tasks},{pupr.late},{share_text(pupr.on_time_share)}" in csv_text
+    row = next(csv.reader(io.StringIO(csv_text.split("Dinas PUPR", 1)[1])))  # "66,7 %" comes quoted
+    assert ["Dinas PUPR", str(pupr.tasks), str(pupr.late), share_text(pupr.on_time_share)] == [
+        "Dinas PUPR",
+        *row[1:4],
+    ]
     fire = next(g for g in analytics.segment_figures(db, supervisor, scope) if g.key == "kebakaran")
     assert f"kebakaran {fire.incidents}" in text
     assert "Terlambat" in text and "Definisi" in text and "Permendagri" in text
@@ -70,3 +77,29 @@ def test_supervisor_downloads_the_report(db: Database, settings: Settings) -> No
         .status_code
         == 403
     )
+
+
+def test_the_pdf_carries_ikm_with_sample_size_nrr_and_the_rounding_note(db: Database) -> None:
+    """Four PUPR respondents in the month: the PDF shows IKM 82,18 grade B with 4 respondents against the
+    regulation's minimum sample (6 of 6 closed cases: the warning), the NRR of every element (u9 3,333), and the 0,111 note
+    with the figure the rounded weight would give (82,09)."""
+    built = build(db, utcnow())
+    at = built.t0 + timedelta(hours=1)
+    month = at.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%Y-%m")
+    add_surveys(db, [built.case_ids[k] for k in ("A", "B", "C", "D")], at)
+    with db.transaction() as uow:  # six PUPR cases closed in the month: the population of the sample
+        for key in ("A", "B", "C", "D", "F", "G"):
+            case = uow.session.get(Case, built.case_ids[key])
+            assert case is not None
+            case.closed_at = at
+    for agency in (None, "pupr"):
+        report = build_monthly(db, actor(db, "supervisor"), month, agency)
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(to_pdf(report))).pages)
+        assert "Indeks Kepuasan Masyarakat (IKM)" in text
+        # 4 answered where Krejcie & Morgan ask 6 of 6 closed cases: shown with the warning (its cell wraps)
+        flat = " ".join(text.split())
+        assert "Dinas PUPR 82,18 B 4 6 sampel kurang: perlu 6 dari 6 kasus ditutup" in flat
+        nrr = next(row for row in text.splitlines() if row.startswith("Dinas PUPR 3,000 3,500"))
+        assert nrr.endswith("3,750 3,000 3,333")
+        assert "0,111" in text and "82,09" in text
+        assert 'Dinas PUPR,"82,18",B,4,6,sampel kurang' in to_csv(report)["ikm.csv"]

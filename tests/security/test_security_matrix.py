@@ -169,6 +169,7 @@ def _fill(path: str, planted: Planted, case: str) -> str:
         "identifier": "kotapintar.tidakada",
         "entity_id": "urn:ngsi-ld:WaterObserved:kps-awlr-01",
         "username": "tidakada",  # admin pages (issue 21)
+        "report_id": "999999",  # kept monthly reports (issue 15): a missing one answers 404 past the role check
         "name": "tidakada",
     }
     code = "POL-01" if path.startswith(("/api/v1/dispatch/units/", "/unit/")) else "lapor_umum"

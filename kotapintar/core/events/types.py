@@ -26,6 +26,8 @@ class EventType(StrEnum):
     CASE_REJECTED = "case_rejected"
     CASE_MERGED = "case_merged"
     REPORT_MERGED = "report_merged"
+    CASE_UNMERGED = "case_unmerged"  # a merge undone: the case is open again with its reports (issue 15)
+    REPORT_UNMERGED = "report_unmerged"  # on the former survivor: the reports that went back
     NOTE_ADDED = "note_added"
     PUBLIC_REPLY_ADDED = "public_reply_added"  # a note written for the public (the reporter reads it)
     PRIORITY_CHANGED = "priority_changed"
