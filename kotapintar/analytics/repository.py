@@ -8,22 +8,17 @@ a handful of numbers per group leave the database, never the rows.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
     Integer,
-    MetaData,
-    String,
-    Table,
     and_,
     case,
     cast,
+    delete,
     false,
     func,
     insert,
@@ -36,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from kotapintar.analytics.models import IncidentMetric, TaskMetric
 from kotapintar.cases.models import Case, Report, Task
 from kotapintar.core.events.models import Event
 from kotapintar.dispatch.models import Call, UnitAssignment
@@ -45,6 +41,7 @@ from kotapintar.metrics.response_times import SEGMENTS, Targets
 
 Quantiles = dict[str, tuple[int, list[float | None]]]
 INCIDENT_TEXT = ("ticket", "title", "service", "agency", "kecamatan", "desa", "channel")
+REFRESH_CHUNK = 500  # case ids per IN list when one transaction touched many cases
 
 
 @dataclass(frozen=True)
@@ -68,8 +65,6 @@ class AnalyticsRepository:
         self.dialect = session.get_bind().dialect.name
         self.tz = tz
         self.offset_h = utc_offset_h
-        self._metadata = MetaData()
-        self._incidents: dict[Scope, Table] = {}
 
     # ------------------------------------------------------------------ expressions
 
@@ -217,44 +212,63 @@ class AnalyticsRepository:
                 picks.append(func.max(case((and_(v.is_not(None), rn == rank + 1), v))))
         return select(literal(grouping).label("g"), ranked.c.k, *picks).group_by(ranked.c.k)
 
-    # ------------------------------------------------------------------ tasks
+    # ------------------------------------------------------------------ tasks (read from the rollup)
 
     def _task_where(self, scope: Scope) -> list[ColumnElement[bool]]:
-        where = [Task.created_at >= scope.since, Task.created_at < scope.until, *self._case_filters(scope)]
-        if scope.agency:
-            where.append(Task.agency_code == scope.agency)
+        m = TaskMetric
+        where = [m.created_at >= scope.since, m.created_at < scope.until, *self._metric_filters(scope)]
         return where
 
-    def _tasks_from(self, scope: Scope, by: str) -> Any:
-        """tasks, joined to cases only when a filter or the grouping needs a case column (a join on a
-        million rows costs more than the aggregate itself)."""
-        needs_case = by in ("service", "kecamatan", "desa", "channel") or bool(self._case_filters(scope))
-        if needs_case:
-            return Task.__table__.join(Case.__table__, Case.id == Task.case_id)
-        return Task.__table__
+    def _metric_filters(self, scope: Scope) -> list[ColumnElement[bool]]:
+        m = TaskMetric
+        where: list[ColumnElement[bool]] = []
+        for value, column in (
+            (scope.agency, m.agency),
+            (scope.service, m.service),
+            (scope.channel, m.channel),
+            (scope.kecamatan, m.kecamatan),
+        ):
+            if value:
+                where.append(column == value)
+        if scope.public_only:
+            where.append(m.confidential.is_(False))
+        return where
+
+    def task_key(self, by: str) -> ColumnElement[Any]:
+        """The grouping column of the task rollup (the keys are stored, never NULL)."""
+        m = TaskMetric
+        columns: Mapping[str, Any] = {
+            "agency": m.agency,
+            "service": m.service,
+            "kecamatan": m.kecamatan,
+            "desa": m.desa,
+            "channel": m.channel,
+            "week": m.week,
+            "month": m.month,
+        }
+        return columns[by] if by in columns else literal("all")
 
     def task_counts(self, scope: Scope, by: str, now: datetime, accept_target_s: float) -> list[Any]:
         """Per group: tasks, open, late_open, completed, with due, on time, accepted within target."""
-        open_ = Task.status.in_(sorted(OPEN_TASKS))
-        done = and_(Task.status == DONE_TASK, Task.completed_at.is_not(None))
-        accept_s = self.seconds(Task.created_at, Task.accepted_at)
+        m = TaskMetric
+        open_ = m.status.in_(sorted(OPEN_TASKS))
+        done = and_(m.status == DONE_TASK, m.completed_at.is_not(None))
 
         def count_if(cond: ColumnElement[bool]) -> ColumnElement[Any]:
             return func.sum(case((cond, 1), else_=0))
 
-        key = self.key(by, Task.created_at).label("k")
+        key = self.task_key(by).label("k")
         stmt = (
             select(
                 key,
                 func.count(),
                 count_if(open_),
-                count_if(and_(open_, Task.due_at.is_not(None), Task.due_at < now)),
+                count_if(and_(open_, m.due_at.is_not(None), m.due_at < now)),
                 count_if(done),
-                count_if(and_(done, Task.due_at.is_not(None))),
-                count_if(and_(done, Task.due_at.is_not(None), Task.completed_at <= Task.due_at)),
-                count_if(and_(Task.accepted_at.is_not(None), accept_s <= accept_target_s)),
+                count_if(and_(done, m.due_at.is_not(None))),
+                count_if(and_(done, m.due_at.is_not(None), m.completed_at <= m.due_at)),
+                count_if(m.accept_s <= accept_target_s),
             )
-            .select_from(self._tasks_from(scope, by))
             .where(*self._task_where(scope))
             .group_by(key)
         )
@@ -262,54 +276,37 @@ class AnalyticsRepository:
 
     def task_quantiles(self, scope: Scope, by: str) -> dict[str, Quantiles]:
         """Median and p90 of time to accept (created → accepted) and to complete (created → done), one pass."""
-        accept = case((Task.accepted_at.is_not(None), self.seconds(Task.created_at, Task.accepted_at)))
-        complete = case(
-            (
-                and_(Task.status == DONE_TASK, Task.completed_at.is_not(None)),
-                self.seconds(Task.created_at, Task.completed_at),
-            )
-        )
-        key = self.key(by, Task.created_at)
-        from_ = self._tasks_from(scope, by)
-        return self.quantiles_of(
-            key, {"accept": accept, "complete": complete}, from_, self._task_where(scope)
-        )
+        return self.task_quantiles_by(scope, [by])[by]
 
     def task_quantiles_by(self, scope: Scope, bys: Sequence[str]) -> dict[str, dict[str, Quantiles]]:
-        """`task_quantiles` for several groupings; on SQLite in one statement over the values computed once."""
+        """`task_quantiles` for several groupings, over the rollup's stored durations."""
+        m = TaskMetric
+        values = {"accept": m.accept_s, "complete": m.complete_s}
+        where = self._task_where(scope)
         if self.dialect == "postgresql":
-            return {by: self.task_quantiles(scope, by) for by in bys}
-        accept = case((Task.accepted_at.is_not(None), self.seconds(Task.created_at, Task.accepted_at)))
-        complete = case(
-            (
-                and_(Task.status == DONE_TASK, Task.completed_at.is_not(None)),
-                self.seconds(Task.created_at, Task.completed_at),
-            )
-        )
-        needs_case = [by for by in bys if by in ("service", "kecamatan", "desa", "channel")]
-        from_ = self._tasks_from(scope, needs_case[0] if needs_case else "agency")
-        keys = {by: self.key(by, Task.created_at) for by in bys}
-        return self._window_quantiles_by(
-            keys, {"accept": accept, "complete": complete}, from_, self._task_where(scope)
-        )
+            return {by: self.quantiles_of(self.task_key(by), values, m.__table__, where) for by in bys}
+        keys = {by: self.task_key(by) for by in bys}
+        return self._window_quantiles_by(keys, values, m.__table__, where)
 
     def backlog(self, scope: Scope, by: str, now: datetime) -> dict[str, tuple[int, int]]:
         """Per group: (open tasks, of which past due) right now, whenever they were created."""
-        late = func.sum(case((and_(Task.due_at.is_not(None), Task.due_at < now), 1), else_=0))
-        key = self.key(by, Task.created_at).label("k")
-        where = [Task.status.in_(sorted(OPEN_TASKS)), *self._case_filters(scope)]
-        if scope.agency:
-            where.append(Task.agency_code == scope.agency)
-        stmt = (
-            select(key, func.count(), late)
-            .select_from(self._tasks_from(scope, by))
-            .where(*where)
-            .group_by(key)
-        )
+        m = TaskMetric
+        late = func.sum(case((and_(m.due_at.is_not(None), m.due_at < now), 1), else_=0))
+        key = self.task_key(by).label("k")
+        where = [m.status.in_(sorted(OPEN_TASKS)), *self._metric_filters(scope)]
+        stmt = select(key, func.count(), late).where(*where).group_by(key)
         return {str(k): (int(n), int(lt or 0)) for k, n, lt in self.session.execute(stmt).all()}
 
     def late_tasks(self, now: datetime, agency: str | None, *, limit: int) -> Sequence[Any]:
-        """Open tasks past their due time (escalated included), longest overdue first, with their case."""
+        """Open tasks past their due time (escalated included), longest overdue first, with their case
+        (found through the rollup's due-time index, then joined for the text)."""
+        m = TaskMetric
+        late = select(m.task_id, m.due_at).where(
+            m.status.in_(sorted(OPEN_TASKS)), m.due_at.is_not(None), m.due_at < now
+        )
+        if agency:
+            late = late.where(m.agency == agency)
+        picked = late.order_by(m.due_at, m.task_id).limit(limit).subquery()
         stmt = (
             select(
                 Task.id,
@@ -321,12 +318,10 @@ class AnalyticsRepository:
                 Case.ticket,
                 Case.priority,
             )
+            .join(picked, picked.c.task_id == Task.id)
             .join(Case, Case.id == Task.case_id)
-            .where(Task.status.in_(sorted(OPEN_TASKS)), Task.due_at.is_not(None), Task.due_at < now)
         )
-        if agency:
-            stmt = stmt.where(Task.agency_code == agency)
-        return self.session.execute(stmt.order_by(Task.due_at, Task.id).limit(limit)).all()
+        return self.session.execute(stmt.order_by(Task.due_at, Task.id)).all()
 
     def resolve_quantiles(self, scope: Scope) -> Quantiles:
         """Per agency: resolved public cases and the median/p90 seconds from report to resolution."""
@@ -343,51 +338,92 @@ class AnalyticsRepository:
     # ------------------------------------------------------------------ incidents (time to scene)
 
     def incidents(self, scope: Scope) -> Any:
-        """The incidents of the scope: its temporary table when `materialize_incidents` computed it for this
-        request, otherwise the subquery (`incidents_query`)."""
-        return self._incidents.get(scope) if scope in self._incidents else self.incidents_query(scope)
+        """The incidents of the scope: a subquery over the rollup (one row per incident, segments stored)."""
+        m = IncidentMetric
+        where: list[ColumnElement[bool]] = [m.created_at >= scope.since, m.created_at < scope.until]
+        for value, column in (
+            (scope.agency, m.agency),
+            (scope.service, m.service),
+            (scope.channel, m.channel),
+            (scope.kecamatan, m.kecamatan),
+        ):
+            if value:
+                where.append(column == value)
+        if scope.public_only:
+            where.append(m.confidential.is_(False))
+        columns = [m.__table__.c[name] for name in ("case_id", *INCIDENT_TEXT, "created_at", "started_at")]
+        return select(*columns, *(m.__table__.c[s] for s in SEGMENTS)).where(*where).subquery("incidents")
 
-    def materialize_incidents(self, scope: Scope) -> None:
-        """Compute the per-incident subquery (event-log windows and JSON unit extraction, the costly part)
-        once into a temporary table that the following counts, quantiles, histogram and list read, instead
-        of each rebuilding it. The table lives in this session's transaction: `release` drops it, and
-        closing the read session rolls it back on SQLite and PostgreSQL alike."""
-        if scope in self._incidents:
-            return
-        query = self.incidents_query(scope)
-        table = Table(
-            f"kp_incidents_{uuid.uuid4().hex[:12]}",
-            self._metadata,
-            Column("case_id", Integer),
-            *(Column(name, String) for name in INCIDENT_TEXT),
-            Column("created_at", query.c.created_at.type),
-            Column("started_at", query.c.started_at.type),
-            *(Column(name, Float) for name in SEGMENTS),
-            prefixes=["TEMPORARY"],
+    # ------------------------------------------------------------------ the rollup: refresh and rebuild
+
+    def refresh(self, case_ids: Sequence[int]) -> None:
+        """Recompute the rollup rows of these cases (their tasks, and the incident when it is one) from the
+        tasks, cases and event log, in the caller's transaction."""
+        ids = sorted(set(case_ids))
+        for start in range(0, len(ids), REFRESH_CHUNK):
+            chunk = ids[start : start + REFRESH_CHUNK]
+            self.session.execute(delete(TaskMetric).where(TaskMetric.case_id.in_(chunk)))
+            self.session.execute(delete(IncidentMetric).where(IncidentMetric.case_id.in_(chunk)))
+            self._insert_rows(chunk)
+
+    def rebuild(self) -> tuple[int, int]:
+        """Recompute the whole rollup (after an upgrade, or to repair it); returns (tasks, incidents)."""
+        self.session.execute(delete(TaskMetric))
+        self.session.execute(delete(IncidentMetric))
+        self._insert_rows(None)
+        tasks = self.session.execute(select(func.count()).select_from(TaskMetric)).scalar_one()
+        incidents = self.session.execute(select(func.count()).select_from(IncidentMetric)).scalar_one()
+        return int(tasks), int(incidents)
+
+    def _insert_rows(self, case_ids: Sequence[int] | None) -> None:
+        tasks = self.task_rows_query(case_ids)
+        self.session.execute(insert(TaskMetric).from_select(list(tasks.selected_columns.keys()), tasks))
+        incidents = self.incident_rows_query(case_ids)
+        self.session.execute(
+            insert(IncidentMetric).from_select(list(incidents.selected_columns.keys()), incidents)
         )
-        connection = self.session.connection()
-        table.create(connection)
-        names = [c.name for c in table.columns]
-        connection.execute(insert(table).from_select(names, select(*(query.c[n] for n in names))))
-        self._incidents[scope] = table
 
-    def release(self) -> None:
-        """Drop this request's temporary tables."""
-        connection = self.session.connection()
-        for table in self._incidents.values():
-            table.drop(connection)
-        self._incidents.clear()
+    def task_rows_query(self, case_ids: Sequence[int] | None) -> Any:
+        """The rollup rows of the tasks (of these cases, or all): keys from the case, durations in seconds
+        (the same `seconds` expression the figures always used, so the stored values are the same)."""
+        done = and_(Task.status == DONE_TASK, Task.completed_at.is_not(None))
+        stmt = select(
+            Task.id.label("task_id"),
+            Task.case_id.label("case_id"),
+            func.coalesce(Task.agency_code, "-").label("agency"),
+            func.coalesce(Case.service_code, "-").label("service"),
+            func.coalesce(Case.kecamatan_code, "-").label("kecamatan"),
+            func.coalesce(Case.region_code, "-").label("desa"),
+            func.coalesce(Case.channel, "-").label("channel"),
+            Case.confidential.label("confidential"),
+            Task.created_at.label("created_at"),
+            self.period(Task.created_at, "week").label("week"),
+            self.period(Task.created_at, "month").label("month"),
+            Task.status.label("status"),
+            Task.due_at.label("due_at"),
+            Task.completed_at.label("completed_at"),
+            case((Task.accepted_at.is_not(None), self.seconds(Task.created_at, Task.accepted_at))).label(
+                "accept_s"
+            ),
+            case((done, self.seconds(Task.created_at, Task.completed_at))).label("complete_s"),
+        ).join(Case, Case.id == Task.case_id)
+        if case_ids is not None:
+            stmt = stmt.where(Task.case_id.in_(list(case_ids)))
+        return stmt
 
-    def incidents_query(self, scope: Scope) -> Any:
-        """A subquery: one row per 112/dispatch incident with its NFPA segment seconds (the pure
+    def incident_rows_query(self, case_ids: Sequence[int] | None) -> Any:
+        """One row per 112/dispatch incident (of these cases, or all) with its NFPA segment seconds (the pure
         `metrics.response_times.segments_of`, in SQL: duplicate calls do not start the clock; turnout and
         travel are of the first unit on scene, or of the first en route while none has arrived)."""
         unit = Event.payload["unit"].as_string()
         dup = Event.payload["duplicate"].as_boolean()
         not_dup = or_(dup.is_(None), dup == false())
-        ids = union(
-            select(Call.case_id).where(Call.case_id.is_not(None)), select(UnitAssignment.case_id)
-        ).subquery()
+        calls = select(Call.case_id).where(Call.case_id.is_not(None))
+        sent = select(UnitAssignment.case_id)
+        if case_ids is not None:
+            calls = calls.where(Call.case_id.in_(list(case_ids)))
+            sent = sent.where(UnitAssignment.case_id.in_(list(case_ids)))
+        ids = union(calls, sent).subquery()
         in_scope = Event.case_id.in_(select(ids.c[0]))
         ranked = (
             select(
@@ -435,29 +471,24 @@ class AnalyticsRepository:
             .subquery()
         )
         start = func.coalesce(per_case.c.received, per_case.c.created)
-        return (
-            select(
-                Case.id.label("case_id"),
-                Case.ticket.label("ticket"),
-                Case.title.label("title"),
-                Case.service_code.label("service"),
-                Case.agency_code.label("agency"),
-                Case.kecamatan_code.label("kecamatan"),
-                Case.region_code.label("desa"),
-                Case.channel.label("channel"),
-                Case.created_at.label("created_at"),
-                start.label("started_at"),
-                self.seconds(per_case.c.received, per_case.c.answered).label("answering"),
-                self.seconds(per_case.c.answered, per_case.c.dispatched).label("processing"),
-                self.seconds(per_case.c.u_dispatched, per_case.c.u_en_route).label("turnout"),
-                self.seconds(per_case.c.u_en_route, per_case.c.u_on_scene).label("travel"),
-                self.seconds(start, per_case.c.on_scene).label("total"),
-            )
-            .join(per_case, per_case.c.case_id == Case.id)
-            .where(Case.created_at >= scope.since, Case.created_at < scope.until, *self._case_filters(scope))
-            .where(*([Case.agency_code == scope.agency] if scope.agency else []))
-            .subquery("incidents")
-        )
+        return select(
+            Case.id.label("case_id"),
+            Case.ticket.label("ticket"),
+            Case.title.label("title"),
+            Case.service_code.label("service"),
+            Case.agency_code.label("agency"),
+            Case.kecamatan_code.label("kecamatan"),
+            Case.region_code.label("desa"),
+            Case.channel.label("channel"),
+            Case.confidential.label("confidential"),
+            Case.created_at.label("created_at"),
+            start.label("started_at"),
+            self.seconds(per_case.c.received, per_case.c.answered).label("answering"),
+            self.seconds(per_case.c.answered, per_case.c.dispatched).label("processing"),
+            self.seconds(per_case.c.u_dispatched, per_case.c.u_en_route).label("turnout"),
+            self.seconds(per_case.c.u_en_route, per_case.c.u_on_scene).label("travel"),
+            self.seconds(start, per_case.c.on_scene).label("total"),
+        ).join(per_case, per_case.c.case_id == Case.id)
 
     def _incident_key(self, inc: Any, by: str) -> ColumnElement[Any]:
         if by in ("agency", "service", "kecamatan", "desa", "channel"):

@@ -5,6 +5,7 @@ Importing this module registers all tables; a new feature with a `models.py` add
 
 from __future__ import annotations
 
+from kotapintar.analytics import models as analytics_models
 from kotapintar.cases import models as cases_models
 from kotapintar.catalog import models as catalog_models
 from kotapintar.channels import models as channels_models
@@ -34,6 +35,7 @@ FEATURE_MODELS = (
     feedback_models,
     shared_models,  # shared versions and rate-limit hits (issue 19)
     indicators_models,  # imported smart-city indicator values (issue 15)
+    analytics_models,  # the analytics rollup: narrow task and incident rows (issue 15, scale)
 )
 
 metadata = Base.metadata

@@ -83,3 +83,8 @@ accept_workflow_task: Hook[[Database, Actor, int], object] = Hook("accept_workfl
 # What the citizen's tracking page shows of the answer loop (approved answers, confirm/dispute, survey):
 # (db, case id) -> template values. Registered by `feedback`, which sits above the citizen pages.
 citizen_loop: Hook[[Database, int], dict[str, object]] = Hook("citizen_loop")
+# Just before a transaction commits: the analytics rollup (narrow per-task and per-incident rows) refreshes
+# the rows of the cases this unit of work changed or appended events to, so it is committed with them:
+# (uow). Optional, unlike the others: a process that never wired it is repaired by `kotapintar analytics
+# rebuild`.
+refresh_metrics: Hook[[UnitOfWork], None] = Hook("refresh_metrics")
