@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Float,
     Integer,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     union,
@@ -37,10 +40,12 @@ from kotapintar.core.events.models import Event
 from kotapintar.dispatch.models import Call, UnitAssignment
 from kotapintar.metrics.definitions import DONE_TASK, PERCENTILES, interpolate
 from kotapintar.metrics.performance import OPEN_TASKS
-from kotapintar.metrics.response_times import SEGMENTS, Targets
+from kotapintar.metrics.response_times import SEGMENT_LABELS, SEGMENTS, Targets
 
 Quantiles = dict[str, tuple[int, list[float | None]]]
 INCIDENT_TEXT = ("ticket", "title", "service", "agency", "kecamatan", "desa", "channel")
+# Groupings with a (key, duration, created_at) index per duration: SQLite reads their percentiles off it.
+INDEXED_GROUPINGS = ("agency", "service", "kecamatan", "desa", "channel", "week", "month")
 REFRESH_CHUNK = 500  # case ids per IN list when one transaction touched many cases
 
 
@@ -74,7 +79,11 @@ class AnalyticsRepository:
             # greatest() skips NULLs; the difference is NULL when either end is, and stays NULL here
             diff = func.extract("epoch", end - start)
             return case((diff.is_(None), None), else_=func.greatest(diff, 0))
-        return func.max(func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3), 0.0)
+        # Whole seconds from strftime('%s') plus the stored microseconds ('YYYY-MM-DD HH:MM:SS.ffffff'):
+        # exact to the microsecond like Python, where a julianday difference is only good to ~50 µs.
+        whole = cast(func.strftime("%s", end), Integer) - cast(func.strftime("%s", start), Integer)
+        fraction = cast(func.substr(end, 20), Float) - cast(func.substr(start, 20), Float)
+        return func.max(func.round(whole + fraction, 6), 0.0)
 
     def period(self, column: Any, period: str) -> ColumnElement[Any]:
         """The local week (its Monday, YYYY-MM-DD) or month (YYYY-MM) an instant falls in."""
@@ -214,10 +223,14 @@ class AnalyticsRepository:
 
     # ------------------------------------------------------------------ tasks (read from the rollup)
 
-    def _task_where(self, scope: Scope) -> list[ColumnElement[bool]]:
-        m = TaskMetric
-        where = [m.created_at >= scope.since, m.created_at < scope.until, *self._metric_filters(scope)]
-        return where
+    def _task_where(self, scope: Scope, *, scan: bool = True) -> list[ColumnElement[bool]]:
+        """The period cohort and the filters. On SQLite, `scan=False` compares `+created_at`, which keeps the
+        planner on the (grouping, duration, created_at) index of the order-statistic walks instead of the
+        created_at index."""
+        created: Any = TaskMetric.created_at
+        if self.dialect == "sqlite" and not scan:
+            created = literal_column("+metric_tasks.created_at", type_=TaskMetric.__table__.c.created_at.type)
+        return [created >= scope.since, created < scope.until, *self._metric_filters(scope)]
 
     def _metric_filters(self, scope: Scope) -> list[ColumnElement[bool]]:
         m = TaskMetric
@@ -249,7 +262,16 @@ class AnalyticsRepository:
         return columns[by] if by in columns else literal("all")
 
     def task_counts(self, scope: Scope, by: str, now: datetime, accept_target_s: float) -> list[Any]:
-        """Per group: tasks, open, late_open, completed, with due, on time, accepted within target."""
+        """Per group: tasks, open, late_open, completed, with due, on time, accepted within target, and the
+        measured accept and complete durations."""
+        return self.task_counts_by(scope, [by], now, accept_target_s)[by]
+
+    def task_counts_by(
+        self, scope: Scope, bys: Sequence[str], now: datetime, accept_target_s: float
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """`task_counts` for several groupings in ONE pass over the period's rows: GROUP BY every grouping's
+        key at once (a few thousand combinations at most), then each grouping's sums of those partial
+        counts — integer sums, so the same figures as one GROUP BY per grouping."""
         m = TaskMetric
         open_ = m.status.in_(sorted(OPEN_TASKS))
         done = and_(m.status == DONE_TASK, m.completed_at.is_not(None))
@@ -257,10 +279,11 @@ class AnalyticsRepository:
         def count_if(cond: ColumnElement[bool]) -> ColumnElement[Any]:
             return func.sum(case((cond, 1), else_=0))
 
-        key = self.task_key(by).label("k")
+        keyed = [by for by in dict.fromkeys(bys) if by in INDEXED_GROUPINGS]
+        keys = [self.task_key(by).label(f"k_{by}") for by in keyed]
         stmt = (
             select(
-                key,
+                *keys,
                 func.count(),
                 count_if(open_),
                 count_if(and_(open_, m.due_at.is_not(None), m.due_at < now)),
@@ -268,34 +291,110 @@ class AnalyticsRepository:
                 count_if(and_(done, m.due_at.is_not(None))),
                 count_if(and_(done, m.due_at.is_not(None), m.completed_at <= m.due_at)),
                 count_if(m.accept_s <= accept_target_s),
+                func.count(m.accept_s),
+                func.count(m.complete_s),
             )
-            .where(*self._task_where(scope))
-            .group_by(key)
+            .where(*self._task_where(scope, scan=True))
+            .group_by(*keys)
         )
-        return list(self.session.execute(stmt).all())
+        rows = self.session.execute(stmt).all()
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for by in bys:
+            at = keyed.index(by) if by in keyed else None
+            sums: dict[str, list[int]] = {}
+            for row in rows:
+                total = sums.setdefault("all" if at is None else str(row[at]), [0] * 9)
+                for i, value in enumerate(row[len(keys) :]):
+                    total[i] += int(value or 0)
+            out[by] = [(key, *values) for key, values in sorted(sums.items())]
+        return out
 
     def task_quantiles(self, scope: Scope, by: str) -> dict[str, Quantiles]:
-        """Median and p90 of time to accept (created → accepted) and to complete (created → done), one pass."""
+        """Median and p90 of time to accept (created → accepted) and to complete (created → done)."""
         return self.task_quantiles_by(scope, [by])[by]
 
-    def task_quantiles_by(self, scope: Scope, bys: Sequence[str]) -> dict[str, dict[str, Quantiles]]:
-        """`task_quantiles` for several groupings, over the rollup's stored durations."""
+    def task_quantiles_by(
+        self,
+        scope: Scope,
+        bys: Sequence[str],
+        counts: Mapping[str, Sequence[tuple[Any, ...]]] | None = None,
+    ) -> dict[str, dict[str, Quantiles]]:
+        """`task_quantiles` for several groupings, over the rollup's stored durations.
+
+        PostgreSQL: percentile_cont. SQLite: each order statistic read off an index on (grouping key,
+        duration, created_at) — `ORDER BY duration LIMIT 2 OFFSET rank` walks the index in order and stops
+        at the rank, instead of ranking every row with window functions (10–30× faster at 300,000 tasks);
+        `counts` (from `task_counts_by`) gives each group's n so the ranks are known without another pass."""
         m = TaskMetric
         values = {"accept": m.accept_s, "complete": m.complete_s}
         where = self._task_where(scope)
         if self.dialect == "postgresql":
             return {by: self.quantiles_of(self.task_key(by), values, m.__table__, where) for by in bys}
-        keys = {by: self.task_key(by) for by in bys}
-        return self._window_quantiles_by(keys, values, m.__table__, where)
+        indexed = [by for by in bys if by in INDEXED_GROUPINGS]
+        windowed = {by: self.task_key(by) for by in bys if by not in indexed}
+        out = self._window_quantiles_by(windowed, values, m.__table__, where) if windowed else {}
+        if indexed:
+            if counts is None:
+                counts = self.task_counts_by(scope, indexed, datetime.now(UTC), 0.0)
+            for by in indexed:
+                out[by] = self._indexed_quantiles(scope, by, values, counts[by])
+        return out
+
+    def _indexed_quantiles(
+        self, scope: Scope, by: str, values: Mapping[str, Any], counts: Sequence[tuple[Any, ...]]
+    ) -> dict[str, Quantiles]:
+        """SQLite: the two order statistics around each rank, one small index walk each, all in one
+        UNION ALL statement; `interpolate` combines them as percentile_cont does."""
+        key_col = self.task_key(by)
+        where = self._task_where(scope, scan=False)
+        out: dict[str, Quantiles] = {name: {} for name in values}
+        for name, column in values.items():
+            # One statement per duration, compiled once and run per group and rank (each a short index walk).
+            picked = (
+                select(column.label("v"))
+                .where(key_col == bindparam("k"), column.is_not(None), *where)
+                .order_by(column)
+                .limit(2)
+                .offset(bindparam("rank", type_=Integer))
+                .subquery()
+            )
+            stmt = select(func.min(picked.c.v), func.max(picked.c.v))
+            at = 8 if name == "accept" else 9
+            for row in counts:
+                key, n = str(row[0]), int(row[at] or 0)
+                if not n:
+                    continue
+                picks = []
+                for q in PERCENTILES:
+                    low, high = self.session.execute(stmt, {"k": key, "rank": int((n - 1) * q)}).one()
+                    picks.append(interpolate(low, high, n, q))
+                out[name][key] = (n, picks)
+        return out
 
     def backlog(self, scope: Scope, by: str, now: datetime) -> dict[str, tuple[int, int]]:
         """Per group: (open tasks, of which past due) right now, whenever they were created."""
+        return self.backlog_by(scope, [by], now)[by]
+
+    def backlog_by(
+        self, scope: Scope, bys: Sequence[str], now: datetime
+    ) -> dict[str, dict[str, tuple[int, int]]]:
+        """`backlog` for several groupings in one pass over the open tasks (partial counts summed)."""
         m = TaskMetric
         late = func.sum(case((and_(m.due_at.is_not(None), m.due_at < now), 1), else_=0))
-        key = self.task_key(by).label("k")
+        keyed = [by for by in dict.fromkeys(bys) if by in INDEXED_GROUPINGS]
+        keys = [self.task_key(by).label(f"k_{by}") for by in keyed]
         where = [m.status.in_(sorted(OPEN_TASKS)), *self._metric_filters(scope)]
-        stmt = select(key, func.count(), late).where(*where).group_by(key)
-        return {str(k): (int(n), int(lt or 0)) for k, n, lt in self.session.execute(stmt).all()}
+        rows = self.session.execute(select(*keys, func.count(), late).where(*where).group_by(*keys)).all()
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        for by in bys:
+            at = keyed.index(by) if by in keyed else None
+            sums: dict[str, tuple[int, int]] = {}
+            for row in rows:
+                key = "all" if at is None else str(row[at])
+                n, lt = sums.get(key, (0, 0))
+                sums[key] = (n + int(row[-2]), lt + int(row[-1] or 0))
+            out[by] = sums
+        return out
 
     def late_tasks(self, now: datetime, agency: str | None, *, limit: int) -> Sequence[Any]:
         """Open tasks past their due time (escalated included), longest overdue first, with their case
@@ -521,6 +620,72 @@ class AnalyticsRepository:
         """Median and p90 of every segment per group, in one pass over the incidents."""
         inc = self.incidents(scope)
         return self.quantiles_of(self._incident_key(inc, by), {s: inc.c[s] for s in SEGMENTS}, inc, [])
+
+    def iso_period(self, column: Any, period: str) -> ColumnElement[Any]:
+        """The local day (YYYY-MM-DD), ISO week (YYYY-Www) or month (YYYY-MM) of an instant, '-' for none
+        (`metrics.response_times.period_key` in SQL)."""
+        if self.dialect == "postgresql":
+            local = func.timezone(self.tz, column)
+            pattern = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW'}.get(period, "YYYY-MM")
+            return func.coalesce(func.to_char(local, pattern), "-")
+        shift = f"{self.offset_h:+g} hours"
+        if period == "day":
+            return func.coalesce(func.date(column, shift), "-")
+        if period == "week":  # the ISO week is the week of its Thursday
+            thursday = func.date(column, shift, "-3 days", "weekday 4")
+            week = (cast(func.strftime("%j", thursday), Integer) - 1) / 7 + 1
+            return func.coalesce(func.printf("%s-W%02d", func.strftime("%Y", thursday), week), "-")
+        return func.coalesce(func.strftime("%Y-%m", column, shift), "-")
+
+    def segment_summary(
+        self, by: str, period: str, since: datetime | None, until: datetime | None, targets: Targets
+    ) -> list[dict[str, Any]]:
+        """Per group (agency, kecamatan, service or period of the first call): n, mean, p90 and share within
+        the group's target of each segment — `metrics.response_times.aggregate`, computed in SQL."""
+        m = IncidentMetric
+        where: list[ColumnElement[bool]] = []
+        if since is not None:
+            where.append(m.created_at >= since)
+        if until is not None:
+            where.append(m.created_at < until)
+        inc = select(*m.__table__.c).where(*where).subquery("inc")
+        key = (
+            self.iso_period(inc.c.started_at, period) if by == "period" else func.coalesce(inc.c[by], "-")
+        ).label("k")
+        cols: list[Any] = [key, func.count()]
+        for segment in SEGMENTS:
+            value = inc.c[segment]
+            target = (
+                self._target(inc, segment, targets)
+                if by == "service"
+                else literal(float(targets.defaults.get(segment, 1e12)))
+            )
+            cols += [func.count(value), func.avg(value), func.sum(case((value <= target, 1), else_=0))]
+        counts = self.session.execute(select(*cols).group_by(key)).all()
+        p90 = self.quantiles_of(key, {s: inc.c[s] for s in SEGMENTS}, inc, [])
+        groups = []
+        for row in sorted(counts, key=lambda r: str(r[0])):
+            k = str(row[0])
+            base = targets.for_service(k) if by == "service" else dict(targets.defaults)
+            segments = []
+            for i, segment in enumerate(SEGMENTS):
+                n, mean, within = int(row[2 + 3 * i] or 0), row[3 + 3 * i], int(row[4 + 3 * i] or 0)
+                q90 = p90[segment].get(k, (0, [None, None]))[1][PERCENTILES.index(0.9)] if n else None
+                goal = base.get(segment)
+                segments.append(
+                    {
+                        "segment": segment,
+                        "label": SEGMENT_LABELS[segment],
+                        "n": n,
+                        "mean_s": None if mean is None else float(mean),
+                        "p90_s": q90,
+                        "target_s": goal,
+                        "p90_met": None if q90 is None or goal is None else q90 <= goal,
+                        "share_within_target": within / n if n and goal is not None else None,
+                    }
+                )
+            groups.append({"group": by, "key": k, "incidents": int(row[1]), "segments": segments})
+        return groups
 
     def segment_histogram(self, scope: Scope, segment: str, bucket_s: float) -> list[tuple[int, int]]:
         """(bucket index, incidents) of one segment's values in buckets of `bucket_s` seconds."""

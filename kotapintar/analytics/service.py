@@ -104,14 +104,10 @@ def task_figures_by(
     accept_target = task_targets().accept_s
     with db.reading() as uow:
         repo = _repo(uow, settings)
-        quantiles = repo.task_quantiles_by(scope, bys)
-        parts = {
-            by: (
-                repo.task_counts(scope, by, now, accept_target),
-                repo.backlog(scope, by, now) if by not in ("week", "month") else {},
-            )
-            for by in bys
-        }
+        counts = repo.task_counts_by(scope, bys, now, accept_target)
+        quantiles = repo.task_quantiles_by(scope, bys, counts)
+        owed = repo.backlog_by(scope, [by for by in bys if by not in ("week", "month")], now)
+        parts = {by: (counts[by], owed.get(by, {})) for by in bys}
     return {
         by: _task_figures(counts, quantiles[by], backlog, accept_target)
         for by, (counts, backlog) in parts.items()
@@ -382,8 +378,21 @@ def rebuild_rollup(db: Database, *, settings: Settings | None = None) -> tuple[i
         return _repo(uow, settings).rebuild()
 
 
+def segment_summary(
+    db: Database, by: str, period: str, since: datetime | None, until: datetime | None, tz: str
+) -> list[dict[str, Any]]:
+    """The `segment_summary` hook behind /api/v1/dispatch/segments (dispatch checked who reads): mean, p90
+    and share within target of each segment per group, in SQL over the incident rollup."""
+    with db.reading() as uow:
+        repo = _repo(uow, None)
+        offset = datetime.now(ZoneInfo(tz)).utcoffset()
+        repo.tz, repo.offset_h = tz, (offset.total_seconds() / 3600 if offset is not None else 0.0)
+        return repo.segment_summary(by, period, since, until, load_targets())
+
+
 def install() -> None:
     """Register the rollup's refresh as the core's `refresh_metrics` hook (idempotent)."""
     hooks.refresh_metrics.register(refresh_rollup)
+    hooks.segment_summary.register(segment_summary)
     if not event.contains(Session, "after_flush", _collect_flushed):
         event.listen(Session, "after_flush", _collect_flushed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from kotapintar.core.access.actors import Actor
@@ -88,3 +88,9 @@ citizen_loop: Hook[[Database, int], dict[str, object]] = Hook("citizen_loop")
 # (uow). Optional, unlike the others: a process that never wired it is repaired by `kotapintar analytics
 # rebuild`.
 refresh_metrics: Hook[[UnitOfWork], None] = Hook("refresh_metrics")
+# The response-time summary of /api/v1/dispatch/segments, computed in SQL by analytics over its incident
+# rollup: (db, by: agency|kecamatan|service|period, period: day|week|month, since, until, time zone) ->
+# the groups (n, mean, p90 and share within target of each segment).
+segment_summary: Hook[[Database, str, str, datetime | None, datetime | None, str], list[dict[str, Any]]] = (
+    Hook("segment_summary")
+)

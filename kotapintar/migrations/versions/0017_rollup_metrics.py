@@ -22,6 +22,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SEGMENTS = ("answering", "processing", "turnout", "travel", "total")
+# (grouping, duration): SQLite reads each group's percentiles off an index on (grouping, duration, created_at)
+ORDER_STATISTICS = [
+    (key, value)
+    for key in ("agency", "service", "kecamatan", "desa", "channel", "week", "month")
+    for value in ("accept_s", "complete_s")
+]
 
 
 def upgrade() -> None:
@@ -52,6 +58,10 @@ def upgrade() -> None:
         "ix_metric_tasks_status_agency_due_at", "metric_tasks", ["status", "agency", "due_at"], unique=False
     )
     op.create_index("ix_metric_tasks_due_at", "metric_tasks", ["due_at"], unique=False)
+    for key, value in ORDER_STATISTICS:
+        op.create_index(
+            f"ix_metric_tasks_{key}_{value}", "metric_tasks", [key, value, "created_at"], unique=False
+        )
     op.create_table(
         "metric_incidents",
         sa.Column("case_id", sa.Integer(), nullable=False),
@@ -85,6 +95,8 @@ def downgrade() -> None:
     """Drop the rollup (it is derived data)."""
     op.drop_index("ix_metric_incidents_created_at", table_name="metric_incidents")
     op.drop_table("metric_incidents")
+    for key, value in ORDER_STATISTICS:
+        op.drop_index(f"ix_metric_tasks_{key}_{value}", table_name="metric_tasks")
     op.drop_index("ix_metric_tasks_due_at", table_name="metric_tasks")
     op.drop_index("ix_metric_tasks_status_agency_due_at", table_name="metric_tasks")
     op.drop_index("ix_metric_tasks_created_at", table_name="metric_tasks")
