@@ -7,6 +7,7 @@ realistic states and times (some late, some escalated, some cancelled), two log 
   supervisor  GET /supervisor?hari=365 (the figures table, the backlog, escalations),
   analytics   GET /analitik?hari=365 (league, breakdown, weekly trend, time to scene, hotspots),
   scoreboard  GET /beranda?hari=365 (the public board),
+  report      GET /analitik/laporan.csv (the previous month's report: every table computed, one served),
 each the median of `--repeat` requests, and the ratio of each to the limit.
 
     python benchmarks/analytics.py                         # 20 000 cases, SQLite (about a minute)
@@ -280,6 +281,7 @@ def measure(url: str, n: int, repeat: int, tmp: Path) -> dict[str, float]:
         ("supervisor", "/supervisor?hari=365"),
         ("analytics", "/analitik?hari=365"),
         ("scoreboard", "/beranda?hari=365"),
+        ("report", "/analitik/laporan.csv?tabel=instansi"),
     ):
         page(path)()  # warm the template cache
         figures[name] = _median_time(page(path), repeat)
@@ -334,7 +336,7 @@ def main() -> None:
             f"rollup rebuilt in {figures['rollup_s']:.1f} s"
         )
         print(f"  limit (hand-written GROUP BY)  {base * 1000:9.1f} ms")
-        for name in ("supervisor", "analytics", "scoreboard"):
+        for name in ("supervisor", "analytics", "scoreboard", "report"):
             value = figures[name]
             print(f"  {name:<30} {value * 1000:9.1f} ms  {value / base:6.1f}× the limit")
 

@@ -7,15 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from typer.testing import CliRunner
 
 from kotapintar.analytics import service as analytics
 from kotapintar.analytics.models import IncidentMetric, TaskMetric
+from kotapintar.app.cli import app as cli_app
 from kotapintar.cases.repository import TaskRepository
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.events.types import utcnow
-from kotapintar.core.settings import Settings
+from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch import segments as segment_service
 from kotapintar.intake import submit as report_intake
 from kotapintar.metrics.response_times import aggregate, load_targets
@@ -58,10 +60,12 @@ def _open_task(db: Database, case_id: int, step: str) -> Any:
     return found[0]
 
 
-def test_commands_keep_the_rollup_and_a_rebuild_gives_the_same_rows(db: Database, settings: Settings) -> None:
+def test_commands_keep_the_rollup_and_a_rebuild_gives_the_same_rows(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A report through intake, its verification accepted and completed through the SOP, and the hand-built
-    history: after each command the figures already count the change (no rebuild), and rebuilding the
-    rollup from scratch gives exactly the rows the commands wrote."""
+    history: after each command the figures already count the change (no rebuild), and `kotapintar
+    analytics rebuild` recomputes exactly the rows the commands wrote."""
     now = utcnow()
     built = build(db, now)
     supervisor, op = actor(db, "supervisor"), actor(db, "operator")
@@ -87,7 +91,18 @@ def test_commands_keep_the_rollup_and_a_rebuild_gives_the_same_rows(db: Database
     assert {built.case_ids[n] for n in "KLM"} <= set(incidents)
     with db.reading() as uow:
         assert len(tasks) == len(uow.repo(TaskRepository).for_case(case_id)) + 10  # the history's 10 tasks
-    assert analytics.rebuild_rollup(db) == (len(tasks), len(incidents))
+    # a script that wrote without the app's wiring left the rollup empty: the CLI rebuilds the same rows
+    with db.transaction() as uow:
+        uow.session.execute(delete(TaskMetric))
+        uow.session.execute(delete(IncidentMetric))
+    monkeypatch.setenv("KOTAPINTAR_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(cli_app, ["analytics", "rebuild"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert f"{len(tasks)} tasks, {len(incidents)} incidents" in out.output
     assert _rows(db) == (tasks, incidents)
 
 
