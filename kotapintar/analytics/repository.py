@@ -1,9 +1,11 @@
 """All SQL of the accountability figures: GROUP BY aggregates and percentiles computed in the database.
 
+The task and time-to-scene figures read the rollup (`analytics.models`: one narrow row per task and per
+incident, refreshed by `refresh` in the transaction that changes a case, recomputed by `rebuild`).
 PostgreSQL computes percentiles with `percentile_cont … WITHIN GROUP`; SQLite (no ordered-set aggregates)
-ranks each group's values with window functions and returns the two order statistics around (n-1)·q,
-which `metrics.definitions.interpolate` combines — the same linear interpolation as percentile_cont. Only
-a handful of numbers per group leave the database, never the rows.
+reads the two order statistics around (n-1)·q off a (grouping, duration, created_at) index, or ranks with
+window functions where no such index exists, and `metrics.definitions.interpolate` combines them — the
+same linear interpolation as percentile_cont. Only a handful of numbers per group leave the database.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import h3
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from kotapintar.analytics.repository import AnalyticsRepository, Scope
@@ -46,7 +46,14 @@ def scope_of_days(days: int, *, now: datetime | None = None, **filters: Any) -> 
     return Scope(since=now - timedelta(days=days), until=now + timedelta(seconds=1), **filters)
 
 
-def _repo(uow: Any, settings: Settings | None) -> AnalyticsRepository:
+# PostgreSQL's default work_mem (4 MB) makes percentile_cont sort a year of durations on disk at 200,000
+# cases; a read session of the figures may use more, for its own transaction only (SET LOCAL).
+READ_WORK_MEM = "64MB"
+
+
+def _repo(uow: Any, settings: Settings | None, *, reading: bool = True) -> AnalyticsRepository:
+    if reading and uow.dialect == "postgresql":
+        uow.session.execute(text(f"SET LOCAL work_mem = '{READ_WORK_MEM}'"))
     return rollup_repository(uow.session, settings)
 
 
@@ -367,7 +374,7 @@ def refresh_rollup(uow: UnitOfWork) -> None:
     session.flush()  # pending task/case changes: collected by the after_flush listener, read back below
     case_ids = set(uow.events.case_ids) | session.info.pop(CHANGED_CASES, set())
     if case_ids:
-        _repo(uow, None).refresh(sorted(case_ids))
+        _repo(uow, None, reading=False).refresh(sorted(case_ids))
     uow.events.case_ids.clear()
 
 
@@ -375,7 +382,7 @@ def rebuild_rollup(db: Database, *, settings: Settings | None = None) -> tuple[i
     """Recompute the whole rollup from the tasks, cases and event log (`kotapintar analytics rebuild`);
     returns (task rows, incident rows)."""
     with db.transaction() as uow:
-        return _repo(uow, settings).rebuild()
+        return _repo(uow, settings, reading=False).rebuild()
 
 
 def segment_summary(
