@@ -38,3 +38,22 @@ def monthly(
     for name, text in to_csv(report).items():
         (out / f"{stem}-{name}").write_text(text, encoding="utf-8")
     typer.echo(f"{out / stem}.pdf and {len(report.tables)} CSV files written.")
+
+
+analytics_app = typer.Typer(
+    help="The analytics rollup behind the accountability figures.", no_args_is_help=True
+)
+
+
+@analytics_app.command("rebuild")
+def rebuild() -> None:
+    """Recompute the rollup (one row per task and per 112 incident) from the tasks, cases and event log:
+    after an upgrade, a change of time zone or targets, or a script that wrote without the app's wiring."""
+    from kotapintar.analytics.service import rebuild_rollup
+    from kotapintar.core.db.bootstrap import open_database
+    from kotapintar.core.settings import get_settings
+
+    settings = get_settings()
+    db = open_database(settings)
+    tasks, incidents = rebuild_rollup(db, settings=settings)
+    typer.echo(f"Rollup rebuilt: {tasks} tasks, {incidents} incidents.")

@@ -1,11 +1,22 @@
-"""Stored monthly accountability reports: the PDF and a zip of its CSV tables, kept in the database so every
-web machine serves the same file the worker generated (no shared reports directory to mount)."""
+"""The analytics tables: the rollup (one narrow row per task and per 112/dispatch incident, kept by the
+transactions that change them) and the stored monthly accountability reports.
+
+The figures used to aggregate tasks joined to cases and, for time to scene, window functions over the event
+log; at a million cases that cost 10–45× one plain GROUP BY. The rollup rows carry exactly what the figures
+read — the grouping keys (denormalized from the case), the period keys (local week and month), the states
+and times, and the durations already in seconds — so every figure is a GROUP BY (and a percentile) over a
+narrow indexed table. They are derived data: `kotapintar analytics rebuild` recomputes them from the tasks,
+cases and events (tested equal to the incremental rows).
+
+Monthly reports are kept in the database (the PDF and a zip of its CSV tables) so every web machine serves
+the same file the worker generated (no shared reports directory to mount).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kotapintar.core.db.base import Base, BigId
@@ -26,3 +37,66 @@ class StoredReport(Base):
     pdf_bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(80))
+
+
+GROUPING_COLUMNS = ("agency", "service", "kecamatan", "desa", "channel", "week", "month")
+
+
+class TaskMetric(Base):
+    """One task as the figures see it. Grouping keys are never NULL ('-' for none) so indexes serve them."""
+
+    __tablename__ = "metric_tasks"
+
+    task_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
+    agency: Mapped[str] = mapped_column(String(60))
+    service: Mapped[str] = mapped_column(String(60))
+    kecamatan: Mapped[str] = mapped_column(String(40))
+    desa: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(40))
+    confidential: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    week: Mapped[str] = mapped_column(String(10))  # the local Monday, YYYY-MM-DD
+    month: Mapped[str] = mapped_column(String(7))  # local, YYYY-MM
+    status: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    accept_s: Mapped[float | None] = mapped_column(Float)  # created → accepted
+    complete_s: Mapped[float | None] = mapped_column(Float)  # created → done (done tasks only)
+
+    __table_args__ = (
+        Index("ix_metric_tasks_created_at", "created_at"),  # the period cohort
+        Index("ix_metric_tasks_status_agency_due_at", "status", "agency", "due_at"),  # the backlog
+        Index("ix_metric_tasks_due_at", "due_at"),  # the late list, longest overdue first
+        # SQLite reads each group's order statistics off these (`ORDER BY duration LIMIT 2 OFFSET rank`)
+        *(
+            Index(f"ix_metric_tasks_{key}_{value}", key, value, "created_at")
+            for key in GROUPING_COLUMNS
+            for value in ("accept_s", "complete_s")
+        ),
+    )
+
+
+class IncidentMetric(Base):
+    """One 112/dispatch incident with its NFPA segment seconds (`metrics.response_times.segments_of`)."""
+
+    __tablename__ = "metric_incidents"
+
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ticket: Mapped[str | None] = mapped_column(String(40))
+    title: Mapped[str | None] = mapped_column(String(300))
+    service: Mapped[str | None] = mapped_column(String(60))
+    agency: Mapped[str | None] = mapped_column(String(60))
+    kecamatan: Mapped[str | None] = mapped_column(String(40))
+    desa: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(40))
+    confidential: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    answering: Mapped[float | None] = mapped_column(Float)
+    processing: Mapped[float | None] = mapped_column(Float)
+    turnout: Mapped[float | None] = mapped_column(Float)
+    travel: Mapped[float | None] = mapped_column(Float)
+    total: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_metric_incidents_created_at", "created_at"),)

@@ -14,11 +14,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import h3
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
 from kotapintar.analytics.repository import AnalyticsRepository, Scope
+from kotapintar.cases.models import Case, Task
+from kotapintar.core import hooks
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
+from kotapintar.core.db.uow import UnitOfWork
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings, get_settings
@@ -41,11 +46,24 @@ def scope_of_days(days: int, *, now: datetime | None = None, **filters: Any) -> 
     return Scope(since=now - timedelta(days=days), until=now + timedelta(seconds=1), **filters)
 
 
-def _repo(uow: Any, settings: Settings | None) -> AnalyticsRepository:
+# PostgreSQL's default work_mem (4 MB) makes percentile_cont sort a year of durations on disk at 200,000
+# cases; a read session of the figures may use more, for its own transaction only (SET LOCAL).
+READ_WORK_MEM = "64MB"
+
+
+def _repo(uow: Any, settings: Settings | None, *, reading: bool = True) -> AnalyticsRepository:
+    if reading and uow.dialect == "postgresql":
+        uow.session.execute(text(f"SET LOCAL work_mem = '{READ_WORK_MEM}'"))
+    return rollup_repository(uow.session, settings)
+
+
+def rollup_repository(session: Session, settings: Settings | None = None) -> AnalyticsRepository:
+    """The repository over a session, in the city's time zone (the rollup's week and month keys are local:
+    changing the zone needs `kotapintar analytics rebuild`)."""
     settings = settings or get_settings()
     offset = datetime.now(ZoneInfo(settings.timezone)).utcoffset()  # Indonesia keeps no summer time
     hours = offset.total_seconds() / 3600 if offset is not None else 0.0
-    return AnalyticsRepository(uow.session, tz=settings.timezone, utc_offset_h=hours)
+    return AnalyticsRepository(session, tz=settings.timezone, utc_offset_h=hours)
 
 
 def _check(actor: Actor | None, scope: Scope) -> None:
@@ -93,14 +111,10 @@ def task_figures_by(
     accept_target = task_targets().accept_s
     with db.reading() as uow:
         repo = _repo(uow, settings)
-        quantiles = repo.task_quantiles_by(scope, bys)
-        parts = {
-            by: (
-                repo.task_counts(scope, by, now, accept_target),
-                repo.backlog(scope, by, now) if by not in ("week", "month") else {},
-            )
-            for by in bys
-        }
+        counts = repo.task_counts_by(scope, bys, now, accept_target)
+        quantiles = repo.task_quantiles_by(scope, bys, counts)
+        owed = repo.backlog_by(scope, [by for by in bys if by not in ("week", "month")], now)
+        parts = {by: (counts[by], owed.get(by, {})) for by in bys}
     return {
         by: _task_figures(counts, quantiles[by], backlog, accept_target)
         for by, (counts, backlog) in parts.items()
@@ -254,23 +268,19 @@ def incident_overview(
     limit: int = 50,
     settings: Settings | None = None,
 ) -> IncidentOverview:
-    """`segment_figures`, `segment_histogram` and `incident_list` in one read, the per-incident segments
-    computed once from the event log for all three (the same figures as calling each: tested equal)."""
+    """`segment_figures`, `segment_histogram` and `incident_list` in one read over the incident rollup (the
+    same figures as calling each: tested equal)."""
     _check(actor, scope)
     by = _grouping(by)
     if segment not in SEGMENTS:
         raise ValidationFailed(f"Segmen harus salah satu dari {', '.join(SEGMENTS)}.", field="segment")
     with db.reading() as uow:
         repo = _repo(uow, settings)
-        repo.materialize_incidents(scope)
-        try:
-            return IncidentOverview(
-                segments=_segment_figures(repo, scope, by),
-                histogram=_histogram(repo, scope, segment, bucket_s),
-                incidents=list(repo.incident_list(scope, limit=limit)),
-            )
-        finally:
-            repo.release()
+        return IncidentOverview(
+            segments=_segment_figures(repo, scope, by),
+            histogram=_histogram(repo, scope, segment, bucket_s),
+            incidents=list(repo.incident_list(scope, limit=limit)),
+        )
 
 
 def hotspots(db: Database, actor: Actor, scope: Scope, *, top: int = 200) -> list[tuple[str, int]]:
@@ -341,3 +351,55 @@ def open_data_freshness(db: Database, actor: Actor) -> Freshness:
     actor.require(Permission.VIEW_ALL_CASES)
     with db.reading() as uow:
         return Freshness(*_repo(uow, None).freshness())
+
+
+CHANGED_CASES = "kp_metric_cases"  # session.info key: the cases whose task or case rows were flushed
+
+
+def _collect_flushed(session: Session, _context: Any) -> None:
+    """after_flush: remember the cases whose task or case rows this flush wrote (ids assigned by now)."""
+    changed: set[int] = session.info.setdefault(CHANGED_CASES, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Task) and obj.case_id is not None:
+            changed.add(obj.case_id)
+        elif isinstance(obj, Case) and obj.id is not None:
+            changed.add(obj.id)
+
+
+def refresh_rollup(uow: UnitOfWork) -> None:
+    """The `refresh_metrics` hook: just before a transaction commits, recompute the rollup rows of every
+    case it changed — a task or case row written through the session, or an event appended to its log —
+    so the narrow tables the figures read are committed with the change (docs/metrics.md, Scale)."""
+    session = uow.session
+    session.flush()  # pending task/case changes: collected by the after_flush listener, read back below
+    case_ids = set(uow.events.case_ids) | session.info.pop(CHANGED_CASES, set())
+    if case_ids:
+        _repo(uow, None, reading=False).refresh(sorted(case_ids))
+    uow.events.case_ids.clear()
+
+
+def rebuild_rollup(db: Database, *, settings: Settings | None = None) -> tuple[int, int]:
+    """Recompute the whole rollup from the tasks, cases and event log (`kotapintar analytics rebuild`);
+    returns (task rows, incident rows)."""
+    with db.transaction() as uow:
+        return _repo(uow, settings, reading=False).rebuild()
+
+
+def segment_summary(
+    db: Database, by: str, period: str, since: datetime | None, until: datetime | None, tz: str
+) -> list[dict[str, Any]]:
+    """The `segment_summary` hook behind /api/v1/dispatch/segments (dispatch checked who reads): mean, p90
+    and share within target of each segment per group, in SQL over the incident rollup."""
+    with db.reading() as uow:
+        repo = _repo(uow, None)
+        offset = datetime.now(ZoneInfo(tz)).utcoffset()
+        repo.tz, repo.offset_h = tz, (offset.total_seconds() / 3600 if offset is not None else 0.0)
+        return repo.segment_summary(by, period, since, until, load_targets())
+
+
+def install() -> None:
+    """Register the rollup's refresh as the core's `refresh_metrics` hook (idempotent)."""
+    hooks.refresh_metrics.register(refresh_rollup)
+    hooks.segment_summary.register(segment_summary)
+    if not event.contains(Session, "after_flush", _collect_flushed):
+        event.listen(Session, "after_flush", _collect_flushed)

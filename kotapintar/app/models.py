@@ -35,7 +35,7 @@ FEATURE_MODELS = (
     feedback_models,
     shared_models,  # shared versions and rate-limit hits (issue 19)
     indicators_models,  # imported smart-city indicator values (issue 15)
-    analytics_models,  # stored monthly reports (issue 15)
+    analytics_models,  # the analytics rollup (task and incident rows) and stored monthly reports (issue 15)
 )
 
 metadata = Base.metadata

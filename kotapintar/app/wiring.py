@@ -5,6 +5,7 @@ Called by `create_app`, the CLI root and the test suite before any command runs.
 
 from __future__ import annotations
 
+from kotapintar.analytics import service as analytics_service
 from kotapintar.feedback import pages as feedback_pages
 from kotapintar.indicators import report as indicators_report
 from kotapintar.sop import hooks as sop_hooks
@@ -17,3 +18,4 @@ def wire() -> None:
     sop_restart.install()  # un-merge starts the case's SOP again (issue 15)
     feedback_pages.install()
     indicators_report.install()  # the indicators' table in the monthly report (issue 15)
+    analytics_service.install()  # the analytics rollup, refreshed by the transactions that change it

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from kotapintar.core.access.actors import Actor
@@ -86,3 +86,14 @@ accept_workflow_task: Hook[[Database, Actor, int], object] = Hook("accept_workfl
 # What the citizen's tracking page shows of the answer loop (approved answers, confirm/dispute, survey):
 # (db, case id) -> template values. Registered by `feedback`, which sits above the citizen pages.
 citizen_loop: Hook[[Database, int], dict[str, object]] = Hook("citizen_loop")
+# Just before a transaction commits: the analytics rollup (narrow per-task and per-incident rows) refreshes
+# the rows of the cases this unit of work changed or appended events to, so it is committed with them:
+# (uow). Optional, unlike the others: a process that never wired it is repaired by `kotapintar analytics
+# rebuild`.
+refresh_metrics: Hook[[UnitOfWork], None] = Hook("refresh_metrics")
+# The response-time summary of /api/v1/dispatch/segments, computed in SQL by analytics over its incident
+# rollup: (db, by: agency|kecamatan|service|period, period: day|week|month, since, until, time zone) ->
+# the groups (n, mean, p90 and share within target of each segment).
+segment_summary: Hook[[Database, str, str, datetime | None, datetime | None, str], list[dict[str, Any]]] = (
+    Hook("segment_summary")
+)

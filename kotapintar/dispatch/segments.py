@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from kotapintar.cases.repository import CaseRepository
+from kotapintar.core import hooks
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
@@ -18,7 +19,6 @@ from kotapintar.metrics.response_times import (
     Incident,
     IncidentSegments,
     TimelineEvent,
-    aggregate,
     load_targets,
     segments_of,
 )
@@ -66,18 +66,16 @@ def segments_summary(
     until: datetime | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Mean and 90th percentile of each segment by agency, kecamatan, incident type or period, vs targets."""
+    """Mean and 90th percentile of each segment by agency, kecamatan, incident type or period, vs targets
+    (the same definitions as `metrics.response_times.aggregate`, computed in SQL by analytics)."""
     actor.require(Permission.VIEW_ALL_CASES)
     settings = settings or get_settings()
     if by not in ("agency", "kecamatan", "service", "period") or period not in ("day", "week", "month"):
         raise ValidationFailed("by: agency|kecamatan|service|period; period: day|week|month.", field="by")
-    targets = load_targets()
-    with db.reading() as uow:
-        incidents = _incidents(uow, uow.repo(DispatchRepository).dispatch_cases(since, until))
-    rows = [segments_of(i, targets) for i in incidents]
     return {
         "by": by,
         "period": period,
         "statistics": "mean (ISO 37120) and 90th percentile (NFPA/NENA), seconds",
-        "groups": aggregate(rows, by, period=period, tz=settings.timezone, targets=targets),
+        # computed in SQL over the analytics rollup (the same rows as /analitik's time to scene)
+        "groups": hooks.segment_summary(db, by, period, since, until, settings.timezone),
     }

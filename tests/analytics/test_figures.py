@@ -96,8 +96,8 @@ def test_time_to_scene_in_sql_equals_the_pure_segments(db: Database) -> None:
 
 
 def test_incident_overview_computes_once_and_gives_the_same_figures(db: Database) -> None:
-    """/analitik's one-read time-to-scene view (the segments computed once into a temporary table) equals
-    the separate calls: the fire group's exact figures, the histogram, the list; and the table is gone."""
+    """/analitik's one-read time-to-scene view (over the incident rollup) equals the separate calls: the
+    fire group's exact figures, the histogram, the list; and no temporary table is left behind."""
     now = utcnow()
     built = build(db, now)
     supervisor = actor(db, "supervisor")

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from kotapintar.core import hooks
 from kotapintar.core.access.repository import ApiKeyRepository, UserRepository
 from kotapintar.core.events.notify import NOTIFY_SQL
 from kotapintar.core.events.repository import EventRepository
@@ -42,7 +43,11 @@ class UnitOfWork:
         self.session.flush()
 
     def before_commit(self) -> None:
-        """Last writes of the transaction: the heads of the event chains touched, and (PostgreSQL) the
-        notification that wakes the outbox readers of every process once this commits (issue 19)."""
+        """Last writes of the transaction: the analytics rollup rows of the cases changed (when wired: a
+        script that never wires leaves them to `kotapintar analytics rebuild`), the heads of the event chains
+        touched, and (PostgreSQL) the notification that wakes the outbox readers of every process once this
+        commits (issue 19)."""
+        if hooks.refresh_metrics.wired:
+            hooks.refresh_metrics(self)
         if self.events.write_anchors() and self.dialect == "postgresql":
             self.session.execute(text(NOTIFY_SQL))

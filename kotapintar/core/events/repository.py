@@ -69,6 +69,8 @@ class EventRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._anchors: dict[str, _Anchor] = {}
+        # The cases whose logs this transaction appended to (the analytics rollup refreshes their rows).
+        self.case_ids: set[int] = set()
 
     def _anchor(self, stream: str, new_stream: bool) -> _Anchor:
         anchor = self._anchors.get(stream)
@@ -130,6 +132,8 @@ class EventRepository:
             "hash": digest,
         }
         event_id = self.session.connection().execute(_INSERT_EVENT, values).scalar_one()
+        if case_id is not None:
+            self.case_ids.add(case_id)
         anchor.last_seq, anchor.last_hash, anchor.updated_at, anchor.dirty = content.seq, digest, at, True
         return AppendedEvent(id=int(event_id), **values)  # type: ignore[arg-type]
 
@@ -171,6 +175,8 @@ class EventRepository:
             )
             prev = digest
         result = self.session.connection().execute(_INSERT_EVENTS_ORDERED, rows)
+        if case_id is not None:
+            self.case_ids.add(case_id)
         ids = [int(r) for r in result.scalars()]
         anchor.last_seq, anchor.last_hash, anchor.dirty = seq, prev, True
         anchor.updated_at = items[-1][2]
