@@ -49,6 +49,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.db.migrate import upgrade
 
 GAUGE = re.compile(r"^kotapintar_sse_clients (\S+)$", re.MULTILINE)
+CPU = re.compile(r"^process_cpu_seconds_total (\S+)$", re.MULTILINE)
 RAMP_STEP = 250  # clients opened at once
 RAMP_PAUSE_S = 0.3
 SPOTS = itertools.count()
@@ -95,6 +96,12 @@ async def _hold(port: int, clients: Clients) -> None:
 async def _gauge(http: httpx.AsyncClient, base: str) -> int:
     found = GAUGE.search((await http.get(f"{base}/metrics")).text)
     return int(float(found.group(1))) if found else -1
+
+
+async def _cpu(http: httpx.AsyncClient, base: str) -> float:
+    """The web process's CPU seconds so far (its own /metrics): robust to a busy machine, unlike latency."""
+    found = CPU.search((await http.get(f"{base}/metrics")).text)
+    return float(found.group(1)) if found else 0.0
 
 
 async def _ramp(http: httpx.AsyncClient, base: str, port: int, clients: Clients, target: int) -> float:
@@ -178,6 +185,7 @@ async def _measure(base: str, port: int, levels: list[int], samples: int, report
         for level in sorted(levels):
             ramp = await _ramp(http, base, port, clients, level)
             events_before, stop = clients.events, asyncio.Event()
+            cpu_before, wall_before = await _cpu(http, base), time.perf_counter()
             writer = asyncio.create_task(_reports(http, base, report_every, stop, staff))
             await asyncio.sleep(0.5)
             staff_lat = await _latencies(http, f"{base}/api/v1/cases?limit=50", samples, staff)
@@ -185,14 +193,18 @@ async def _measure(base: str, port: int, levels: list[int], samples: int, report
             stop.set()
             written = await writer
             await asyncio.sleep(1.0)  # the last events reach the clients
+            cpu = await _cpu(http, base) - cpu_before
+            wall = time.perf_counter() - wall_before
+            delivered = clients.events - events_before
             s95, p95 = _q(staff_lat, 0.95), _q(public_lat, 0.95)
             if baseline is None:
                 baseline = (s95, p95)
-            per_client = (clients.events - events_before) / level if level else 0.0
+            per_client = delivered / level if level else 0.0
             print(
                 f"{level:>7} {ramp:>6.1f} | {_q(staff_lat, 0.5):>6.0f} / {s95:>6.0f} ({s95 / baseline[0]:.2f}x)"
                 f"{'':>16} | {_q(public_lat, 0.5):>6.0f} / {p95:>6.0f} ({p95 / baseline[1]:.2f}x){'':>21} | "
-                f"{per_client:.1f} ({written} reports; {clients.failed} streams ended)",
+                f"{per_client:.1f} ({written} reports; {clients.failed} streams ended) | server CPU "
+                f"{cpu / wall * 100:.0f}% of a core, {cpu / max(delivered, 1) * 1e6:.0f} us per event delivered",
                 flush=True,
             )
         for task in clients.tasks:
