@@ -502,6 +502,16 @@ def run_role(
     role: Annotated[str, typer.Argument(help="web | worker | ingest | notifier | all")],
     host: str = "127.0.0.1",
     port: int = 8000,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="worker/ingest/notifier: serve Prometheus metrics on this loopback port "
+            "(default KOTAPINTAR_METRICS_PORT; the web role serves /metrics itself).",
+        ),
+    ] = None,
 ) -> None:
     """Run one process role; start any number of copies of each (see docs/operations.md).
 
@@ -509,7 +519,7 @@ def run_role(
     and unit messages; `notifier` sends status messages to reporters; `all` is `serve` (one process).
     SIGTERM stops a role cleanly.
     """
-    from kotapintar.app.roles import ROLES, start_background, wait_for_termination
+    from kotapintar.app.roles import ROLES, start_background, start_metrics_server, wait_for_termination
     from kotapintar.core.db.bootstrap import open_database
     from kotapintar.core.settings import get_settings
 
@@ -529,8 +539,16 @@ def run_role(
         return
     started = start_background(db, settings, role)
     try:
+        metrics = start_metrics_server(db, settings, role, started, metrics_port)
+    except OSError as exc:
+        started.stop()
+        db.dispose()
+        _fail(f"metrics port {metrics_port or settings.metrics_port} cannot be used: {exc.strerror or exc}")
+    try:
         wait_for_termination(lambda: typer.echo(f"kotapintar {role} running (pid {os.getpid()})"))
     finally:
+        if metrics is not None:
+            metrics.stop()
         started.stop()
         db.dispose()
     typer.echo(f"kotapintar {role} stopped")

@@ -13,6 +13,7 @@ from kotapintar.cases.lifecycle import Priority
 from kotapintar.catalog.models import Agency, Service, Unit
 from kotapintar.catalog.repository import AgencyRepository, ServiceRepository, UnitRepository
 from kotapintar.catalog.staff import create_user
+from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.auth import hash_password
 from kotapintar.core.access.passwords import DEMO_PASSWORD as DEMO_PASSWORD  # README; demo accounts only
@@ -49,6 +50,7 @@ def load_agencies(db: Database, actor: Actor, path: Path | Any | None = None) ->
                     email=item.get("email"),
                 )
             )
+        versions.bump(uow.session, versions.CATALOGUE)  # every process's cached catalogue rebuilds
     return len(rows)
 
 
@@ -88,6 +90,7 @@ def load_services(db: Database, actor: Actor, path: Path | Any | None = None) ->
                     active=bool(item.get("active", True)),
                 )
             )
+        versions.bump(uow.session, versions.CATALOGUE)
     return len(rows)
 
 
@@ -120,6 +123,7 @@ def load_units(db: Database, actor: Actor, path: Path | Any | None = None) -> in
                     updated_at=now,
                 )
             )
+        versions.bump(uow.session, versions.UNITS)
     return len(rows)
 
 

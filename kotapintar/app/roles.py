@@ -199,3 +199,51 @@ def wait_for_termination(on_ready: Callable[[], None] | None = None) -> None:
         on_ready()
     while not stop.wait(1.0):
         pass
+
+
+# --------------------------------------------------------------------------- metrics of non-web roles
+
+
+@dataclass
+class MetricsServer:
+    """prometheus_client's HTTP server of a non-web role (the web role serves /metrics itself)."""
+
+    server: Any
+    thread: threading.Thread
+    collectors: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Stop serving and unregister this role's collectors."""
+        from prometheus_client import REGISTRY
+
+        self.server.shutdown()
+        self.server.server_close()
+        for collector in self.collectors:
+            REGISTRY.unregister(collector)
+
+
+def start_metrics_server(
+    db: Database, settings: Settings, role: str, started: Started, port: int | None = None
+) -> MetricsServer | None:
+    """Serve this process's Prometheus metrics on `settings.metrics_host`:`port` (default
+    `settings.metrics_port`) for the roles without an HTTP server: the same families as the web role's
+    /metrics — `worker` adds timer lag and timers fired, `ingest` its messages received, stored, dropped and
+    backlog; every role the figures read from the database (notifier queue, escalations, oldest due timer).
+    None when no port is set.
+
+    Loopback by default: the endpoint has no token, so expose it only through a firewall or a scraper on
+    the same machine. Raises OSError when the port is taken (the CLI turns it into a clear message).
+    """
+    from prometheus_client import REGISTRY, start_http_server
+
+    from kotapintar.app.ops import DatabaseFigures
+
+    port = settings.metrics_port if port is None else port
+    if not port or role in ("web", "all"):
+        return None
+    collectors = [DatabaseFigures(db, started.ingestors)]
+    server, thread = start_http_server(port, addr=settings.metrics_host)
+    for collector in collectors:
+        REGISTRY.register(collector)
+    log.info("metrics of role %s at http://%s:%d/metrics", role, settings.metrics_host, port)
+    return MetricsServer(server, thread, collectors)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from kotapintar.cases.stream_tail import catch_up, tail_for
+from kotapintar.cases.stream_tail import catch_up, encode_event, tail_for
 from kotapintar.core.events.notify import OutboxWaker
 from kotapintar.core.http.bounds import MAX_ID
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
@@ -44,7 +43,7 @@ async def stream(
     tail = tail_for(db, waker, settings.stream_poll_s, STREAM_FALLBACK_POLL_S)
     await tail.ensure_started()
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncIterator[ServerSentEvent | bytes]:
         # Subscribed inside the generator so a client gone before the first byte leaves nothing behind;
         # subscribed before the catch-up read, so nothing committed meanwhile falls between the two.
         sub = tail.subscribe(actor)
@@ -54,21 +53,21 @@ async def stream(
             sent = {int(item["id"]) for item in backlog}  # the live fan-out may bring these again
             yield ServerSentEvent(comment="kotapintar stream", retry=2000)
             for item in backlog:
-                yield _event(item)
+                yield encode_event(item)
             while not sub.overflowed or not sub.queue.empty():
                 # No timer per client: sse_starlette cancels this generator when the client disconnects.
                 batch = await sub.queue.get()
-                for item in batch:
-                    if sent and int(item["id"]) in sent:
-                        sent.discard(int(item["id"]))
+                if not sent:  # the usual case: the frames the tail encoded once, in one write
+                    if batch.block:
+                        yield batch.block
+                    continue
+                for event_id, frame in zip(batch.ids, batch.frames, strict=True):
+                    if event_id in sent:
+                        sent.discard(event_id)
                         continue
-                    yield _event(item)
+                    yield frame
         finally:
             tail.unsubscribe(sub)
             SSE_CLIENTS.dec()
 
     return EventSourceResponse(events(), ping=15)
-
-
-def _event(item: dict[str, Any]) -> ServerSentEvent:
-    return ServerSentEvent(data=json.dumps(item, ensure_ascii=False), id=str(item["id"]), event=item["type"])

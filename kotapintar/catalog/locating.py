@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 from kotapintar.catalog.geo import Location, RegionIndex, RegionShape
 from kotapintar.catalog.repository import RegionRepository
 from kotapintar.core import versions
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import DomainError, ValidationFailed
-
-_lock = threading.Lock()
-_cache: dict[str, tuple[int, RegionIndex]] = {}
+from kotapintar.core.versions import VersionedCache
 
 
 class AreaNotSetUp(DomainError):
@@ -21,25 +17,23 @@ class AreaNotSetUp(DomainError):
     http_status = 503
 
 
+def _load_index(db: Database) -> RegionIndex:
+    with db.reading() as uow:
+        rows = [(r.code, r.name, r.level, r.geometry) for r in uow.repo(RegionRepository).all()]
+    return RegionIndex.from_geojson_rows(rows)
+
+
+_indexes: VersionedCache[RegionIndex] = VersionedCache(versions.REGIONS, _load_index)
+
+
 def region_index(db: Database) -> RegionIndex:
     """The region index of `db`, rebuilt when the regions' version in the database changed (any process)."""
-    with db.reading() as uow:
-        version = versions.current(uow.session, versions.REGIONS)
-        with _lock:
-            hit = _cache.get(db.url)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        rows = [(r.code, r.name, r.level, r.geometry) for r in uow.repo(RegionRepository).all()]
-    index = RegionIndex.from_geojson_rows(rows)
-    with _lock:
-        _cache[db.url] = (version, index)
-    return index
+    return _indexes.get(db)
 
 
 def forget_region_index(db: Database) -> None:
-    """Drop the cached index (after regions were imported)."""
-    with _lock:
-        _cache.pop(db.url, None)
+    """Drop this process's index now (the regions' version bump does it for every process)."""
+    _indexes.invalidate(db)
 
 
 def region_name(index: RegionIndex, code: str | None) -> str | None:

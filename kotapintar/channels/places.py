@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 
 from kotapintar.catalog.repository import RegionRepository
+from kotapintar.core import versions
 from kotapintar.core.db.database import Database
+from kotapintar.core.versions import VersionedCache
 
 
 @dataclass(frozen=True)
@@ -27,27 +28,27 @@ class Place:
         return "desa_centroid" if self.level == "desa" else "address"
 
 
-_cache: dict[str, list[Place]] = {}
-_lock = threading.Lock()
 _PREFIX = re.compile(r"^(desa|kelurahan|kel\.?|kecamatan|kec\.?)\s+", re.IGNORECASE)
 
 
+def _load_places(db: Database) -> list[Place]:
+    with db.reading() as uow:
+        found = [
+            Place(r.code, r.name, r.level, r.label_lon, r.label_lat)
+            for r in uow.repo(RegionRepository).all()
+            if r.level in ("desa", "kecamatan") and r.label_lon is not None and r.label_lat is not None
+        ]
+    # Desa before kecamatan (more precise), longer names first ("Selat Hilir" before "Selat").
+    found.sort(key=lambda p: (p.level != "desa", -len(p.name)))
+    return found
+
+
+# Rebuilt when regions are imported in any process (it was never rebuilt before issue 19).
+_places_cache: VersionedCache[list[Place]] = VersionedCache(versions.REGIONS, _load_places)
+
+
 def _places(db: Database) -> list[Place]:
-    with _lock:
-        found = _cache.get(db.url)
-        if found is None:
-            with db.reading() as uow:
-                found = [
-                    Place(r.code, r.name, r.level, r.label_lon, r.label_lat)
-                    for r in uow.repo(RegionRepository).all()
-                    if r.level in ("desa", "kecamatan")
-                    and r.label_lon is not None
-                    and r.label_lat is not None
-                ]
-            # Desa before kecamatan (more precise), longer names first ("Selat Hilir" before "Selat").
-            found.sort(key=lambda p: (p.level != "desa", -len(p.name)))
-            _cache[db.url] = found
-        return found
+    return _places_cache.get(db)
 
 
 def find_place(db: Database, text: str) -> Place | None:

@@ -231,6 +231,16 @@ class Settings(BaseSettings):
         None,
         description="When set, /metrics asks for `Authorization: Bearer <token>` (else restrict it at the proxy).",
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of a Prometheus endpoint for roles without an HTTP server (`run worker|ingest|"
+        "notifier`; also `--metrics-port`): timer lag, ingest rate and drops, notifier queue.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address the non-web roles' metrics endpoint listens on (it has no token)."
+    )
     json_logs: bool = Field(
         False, description="Write logs as one JSON object per line with the request id (for a log collector)."
     )

@@ -4,17 +4,19 @@ process stale for up to the TTL and different from its neighbours.
 
     bump(uow, "catalog")            # in the transaction that changed the catalogue
     current(db, "catalog")          # the number now (0 when never bumped)
-    cache = VersionedCache("catalog", loader)   # cache.get(db): reloads when the version moved
+    cache = VersionedCache(CATALOGUE, loader)   # cache.get(db): reloads when the version moved
 
-`VersionedCache` asks the database for the version at most every `check_s` seconds (one indexed primary-key
-read), so a change is seen everywhere within that time without restarting anything.
+`VersionedCache` reads its versions on every `get` (one indexed query on a table of a few rows, about what
+a connection checkout costs), so the request after a commit sees the change in every process: there is no
+TTL to wait out. Only data staff can change needs this; shipped files and compiled code stay cached for
+the life of the process.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy import select, update
@@ -34,6 +36,10 @@ REGIONS = "regions"
 CATALOGUE = "catalogue"
 UNITS = "units"
 ROADS = "roads"
+# Sensor devices (registered, re-keyed, disabled) and what triage learns besides the catalogue: imported
+# places and routing overrides (issue 19).
+SENSORS = "sensors"
+TRIAGE = "triage"
 
 
 def _session(where: UnitOfWork | Session) -> Session:
@@ -68,29 +74,66 @@ def current(db: Database | UnitOfWork | Session, name: str) -> int:
         return current(uow, name)
 
 
+def current_many(db: Database | UnitOfWork | Session, names: Sequence[str]) -> tuple[int, ...]:
+    """The versions of `names` in one query, in the order given (0 for a name never bumped)."""
+    if isinstance(db, Database):
+        with db.reading() as uow:
+            return current_many(uow, names)
+    rows = _session(db).execute(
+        select(SharedVersion.name, SharedVersion.version).where(SharedVersion.name.in_(list(names)))
+    )
+    found = {name: int(version) for name, version in rows}
+    return tuple(found.get(name, 0) for name in names)
+
+
 class VersionedCache(Generic[T]):
-    """One value per process, reloaded by `loader` when the named version in the database has moved."""
+    """Values built from the database, kept per `Database` (and per `key`) until one of `names` moves.
 
-    def __init__(self, name: str, loader: Callable[[Database], T], check_s: float = 1.0) -> None:
-        self.name, self.loader, self.check_s = name, loader, check_s
-        self._lock = threading.Lock()
-        self._value: T | None = None
-        self._version = -1
-        self._checked = 0.0
+    Keyed by the `Database` object, not its URL: two in-memory SQLite databases share a URL, and a test that
+    runs two app instances on one PostgreSQL database gets two independent caches, like two processes.
+    """
 
-    def get(self, db: Database) -> T:
-        """The cached value, reloaded first when another process bumped the version."""
-        now = time.monotonic()
-        if self._value is not None and now - self._checked < self.check_s:
-            return self._value
+    def __init__(self, names: str | Sequence[str], loader: Callable[[Database], T] | None = None) -> None:
+        self.names: tuple[str, ...] = (names,) if isinstance(names, str) else tuple(names)
+        self.loader = loader
+        self._lock = threading.Lock()  # guards the dictionaries
+        self._loading = threading.Lock()  # one build at a time: a miss under load builds once, not per thread
+        self._values: weakref.WeakKeyDictionary[Database, dict[Hashable, tuple[tuple[int, ...], T]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, db: Database, key: Hashable = None, load: Callable[[], T] | None = None) -> T:
+        """The value of `db` (and `key`), built by `load` (default: the cache's loader) when missing or when
+        another process (or this one) bumped one of the versions since it was built."""
+        stamp = current_many(db, self.names)
+        hit = self._hit(db, key, stamp)
+        if hit is not None:
+            return hit[1]
+        with self._loading:
+            hit = self._hit(db, key, stamp)
+            if hit is not None:
+                return hit[1]
+            if load is None:
+                if self.loader is None:
+                    raise TypeError("VersionedCache.get needs `load` when the cache has no loader")
+                value = self.loader(db)
+            else:
+                value = load()
+            with self._lock:
+                # The versions were read before the data, so the data is at least as new as the stamp: a
+                # change committed in between only causes one more rebuild on the next get.
+                self._values.setdefault(db, {})[key] = (stamp, value)
+        return value
+
+    def _hit(self, db: Database, key: Hashable, stamp: tuple[int, ...]) -> tuple[tuple[int, ...], T] | None:
         with self._lock:
-            version = current(db, self.name)
-            self._checked = now
-            if self._value is None or version != self._version:
-                self._value, self._version = self.loader(db), version
-            return self._value
+            hit = self._values.get(db, {}).get(key)
+        return hit if hit is not None and hit[0] == stamp else None
 
-    def invalidate(self) -> None:
-        """Drop the value in this process (the next `get` reloads)."""
+    def invalidate(self, db: Database | None = None) -> None:
+        """Drop the values of `db` (every database when None) in this process; the next `get` rebuilds."""
         with self._lock:
-            self._value, self._version = None, -1
+            if db is None:
+                self._values.clear()
+            else:
+                self._values.pop(db, None)

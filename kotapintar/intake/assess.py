@@ -7,8 +7,6 @@ channels without a chosen service, locating from text, routing rules, duplicate 
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,10 +15,12 @@ from kotapintar.cases.schemas import ReportIn
 from kotapintar.catalog.geo import Location
 from kotapintar.catalog.locating import locate_report, region_index, region_name
 from kotapintar.catalog.repository import ServiceRepository
+from kotapintar.core import versions
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
+from kotapintar.core.versions import VersionedCache
 from kotapintar.triage.assessment import Assessment, ServiceRoute
 from kotapintar.triage.classify.model import Classifier
 from kotapintar.triage.classify.priority import decide_priority
@@ -39,20 +39,9 @@ from kotapintar.triage.repository import TriageRepository
 AUTO_SERVICE = frozenset({"", "auto"})
 
 
-_catalogue_lock = threading.Lock()
-_catalogue: dict[str, tuple[float, dict[str, ServiceRoute]]] = {}
-CATALOGUE_TTL_S = 30.0
-
-
-def service_routes(db: Database) -> dict[str, ServiceRoute]:
-    """The active catalogue, cached for a few seconds (it changes rarely; intake reads it per report)."""
-    now = time.monotonic()
-    with _catalogue_lock:
-        hit = _catalogue.get(db.url)
-        if hit is not None and now - hit[0] < CATALOGUE_TTL_S:
-            return hit[1]
+def _load_routes(db: Database) -> dict[str, ServiceRoute]:
     with db.reading() as uow:
-        routes = {
+        return {
             s.code: ServiceRoute(
                 code=s.code,
                 name=s.name,
@@ -68,9 +57,16 @@ def service_routes(db: Database) -> dict[str, ServiceRoute]:
             )
             for s in uow.repo(ServiceRepository).all()
         }
-    with _catalogue_lock:
-        _catalogue[db.url] = (now, routes)
-    return routes
+
+
+# Intake reads the active catalogue on every report; an admin who switches a service off (or a loader that adds
+# one) bumps the catalogue version, so every process uses the new catalogue from its next report (issue 19).
+_routes: VersionedCache[dict[str, ServiceRoute]] = VersionedCache(versions.CATALOGUE, _load_routes)
+
+
+def service_routes(db: Database) -> dict[str, ServiceRoute]:
+    """The active catalogue, rebuilt when the catalogue version in the database moved (any process)."""
+    return _routes.get(db)
 
 
 def _choose_service(

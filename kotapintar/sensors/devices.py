@@ -5,21 +5,21 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
-import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import timedelta, timezone, tzinfo
 from typing import Any
 
 from kotapintar.catalog.repository import AgencyRepository
+from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import NotFound, ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings, get_settings
+from kotapintar.core.versions import VersionedCache
 from kotapintar.core.zones import local_zone, zone_label
 from kotapintar.sensors.engine.levels import LevelCatalog, load_catalog
 from kotapintar.sensors.engine.quality import (
@@ -47,9 +47,6 @@ MAX_EVENT_READINGS = 200
 
 INGEST_LOCK = threading.RLock()
 
-# How often a cached registry checks whether another process changed the device table.
-REGISTRY_CHECK_S = 2.0
-
 
 def flag_names(mask: int) -> list[str]:
     """The flag words of a stored bitmask, in a stable order."""
@@ -64,8 +61,6 @@ class SensorContext:
     devices: dict[str, Device]
     rules: list[Rule]
     catalog: LevelCatalog
-    version: tuple[int, datetime | None] = (0, None)  # of the device table when this context was built
-    checked_at: float = 0.0  # time.monotonic() of the last version check
     zone: tzinfo = timezone(
         timedelta(hours=7), "WIB"
     )  # the city's zone (settings.timezone): its days and clocks
@@ -85,7 +80,24 @@ class SensorContext:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
-_CONTEXTS: weakref.WeakKeyDictionary[Database, SensorContext] = weakref.WeakKeyDictionary()
+def _build_context(db: Database, settings: Settings) -> SensorContext:
+    with db.reading() as uow:
+        devices = [Device.model_validate(row.spec) for row in SensorRepository(uow.session).devices()]
+    catalog = load_catalog()
+    return SensorContext(
+        registry=DeviceRegistry(devices, key_secret=key_secret(settings)),
+        devices={d.id: d for d in devices},
+        rules=load_rules(catalog=catalog),
+        catalog=catalog,
+        zone=local_zone(settings.timezone),
+        zone_label=zone_label(settings.timezone),
+    )
+
+
+# Every change to the device table (register, re-key, enable/disable) bumps the sensors version in its
+# transaction; each process reads that version once per ingest batch or request and rebuilds when it moved,
+# so a revoked key is refused by every web and ingest process from its next message (issue 19).
+_CONTEXTS: VersionedCache[SensorContext] = VersionedCache(versions.SENSORS)
 
 
 def key_secret(settings: Settings) -> str:
@@ -99,42 +111,16 @@ def device_api_key(settings: Settings, device_id: str) -> str:
 
 
 def sensor_context(db: Database, settings: Settings | None = None, *, refresh: bool = False) -> SensorContext:
-    """The cached sensor context of a database, rebuilt after the device table changes.
+    """The cached sensor context of a database, rebuilt when the sensors version moved (in any process).
 
-    A change made in this process (`register_devices`, `issue_device_key`) drops the cache at once; one made
-    by another process — the CLI, the web server while the MQTT ingest worker runs — is seen by comparing
-    the device table's version at most every REGISTRY_CHECK_S, so a new device or a revoked key takes
-    effect within that time without a query per message.
+    `refresh` rebuilds it now (a benchmark's cold start).
     """
     settings = settings or get_settings()
+    if refresh:
+        _CONTEXTS.invalidate(db)
+    key = (key_secret(settings), settings.timezone)
     with INGEST_LOCK:
-        ctx = _CONTEXTS.get(db)
-        now = time.monotonic()
-        if ctx is not None and not refresh and now - ctx.checked_at >= REGISTRY_CHECK_S:
-            with db.reading() as uow:
-                version = SensorRepository(uow.session).devices_version()
-            if version == ctx.version:
-                ctx.checked_at = now
-            else:
-                ctx = None
-        if ctx is None or refresh:
-            with db.reading() as uow:
-                repo = SensorRepository(uow.session)
-                version = repo.devices_version()
-                devices = [Device.model_validate(row.spec) for row in repo.devices()]
-            catalog = load_catalog()
-            ctx = SensorContext(
-                registry=DeviceRegistry(devices, key_secret=key_secret(settings)),
-                devices={d.id: d for d in devices},
-                rules=load_rules(catalog=catalog),
-                catalog=catalog,
-                version=version,
-                checked_at=now,
-                zone=local_zone(settings.timezone),
-                zone_label=zone_label(settings.timezone),
-            )
-            _CONTEXTS[db] = ctx
-        return ctx
+        return _CONTEXTS.get(db, key, lambda: _build_context(db, settings))
 
 
 def register_devices(db: Database, actor: Actor, devices: Sequence[Device]) -> tuple[int, int]:
@@ -185,7 +171,7 @@ def register_devices(db: Database, actor: Actor, devices: Sequence[Device]) -> t
                 created += 1
             else:
                 updated += 1
-    _CONTEXTS.pop(db, None)
+        versions.bump(uow.session, versions.SENSORS)
     return created, updated
 
 
@@ -202,15 +188,15 @@ def issue_device_key(db: Database, actor: Actor, device_id: str) -> str:
         row.api_key_hash = digest
         row.spec = {**row.spec, "api_key_hash": digest}
         row.updated_at = utcnow()
-    _CONTEXTS.pop(db, None)
+        versions.bump(uow.session, versions.SENSORS)
     return key
 
 
 def set_device_active(db: Database, actor: Actor, device_id: str, active: bool) -> bool:
     """Disable (readings refused from now, its key included) or enable a device; returns its former state.
 
-    A disabled device leaves the registry in force: this process drops its cache now, another process sees
-    the changed `updated_at` within REGISTRY_CHECK_S.
+    A disabled device leaves the registry in force: the sensors version bump makes every process rebuild its
+    registry on its next message.
     """
     actor.require(Permission.MANAGE_CATALOGUE)
     with db.transaction() as uow:
@@ -220,7 +206,7 @@ def set_device_active(db: Database, actor: Actor, device_id: str, active: bool) 
         before = bool(row.active)
         row.active = active
         row.updated_at = utcnow()
-    _CONTEXTS.pop(db, None)
+        versions.bump(uow.session, versions.SENSORS)
     return before
 
 

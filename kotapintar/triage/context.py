@@ -1,13 +1,12 @@
 """What triage reads on every report, built once and cached: the gazetteer and the routing table.
 
-Both change rarely (regions, places, routing file, learned overrides); they are rebuilt at most every
-few seconds, and at once after a place import or a learned override (`forget_triage_context`).
+Both change rarely (regions, catalogue, imported places, learned overrides). Each of those changes bumps a
+version in the database in its own transaction, so every process rebuilds on its next report (issue 19);
+the routing file is read from disk and changes with a restart.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from kotapintar.triage.gazetteer import Gazetteer, GazetteerEntry
 from kotapintar.triage.repository import TriageRepository
 from kotapintar.triage.routing import RoutingTable, load_routing
 
-CONTEXT_TTL_S = 30.0
 ROUTING_FILE = "routing.yaml"
 
 
@@ -32,8 +30,9 @@ class TriageContext:
     routing: RoutingTable
 
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[float, tuple[int, int], TriageContext]] = {}
+_contexts: versions.VersionedCache[TriageContext] = versions.VersionedCache(
+    (versions.REGIONS, versions.CATALOGUE, versions.TRIAGE)
+)
 
 
 def routing_path(settings: Settings) -> Path:
@@ -86,24 +85,11 @@ def build_context(db: Database, settings: Settings) -> TriageContext:
 
 
 def triage_context(db: Database, settings: Settings) -> TriageContext:
-    """The cached context of `db` (rebuilt after CONTEXT_TTL_S or `forget_triage_context`)."""
-    now = time.monotonic()
-    with db.reading() as uow:  # regions or catalogue changed in any process: rebuild now (issue 21)
-        stamp = (
-            versions.current(uow.session, versions.REGIONS),
-            versions.current(uow.session, versions.CATALOGUE),
-        )
-    with _lock:
-        hit = _cache.get(db.url)
-        if hit is not None and now - hit[0] < CONTEXT_TTL_S and hit[1] == stamp:
-            return hit[2]
-    context = build_context(db, settings)
-    with _lock:
-        _cache[db.url] = (now, stamp, context)
-    return context
+    """The cached context of `db`, rebuilt when regions, catalogue, places or overrides changed anywhere."""
+    key = (str(routing_path(settings)), settings.triage_place_min_score)
+    return _contexts.get(db, key, lambda: build_context(db, settings))
 
 
 def forget_triage_context(db: Database) -> None:
-    """Drop the cached context (after places were imported or an override was learned)."""
-    with _lock:
-        _cache.pop(db.url, None)
+    """Drop this process's context now (the version bump of the change does it for every process)."""
+    _contexts.invalidate(db)

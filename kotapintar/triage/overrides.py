@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kotapintar.cases.repository import CaseRepository
 from kotapintar.catalog.repository import AgencyRepository, RegionRepository, ServiceRepository
+from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
@@ -56,7 +57,7 @@ def record_routing_override(
 ) -> LearnedOverride:
     """Store the override and its event inside the caller's transaction (e.g. the operator's re-routing).
 
-    The caller forgets the cached triage context after its commit (`forget_triage_context`).
+    Bumps the triage version in the same transaction: every process rebuilds its triage context.
     """
     actor.require(Permission.TRIAGE_CASES)
     now = utcnow()
@@ -88,4 +89,5 @@ def record_routing_override(
         at=now,
         payload={"service": service, "region": region, "agency": agency},
     )
+    versions.bump(uow.session, versions.TRIAGE)  # every process routes by the override from its next report
     return LearnedOverride(service=service, region=region, agency=agency)

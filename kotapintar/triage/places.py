@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from kotapintar.catalog.repository import AgencyRepository
+from kotapintar.core import versions
 from kotapintar.core.access.actors import Actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
@@ -95,6 +96,7 @@ def import_places(db: Database, actor: Actor, data: Any, *, source: str = "impor
                 result.created += 1
             else:
                 result.updated += 1
+        versions.bump(uow.session, versions.TRIAGE)  # every process's gazetteer rebuilds (issue 19)
     forget_triage_context(db)
     return result
 

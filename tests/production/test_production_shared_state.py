@@ -21,7 +21,7 @@ def test_a_bump_in_one_process_reloads_the_cache_of_another(db: Database) -> Non
         loads.append(current(d, "catalog"))
         return len(loads)
 
-    cache = VersionedCache("catalog", loader, check_s=0)
+    cache = VersionedCache("catalog", loader)
     units_before = current(db, "units")  # another name: the demo city's set-up has bumped it already
     try:
         assert current(db, "catalog") == 0
