@@ -17,7 +17,7 @@ from kotapintar.analytics import report as monthly
 from kotapintar.analytics import service as analytics
 from kotapintar.catalog import service as catalog_service
 from kotapintar.core.errors import ValidationFailed
-from kotapintar.core.http.deps import ActorDep, DbDep, ReadDbDep, SettingsDep
+from kotapintar.core.http.deps import ActorDep, ReadDbDep, SettingsDep
 from kotapintar.core.http.pages import SUPERVISOR_ROLES, page_context, require_roles, templates
 from kotapintar.core.i18n import translate
 from kotapintar.metrics.definitions import number_text, share_text
@@ -56,7 +56,7 @@ def _names(db: Any) -> dict[str, str]:
 @router.get("/analitik", response_class=HTMLResponse)
 def analytics_page(
     request: Request,
-    db: DbDep,  # not the replica: incident_overview builds a temporary table, refused on a hot standby
+    db: ReadDbDep,
     settings: SettingsDep,
     actor: ActorDep,
     hari: int | None = None,

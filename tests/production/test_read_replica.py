@@ -178,6 +178,7 @@ def test_the_portal_reads_the_replica_and_writers_read_their_own_writes(
         (public, "/data/sensor-kualitas.json"),
         (public, "/open311/v2/services.json"),
         (public, "/open311/v2/requests.json"),
+        (supervisor, "/analitik"),
         (supervisor, "/analitik/akurasi"),
         (supervisor, f"/analitik/laporan.csv?bulan={month}"),
         (supervisor, f"/analitik/laporan.pdf?bulan={month}"),
