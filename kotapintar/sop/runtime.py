@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import load_only
 
 from kotapintar.cases.lifecycle import CaseStatus, check_transition
 from kotapintar.cases.models import Case, Task
@@ -177,8 +178,12 @@ class SopBatch:
             ):
                 batch.instances[inst.case_id] = inst
             for case in session.scalars(
-                select(Case).where(Case.id.in_(chunk)).order_by(Case.id).with_for_update()
-            ):
+                select(Case)
+                .options(load_only(Case.id, Case.status, Case.ticket, Case.updated_at))
+                .where(Case.id.in_(chunk))
+                .order_by(Case.id)
+                .with_for_update()
+            ):  # only what the runtime reads (others load on first use): a case row has ~25 columns
                 batch.cases[case.id] = case
             for task in session.scalars(
                 select(Task).where(Task.case_id.in_(chunk), Task.task_key.is_not(None))

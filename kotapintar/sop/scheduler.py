@@ -71,7 +71,11 @@ def _fire_claimed(
             if batch is not None:
                 batch.writer.flush()  # timers this batch started or cancelled are in the table first
             for other in repo.timers_for_case(case_id):
-                if other.id != timer.id:
+                if other.id == timer.id:
+                    continue
+                if batch is not None:
+                    batch.writer.cancel_timer(other.key)  # also tells the batch not to fire it later
+                else:
                     repo.finish_timer(other)
         else:
             feed_event(
