@@ -89,6 +89,24 @@ _TIMERS: Table = Timer.__table__  # type: ignore[assignment]
 _NOT_PENDING: dict[str, Any] = {}
 
 
+def _upsert_timer(postgres: bool) -> Any:
+    """INSERT a timer, or move the one waiting under its key (built once per dialect: the hot path)."""
+    ins = (pg_insert if postgres else sqlite_insert)(_TIMERS)
+    return ins.on_conflict_do_update(
+        index_elements=[_TIMERS.c.key],
+        set_={
+            "kind": ins.excluded.kind,
+            "due_at": ins.excluded.due_at,
+            "payload": ins.excluded.payload,
+            "task_id": ins.excluded.task_id,
+            "attempts": 0,
+        },
+    )
+
+
+_UPSERT_TIMER = {True: _upsert_timer(True), False: _upsert_timer(False)}
+
+
 class SopWriter:
     """The rows the engine's commands write, collected and sent as a few Core statements.
 
@@ -134,18 +152,7 @@ class SopWriter:
             conn.execute(delete(_TIMERS).where(_TIMERS.c.key.in_(gone[start : start + 1000])))
         rows = [v for v in self.timers.values() if v is not None]
         if rows:
-            ins = (pg_insert if self.uow.dialect == "postgresql" else sqlite_insert)(_TIMERS)
-            upsert = ins.on_conflict_do_update(
-                index_elements=[_TIMERS.c.key],
-                set_={
-                    "kind": ins.excluded.kind,
-                    "due_at": ins.excluded.due_at,
-                    "payload": ins.excluded.payload,
-                    "task_id": ins.excluded.task_id,
-                    "attempts": 0,
-                },
-            )
-            conn.execute(upsert, rows)
+            conn.execute(_UPSERT_TIMER[self.uow.dialect == "postgresql"], rows)
         self.timers = {}
 
 
