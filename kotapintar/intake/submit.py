@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 import h3
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from kotapintar.cases.lifecycle import CaseStatus
+from kotapintar.cases.models import Case
 from kotapintar.cases.projections import pii_fingerprint
 from kotapintar.cases.repository import CaseRepository, ReportRepository
 from kotapintar.cases.schemas import ReportIn, SubmitResult
@@ -22,7 +24,7 @@ from kotapintar.core.events.types import EventType, utcnow
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.intake.assess import assess_report
 from kotapintar.intake.guard import check_report_text
-from kotapintar.sop.runtime import start_case_sop
+from kotapintar.sop.runtime import OpenedCase, SopWriter, start_case_sop
 from kotapintar.triage.assessment import Assessment
 
 H3_RESOLUTION = 9  # ~0.1 km² cells: the binning used for hotspots and nearby-duplicate search
@@ -240,28 +242,29 @@ def _create(
     title = assessment.service.name + (f" — {assessment.place_name}" if assessment.place_name else "")
     lon, lat = assessment.lon, assessment.lat
     year = now.astimezone(ZoneInfo(settings.timezone)).year
-    case_id, ticket = uow.repo(CaseRepository).insert_with_ticket(
-        settings.ticket_prefix,
-        year,
-        service_code=assessment.service.code,
-        priority=assessment.priority.value,
-        status=CaseStatus.RECEIVED.value,
-        title=title[:300],
-        description=report.description,
-        lon=lon,
-        lat=lat,
-        h3_cell=h3.latlng_to_cell(lat, lon, H3_RESOLUTION) if lon is not None and lat is not None else None,
-        address=report.address,
-        region_code=loc.region_code if loc else None,
-        kecamatan_code=loc.kecamatan_code if loc else None,
-        agency_code=assessment.agency_code,
-        channel=report.channel,
-        confidential=report.confidential,
-        created_at=now,
-        updated_at=now,
-        location_accuracy_m=report.location_accuracy_m,
-        location_source=_location_source(report, assessment),
-    )
+    values: dict[str, Any] = {
+        "service_code": assessment.service.code,
+        "priority": assessment.priority.value,
+        "status": CaseStatus.RECEIVED.value,
+        "title": title[:300],
+        "description": report.description,
+        "lon": lon,
+        "lat": lat,
+        "h3_cell": h3.latlng_to_cell(lat, lon, H3_RESOLUTION)
+        if lon is not None and lat is not None
+        else None,
+        "address": report.address,
+        "region_code": loc.region_code if loc else None,
+        "kecamatan_code": loc.kecamatan_code if loc else None,
+        "agency_code": assessment.agency_code,
+        "channel": report.channel,
+        "confidential": report.confidential,
+        "created_at": now,
+        "updated_at": now,
+        "location_accuracy_m": report.location_accuracy_m,
+        "location_source": _location_source(report, assessment),
+    }
+    case_id, ticket = uow.repo(CaseRepository).insert_with_ticket(settings.ticket_prefix, year, **values)
     report_id = uow.repo(ReportRepository).insert(
         **_report_row(report, assessment.service.code, case_id, key, reporter_id, media, now, assessment)
     )
@@ -285,28 +288,24 @@ def _create(
         "anonymous": report.anonymous,
         **_pii_fingerprint(report, reporter_id),
     }
-    uow.events.append_many(
-        stream=stream,
-        case_id=case_id,
-        items=[
-            (EventType.REPORT_RECEIVED, actor.name, now, received),
-            (EventType.CASE_CREATED, actor.name, now, created),
-        ],
-        new_stream=True,
-    )
+    # Every event of the new case (report, case, triage, SOP start and first tasks) goes out in one INSERT.
+    uow.events.start_stream(stream)
+    writer = SopWriter(uow)
+    writer.log(stream, case_id, EventType.REPORT_RECEIVED, actor.name, now, received)
+    writer.log(stream, case_id, EventType.CASE_CREATED, actor.name, now, created)
     if (
         assessment.needs_review
         or assessment.possible_duplicates
         or assessment.cues
         or assessment.other_issues
     ):
-        uow.events.append(
-            stream=stream,
-            case_id=case_id,
-            type=EventType.TRIAGE_SUGGESTED,
-            actor="system:triage",
-            at=now,
-            payload={
+        writer.log(
+            stream,
+            case_id,
+            EventType.TRIAGE_SUGGESTED,
+            "system:triage",
+            now,
+            {
                 "needs_review": assessment.needs_review,
                 "suggestions": [list(s) for s in assessment.suggestions],
                 "cues": list(assessment.cues),
@@ -316,5 +315,11 @@ def _create(
             },
         )
     # The case's SOP starts in the same transaction: a case never exists without its SOP having started.
-    start_case_sop(uow, actor, case_id, assessment, now)
+    # The case row just written is attached as it is, not read back.
+    case = Case(id=case_id, ticket=ticket, **values)
+    make_transient_to_detached(case)
+    uow.session.add(case)
+    opened = OpenedCase(case=case, attributes=report.attributes or {}, anonymous=report.anonymous)
+    start_case_sop(uow, actor, case_id, assessment, now, opened=opened, writer=writer)
+    writer.flush()
     return SubmitResult(case_id=case_id, ticket=ticket, report_id=report_id, status=CaseStatus.RECEIVED.value)

@@ -970,10 +970,13 @@ def new_state(spec: SopSpec, event: CaseOpened, ctx: EngineContext) -> InstanceS
     )
 
 
-def decide(spec: SopSpec, state: InstanceState | None, event: _Event, ctx: EngineContext) -> Decision:
+def decide(
+    spec: SopSpec, state: InstanceState | None, event: _Event, ctx: EngineContext, *, owned: bool = False
+) -> Decision:
     """Apply one event to one SOP instance: the new state and the commands to run in the same transaction.
 
-    Pure: the input state is not modified. Raises a DomainError (with a code) when the event is not allowed
+    Pure: the input state is not modified, unless `owned` says the caller made it for this call alone
+    (the runtime validates it fresh from the stored JSON), which skips the working copy. Raises a DomainError (with a code) when the event is not allowed
     now; a TimerFired for a timer that is no longer active is ignored (empty decision).
     """
     if isinstance(event, CaseOpened):
@@ -992,7 +995,7 @@ def decide(spec: SopSpec, state: InstanceState | None, event: _Event, ctx: Engin
             return Decision(state, ())
     elif state.status in ("closed", "cancelled"):
         raise Conflict(f"Kasus {state.case_ref} sudah {state.status}.", code="case_finished")
-    run = _Run(spec, _clone(state), ctx, event.at)
+    run = _Run(spec, state if owned else _clone(state), ctx, event.at)
     _HANDLERS[type(event)](run, event)
     return Decision(run.s, tuple(run.cmds))
 

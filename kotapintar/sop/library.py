@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kotapintar.core.access.actors import Actor
@@ -92,6 +93,8 @@ def publish_in(uow: UnitOfWork, actor_name: str, source: str, file: str = "<sop>
             published_by=actor_name,
         )
     )
+    with _cache_lock:  # compiled at publish: the first case of this version does not parse it again
+        _spec_cache[(spec.code, number, digest)] = spec
     uow.events.append(
         stream=SYSTEM_STREAM,
         case_id=None,
@@ -154,6 +157,28 @@ def current_version(uow: UnitOfWork, code: str) -> SopVersion:
     row = repo.latest_version(code)
     assert row is not None
     return row
+
+
+def current_spec(uow: UnitOfWork, code: str) -> tuple[int, str, SopSpec]:
+    """(version, content hash, parsed spec) of the newest version of an SOP, for opening a case.
+
+    Reads only the version number and hash (not the stored source and spec JSON); the spec comes from this
+    process's cache of published versions, parsed once per (code, version, hash) since versions are
+    immutable. A new version published by any process is seen at once (its number is newer).
+    """
+    head = uow.session.execute(
+        select(SopVersion.version, SopVersion.content_hash)
+        .where(SopVersion.code == code)
+        .order_by(SopVersion.version.desc())
+        .limit(1)
+    ).first()
+    if head is not None:
+        with _cache_lock:
+            hit = _spec_cache.get((code, int(head.version), str(head.content_hash)))
+        if hit is not None:
+            return int(head.version), str(head.content_hash), hit
+    row = current_version(uow, code)
+    return row.version, row.content_hash, spec_of(row)
 
 
 def _view(row: SopVersion) -> SopVersionView:

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import load_only
 
 from kotapintar.cases.lifecycle import CaseStatus, check_transition
 from kotapintar.cases.models import Case, Task
@@ -46,9 +52,9 @@ from kotapintar.sop.engine import (
     decide,
     upgrade_state,
 )
-from kotapintar.sop.library import current_version, spec_of
+from kotapintar.sop.library import current_spec, spec_of
 from kotapintar.sop.loader import load_calendar
-from kotapintar.sop.models import SopInstance
+from kotapintar.sop.models import SopInstance, Timer
 from kotapintar.sop.repository import SopRepository
 from kotapintar.sop.spec import SopSpec
 from kotapintar.triage.assessment import Assessment
@@ -79,6 +85,122 @@ _TASK_STATUS_EVENTS: dict[TaskStatus, str] = {
 }
 
 
+_TIMERS: Table = Timer.__table__  # type: ignore[assignment]
+_NOT_PENDING: dict[str, Any] = {}
+
+
+def _upsert_timer(postgres: bool) -> Any:
+    """INSERT a timer, or move the one waiting under its key (built once per dialect: the hot path)."""
+    ins = (pg_insert if postgres else sqlite_insert)(_TIMERS)
+    return ins.on_conflict_do_update(
+        index_elements=[_TIMERS.c.key],
+        set_={
+            "kind": ins.excluded.kind,
+            "due_at": ins.excluded.due_at,
+            "payload": ins.excluded.payload,
+            "task_id": ins.excluded.task_id,
+            "attempts": 0,
+        },
+    )
+
+
+_UPSERT_TIMER = {True: _upsert_timer(True), False: _upsert_timer(False)}
+
+
+class SopWriter:
+    """The rows the engine's commands write, collected and sent as a few Core statements.
+
+    Events (per chain, in order) and timer starts/cancels (per key, last one wins) are held in memory and
+    written by `flush()`: one executemany INSERT for all events, one DELETE and one upsert for the timers.
+    A single command flushes at the end of `apply_decision`; the scheduler keeps one writer for a whole
+    batch of timers and flushes once before it deletes the fired rows (same transaction either way).
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.events: list[tuple[str, int | None, str, str, datetime, dict[str, Any]]] = []
+        self.timers: dict[str, dict[str, Any] | None] = {}  # key -> row to upsert, None to delete
+
+    def log(
+        self, stream: str, case_id: int | None, type_: str, actor: str, at: datetime, payload: dict[str, Any]
+    ) -> None:
+        """Queue one event for the chain of `stream`."""
+        self.events.append((stream, case_id, type_, actor, at, payload))
+
+    def start_timer(self, row: dict[str, Any]) -> None:
+        """Queue a timer start (or move, when its key already waits)."""
+        self.timers[row["key"]] = row
+
+    def cancel_timer(self, key: str) -> None:
+        """Queue removing a timer (no-op when it already fired)."""
+        self.timers[key] = None
+
+    def pending_timer(self, key: str) -> dict[str, Any] | None:
+        """The queued row of a timer key; None when queued for removal; `_NOT_PENDING` when untouched."""
+        return self.timers.get(key, _NOT_PENDING)
+
+    def flush(self) -> None:
+        """Write what is queued (events chained after each stream's anchor, timers by key)."""
+        if self.events:
+            self.uow.events.append_batch(self.events)
+            self.events = []
+        if not self.timers:
+            return
+        conn = self.uow.session.connection()
+        gone = [k for k, v in self.timers.items() if v is None]
+        for start in range(0, len(gone), 1000):
+            conn.execute(delete(_TIMERS).where(_TIMERS.c.key.in_(gone[start : start + 1000])))
+        rows = [v for v in self.timers.values() if v is not None]
+        if rows:
+            conn.execute(_UPSERT_TIMER[self.uow.dialect == "postgresql"], rows)
+        self.timers = {}
+
+
+@dataclass
+class SopBatch:
+    """Rows of many cases loaded (and locked) with one query each, and the writer they share.
+
+    The scheduler fires a batch of timers of different cases in one transaction; loading each case's
+    instance, case row and tasks one by one was most of its cost (issue 19).
+    """
+
+    writer: SopWriter
+    instances: dict[int, SopInstance] = field(default_factory=dict)
+    cases: dict[int, Case] = field(default_factory=dict)
+    tasks: dict[int, dict[str, Task]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, uow: UnitOfWork, case_ids: Iterable[int]) -> SopBatch:
+        """Lock instances, then cases, then event chains of `case_ids` (ascending: the runtime's lock order)."""
+        ids = sorted(set(case_ids))
+        batch = cls(writer=SopWriter(uow))
+        session = uow.session
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for inst in session.scalars(
+                select(SopInstance)
+                .where(SopInstance.case_id.in_(chunk))
+                .order_by(SopInstance.case_id)
+                .with_for_update()
+            ):
+                batch.instances[inst.case_id] = inst
+            for case in session.scalars(
+                select(Case)
+                .options(load_only(Case.id, Case.status, Case.ticket, Case.updated_at))
+                .where(Case.id.in_(chunk))
+                .order_by(Case.id)
+                .with_for_update()
+            ):  # only what the runtime reads (others load on first use): a case row has ~25 columns
+                batch.cases[case.id] = case
+            for task in session.scalars(
+                select(Task).where(Task.case_id.in_(chunk), Task.task_key.is_not(None))
+            ):
+                if task.task_key is not None:
+                    batch.tasks.setdefault(task.case_id, {})[task.task_key] = task
+        uow.events.preload_anchors([case_stream(c) for c in batch.instances])
+        return batch
+
+
 def engine_context(uow: UnitOfWork) -> EngineContext:
     """The engine's context: the shipped working calendar and this deployment's command-center agency."""
     bind = str(uow.session.get_bind().engine.url)
@@ -98,10 +220,27 @@ def timer_key(case_id: int, engine_key: str) -> str:
     return f"sop:{case_id}:{engine_key}"
 
 
-def _facts(uow: UnitOfWork, case: Case, assessment: Assessment | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class OpenedCase:
+    """A case its caller inserted in this transaction (intake): the row, attached to the session without
+    reading it back, and what its first report says. Starting its SOP then reads nothing it just wrote."""
+
+    case: Case
+    attributes: Mapping[str, Any]
+    anonymous: bool
+
+
+def _facts(
+    uow: UnitOfWork, case: Case, assessment: Assessment | None, first: tuple[Mapping[str, Any], bool] | None
+) -> dict[str, Any]:
+    """The facts the SOP's guards see; `first` is (attributes, anonymous) of the first report when known."""
     facts: dict[str, Any] = {}
-    for report in uow.repo(ReportRepository).for_case(case.id)[:1]:
-        for name, value in (report.attributes or {}).items():
+    if first is None:
+        for report in uow.repo(ReportRepository).for_case(case.id)[:1]:
+            first = (report.attributes or {}, bool(report.anonymous))
+    if first is not None:
+        attributes, anonymous = first
+        for name, value in attributes.items():
             spec = CASE_FIELDS.get(name)
             if spec is None or (isinstance(value, str) and spec.type is not FieldType.STRING):
                 continue
@@ -115,7 +254,7 @@ def _facts(uow: UnitOfWork, case: Case, assessment: Assessment | None) -> dict[s
                 )
             ):
                 facts[name] = value
-        facts["is_anonymous"] = bool(report.anonymous)
+        facts["is_anonymous"] = bool(anonymous)
     if case.service_code in SERVICE_CODES:
         facts["service"] = case.service_code
     facts["priority"] = case.priority
@@ -129,25 +268,38 @@ def _facts(uow: UnitOfWork, case: Case, assessment: Assessment | None) -> dict[s
 
 
 def start_case_sop(
-    uow: UnitOfWork, actor: Actor, case_id: int, assessment: Assessment | None, at: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    case_id: int,
+    assessment: Assessment | None,
+    at: datetime,
+    *,
+    opened: OpenedCase | None = None,
+    writer: SopWriter | None = None,
 ) -> Decision | None:
     """Start the newest SOP version of the case's service and execute its first commands (same transaction).
 
-    None when the service has no SOP at all (neither published nor shipped).
+    None when the service has no SOP at all (neither published nor shipped). `opened` (intake) gives the
+    case just inserted, so it is not read back; `writer` lets the caller's own events of this case go out
+    in the same INSERT (the caller flushes it).
     """
     repo = SopRepository(uow.session)
-    if repo.instance(case_id) is not None:
-        raise Conflict(f"SOP kasus {case_id} sudah berjalan.", code="sop_already_started")
-    case = uow.repo(CaseRepository).get(case_id, for_update=True)
+    if opened is not None:
+        case: Case | None = opened.case
+        first: tuple[Mapping[str, Any], bool] | None = (opened.attributes, opened.anonymous)
+    else:
+        if repo.instance(case_id) is not None:
+            raise Conflict(f"SOP kasus {case_id} sudah berjalan.", code="sop_already_started")
+        case = uow.repo(CaseRepository).get(case_id, for_update=True)
+        first = None
     if case is None:
         raise NotFound(f"Kasus {case_id} tidak ditemukan.")
     try:
-        version = current_version(uow, case.service_code)
+        number, digest, spec = current_spec(uow, case.service_code)
     except NotFound:
         # A service added to the catalogue without an SOP yet: the case is handled by hand (spine commands).
         log.warning("no SOP for service %s; case %s runs without one", case.service_code, case_id)
         return None
-    spec = spec_of(version)
     responsible = assessment.agency_code if assessment else (case.agency_code or "")
     informed = list(assessment.informed) if assessment else []
     event = CaseOpened(
@@ -156,50 +308,67 @@ def start_case_sop(
         case_ref=case.ticket or str(case.id),
         responsible_agency=responsible,
         informed_agencies=informed,
-        facts=_facts(uow, case, assessment),
-        sop_version=str(version.version),
+        facts=_facts(uow, case, assessment, first),
+        sop_version=str(number),
     )
     ctx = engine_context(uow)
     decision = decide(spec, None, event, ctx)
-    row = repo.add_instance(
-        SopInstance(
-            case_id=case_id,
-            sop_code=spec.code,
-            sop_version=version.version,
-            status=decision.state.status,
-            state=decision.state.model_dump(mode="json"),
-            created_at=at,
-            updated_at=at,
-        )
-    )
-    uow.events.append(
-        stream=case_stream(case_id),
+    # Added to the session only after apply_decision set its state: one INSERT at commit, no UPDATE.
+    row = SopInstance(
         case_id=case_id,
-        type=EventType.SOP_STARTED,
-        actor=actor.name,
-        at=at,
-        payload={"sop": spec.code, "version": version.version, "content_hash": version.content_hash},
+        sop_code=spec.code,
+        sop_version=number,
+        status=decision.state.status,
+        state={},
+        created_at=at,
+        updated_at=at,
     )
-    apply_decision(uow, actor.name, case, row, spec, CaseStatus.RECEIVED, decision, at)
+    out = writer if writer is not None else SopWriter(uow)
+    out.log(
+        case_stream(case_id),
+        case_id,
+        EventType.SOP_STARTED,
+        actor.name,
+        at,
+        {"sop": spec.code, "version": number, "content_hash": digest},
+    )
+    apply_decision(
+        uow,
+        actor.name,
+        case,
+        row,
+        spec,
+        CaseStatus.RECEIVED,
+        decision,
+        at,
+        tasks={} if opened is not None else None,
+        writer=out,
+    )
+    uow.session.add(row)
+    if writer is None:
+        out.flush()
     return decision
 
 
 def load_instance(uow: UnitOfWork, case_id: int, *, for_update: bool = True) -> tuple[SopInstance, SopSpec]:
     """The SOP instance of a case (locked) and the spec of the version it is pinned to."""
-    repo = SopRepository(uow.session)
-    row = repo.instance(case_id, for_update=for_update)
-    if row is not None:
-        cached = _spec_by_instance(uow, row)
-        if cached is not None:
-            return row, cached
+    row = SopRepository(uow.session).instance(case_id, for_update=for_update)
     if row is None:
         raise NotFound(f"Kasus {case_id} tidak dijalankan oleh SOP.", code="sop_not_started")
-    version = repo.version(row.sop_code, row.sop_version)
+    return row, _pinned_spec(uow, row)
+
+
+def _pinned_spec(uow: UnitOfWork, row: SopInstance) -> SopSpec:
+    """The spec of the version an instance is pinned to: from this process's cache, else read once."""
+    cached = _spec_by_instance(uow, row)
+    if cached is not None:
+        return cached
+    version = SopRepository(uow.session).version(row.sop_code, row.sop_version)
     if version is None:
         raise NotFound(f"SOP '{row.sop_code}' versi {row.sop_version} hilang dari pustaka.")
     spec = spec_of(version)
     _remember_spec(uow, row, spec)
-    return row, spec
+    return spec
 
 
 _version_specs: dict[tuple[str, str, int], SopSpec] = {}
@@ -229,18 +398,34 @@ def feed_event(
     make_event: Callable[[InstanceState], _Event],
     at: datetime,
     extra: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    batch: SopBatch | None = None,
 ) -> tuple[Decision, InstanceState]:
     """Give one event to a case's SOP and execute what it decides; returns the decision and the old state.
 
     `make_event` sees the current state (e.g. to find a task key); `extra` adds payload fields to the
-    task events of a task key (e.g. the suggested agency of a rejection).
+    task events of a task key (e.g. the suggested agency of a rejection). With `batch` (the scheduler),
+    the rows come from the batch's loads and the writes wait for the batch's `writer.flush()`.
     """
-    row, spec = load_instance(uow, case_id)
-    case = uow.repo(CaseRepository).get(case_id, for_update=True)
+    if batch is not None and case_id in batch.instances and case_id in batch.cases:
+        row = batch.instances[case_id]
+        spec = _pinned_spec(uow, row)
+        case: Case | None = batch.cases[case_id]
+        tasks: dict[str, Task] | None = batch.tasks.setdefault(case_id, {})
+        writer: SopWriter | None = batch.writer
+    else:
+        row, spec = load_instance(uow, case_id)
+        case = uow.repo(CaseRepository).get(case_id, for_update=True)
+        tasks, writer = None, None
     assert case is not None
     state = upgrade_state(row.state)
-    decision = decide(spec, state, make_event(state), engine_context(uow))
-    apply_decision(uow, actor_name, case, row, spec, state.case_status, decision, at, extra)
+    # The engine works on a second copy validated from the stored JSON (cheaper than its deep clone);
+    # the scheduler (batch) never looks at the state before, so it hands its only copy over.
+    working = state if batch is not None else upgrade_state(row.state)
+    decision = decide(spec, working, make_event(state), engine_context(uow), owned=True)
+    apply_decision(
+        uow, actor_name, case, row, spec, state.case_status, decision, at, extra, tasks=tasks, writer=writer
+    )
     return decision, state
 
 
@@ -254,23 +439,26 @@ def apply_decision(
     decision: Decision,
     at: datetime,
     extra: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    tasks: dict[str, Task] | None = None,
+    writer: SopWriter | None = None,
 ) -> None:
-    """Execute the engine's commands: task rows, timers, case status and the events of each, then save state."""
+    """Execute the engine's commands: task rows, timers, case status and the events of each, then save state.
+
+    `tasks` (the case's SOP tasks by key) and `writer` come from a batch; without them the tasks are read
+    here and the writes are flushed before returning, so callers see the rows in their transaction.
+    """
     repo = SopRepository(uow.session)
     stream = case_stream(case.id)
-    tasks = repo.tasks_by_key(case.id)
+    if tasks is None:
+        tasks = repo.tasks_by_key(case.id)
+    own_writer = writer is None
+    out = writer if writer is not None else SopWriter(uow)
     in_sync = CaseStatus(case.status) == engine_status_before
     extra = extra or {}
 
     def log(type_: str, payload: dict[str, Any]) -> None:
-        uow.events.append(
-            stream=stream,
-            case_id=case.id,
-            type=type_,
-            actor=actor_name,
-            at=at,
-            payload={k: v for k, v in payload.items() if v is not None},
-        )
+        out.log(stream, case.id, type_, actor_name, at, {k: v for k, v in payload.items() if v is not None})
 
     def task_ref(key: str) -> dict[str, Any]:
         t = tasks.get(key)
@@ -333,17 +521,20 @@ def apply_decision(
         elif isinstance(cmd, StartTimer):
             task_key = cmd.payload.get("task_key")
             timed = tasks.get(task_key) if isinstance(task_key, str) else None
-            repo.upsert_timer(
-                timer_key(case.id, cmd.key),
-                cmd.kind,
-                case.id,
-                timed.id if timed else None,
-                cmd.due_at,
-                {"sop_key": cmd.key, **cmd.payload},
-                at,
+            out.start_timer(
+                {
+                    "key": timer_key(case.id, cmd.key),
+                    "kind": cmd.kind,
+                    "case_id": case.id,
+                    "task_id": timed.id if timed else None,
+                    "due_at": cmd.due_at,
+                    "payload": {"sop_key": cmd.key, **cmd.payload},
+                    "created_at": at,
+                    "attempts": 0,
+                }
             )
         elif isinstance(cmd, CancelTimer):
-            repo.cancel_timer(timer_key(case.id, cmd.key))
+            out.cancel_timer(timer_key(case.id, cmd.key))
         elif isinstance(cmd, Notify):
             if cmd.audience == "citizen":
                 type_ = EventType.CITIZEN_NOTIFIED
@@ -379,6 +570,8 @@ def apply_decision(
             )
     case.updated_at = at
     repo.save_state(row, decision.state.model_dump(mode="json"), decision.state.status, at)
+    if own_writer:
+        out.flush()
 
 
 def _change_status(

@@ -24,7 +24,7 @@ from kotapintar.core.http.metrics import TIMER_LAG_SECONDS, TIMERS_FIRED
 from kotapintar.sop.engine import CaseCancelled, TimerFired
 from kotapintar.sop.models import Timer
 from kotapintar.sop.repository import SopRepository
-from kotapintar.sop.runtime import feed_event
+from kotapintar.sop.runtime import _NOT_PENDING, SopBatch, feed_event
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +44,38 @@ class FireResult:
     lags: list[float] | None = None
 
 
-def _fire_claimed(uow: UnitOfWork, repo: SopRepository, timer: Timer, now: datetime) -> None:
-    """Give one claimed timer to its case's SOP (or stop the SOP of a case that ended outside it)."""
+def _fire_claimed(
+    uow: UnitOfWork, repo: SopRepository, timer: Timer, now: datetime, batch: SopBatch | None = None
+) -> None:
+    """Give one claimed timer to its case's SOP (or stop the SOP of a case that ended outside it).
+
+    With `batch`, the instance and case come from the batch's loads and the writes wait for its flush.
+    """
     key = str((timer.payload or {}).get("sop_key") or "")
     case_id = timer.case_id
-    inst = repo.instance(case_id, for_update=True) if case_id is not None and key else None
-    if inst is None or case_id is None:
+    if case_id is None or not key:
         return
-    case = uow.repo(CaseRepository).get(case_id)
-    assert case is not None
+    if batch is not None:
+        inst = batch.instances.get(case_id)
+        case = batch.cases.get(case_id)
+    else:
+        inst = repo.instance(case_id, for_update=True)
+        case = uow.repo(CaseRepository).get(case_id) if inst is not None else None
+    if inst is None or case is None:
+        return
     if CaseStatus(case.status) in _FINAL and inst.status in ("running", "awaiting_closure"):
         # The case ended outside the SOP (rejected, merged, closed by hand): stop its SOP.
         final = case.status if case.status in ("rejected", "merged") else "rejected"
         if case.status == "closed":
             inst.status = "closed"
+            if batch is not None:
+                batch.writer.flush()  # timers this batch started or cancelled are in the table first
             for other in repo.timers_for_case(case_id):
-                if other.id != timer.id:
+                if other.id == timer.id:
+                    continue
+                if batch is not None:
+                    batch.writer.cancel_timer(other.key)  # also tells the batch not to fire it later
+                else:
                     repo.finish_timer(other)
         else:
             feed_event(
@@ -68,11 +84,26 @@ def _fire_claimed(uow: UnitOfWork, repo: SopRepository, timer: Timer, now: datet
                 case_id,
                 lambda _s: CaseCancelled(at=now, reason="kasus diakhiri", final_status=final),
                 now,
+                batch=batch,
             )
     else:
         feed_event(
-            uow, SCHEDULER.name, case_id, lambda _s: TimerFired(at=now, actor=SCHEDULER.name, key=key), now
+            uow,
+            SCHEDULER.name,
+            case_id,
+            lambda _s: TimerFired(at=now, actor=SCHEDULER.name, key=key),
+            now,
+            batch=batch,
         )
+
+
+def _still_due(batch: SopBatch, timer: Timer, now: datetime) -> bool:
+    """Whether a claimed timer still waits, due by `now`, after the batch's earlier firings of its case
+    (one of them may have cancelled or moved it; those writes are still queued in the batch's writer)."""
+    pending = batch.writer.pending_timer(timer.key)
+    if pending is _NOT_PENDING:
+        return True
+    return pending is not None and pending["due_at"] <= now
 
 
 def _fire_one(db: Database, now: datetime, lags: list[float] | None) -> tuple[bool, int | None, str | None]:
@@ -112,17 +143,20 @@ def _fire_batch(db: Database, now: datetime, size: int, lags: list[float] | None
         if not claimed:
             return 0, 0
         claimed.sort(key=lambda t: (t.case_id or 0, t.due_at, t.id))
+        # Instances, cases, tasks and chain anchors of the whole batch: one query each, locked in order.
+        batch = SopBatch.load(uow, [t.case_id for t in claimed if t.case_id is not None])
         seen_cases: set[int] = set()
         fired: list[Timer] = []
         due_ats: list[datetime] = []
         for timer in claimed:
-            if timer.case_id in seen_cases and not repo.timer_still_due(timer.id, now):
+            if timer.case_id in seen_cases and not _still_due(batch, timer, now):
                 continue
-            _fire_claimed(uow, repo, timer, now)
+            _fire_claimed(uow, repo, timer, now, batch)
             if timer.case_id is not None:
                 seen_cases.add(timer.case_id)
             due_ats.append(timer.due_at)
             fired.append(timer)
+        batch.writer.flush()
         repo.finish_timers(fired)
     committed = utcnow()  # due -> committed: when the firing became visible to everyone
     batch_lags = [(committed - due).total_seconds() for due in due_ats]

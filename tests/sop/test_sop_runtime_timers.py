@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from kotapintar.cases.models import Case
 from kotapintar.cases.repository import TaskRepository
 from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
@@ -139,3 +141,23 @@ def test_scheduler_thread_of_serve_fires_due_timers(
         thread.join(timeout=30)
     assert not thread.is_alive()
     assert escalations(db, case_id) == [(1, LADDER[1]), (2, LADDER[2]), (3, LADDER[3])]
+
+
+def test_a_batch_fires_nothing_for_a_case_closed_outside_its_sop(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staff closed the case by hand: the batch that claims its timers stops the SOP and reminds no one."""
+    closed = open_complaint(db, settings, monkeypatch)
+    running = open_complaint(db, settings, monkeypatch)
+    with db.transaction() as uow:
+        uow.session.execute(update(Case).where(Case.id == closed).values(status="closed"))
+    result = run_due_timers(db, now=OPENED + timedelta(days=60))
+    assert result.failed == 0
+    assert count(db, closed, "task_reminded") == 0 and escalations(db, closed) == []
+    assert count(db, running, "task_reminded") == 2  # the other case of the same batch went on
+    assert [rung for rung, _to in escalations(db, running)] == [1, 2, 3]
+    with db.reading() as uow:
+        repo = SopRepository(uow.session)
+        assert repo.timers_for_case(closed) == []
+        instance = repo.instance(closed)
+        assert instance is not None and instance.status == "closed"

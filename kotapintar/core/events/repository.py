@@ -22,6 +22,7 @@ from kotapintar.core.events.types import GENESIS_HASH, EventContent, chain_hash
 _EVENTS: Table = Event.__table__  # type: ignore[assignment]
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 _INSERT_EVENTS_ORDERED = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+_INSERT_EVENTS = insert(_EVENTS)
 _STREAMS: Table = EventStream.__table__  # type: ignore[assignment]
 _INSERT_ANCHOR = insert(_STREAMS)
 _UPDATE_ANCHOR = (
@@ -182,34 +183,104 @@ class EventRepository:
         anchor.updated_at = items[-1][2]
         return [AppendedEvent(id=i, **row) for i, row in zip(ids, rows, strict=True)]
 
+    def start_stream(self, stream: str) -> None:
+        """Declare a stream created in this transaction (a new case): its chain starts at genesis, unread."""
+        self._anchor(stream, new_stream=True)
+
+    def preload_anchors(self, streams: Sequence[str]) -> None:
+        """Read (and lock) the anchors of many streams in one statement, in stream order.
+
+        A batch that appends to many chains (the timer scheduler) pays one round trip instead of one per
+        chain; locking in one order keeps two such batches from dead-locking each other.
+        """
+        wanted = sorted({s for s in streams if s not in self._anchors})
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            rows = (
+                self.session.connection()
+                .execute(
+                    select(EventStream.stream, EventStream.last_seq, EventStream.last_hash)
+                    .where(EventStream.stream.in_(chunk))
+                    .order_by(EventStream.stream)
+                    .with_for_update()
+                )
+                .all()
+            )
+            found = {r.stream: r for r in rows}
+            for stream in chunk:
+                row = found.get(stream)
+                self._anchors[stream] = (
+                    _Anchor(last_seq=row.last_seq, last_hash=row.last_hash, exists=True)
+                    if row is not None
+                    else _Anchor(last_seq=0, last_hash=GENESIS_HASH, exists=False)
+                )
+
+    def append_batch(
+        self, items: Sequence[tuple[str, int | None, str, str, datetime, dict[str, Any]]]
+    ) -> int:
+        """Append (stream, case_id, type, actor, at, payload) events, in order, to any number of streams with
+        one executemany INSERT; each stream's events are chained after its anchor. Returns the count.
+
+        For writers that do not need the new ids (the SOP runtime): no RETURNING, so the driver batches rows.
+        """
+        if not items:
+            return 0
+        self.preload_anchors([item[0] for item in items])
+        rows: list[dict[str, Any]] = []
+        for stream, case_id, type_, actor, at, payload in items:
+            anchor = self._anchors[stream]
+            seq = anchor.last_seq + 1
+            content = EventContent(
+                case_id=case_id if case_id is not None else 0,
+                seq=seq,
+                type=str(type_),
+                actor=actor,
+                occurred_at=at,
+                payload=payload,
+            )
+            digest = chain_hash(anchor.last_hash, content)
+            rows.append(
+                {
+                    "stream": stream,
+                    "case_id": case_id,
+                    "seq": seq,
+                    "type": content.type,
+                    "actor": actor,
+                    "occurred_at": at,
+                    "payload": payload,
+                    "prev_hash": anchor.last_hash,
+                    "hash": digest,
+                }
+            )
+            anchor.last_seq, anchor.last_hash, anchor.updated_at, anchor.dirty = seq, digest, at, True
+        self.session.connection().execute(_INSERT_EVENTS, rows)
+        return len(rows)
+
     def write_anchors(self) -> bool:
         """Store the new head of every chain touched in this transaction (called just before commit);
         True when events were appended."""
-        appended = False
+        updates: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
         for stream, anchor in self._anchors.items():
             if not anchor.dirty:
                 continue
-            appended = True
+            values = {
+                "last_seq": anchor.last_seq,
+                "last_hash": anchor.last_hash,
+                "updated_at": anchor.updated_at,
+            }
             if anchor.exists:
-                self.session.connection().execute(
-                    update(EventStream)
-                    .where(EventStream.stream == stream)
-                    .values(
-                        last_seq=anchor.last_seq, last_hash=anchor.last_hash, updated_at=anchor.updated_at
-                    )
-                )
+                updates.append({"s": stream, **values})
             else:
-                self.session.connection().execute(
-                    insert(EventStream).values(
-                        stream=stream,
-                        last_seq=anchor.last_seq,
-                        last_hash=anchor.last_hash,
-                        updated_at=anchor.updated_at,
-                    )
-                )
+                inserts.append({"stream": stream, **values})
                 anchor.exists = True
             anchor.dirty = False
-        return appended
+        # One executemany per kind: a batch of timers touches hundreds of chains.
+        if updates:
+            self.session.connection().execute(_UPDATE_ANCHOR, updates)
+        if inserts:
+            self.session.connection().execute(_INSERT_ANCHOR, inserts)
+        return bool(updates or inserts)
 
     def for_case(self, case_id: int) -> Sequence[Event]:
         """The timeline of a case, oldest first."""
