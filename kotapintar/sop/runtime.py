@@ -345,6 +345,10 @@ def start_case_sop(
         writer=out,
     )
     uow.session.add(row)
+    if opened is None:
+        # Not intake's fresh case: callers (un-merge's restart) look the instance up next with a get(),
+        # which does not autoflush, so the row must be in the database now (still one INSERT).
+        uow.session.flush([row])
     if writer is None:
         out.flush()
     return decision
