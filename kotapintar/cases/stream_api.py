@@ -50,7 +50,11 @@ async def stream(
         sub = tail.subscribe(actor)
         SSE_CLIENTS.inc()  # issue 19: /metrics shows the connected clients
         try:
+            # The backlog stops at the tail's watermark; the live fan-out brings what lies above it in id
+            # order (the tail holds events above an open gap back), so a resume stays in order.
+            settled = tail.watermark
             backlog = [] if start is None else await asyncio.to_thread(catch_up, db, actor, start)
+            backlog = [item for item in backlog if int(item["id"]) <= settled]
             sent = {int(item["id"]) for item in backlog}  # the live fan-out may bring these again
             yield ServerSentEvent(comment="kotapintar stream", retry=2000)
             for item in backlog:
@@ -59,6 +63,8 @@ async def stream(
                 # No timer per client: sse_starlette cancels this generator when the client disconnects.
                 batch = await sub.queue.get()
                 for item in batch:
+                    if start is not None and int(item["id"]) <= start:
+                        continue  # resumed on a process whose tail was behind the client's last id
                     if sent and int(item["id"]) in sent:
                         sent.discard(int(item["id"]))
                         continue
