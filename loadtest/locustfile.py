@@ -80,10 +80,17 @@ def _write_record(**_kw: Any) -> None:
         json.dump(record, f)
 
 
+def _why(response: Any) -> str:
+    """A failure's reason: the status and body, or the exception when no answer came (status 0)."""
+    if response.status_code == 0:
+        return f"no answer: {response.error!r}"[:200]
+    return f"{response.status_code} {response.text[:120]}"
+
+
 def _ok_unless_server_error(response: Any) -> None:
     """Inside `catch_response`: only 5xx and no answer at all are failures."""
     if response.status_code == 0 or response.status_code >= 500:
-        response.failure(f"{response.status_code} {response.text[:120]}")
+        response.failure(_why(response))
     else:
         response.success()
 
@@ -120,7 +127,7 @@ class CitizenReporter(HttpUser):
                 self.tickets.append(data["ticket"])
                 r.success()
             else:
-                r.failure(f"{r.status_code} {r.text[:120]}")
+                r.failure(_why(r))
 
     @task(1)
     def follow(self) -> None:
@@ -133,7 +140,7 @@ class CitizenReporter(HttpUser):
             if r.status_code == 200:
                 r.success()
             else:
-                r.failure(f"{r.status_code} {r.text[:120]}")
+                r.failure(_why(r))
 
 
 class _Staff(HttpUser):
@@ -159,7 +166,7 @@ class _Staff(HttpUser):
                 self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
                 r.success()
             else:
-                r.failure(f"{r.status_code} {r.text[:120]}")
+                r.failure(_why(r))
 
     def inbox(self) -> list[dict[str, Any]]:
         if not self.headers:
@@ -174,7 +181,7 @@ class _Staff(HttpUser):
             if r.status_code == 200:
                 r.success()
                 return [i for i in r.json() if int(i["task"]["case_id"]) not in SKIP]
-            r.failure(f"{r.status_code} {r.text[:120]}")
+            r.failure(_why(r))
             return []
 
     def command(self, task_id: int, verb: str, body: dict[str, Any] | None) -> int:
@@ -250,7 +257,7 @@ class PublicReader(HttpUser):
             if r.status_code == 200:
                 r.success()
                 return r.json() if "json" in r.headers.get("content-type", "") else None
-            r.failure(f"{r.status_code} {r.text[:120]}")
+            r.failure(_why(r))
             return None
 
     @task(4)
