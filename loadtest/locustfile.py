@@ -80,6 +80,13 @@ def _write_record(**_kw: Any) -> None:
         json.dump(record, f)
 
 
+def no_keep_alive(user: HttpUser) -> None:
+    """One connection per request. Reusing an idle keep-alive connection races with the server closing it
+    (uvicorn: after 5 s idle) and fails as "connection reset" with no answer — an artefact of this client
+    spreading its requests over several processes, not of the server; a proxy in front retries those."""
+    user.client.headers["Connection"] = "close"
+
+
 def _why(response: Any) -> str:
     """A failure's reason: the status and body, or the exception when no answer came (status 0)."""
     if response.status_code == 0:
@@ -104,6 +111,7 @@ class CitizenReporter(HttpUser):
 
     def on_start(self) -> None:
         self.tickets: list[str] = []
+        no_keep_alive(self)
 
     @task(4)
     def submit(self) -> None:
@@ -151,6 +159,7 @@ class _Staff(HttpUser):
     usernames: tuple[str, ...] = ()
 
     def on_start(self) -> None:
+        no_keep_alive(self)
         self.headers: dict[str, str] = {}
         self.username = random.choice(self.usernames)
         self._login()
@@ -251,6 +260,9 @@ class PublicReader(HttpUser):
     weight = 4
     wait_time = between(0.5, 1.5)
     host = WEBS[0]
+
+    def on_start(self) -> None:
+        no_keep_alive(self)
 
     def _get(self, path: str, name: str) -> Any:
         with self.client.get(f"{web()}{path}", name=name, catch_response=True) as r:

@@ -398,7 +398,7 @@ def run_step(server: str, mqtt: str, profile: Profile, webs: int, keep: bool) ->
         )  # fmt: skip
         windows: list[tuple[float, float]] = []
 
-        # Kill -9 a web process a third of the way in, and start it again on its port.
+        # Kill -9 a web process a third of the way in, and start it again on its port (as systemd would).
         time.sleep(max(0.0, started + profile.seconds / 3 - time.monotonic()))
         victim, port = procs.webs[0]
         kill_at = time.time()
@@ -406,13 +406,9 @@ def run_step(server: str, mqtt: str, profile: Profile, webs: int, keep: bool) ->
         victim.wait(timeout=10)
         replacement = procs.start_web(port)
         procs.webs[0] = (replacement, port)
-        wait_ready(f"http://127.0.0.1:{port}", replacement)
-        windows.append((kill_at - 0.5, time.time() + 2.0))
-        out.say(
-            f"  kill -9 web :{port} at +{kill_at - started_wall:.1f} s; back after {time.time() - kill_at:.1f} s"
-        )
 
-        # Kill -9 the worker halfway, inside a timer batch when one shows up within 5 s; restart it.
+        # Kill -9 the worker halfway (while the web process may still be starting), inside a timer batch
+        # when one shows up within 5 s; restart it.
         time.sleep(max(0.0, started + profile.seconds / 2 - time.monotonic()))
         worker = procs.others["worker"]
         caught = False
@@ -426,6 +422,12 @@ def run_step(server: str, mqtt: str, profile: Profile, webs: int, keep: bool) ->
         worker.wait(timeout=10)
         procs.start("worker")
         windows.append((worker_kill - 0.5, worker_kill + 2.0))
+
+        wait_ready(f"http://127.0.0.1:{port}", replacement)
+        windows.append((kill_at - 0.5, time.time() + 2.0))
+        out.say(
+            f"  kill -9 web :{port} at +{kill_at - started_wall:.1f} s; back after {time.time() - kill_at:.1f} s"
+        )
         out.say(
             f"  kill -9 worker at +{worker_kill - started_wall:.1f} s "
             f"({'inside a timer batch' if caught else 'no batch caught open within 5 s'}); restarted"
