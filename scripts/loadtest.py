@@ -132,14 +132,14 @@ def _named(url: str, name: str) -> str:
     return make_url(url).update_query_dict({"application_name": name}).render_as_string(hide_password=False)
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
-    """Until /healthz answers 200 (the process has started and listens)."""
+def wait_ready(base: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
+    """Until /healthz answers 200 (the process has started and listens; generous: shared CI machines are slow)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the web process at {base} exited with {proc.returncode}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
