@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: bench-production bench-analytics demo test test-fast test-interop interop-clients lint format bench install clean fuzz
+.PHONY: loadtest bench-production bench-analytics demo test test-fast test-interop interop-clients lint format bench install clean fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kotapintar needs Python 3.11 or newer")'
@@ -74,6 +74,14 @@ bench-production: $(STAMP)
 	$(BIN)/python benchmarks/sop.py
 	$(BIN)/python benchmarks/sizing.py
 	$(BIN)/python benchmarks/sse_clients.py --clients 500
+
+## Load and failure run (issue 19), long profile: 1 then 2 web processes + worker + ingest + notifier on
+## PostgreSQL and MQTT (KOTAPINTAR_TEST_POSTGRES_URL, KOTAPINTAR_TEST_MQTT_URL), Locust users for 150 s each,
+## kill -9 of a web process and the worker mid-run; prints p50/p95/p99 per request type and checks that no
+## acknowledged report is lost, every due timer fires once and SSE clients resume without a gap.
+## The short profile runs in `make test` (tests/production/test_loadtest.py). LOADTEST_ARGS=--keep keeps logs.
+loadtest: $(STAMP)
+	$(BIN)/python scripts/loadtest.py --profile long $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CLIENTS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -49,7 +49,11 @@ async def stream(
         sub = tail.subscribe(actor)
         SSE_CLIENTS.inc()  # issue 19: /metrics shows the connected clients
         try:
+            # The backlog stops at the tail's watermark; the live fan-out brings what lies above it in id
+            # order (the tail holds events above an open gap back), so a resume stays in order.
+            settled = tail.watermark
             backlog = [] if start is None else await asyncio.to_thread(catch_up, db, actor, start)
+            backlog = [item for item in backlog if int(item["id"]) <= settled]
             sent = {int(item["id"]) for item in backlog}  # the live fan-out may bring these again
             yield ServerSentEvent(comment="kotapintar stream", retry=2000)
             for item in backlog:
@@ -57,11 +61,14 @@ async def stream(
             while not sub.overflowed or not sub.queue.empty():
                 # No timer per client: sse_starlette cancels this generator when the client disconnects.
                 batch = await sub.queue.get()
-                if not sent:  # the usual case: the frames the tail encoded once, in one write
+                fresh = start is None or not batch.ids or min(batch.ids) > start
+                if not sent and fresh:  # the usual case: the frames the tail encoded once, in one write
                     if batch.block:
                         yield batch.block
                     continue
                 for event_id, frame in zip(batch.ids, batch.frames, strict=True):
+                    if start is not None and event_id <= start:
+                        continue  # resumed on a process whose tail was behind the client's last id
                     if event_id in sent:
                         sent.discard(event_id)
                         continue

@@ -22,6 +22,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
 from sse_starlette import ServerSentEvent
 
 from kotapintar.cases.stream import OutboxCursor, audience_key, filter_for
@@ -32,6 +33,7 @@ from kotapintar.core.events.notify import OutboxWaker
 log = logging.getLogger(__name__)
 QUEUE_BATCHES = 256  # a client this many batches behind is dropped; it resumes with Last-Event-ID
 CATCH_UP_PAGE = 500
+HELD_RECHECK_S = 0.05  # how soon the tail reads again while events wait behind a gap (in-order delivery)
 # Subscribers handed a batch before the tail lets the event loop run other work: each client woken costs a
 # trip of its frames through the ASGI stack, and 2,000 of them queued at once would make every staff
 # request wait behind the whole fan-out at each of its awaits (issue 19: p95 within 2x of idle).
@@ -101,10 +103,17 @@ class OutboxTail:
             if self._task is not None and not self._task.done():
                 return
             if self._cursor is None:
-                self._cursor = OutboxCursor(watermark=await asyncio.to_thread(_last_id, self.db))
+                self._cursor = OutboxCursor(
+                    watermark=await asyncio.to_thread(_last_id, self.db), in_order=True
+                )
             if self.waker is not None:
                 self.waker.start()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="kp-outbox-tail")
+
+    @property
+    def watermark(self) -> int:
+        """Every event up to this id has been handed to the subscribers of that moment (or was let go)."""
+        return self._cursor.watermark if self._cursor is not None else 0
 
     def stop(self) -> None:
         """Cancel the tail task (server shutdown)."""
@@ -122,7 +131,10 @@ class OutboxTail:
                 full = False
                 await asyncio.sleep(1.0)
             if not full:
-                await self._idle()
+                if self._cursor is not None and self._cursor.held:
+                    await asyncio.sleep(HELD_RECHECK_S)  # events wait behind a gap: look again soon
+                else:
+                    await self._idle()
 
     async def _idle(self) -> None:
         if self.waker is not None and self.waker.enabled:
@@ -197,5 +209,13 @@ def _cut_per_audience(
 
 
 def _last_id(db: Database) -> int:
+    """Where a new tail starts: the newest event, or on PostgreSQL the newest id handed out (ids above the
+    newest row that never commit — rolled back, or deleted — would otherwise hold in-order delivery back)."""
     with db.reading() as uow:
-        return uow.events.last_id()
+        last = uow.events.last_id()
+        if db.is_postgres:
+            handed_out = uow.session.scalar(
+                text("SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass)")
+            )
+            last = max(last, int(handed_out or 0))
+        return last
