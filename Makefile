@@ -50,14 +50,14 @@ fuzz: $(STAMP)
 	KOTAPINTAR_FUZZ_EXAMPLES=$${KOTAPINTAR_FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -q -s tests/security/test_security_fuzz.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check kotapintar tests benchmarks scripts
-	$(BIN)/ruff format --check kotapintar tests benchmarks scripts
+	$(BIN)/ruff check kotapintar tests benchmarks scripts loadtest
+	$(BIN)/ruff format --check kotapintar tests benchmarks scripts loadtest
 	$(BIN)/mypy kotapintar tests
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix kotapintar tests benchmarks scripts
-	$(BIN)/ruff format kotapintar tests benchmarks scripts
+	$(BIN)/ruff check --fix kotapintar tests benchmarks scripts loadtest
+	$(BIN)/ruff format kotapintar tests benchmarks scripts loadtest
 
 ## Benchmarks print their figures and a ratio to a baseline measured in the same run.
 bench: $(STAMP)
