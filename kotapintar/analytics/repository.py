@@ -236,8 +236,10 @@ class AnalyticsRepository:
             created = literal_column("+metric_tasks.created_at", type_=TaskMetric.__table__.c.created_at.type)
         return [created >= scope.since, created < scope.until, *self._metric_filters(scope)]
 
-    def _metric_filters(self, scope: Scope) -> list[ColumnElement[bool]]:
-        m = TaskMetric
+    def _metric_filters(
+        self, scope: Scope, m: type[TaskMetric] | type[IncidentMetric] = TaskMetric
+    ) -> list[ColumnElement[bool]]:
+        """The scope's agency, service, channel, kecamatan and public-only filters on a rollup table."""
         where: list[ColumnElement[bool]] = []
         for value, column in (
             (scope.agency, m.agency),
@@ -443,17 +445,7 @@ class AnalyticsRepository:
     def incidents(self, scope: Scope) -> Any:
         """The incidents of the scope: a subquery over the rollup (one row per incident, segments stored)."""
         m = IncidentMetric
-        where: list[ColumnElement[bool]] = [m.created_at >= scope.since, m.created_at < scope.until]
-        for value, column in (
-            (scope.agency, m.agency),
-            (scope.service, m.service),
-            (scope.channel, m.channel),
-            (scope.kecamatan, m.kecamatan),
-        ):
-            if value:
-                where.append(column == value)
-        if scope.public_only:
-            where.append(m.confidential.is_(False))
+        where = [m.created_at >= scope.since, m.created_at < scope.until, *self._metric_filters(scope, m)]
         columns = [m.__table__.c[name] for name in ("case_id", *INCIDENT_TEXT, "created_at", "started_at")]
         return select(*columns, *(m.__table__.c[s] for s in SEGMENTS)).where(*where).subquery("incidents")
 
