@@ -29,6 +29,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.engine import make_url
 
 from kotapintar.app.reference import load_agencies, load_services
+from kotapintar.app.wiring import wire
 from kotapintar.cases.repository import CaseRepository
 from kotapintar.catalog.repository import ServiceRepository
 from kotapintar.core.access.actors import system_actor
@@ -198,6 +199,7 @@ def run(label: str, db: Database, open_timers: int, due: int) -> None:
 
 def main() -> None:
     """Run on SQLite, then PostgreSQL when configured."""
+    wire()  # the hooks production runs (SOP, analytics rollup refresh), so their cost is measured
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
