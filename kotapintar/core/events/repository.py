@@ -39,6 +39,38 @@ def case_stream(case_id: int) -> str:
     return f"case:{case_id}"
 
 
+def _chained_row(
+    stream: str,
+    case_id: int | None,
+    seq: int,
+    type_: str,
+    actor: str,
+    at: datetime,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> dict[str, Any]:
+    """The row of one event linked after `prev_hash`: the one place the chain's hash input is built."""
+    content = EventContent(
+        case_id=case_id if case_id is not None else 0,
+        seq=seq,
+        type=str(type_),
+        actor=actor,
+        occurred_at=at,
+        payload=payload,
+    )
+    return {
+        "stream": stream,
+        "case_id": case_id,
+        "seq": seq,
+        "type": content.type,
+        "actor": actor,
+        "occurred_at": at,
+        "payload": content.payload,
+        "prev_hash": prev_hash,
+        "hash": chain_hash(prev_hash, content),
+    }
+
+
 @dataclass
 class _Anchor:
     last_seq: int
@@ -112,31 +144,15 @@ class EventRepository:
         `new_stream=True` (a case created in this transaction) skips looking up an anchor that cannot exist.
         """
         anchor = self._anchor(stream, new_stream)
-        content = EventContent(
-            case_id=case_id if case_id is not None else 0,
-            seq=anchor.last_seq + 1,
-            type=str(type),
-            actor=actor,
-            occurred_at=at,
-            payload=payload or {},
+        values = _chained_row(
+            stream, case_id, anchor.last_seq + 1, type, actor, at, payload or {}, anchor.last_hash
         )
-        digest = chain_hash(anchor.last_hash, content)
-        values = {
-            "stream": stream,
-            "case_id": case_id,
-            "seq": content.seq,
-            "type": content.type,
-            "actor": actor,
-            "occurred_at": at,
-            "payload": content.payload,
-            "prev_hash": anchor.last_hash,
-            "hash": digest,
-        }
         event_id = self.session.connection().execute(_INSERT_EVENT, values).scalar_one()
         if case_id is not None:
             self.case_ids.add(case_id)
-        anchor.last_seq, anchor.last_hash, anchor.updated_at, anchor.dirty = content.seq, digest, at, True
-        return AppendedEvent(id=int(event_id), **values)  # type: ignore[arg-type]
+        anchor.last_seq, anchor.last_hash = values["seq"], values["hash"]
+        anchor.updated_at, anchor.dirty = at, True
+        return AppendedEvent(id=int(event_id), **values)
 
     def append_many(
         self,
@@ -152,29 +168,8 @@ class EventRepository:
         seq, prev = anchor.last_seq, anchor.last_hash
         for type_, actor, at, payload in items:
             seq += 1
-            content = EventContent(
-                case_id=case_id if case_id is not None else 0,
-                seq=seq,
-                type=str(type_),
-                actor=actor,
-                occurred_at=at,
-                payload=payload,
-            )
-            digest = chain_hash(prev, content)
-            rows.append(
-                {
-                    "stream": stream,
-                    "case_id": case_id,
-                    "seq": seq,
-                    "type": content.type,
-                    "actor": actor,
-                    "occurred_at": at,
-                    "payload": payload,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
-            prev = digest
+            rows.append(_chained_row(stream, case_id, seq, type_, actor, at, payload, prev))
+            prev = rows[-1]["hash"]
         result = self.session.connection().execute(_INSERT_EVENTS_ORDERED, rows)
         if case_id is not None:
             self.case_ids.add(case_id)
@@ -229,30 +224,16 @@ class EventRepository:
         rows: list[dict[str, Any]] = []
         for stream, case_id, type_, actor, at, payload in items:
             anchor = self._anchors[stream]
-            seq = anchor.last_seq + 1
-            content = EventContent(
-                case_id=case_id if case_id is not None else 0,
-                seq=seq,
-                type=str(type_),
-                actor=actor,
-                occurred_at=at,
-                payload=payload,
+            row = _chained_row(
+                stream, case_id, anchor.last_seq + 1, type_, actor, at, payload, anchor.last_hash
             )
-            digest = chain_hash(anchor.last_hash, content)
-            rows.append(
-                {
-                    "stream": stream,
-                    "case_id": case_id,
-                    "seq": seq,
-                    "type": content.type,
-                    "actor": actor,
-                    "occurred_at": at,
-                    "payload": payload,
-                    "prev_hash": anchor.last_hash,
-                    "hash": digest,
-                }
+            rows.append(row)
+            anchor.last_seq, anchor.last_hash, anchor.updated_at, anchor.dirty = (
+                row["seq"],
+                row["hash"],
+                at,
+                True,
             )
-            anchor.last_seq, anchor.last_hash, anchor.updated_at, anchor.dirty = seq, digest, at, True
         self.session.connection().execute(_INSERT_EVENTS, rows)
         return len(rows)
 
