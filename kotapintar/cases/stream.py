@@ -6,8 +6,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
-
 from kotapintar.cases.filters import CaseFilter
 from kotapintar.cases.public import public_event
 from kotapintar.cases.repository import CaseRepository
@@ -21,13 +19,6 @@ GAP_WAIT_S = 5.0
 # should that knowledge fail. A longer bound than GAP_WAIT_S: under heavy load a report's transaction can
 # take several seconds, and an event let go before its commit would never reach the stream.
 GAP_HOLD_MAX_S = 60.0
-# The transactions that hold a lock on the events table, i.e. that may still commit an event (each INSERT
-# takes ROW EXCLUSIVE on the table and keeps it until its transaction ends).
-_EVENT_WRITERS = text(
-    "SELECT virtualtransaction FROM pg_locks WHERE locktype = 'relation' "
-    "AND relation = 'events'::regclass AND pid <> pg_backend_pid() "
-    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
 
 
 @dataclass
@@ -62,10 +53,10 @@ class OutboxCursor:
         writers_after: frozenset[str] = frozenset()
         with db.reading() as uow:
             if exact and self.gap_writers:
-                writers_before = {str(v) for v in uow.session.scalars(_EVENT_WRITERS)}
+                writers_before = set(uow.events.writers_in_flight())
             rows = [e for e in uow.events.after(self.watermark, limit) if e.id not in self.seen_above]
             if exact:
-                writers_after = frozenset(str(v) for v in uow.session.scalars(_EVENT_WRITERS))
+                writers_after = uow.events.writers_in_flight()
         if self.in_order:
             self._let_go_settled_gaps(rows, writers_before, writers_after, sqlite=not db.is_postgres)
         now = time.monotonic()

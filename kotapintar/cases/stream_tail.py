@@ -22,7 +22,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sse_starlette import ServerSentEvent
 
 from kotapintar.cases.stream import OutboxCursor, audience_key, filter_for
@@ -212,10 +211,4 @@ def _last_id(db: Database) -> int:
     """Where a new tail starts: the newest event, or on PostgreSQL the newest id handed out (ids above the
     newest row that never commit — rolled back, or deleted — would otherwise hold in-order delivery back)."""
     with db.reading() as uow:
-        last = uow.events.last_id()
-        if db.is_postgres:
-            handed_out = uow.session.scalar(
-                text("SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass)")
-            )
-            last = max(last, int(handed_out or 0))
-        return last
+        return uow.events.last_handed_out_id()

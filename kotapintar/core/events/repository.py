@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from kotapintar.core.events.models import Event, EventStream
@@ -25,6 +25,12 @@ _INSERT_EVENTS_ORDERED = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_paramet
 _INSERT_EVENTS = insert(_EVENTS)
 _STREAMS: Table = EventStream.__table__  # type: ignore[assignment]
 _INSERT_ANCHOR = insert(_STREAMS)
+_LAST_HANDED_OUT = text("SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass)")
+_EVENT_WRITERS = text(
+    "SELECT virtualtransaction FROM pg_locks WHERE locktype = 'relation' "
+    "AND relation = 'events'::regclass AND pid <> pg_backend_pid() "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 _UPDATE_ANCHOR = (
     update(_STREAMS)
     .where(_STREAMS.c.stream == bindparam("s"))
@@ -279,6 +285,20 @@ class EventRepository:
         """The newest event id, 0 when the log is empty."""
         value = self.session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
         return int(value or 0)
+
+    def last_handed_out_id(self) -> int:
+        """The newest id given out: on PostgreSQL the sequence's last value, which can lie above the newest
+        row (a transaction not yet committed, or rolled back), else the newest row's id."""
+        last = self.last_id()
+        if self.session.get_bind().dialect.name == "postgresql":
+            handed_out = self.session.scalar(_LAST_HANDED_OUT)
+            last = max(last, int(handed_out or 0))
+        return last
+
+    def writers_in_flight(self) -> frozenset[str]:
+        """PostgreSQL: the other transactions of this database that may still commit an event (each INSERT
+        holds ROW EXCLUSIVE on the events table until its transaction ends)."""
+        return frozenset(str(v) for v in self.session.scalars(_EVENT_WRITERS))
 
     def of_type(self, type: str, since: datetime | None = None) -> Sequence[Event]:
         """All events of one type (for exports such as triage corrections)."""
