@@ -12,20 +12,11 @@ from kotapintar.analytics import charts
 from kotapintar.core.http.deps import ActorDep, DbDep, SettingsDep
 from kotapintar.core.http.pages import SUPERVISOR_ROLES, page_context, require_roles, templates
 from kotapintar.indicators import service as indicator_service
-from kotapintar.indicators.registry import DIMENSIONS, Indicator
-from kotapintar.metrics.definitions import number_text
+from kotapintar.indicators.registry import DIMENSIONS
 
 router = APIRouter(include_in_schema=False)
 MONTHS = (6, 12)
 Month = Annotated[str, Query(max_length=7, description="YYYY-MM; the current month when empty")]
-
-
-def value_text(indicator: Indicator, value: float | None, locale: str = "id") -> str:
-    """A value with its unit in the page's language (82,5 %; 13,6 menit; 12.000 penumpang/hari)."""
-    if value is None:
-        return "—"
-    decimals = 0 if float(value).is_integer() and indicator.unit not in ("%", "menit") else 1
-    return f"{number_text(value, decimals, locale)} {indicator.unit}".strip()
 
 
 @router.get("/indikator", response_class=HTMLResponse)
@@ -48,12 +39,12 @@ def indicators_page(
         s.indicator.code: charts.bar_chart(
             [p.period for p in s.points],
             [p.value for p in s.points],
-            value_text=[value_text(s.indicator, p.value, locale) for p in s.points],
+            value_text=[s.indicator.value_text(p.value, locale) for p in s.points],
             title=s.indicator.text("name", locale),
             target=None if s.indicator.target is None else s.indicator.target.value,
             target_text=""
             if s.indicator.target is None
-            else value_text(s.indicator, s.indicator.target.value, locale),
+            else s.indicator.value_text(s.indicator.target.value, locale),
         )
         for items in grouped.values()
         for s in items
@@ -68,7 +59,7 @@ def indicators_page(
         last=last,
         count=count,
         month_choices=MONTHS,
-        value_text=lambda ind, v: value_text(ind, v, locale),
+        value_text=lambda ind, v: ind.value_text(v, locale),
         locale=locale,
     )
     return templates.TemplateResponse(request, "ui/indicators.html", context)

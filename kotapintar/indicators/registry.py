@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from kotapintar.metrics.definitions import number_text
+
 DIMENSIONS = ("masyarakat", "lingkungan", "prasarana", "ekonomi", "mobilitas", "kehidupan")
 KINDS = ("computed", "imported")
 REGISTRY_FILE = Path(__file__).parent / "data" / "indicators.yaml"
@@ -44,6 +46,17 @@ class Indicator:
     source: str
     target: Target | None
     compute: str | None = None
+    decimals: int | None = None  # fixed decimals (IKM: 2, as the regulation writes it); None: 0 or 1
+
+    def value_text(self, value: float | None, locale: str = "id") -> str:
+        """A value with its unit in the reader's language (82,5 %; 13,6 menit; 82,18 indeks): the one
+        formatting /indikator and the monthly report share, so both print the same figure."""
+        if value is None:
+            return "—"
+        decimals = self.decimals
+        if decimals is None:
+            decimals = 0 if float(value).is_integer() and self.unit not in ("%", "menit") else 1
+        return f"{number_text(value, decimals, locale)} {self.unit}".strip()
 
     def text(self, field: str, locale: str) -> str:
         """The name or definition in the page's language (Indonesian when not translated)."""
@@ -74,6 +87,7 @@ def _indicator(raw: dict[str, Any]) -> Indicator:
         source=str(raw.get("source") or ""),
         target=None if target is None else Target(float(target["value"]), str(target["better"])),
         compute=raw.get("compute"),
+        decimals=None if raw.get("decimals") is None else int(raw["decimals"]),
     )
 
 

@@ -9,15 +9,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.i18n import translate
 from kotapintar.core.settings import Settings
 from kotapintar.indicators import service as indicator_service
-from kotapintar.indicators.registry import DIMENSIONS, Indicator
-from kotapintar.metrics.definitions import number_text
-
-
-def _text(indicator: Indicator, value: float | None) -> str:
-    if value is None:
-        return "—"
-    decimals = 0 if float(value).is_integer() and indicator.unit not in ("%", "menit") else 1
-    return f"{number_text(value, decimals)} {indicator.unit}".strip()
+from kotapintar.indicators.registry import DIMENSIONS
 
 
 def indicator_tables(db: Database, actor: Actor, month: str, settings: Settings) -> list[monthly.Table]:
@@ -34,7 +26,7 @@ def indicator_tables(db: Database, actor: Actor, month: str, settings: Settings)
             target = (
                 "—"
                 if ind.target is None
-                else f"{translate('indicators.better.' + ind.target.better, 'id')} {_text(ind, ind.target.value)}"
+                else f"{translate('indicators.better.' + ind.target.better, 'id')} {ind.value_text(ind.target.value)}"
             )
             met = (
                 "—"
@@ -45,7 +37,7 @@ def indicator_tables(db: Database, actor: Actor, month: str, settings: Settings)
                 [
                     translate(f"indicators.dimension.{dim}", "id"),
                     ind.text("name", "id"),
-                    _text(ind, point.value),
+                    ind.value_text(point.value),
                     target,
                     met,
                 ]

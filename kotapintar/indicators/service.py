@@ -26,6 +26,7 @@ from kotapintar.core.db.database import Database
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings, get_settings
+from kotapintar.feedback import service as feedback
 from kotapintar.indicators.models import IndicatorValue
 from kotapintar.indicators.registry import DIMENSIONS, Indicator, by_code, indicators
 from kotapintar.sensors.models import SensorAlarm, SensorRollup, SensorWarning
@@ -180,7 +181,22 @@ def flood_warnings_issued(
     return {m: counted.get(m, 0.0) for m in months}
 
 
+def ikm_all_units(
+    db: Database, actor: Actor, months: list[str], settings: Settings
+) -> dict[str, float | None]:
+    """Per local month of the answer: the combined IKM of every service unit, the same score (one SQL sum
+    of the nine elements) that /supervisor and the monthly report show for "semua instansi"; no value
+    while an element has no answer yet, because the regulation's index needs all nine."""
+    out: dict[str, float | None] = {}
+    for month in months:
+        scope = _scope([month], settings.timezone)
+        overall = feedback.ikm_table(db, "all", since=scope.since, until=scope.until).get("all")
+        out[month] = None if overall is None else overall.ikm
+    return out
+
+
 COMPUTERS: dict[str, Computer] = {
+    "ikm_all_units": ikm_all_units,
     "flood_warnings_issued": flood_warnings_issued,
     "good_air_days": good_air_days,
     "emergency_total_median": emergency_total_median,

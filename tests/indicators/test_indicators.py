@@ -33,10 +33,12 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from kotapintar.analytics.report import build_monthly, to_csv, to_pdf
@@ -48,10 +50,12 @@ from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.repository import case_stream
 from kotapintar.core.settings import Settings, get_settings
 from kotapintar.dispatch.models import UnitAssignment
+from kotapintar.feedback import service as feedback_service
 from kotapintar.indicators import registry
 from kotapintar.indicators import service as indicators
 from kotapintar.indicators.models import IndicatorValue
 from kotapintar.sensors.models import SensorAlarm, SensorRollup, SensorWarning
+from tests.analytics.surveys import add_surveys
 from tests.helpers import actor
 from tests.helpers import web_client as client
 
@@ -376,3 +380,24 @@ def test_registry_is_checked_when_loaded(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"indicators\.yaml x: dimension must be one of"):
         registry.indicators(bad)
+
+
+def test_ikm_indicator_is_the_supervisors_combined_ikm(db: Database, settings: Settings) -> None:
+    """`ikm_pelayanan` is computed from the citizens' SKM answers of the month (the four respondents of
+    tests/analytics/surveys.py: IKM 82,18, grade B), the same figure /supervisor shows for all agencies;
+    a month without answers has no value, and the target (76,61, the B band) is met."""
+    build(db)
+    with db.reading() as uow:
+        pupr = uow.session.scalars(select(Case.id).where(Case.agency_code == "pupr").order_by(Case.id)).all()
+    add_surveys(db, list(pupr[:4]), _at("2026-09-20T03:00"))
+    grouped = indicators.series(db, actor(db, "supervisor"), "2026-10", 3, settings=settings)
+    shown = feedback_service.ikm_table(db, "all")["all"]
+    assert shown.rounded == Decimal("82.18")
+    assert _values(grouped, "ikm_pelayanan") == {
+        "2026-08": (None, None),
+        "2026-09": (round(float(shown.ikm or 0), 4), True),
+        "2026-10": (None, None),
+    }
+    html = client(create_app(settings, db=db), "supervisor").get("/indikator?bulan=2026-10&n=3").text
+    assert _row(html, "ikm_pelayanan", "2026-09")["value"] == "82,18 indeks"
+    assert _row(html, "ikm_pelayanan", "2026-10")["value"] == "—"
