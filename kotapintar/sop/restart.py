@@ -20,14 +20,18 @@ def restart_workflow(uow: UnitOfWork, actor: Actor, case_id: int, at: datetime) 
     """Start the case's SOP from its first step; False when it is still running or the service has none."""
     repo = SopRepository(uow.session)
     row = repo.instance(case_id, for_update=True)
+    informed: list[str] = []
     if row is not None:
+        # Triage's informed agencies live only in the old state (the case row keeps the responsible one):
+        # the new run informs them again, as the first run did.
+        informed = [str(a) for a in (row.state or {}).get("informed_agencies", [])]
         if row.status in ("running", "awaiting_closure"):
             return False
         for timer in repo.timers_for_case(case_id):
             repo.finish_timer(timer)
         uow.session.delete(row)
         uow.session.flush()  # the new instance takes the case's one slot in the same transaction
-    return start_case_sop(uow, actor, case_id, None, at) is not None
+    return start_case_sop(uow, actor, case_id, None, at, informed=informed) is not None
 
 
 def install() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -276,6 +276,7 @@ def start_case_sop(
     *,
     opened: OpenedCase | None = None,
     writer: SopWriter | None = None,
+    informed: Sequence[str] = (),
 ) -> Decision | None:
     """Start the newest SOP version of the case's service and execute its first commands (same transaction).
 
@@ -301,7 +302,7 @@ def start_case_sop(
         log.warning("no SOP for service %s; case %s runs without one", case.service_code, case_id)
         return None
     responsible = assessment.agency_code if assessment else (case.agency_code or "")
-    informed = list(assessment.informed) if assessment else []
+    informed = list(assessment.informed) if assessment else list(informed)  # a restart keeps its own
     event = CaseOpened(
         at=at,
         actor=actor.name,

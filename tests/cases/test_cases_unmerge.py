@@ -121,3 +121,28 @@ def test_operator_undoes_a_merge_on_the_case_page(db: Database, settings: Settin
     assert api.status_code == 200 and api.json()["status"] == "received"
     shown = client(create_app(settings, db=db), "supervisor").get("/analitik/akurasi").text
     assert 'data-fig="case_unmerged">2<' in shown
+
+
+def _informed(db: Database, case_id: int) -> list[str]:
+    with db.reading() as uow:
+        row = uow.repo(SopRepository).instance(case_id)
+        assert row is not None
+        return list(row.state.get("informed_agencies", []))
+
+
+def test_unmerge_keeps_the_agencies_triage_informed(db: Database) -> None:
+    """A house fire informs the police and PSC 119 (services.yaml); after its merge is undone the restarted
+    SOP still informs them (the restart used to start with nobody informed)."""
+    op = actor(db, "operator")
+    survivor = _open(db, 0)
+    fire = submit_report(
+        db,
+        channel_actor("web"),
+        report(service_code="kebakaran", description="Rumah terbakar di gang Mawar, api besar.", **spot(9)),
+    ).case_id
+    informed = _informed(db, fire)
+    assert {"polres", "psc119"} <= set(informed)
+    case_service.merge_case(db, op, fire, survivor, reason="laporan yang sama")
+    case_service.unmerge_case(db, op, fire, "kebakaran, bukan jalan rusak")
+    assert _sop_status(db, fire) == "running"
+    assert _informed(db, fire) == informed
