@@ -45,6 +45,31 @@ class QueueItem:
     needs_review: bool = False
     reasons: tuple[str, ...] = ()
 
+    @classmethod
+    def of(
+        cls,
+        row: Any,
+        *,
+        due_at: datetime | None = None,
+        needs_review: bool = False,
+        reasons: tuple[str, ...] = (),
+    ) -> QueueItem:
+        """The queue's columns of a case row; `due_at` overrides the case's own (the running task's)."""
+        return cls(
+            id=int(row.id),
+            ticket=row.ticket,
+            title=row.title,
+            priority=row.priority,
+            status=row.status,
+            service_code=row.service_code,
+            kecamatan_code=row.kecamatan_code,
+            agency_code=row.agency_code,
+            due_at=due_at or row.due_at,
+            created_at=row.created_at,
+            needs_review=needs_review,
+            reasons=reasons,
+        )
+
 
 def queue(
     db: Database, actor: Actor, flt: QueueFilter, *, limit: int = 100, offset: int = 0
@@ -54,21 +79,7 @@ def queue(
     with db.reading() as uow:
         rows = _ui(uow).queue(flt, limit=limit, offset=offset)
         task_due = _ui(uow).due_of_open_tasks([int(r.id) for r in rows])
-    items = [
-        QueueItem(
-            id=int(r.id),
-            ticket=r.ticket,
-            title=r.title,
-            priority=r.priority,
-            status=r.status,
-            service_code=r.service_code,
-            kecamatan_code=r.kecamatan_code,
-            agency_code=r.agency_code,
-            due_at=task_due.get(int(r.id), r.due_at),
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    items = [QueueItem.of(r, due_at=task_due.get(int(r.id))) for r in rows]
     far = datetime.max.replace(tzinfo=UTC)
     items.sort(
         key=lambda i: (
@@ -89,20 +100,7 @@ def triage_queue(db: Database, actor: Actor, *, limit: int = 100) -> list[QueueI
         with db.reading() as uow:
             rows = {int(r.id): r for r in _ui(uow).queue(QueueFilter(statuses=(), case_ids=ids), limit=limit)}
         return [
-            QueueItem(
-                id=int(r.id),
-                ticket=r.ticket,
-                title=r.title,
-                priority=r.priority,
-                status=r.status,
-                service_code=r.service_code,
-                kecamatan_code=r.kecamatan_code,
-                agency_code=r.agency_code,
-                due_at=r.due_at,
-                created_at=r.created_at,
-                needs_review=True,
-                reasons=tuple(item.reasons),
-            )
+            QueueItem.of(r, needs_review=True, reasons=tuple(item.reasons))
             for item in flagged
             if (r := rows.get(item.case_id)) is not None
         ]
@@ -120,22 +118,7 @@ def _needs_review_fallback(db: Database, limit: int) -> list[QueueItem]:
         if not ids:
             return []
         rows = _ui(uow).queue(QueueFilter(statuses=("received",), case_ids=tuple(ids[:limit])), limit=limit)
-    return [
-        QueueItem(
-            id=int(r.id),
-            ticket=r.ticket,
-            title=r.title,
-            priority=r.priority,
-            status=r.status,
-            service_code=r.service_code,
-            kecamatan_code=r.kecamatan_code,
-            agency_code=r.agency_code,
-            due_at=r.due_at,
-            created_at=r.created_at,
-            needs_review=True,
-        )
-        for r in rows
-    ]
+    return [QueueItem.of(r, needs_review=True) for r in rows]
 
 
 def counts(db: Database, actor: Actor, flt: QueueFilter) -> dict[str, int]:
