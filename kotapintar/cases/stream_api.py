@@ -88,7 +88,7 @@ async def _until_disconnect(receive: Receive, sub: Subscriber) -> None:
             return
 
 
-@router.get("/stream", response_class=EventStream)
+@router.get("/stream", response_class=EventStream, status_code=200)
 async def stream(
     request: Request,
     db: DbDep,
