@@ -16,7 +16,7 @@ For each client count (default 0, 500, 1000, 2000) it:
 The clients are raw asyncio sockets reading the stream (not httpx: 2,000 httpx streams would cost the
 benchmark more CPU than the server on a two-core machine, and measure the client), in a process of their
 own that counts `data:` lines per read: until 2026-12-06 they ran line by line in the measuring process,
-whose timed requests then waited behind 2,000 socket reads per batch (same server code: staff p95 at
+whose timed requests then waited behind 2,000 socket reads per batch (same server code, back-to-back runs: staff p95 at
 2,000 clients 205-380 ms measured that way, 123-154 ms with the clients apart). The soft open-files limit
 is raised to the hard one for this process, the clients' and the server.
 

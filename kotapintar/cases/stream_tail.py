@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import signal
+import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
@@ -44,6 +45,7 @@ HEARTBEAT_S = 15.0
 HEARTBEAT = b": ping\r\n\r\n"
 WATCH_S = 0.5  # how often the shared timer looks for a server shutdown
 CATCH_UP_PAGE = 500
+START_WAIT_S = 10.0  # bounds the wait for in-flight event writers when a tail starts (see _last_id)
 HELD_RECHECK_S = 0.05  # how soon the tail reads again while events wait behind a gap (in-order delivery)
 # Clients written to before the tail lets the event loop run other work: a fan-out to 2,000 clients is
 # ~50 ms of socket writes, and a staff request must not wait behind all of it at each of its awaits
@@ -382,6 +384,20 @@ def _cut_per_audience(
 
 def _last_id(db: Database) -> int:
     """Where a new tail starts: the newest event, or on PostgreSQL the newest id handed out (ids above the
-    newest row that never commit — rolled back, or deleted — would otherwise hold in-order delivery back)."""
+    newest row that never commit — rolled back, or deleted — would otherwise hold in-order delivery back).
+
+    On PostgreSQL it returns only once the transactions that were writing events at that moment have ended:
+    their events lie at or below the tail's start, so the live fan-out never brings them, and a resuming
+    client's catch-up (read right after the tail starts) must find them committed. Without the wait, a
+    report committing just after the first client's catch-up was lost to that client (the resume test).
+    """
     with db.reading() as uow:
-        return uow.events.last_handed_out_id()
+        last = uow.events.last_handed_out_id()
+        # Listed after the id: a transaction holding an id at or below it holds the events table's lock.
+        writers = set(uow.events.writers_in_flight()) if db.is_postgres else set()
+    deadline = time.monotonic() + START_WAIT_S
+    while writers and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with db.reading() as uow:
+            writers &= uow.events.writers_in_flight()
+    return last
