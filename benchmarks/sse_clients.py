@@ -27,12 +27,12 @@ far less noisy than the latency ratio on a shared machine.
     KOTAPINTAR_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         python benchmarks/sse_clients.py [--clients 0,500,1000,2000] [--samples 150]
 
-Figures of 2026-12-06 (two cores shared with other jobs, load average ~5; clients in their own process),
-back-to-back runs of the code before and after the tail's direct writes to the clients' sockets (no task,
-queue or middleware per client per batch). p95 staff / public at 2,000 clients: before 161 / 210 ms
-(3.3x / 3.9x idle) and 133 / 139 ms (5.1x / 8.7x); after 49 / 42 ms (1.3x / 1.0x) and 33 / 53 ms
-(1.5x / 2.0x); at 500 clients after 37 / 24 ms (1.0x / 0.6x). All clients connected and got every public
-event. CPU per delivered event beyond the idle rate: 43-50 us before, 9-26 us after.
+Figures of 2026-12-06 (two cores shared with other jobs, load average 5-10; clients in their own
+process), three back-to-back pairs of runs of the code before and after the tail's direct writes to the
+clients' sockets (no task, queue or middleware per client per batch). p95 staff / public at 2,000 clients:
+before 133-191 / 139-210 ms (3.3-5.1x / 3.9-8.7x idle); after 33-65 / 42-83 ms (1.3-1.5x / 1.0-2.9x);
+at 500 clients after 37 / 24 ms (1.0x / 0.6x). All clients connected and got every public event. CPU per
+delivered event beyond the idle rate: 43-51 us before, 9-26 us after.
 """
 
 from __future__ import annotations
