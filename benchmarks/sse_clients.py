@@ -14,18 +14,25 @@ For each client count (default 0, 500, 1000, 2000) it:
    many events the clients received.
 
 The clients are raw asyncio sockets reading the stream (not httpx: 2,000 httpx streams would cost the
-benchmark more CPU than the server on a two-core machine, and measure the client). The soft open-files
-limit is raised to the hard one for this process and the server.
+benchmark more CPU than the server on a two-core machine, and measure the client), in a process of their
+own that counts `data:` lines per read: until 2026-12-06 they ran line by line in the measuring process,
+whose timed requests then waited behind 2,000 socket reads per batch (same server code, back-to-back runs: staff p95 at
+2,000 clients 205-380 ms measured that way, 123-154 ms with the clients apart). The soft open-files limit
+is raised to the hard one for this process, the clients' and the server.
+
+The last column is the web process's CPU per delivered event, total and beyond the 0-client run's CPU
+rate (what the same requests and reports cost without clients): the latter is the stream's own cost, and
+far less noisy than the latency ratio on a shared machine.
 
     KOTAPINTAR_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         python benchmarks/sse_clients.py [--clients 0,500,1000,2000] [--samples 150]
 
-Figures of 2026-12-05 (two cores shared with other jobs, load average 10-15, so idle p95 itself swung from
-22 to 174 ms between runs: read the absolute p95 at 2,000 beside the ratio). All 2,000 clients connected
-(ramp 4-9 s) and each received every public event. p95 at 2,000 clients, staff / public, before -> after
-the chunked fan-out with once-per-audience encoding, two back-to-back pairs: 1,409 / 1,102 ms -> 249 /
-239 ms, and 882 / 508 ms (8.6x / 5.9x) -> 255 / 231 ms (1.5x / 2.1x). The web process's CPU per delivered
-event stayed ~120-160 us: the gain is in queueing, not in CPU.
+Figures of 2026-12-06 (two cores shared with other jobs, load average 5-10; clients in their own
+process), three back-to-back pairs of runs of the code before and after the tail's direct writes to the
+clients' sockets (no task, queue or middleware per client per batch). p95 staff / public at 2,000 clients:
+before 133-191 / 139-210 ms (3.3-5.1x / 3.9-8.7x idle); after 33-65 / 42-83 ms (1.3-1.5x / 1.0-2.9x);
+at 500 clients after 37 / 24 ms (1.0x / 0.6x). All clients connected and got every public event. CPU per
+delivered event beyond the idle rate: 43-51 us before, 9-26 us after.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ def _port() -> int:
 
 @dataclass
 class Clients:
-    """The open stream connections and what they received."""
+    """The open stream connections and what they received (in the client process)."""
 
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     events: int = 0
@@ -78,19 +85,24 @@ class Clients:
 
 
 async def _hold(port: int, clients: Clients) -> None:
-    """One SSE client: a raw HTTP/1.1 GET of the stream, counting `data:` lines until cancelled."""
+    """One SSE client: a raw HTTP/1.1 GET of the stream, counting `data:` lines until cancelled.
+
+    It counts them in whatever the socket gives (one read per arrival), not line by line: 2,000 clients
+    reading ~10 lines per batch each were the benchmark's own bottleneck."""
     writer = None
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
         await writer.drain()
+        tail = b""
         while True:
-            line = await reader.readline()
-            if not line:
+            chunk = await reader.read(65536)
+            if not chunk:
                 clients.failed += 1
                 return
-            if line.startswith(b"data:"):
-                clients.events += 1
+            seen = tail + chunk
+            clients.events += seen.count(b"\ndata:")
+            tail = seen[-5:]  # shorter than the pattern: a match is never counted twice
     except asyncio.CancelledError:
         raise
     except OSError:
@@ -98,6 +110,56 @@ async def _hold(port: int, clients: Clients) -> None:
     finally:
         if writer is not None:
             writer.close()
+
+
+async def _client_process(port: int) -> None:
+    """The SSE clients, in their own process (`--clients-of PORT`): reading 2,000 streams costs CPU, and in
+    the measuring process it delayed the very responses being timed. Commands on stdin, one a line: a
+    number opens clients up to that many; `count` prints `events failed`."""
+    clients = Clients()
+    while True:
+        line = (await asyncio.to_thread(sys.stdin.readline)).strip()
+        if not line:
+            break
+        if line == "count":
+            print(clients.events, clients.failed, flush=True)
+            continue
+        target = int(line)
+        while len(clients.tasks) < target:
+            for _ in range(min(RAMP_STEP, target - len(clients.tasks))):
+                clients.tasks.append(asyncio.create_task(_hold(port, clients)))
+            await asyncio.sleep(RAMP_PAUSE_S)
+        print("ok", flush=True)
+    for task in clients.tasks:
+        task.cancel()
+    await asyncio.gather(*clients.tasks, return_exceptions=True)
+
+
+class ClientProcess:
+    """The measuring side's handle on the client process."""
+
+    def __init__(self, port: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--clients-of", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    async def ask(self, command: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return (await asyncio.to_thread(self.proc.stdout.readline)).strip()
+
+    async def counts(self) -> tuple[int, int]:
+        events, failed = (await self.ask("count")).split()
+        return int(events), int(failed)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 async def _gauge(http: httpx.AsyncClient, base: str) -> int:
@@ -111,13 +173,10 @@ async def _cpu(http: httpx.AsyncClient, base: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-async def _ramp(http: httpx.AsyncClient, base: str, port: int, clients: Clients, target: int) -> float:
+async def _ramp(http: httpx.AsyncClient, base: str, clients: ClientProcess, target: int) -> float:
     """Open clients up to `target` in steps; wait until the server counts them all. Returns seconds taken."""
     started = time.perf_counter()
-    while len(clients.tasks) < target:
-        for _ in range(min(RAMP_STEP, target - len(clients.tasks))):
-            clients.tasks.append(asyncio.create_task(_hold(port, clients)))
-        await asyncio.sleep(RAMP_PAUSE_S)
+    await clients.ask(str(target))
     deadline = time.monotonic() + 300
     while (connected := await _gauge(http, base)) < target:
         if time.monotonic() > deadline:
@@ -176,6 +235,16 @@ def _q(values: list[float], q: float) -> float:
 
 
 async def _measure(base: str, port: int, levels: list[int], samples: int, report_every: float) -> None:
+    clients = ClientProcess(port)
+    try:
+        await _measure_with(base, clients, levels, samples, report_every)
+    finally:
+        clients.close()
+
+
+async def _measure_with(
+    base: str, clients: ClientProcess, levels: list[int], samples: int, report_every: float
+) -> None:
     async with httpx.AsyncClient(timeout=60) as http:
         token = (
             await http.post(
@@ -183,15 +252,15 @@ async def _measure(base: str, port: int, levels: list[int], samples: int, report
             )
         ).json()["access_token"]
         staff = {"Authorization": f"Bearer {token}"}
-        clients = Clients()
         baseline: tuple[float, float] | None = None
+        idle_cpu_rate = 0.0  # the server's CPU seconds per second at 0 clients (requests and reports)
         print(
             f"{'clients':>7} {'ramp s':>6} | staff GET /api/v1/cases p50/p95 ms (ratio) | "
             f"public GET /api/v1/public/cases p50/p95 ms (ratio) | events/client"
         )
         for level in sorted(levels):
-            ramp = await _ramp(http, base, port, clients, level)
-            events_before, stop = clients.events, asyncio.Event()
+            ramp = await _ramp(http, base, clients, level)
+            (events_before, _), stop = await clients.counts(), asyncio.Event()
             cpu_before, wall_before = await _cpu(http, base), time.perf_counter()
             writer = asyncio.create_task(_reports(http, base, report_every, stop, staff))
             await asyncio.sleep(0.5)
@@ -202,21 +271,23 @@ async def _measure(base: str, port: int, levels: list[int], samples: int, report
             await asyncio.sleep(1.0)  # the last events reach the clients
             cpu = await _cpu(http, base) - cpu_before
             wall = time.perf_counter() - wall_before
-            delivered = clients.events - events_before
+            events_after, failed = await clients.counts()
+            delivered = events_after - events_before
             s95, p95 = _q(staff_lat, 0.95), _q(public_lat, 0.95)
             if baseline is None:
-                baseline = (s95, p95)
+                baseline, idle_cpu_rate = (s95, p95), cpu / wall
+            # Beyond what the same requests and reports cost at 0 clients: the stream's own CPU per event,
+            # less noisy than the total (which the request rate, hence the machine's load, moves).
+            streaming = max(cpu - idle_cpu_rate * wall, 0.0) / max(delivered, 1) * 1e6
             per_client = delivered / level if level else 0.0
             print(
                 f"{level:>7} {ramp:>6.1f} | {_q(staff_lat, 0.5):>6.0f} / {s95:>6.0f} ({s95 / baseline[0]:.2f}x)"
                 f"{'':>16} | {_q(public_lat, 0.5):>6.0f} / {p95:>6.0f} ({p95 / baseline[1]:.2f}x){'':>21} | "
-                f"{per_client:.1f} ({written} reports; {clients.failed} streams ended) | server CPU "
-                f"{cpu / wall * 100:.0f}% of a core, {cpu / max(delivered, 1) * 1e6:.0f} us per event delivered",
+                f"{per_client:.1f} ({written} reports; {failed} streams ended) | server CPU "
+                f"{cpu / wall * 100:.0f}% of a core, {cpu / max(delivered, 1) * 1e6:.0f} us per event delivered "
+                f"({streaming:.0f} us beyond the 0-client run's CPU rate)",
                 flush=True,
             )
-        for task in clients.tasks:
-            task.cancel()
-        await asyncio.gather(*clients.tasks, return_exceptions=True)
 
 
 def main() -> None:
@@ -225,7 +296,11 @@ def main() -> None:
     parser.add_argument("--clients", default="0,500,1000,2000", help="comma-separated client counts")
     parser.add_argument("--samples", type=int, default=150, help="requests of each kind per count")
     parser.add_argument("--report-every", type=float, default=0.5, help="seconds between reports written")
+    parser.add_argument("--clients-of", type=int, help=argparse.SUPPRESS)  # the client process (internal)
     args = parser.parse_args()
+    if args.clients_of:
+        asyncio.run(_client_process(args.clients_of))
+        return
     levels = sorted({int(c) for c in args.clients.split(",")} | {0})
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:

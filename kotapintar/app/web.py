@@ -34,6 +34,7 @@ from kotapintar.core.http.logs import install_log_redaction
 from kotapintar.core.http.openapi import install_openapi
 from kotapintar.core.http.read_your_writes import ReadYourWrites
 from kotapintar.core.http.security import SecurityHeadersMiddleware, configure_csrf
+from kotapintar.core.http.streaming import StreamSend
 from kotapintar.core.http.templating import STATIC_DIR, mount_static
 from kotapintar.core.i18n import LocaleMiddleware
 from kotapintar.core.settings import Settings, get_settings
@@ -184,4 +185,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             ReadYourWrites, window_s=settings.read_your_writes_s, secure=settings.cookie_secure
         )
     install_ops(app, settings)  # /healthz, /readyz, /metrics, request ids, 503 on outage (issue 19)
+    app.add_middleware(StreamSend)  # outermost: the SSE body skips the middlewares (issue 19)
     return app

@@ -4,6 +4,8 @@ duplicate."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -11,10 +13,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
+from starlette.types import Message
 
 from kotapintar.cases import service as case_service
 from kotapintar.cases.stream import filter_for
-from kotapintar.core.access.actors import channel_actor
+from kotapintar.cases.stream_tail import QUEUE_BATCHES, Batch, Subscriber
+from kotapintar.core.access.actors import channel_actor, system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.intake.submit import submit_report
@@ -128,3 +132,57 @@ def test_resume_joins_the_live_fan_out_without_gap_or_duplicate(
     assert len(expected) > 10
     assert len(ids) == len(set(ids)), "an event was sent twice"
     assert sorted(ids) == sorted(expected), set(expected) ^ set(ids)
+
+
+def test_the_stream_start_passes_the_middlewares_and_the_body_opens_at_once(live_server: LiveServer) -> None:
+    """The body skips the middleware stack (core/http/streaming.py); the start message must not."""
+    with (
+        httpx.Client(timeout=5) as client,
+        client.stream("GET", f"{live_server.url}/api/v1/stream", headers={"X-Request-ID": "sse-1"}) as r,
+    ):
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["x-request-id"] == "sse-1"
+        assert "content-security-policy" in r.headers and r.headers["cache-control"] == "no-store"
+        assert "content-length" not in r.headers and "content-encoding" not in r.headers
+        assert next(r.iter_lines()) == ": kotapintar stream"
+
+
+def _item(event_id: int) -> dict[str, Any]:
+    return {"id": event_id, "type": "case_created", "case_id": 1}
+
+
+def test_a_client_whose_socket_is_full_gets_what_waited_in_order_in_one_write() -> None:
+    """The tail writes to a client's `send` directly; a send that waits (full socket) becomes the client's
+    task, later batches wait behind it and leave together; too many waiting end the stream."""
+
+    async def run() -> None:
+        written: list[bytes] = []
+        socket_free = asyncio.Event()
+
+        async def send(message: Message) -> None:
+            await socket_free.wait()
+            written.append(message["body"])
+
+        sub = Subscriber(actor=system_actor("test"), key="k", send=send)
+        socket_free.set()
+        await sub.flush()  # live: the tail writes from now on
+        first, second, third, fourth = (Batch.of([_item(i)]) for i in (1, 2, 3, 4))
+        sub.offer(first)
+        assert written == [first.block] and not sub.busy, "a free socket is written at once, without a task"
+        socket_free.clear()
+        for batch in (second, third, fourth):
+            sub.offer(batch)
+        assert sub.busy and written == [first.block] and sub._writer is not None
+        socket_free.set()
+        await sub._writer
+        assert written == [first.block, second.block, third.block + fourth.block] and not sub.busy
+        socket_free.clear()
+        for i in range(QUEUE_BATCHES + 2):
+            sub.offer(Batch.of([_item(10 + i)]))
+        assert sub.ended.done() and sub.overflowed
+        assert sub._writer is not None and not sub._writer.done()
+        sub._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sub._writer
+
+    asyncio.run(run())
