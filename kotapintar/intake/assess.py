@@ -145,7 +145,14 @@ def assess_report(db: Database, report: ReportIn, settings: Settings) -> Assessm
     One read transaction: the versions of the cached reference data are read once in it, and the duplicate
     search runs in it.
     """
-    with db.reading() as uow, versions.pinned(db, uow):
+    with db.reading() as uow:
+        return assess_in(db, uow, report, settings)
+
+
+def assess_in(db: Database, uow: UnitOfWork, report: ReportIn, settings: Settings) -> Assessment:
+    """`assess_report` reading in the caller's transaction `uow` (of `db`): the versions once, the duplicate
+    search; only reads (the caches' loaders, on a miss, read in their own transactions)."""
+    with versions.pinned(db, uow):
         return _assess(db, uow, report, settings)
 
 
