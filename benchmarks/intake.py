@@ -1,6 +1,6 @@
 """Intake throughput: reports submitted through the service layer vs two baselines, same database.
 
-    .venv/bin/python benchmarks/intake.py [--n 2000] [--postgres URL]
+    .venv/bin/python benchmarks/intake.py [--n 2000] [--rounds 10] [--postgres URL]
 
 Baselines measured in the same run on the same database (PostgreSQL too when --postgres or
 KOTAPINTAR_TEST_POSTGRES_URL is set):
@@ -9,21 +9,26 @@ KOTAPINTAR_TEST_POSTGRES_URL is set):
   instance, tasks, timers, chained events, chain anchor), copied from a case the service just opened and
   written by hand-written SQL in one transaction, plus one classifier call. Nothing can open a case with
   its SOP for less; the target is submit_report ≥ 0.5× this floor.
-The reports are spread over the map so each opens a new case (the path the floor copies).
+The reports are spread over the map so each opens a new case (the path the floor copies). The service and
+the floor alternate in `--rounds` blocks, so on a shared (loaded) machine both are measured under the same
+load.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import h3
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -34,7 +39,7 @@ from kotapintar.core.access.actors import channel_actor, system_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.db.migrate import upgrade
 from kotapintar.core.settings import Settings
-from kotapintar.intake.submit import submit_report
+from kotapintar.intake.submit import H3_RESOLUTION, submit_report
 from kotapintar.triage.classify.model import Classifier
 
 
@@ -64,12 +69,36 @@ def raw_inserts(db: Database, n: int) -> tuple[float, list[float]]:
     return n / elapsed, latencies
 
 
-def reports(db: Database, settings: Settings, n: int) -> tuple[float, list[float], float]:
+@dataclass
+class Tally:
+    """Wall time, CPU time and latencies of one side, summed over its rounds."""
+
+    count: int = 0
+    elapsed: float = 0.0
+    cpu: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, count: int, elapsed: float, cpu: float, latencies: list[float]) -> None:
+        self.count += count
+        self.elapsed += elapsed
+        self.cpu += cpu
+        self.latencies += latencies
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.elapsed
+
+    @property
+    def cpu_per_item(self) -> float:
+        return self.cpu / self.count
+
+
+def reports(db: Database, settings: Settings, indexes: range, tally: Tally) -> None:
     """Full intake: validate, locate, case + report + reporter + two chained events, one transaction."""
     actor = channel_actor("api")
     latencies = []
     start, cpu = time.perf_counter(), time.process_time()
-    for i in range(n):
+    for i in indexes:
         body = ReportIn(
             service_code="jalan_rusak",
             description=f"Jalan berlubang besar di depan pasar nomor {i}",
@@ -81,8 +110,7 @@ def reports(db: Database, settings: Settings, n: int) -> tuple[float, list[float
         t0 = time.perf_counter()
         submit_report(db, actor, body, settings=settings)
         latencies.append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - start
-    return n / elapsed, latencies, (time.process_time() - cpu) / n
+    tally.add(len(indexes), time.perf_counter() - start, time.process_time() - cpu, latencies)
 
 
 def _template(db: Database) -> dict[str, list[dict[str, object]]]:
@@ -110,9 +138,14 @@ def _sql_value(value: object) -> object:
     return json.dumps(value) if isinstance(value, dict | list) else value
 
 
-def floor(db: Database, settings: Settings, n: int) -> tuple[float, list[float], int, float]:
+def floor(
+    db: Database,
+    settings: Settings,
+    indexes: range,
+    tally: Tally,
+    template: dict[str, list[dict[str, object]]],
+) -> None:
     """The same rows as one opened case, by hand-written INSERTs in one transaction, plus one classifier call."""
-    template = _template(db)
     inserts = {
         table: text(
             f"INSERT INTO {table} ({', '.join(c for c in rows[0] if c != 'id')}) "
@@ -123,9 +156,14 @@ def floor(db: Database, settings: Settings, n: int) -> tuple[float, list[float],
         if rows
     }
     classifier = Classifier.load()
+    # The floor's cases sit 0.3° west of the service's reports (same kind of values, computed once): rounds
+    # alternate, and a floor case among the service's reports would turn its duplicate search into merges.
+    case = template["cases"][0]
+    lon, lat = float(case["lon"]) - 0.3, float(case["lat"])  # type: ignore[arg-type]
+    aside: dict[str, object] = {"lon": lon, "lat": lat, "h3_cell": h3.latlng_to_cell(lat, lon, H3_RESOLUTION)}
     latencies = []
     start, cpu = time.perf_counter(), time.process_time()
-    for i in range(n):
+    for i in indexes:
         description = f"Jalan berlubang besar di depan pasar nomor {i}"
         t0 = time.perf_counter()
         classifier.classify(description, threshold=settings.triage_review_threshold)
@@ -137,10 +175,13 @@ def floor(db: Database, settings: Settings, n: int) -> tuple[float, list[float],
                 return int(result.scalar_one()) if table in ("cases", "reporters", "tasks") else None
 
             reporter_id = put("reporters", template["reporters"][0])
-            case_id = put("cases", template["cases"][0], ticket=f"FLOOR-{i}", description=description)
+            case_id = put(
+                "cases", template["cases"][0], ticket=f"FLOOR-{i}", description=description, **aside
+            )
             put(
                 "reports",
                 template["reports"][0],
+                **{k: v for k, v in aside.items() if k != "h3_cell"},
                 case_id=case_id,
                 reporter_id=reporter_id,
                 description=description,
@@ -160,12 +201,10 @@ def floor(db: Database, settings: Settings, n: int) -> tuple[float, list[float],
             conn.execute(inserts["events"], events)
             put("event_streams", template["event_streams"][0], stream=stream, last_hash=prev)
         latencies.append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - start
-    rows_per_case = sum(len(rows) for rows in template.values())
-    return n / elapsed, latencies, rows_per_case, (time.process_time() - cpu) / n
+    tally.add(len(indexes), time.perf_counter() - start, time.process_time() - cpu, latencies)
 
 
-def run(label: str, url: str, n: int) -> None:
+def run(label: str, url: str, n: int, rounds: int) -> None:
     db = Database(url)
     upgrade(db.engine)
     load_demo_city(db, system_actor("bench"), with_users=False)
@@ -177,9 +216,20 @@ def run(label: str, url: str, n: int) -> None:
         settings=settings,
     )
     raw_rate, raw_lat = raw_inserts(db, n)
-    rate, lat, cpu = reports(db, settings, n)
-    floor_rate, floor_lat, rows_per_case, floor_cpu = floor(db, settings, n)
-    print(f"[{label}] n={n}")
+    # The service and the floor take turns in `rounds` blocks, so on a shared machine both see the same
+    # load (one long run after the other compared two different machines); the floor copies the rows of
+    # the newest case the service opened in the first block.
+    served, floored = Tally(), Tally()
+    template: dict[str, list[dict[str, object]]] = {}
+    bounds = [n * r // rounds for r in range(rounds + 1)]
+    for lo, hi in itertools.pairwise(bounds):
+        reports(db, settings, range(lo, hi), served)
+        template = template or _template(db)
+        floor(db, settings, range(lo, hi), floored, template)
+    rate, lat, cpu = served.rate, served.latencies, served.cpu_per_item
+    floor_rate, floor_lat, floor_cpu = floored.rate, floored.latencies, floored.cpu_per_item
+    rows_per_case = sum(len(rows) for rows in template.values())
+    print(f"[{label}] n={n} in {rounds} alternating rounds")
     print(
         f"  raw single-row transactions: {raw_rate:8.0f}/s  p50 {percentile(raw_lat, 0.5) * 1000:6.2f} ms  p99 {percentile(raw_lat, 0.99) * 1000:6.2f} ms"
     )
@@ -208,10 +258,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="blocks in which the service and the floor alternate"
+    )
     parser.add_argument("--postgres", default=os.environ.get("KOTAPINTAR_TEST_POSTGRES_URL"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.n)
+        run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.n, args.rounds)
     if args.postgres:
         name = f"kp_bench_{uuid.uuid4().hex[:8]}"
         admin = Database(args.postgres)
@@ -222,6 +275,7 @@ def main() -> None:
                 "postgresql",
                 make_url(args.postgres).set(database=name).render_as_string(hide_password=False),
                 args.n,
+                args.rounds,
             )
         finally:
             with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

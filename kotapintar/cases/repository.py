@@ -257,10 +257,9 @@ class ReportRepository:
         return int(self.session.connection().execute(_INSERT_REPORT, values).scalar_one())
 
     def insert_reporter(self, **values: Any) -> int:
-        """Insert a reporter's personal data; returns its id."""
-        return int(
-            self.session.execute(insert(Reporter).values(**values).returning(Reporter.id)).scalar_one()
-        )
+        """Insert a reporter's personal data; returns its id (the prepared Core INSERT: the intake hot path,
+        no statement built and cache-keyed per call)."""
+        return int(self.session.connection().execute(_INSERT_REPORTER, values).scalar_one())
 
     def for_case(self, case_id: int) -> Sequence[Report]:
         """The reports of a case, oldest first."""

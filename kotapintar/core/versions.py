@@ -10,13 +10,25 @@ process stale for up to the TTL and different from its neighbours.
 a connection checkout costs), so the request after a commit sees the change in every process: there is no
 TTL to wait out. Only data staff can change needs this; shipped files and compiled code stay cached for
 the life of the process.
+
+A unit of work that consults several caches (intake asks the catalogue, the triage context and the region
+index twice for one report) pins the versions once instead, in a transaction it opens anyway:
+
+    with db.reading() as uow, pinned(db, uow):
+        ...                                     # every cache.get(db) in here uses that one read
+
+The pin lives for that block only (a context variable: per thread and per task), so the next request reads
+the versions again and still sees a bump another process committed just before it (issue 19 item 4: on
+PostgreSQL each separate version read cost a connection checkout, BEGIN, SELECT and ROLLBACK).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Generic, TypeVar
 
 from sqlalchemy import select, update
@@ -86,6 +98,45 @@ def current_many(db: Database | UnitOfWork | Session, names: Sequence[str]) -> t
     return tuple(found.get(name, 0) for name in names)
 
 
+def current_all(db: Database | UnitOfWork | Session) -> dict[str, int]:
+    """Every version there is, in one query (the table holds a row per kind of shared data: a few rows)."""
+    if isinstance(db, Database):
+        with db.reading() as uow:
+            return current_all(uow)
+    rows = _session(db).execute(select(SharedVersion.name, SharedVersion.version))
+    return {name: int(version) for name, version in rows}
+
+
+# The versions pinned for the unit of work running in this thread or task: (database, versions by name).
+_pinned: ContextVar[tuple[Database, dict[str, int]] | None] = ContextVar("kp_pinned_versions", default=None)
+
+
+@contextmanager
+def pinned(db: Database, where: UnitOfWork | Session | None = None) -> Iterator[dict[str, int]]:
+    """Read the versions once (in `where`'s transaction when given) and let every `VersionedCache.get(db)`
+    inside the block use them instead of reading them again.
+
+    For one request or command that asks several caches: one query instead of one short transaction per
+    `get`. Cross-process invalidation is unchanged between units of work (each pins afresh); inside the
+    block a bump committed meanwhile is seen by the next unit of work, as it would have been a moment later.
+    A block nested in another re-reads (and pins) the versions; other databases are not affected.
+    """
+    found = current_all(where if where is not None else db)
+    token = _pinned.set((db, found))
+    try:
+        yield found
+    finally:
+        _pinned.reset(token)
+
+
+def _stamp(db: Database, names: tuple[str, ...]) -> tuple[int, ...]:
+    """The versions of `names` for `db`: the pinned ones inside `pinned(db)`, else read now."""
+    pin = _pinned.get()
+    if pin is not None and pin[0] is db:
+        return tuple(pin[1].get(name, 0) for name in names)
+    return current_many(db, names)
+
+
 class VersionedCache(Generic[T]):
     """Values built from the database, kept per `Database` (and per `key`) until one of `names` moves.
 
@@ -104,8 +155,9 @@ class VersionedCache(Generic[T]):
 
     def get(self, db: Database, key: Hashable = None, load: Callable[[], T] | None = None) -> T:
         """The value of `db` (and `key`), built by `load` (default: the cache's loader) when missing or when
-        another process (or this one) bumped one of the versions since it was built."""
-        stamp = current_many(db, self.names)
+        another process (or this one) bumped one of the versions since it was built (the versions pinned by
+        an enclosing `pinned(db)`, else read now)."""
+        stamp = _stamp(db, self.names)
         hit = self._hit(db, key, stamp)
         if hit is not None:
             return hit[1]

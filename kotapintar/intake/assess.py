@@ -1,7 +1,10 @@
 """The first pass over a report before it is stored: which service, how urgent, where, whose, seen before?
 
 `assess_report` is the one place where intake asks triage. It runs outside the write transaction (it only
-reads), so the transaction that stores the report stays short. Triage grows here: text classification for
+reads), so the transaction that stores the report stays short. All its reads share one read transaction:
+the reference-data versions are read once in it (`versions.pinned`) for the caches it asks (catalogue,
+triage context, region index), and the duplicate search runs in it too (issue 19 item 4: on PostgreSQL
+every separate transaction costs a connection checkout, BEGIN and ROLLBACK round trips). Triage grows here: text classification for
 channels without a chosen service, locating from text, routing rules, duplicate search.
 """
 
@@ -17,6 +20,7 @@ from kotapintar.catalog.locating import locate_report, region_index, region_name
 from kotapintar.catalog.repository import ServiceRepository
 from kotapintar.core import versions
 from kotapintar.core.db.database import Database
+from kotapintar.core.db.uow import UnitOfWork
 from kotapintar.core.errors import ValidationFailed
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
@@ -119,15 +123,14 @@ def _locate_from_text(
 
 
 def _find_duplicates(
-    db: Database, service: ServiceRoute, text: str, lon: float, lat: float, at: datetime
+    uow: UnitOfWork, service: ServiceRoute, text: str, lon: float, lat: float, at: datetime
 ) -> list[tuple[int, float]]:
     """(case id, score) of open cases this report may duplicate, best first."""
     radius, window = service.dedupe_radius_m, service.dedupe_window_hours
     services = related_services(service.code)
-    with db.reading() as uow:
-        rows = TriageRepository(uow.session).duplicate_candidates(
-            cells_around(lon, lat, radius), services, at - timedelta(hours=window)
-        )
+    rows = TriageRepository(uow.session).duplicate_candidates(
+        cells_around(lon, lat, radius), services, at - timedelta(hours=window)
+    )
     candidates = [Candidate(r.id, r.service_code, r.lon, r.lat, r.description, r.created_at) for r in rows]
     ranked = rank_duplicates(service.code, text, lon, lat, at, candidates, radius, window)
     return [(s.case_id, s.score) for s in ranked]
@@ -139,7 +142,21 @@ def assess_report(db: Database, report: ReportIn, settings: Settings) -> Assessm
     Raises ValidationFailed on bad input (unknown service, point far outside the served area). Steps:
     service (the reporter's, or the classifier's for `service_code` "auto"/""), urgency cues that raise
     the priority, location (the point, else the place names in the text), routing rules, duplicate search.
+    One read transaction: the versions of the cached reference data are read once in it, and the duplicate
+    search runs in it.
     """
+    with db.reading() as uow:
+        return assess_in(db, uow, report, settings)
+
+
+def assess_in(db: Database, uow: UnitOfWork, report: ReportIn, settings: Settings) -> Assessment:
+    """`assess_report` reading in the caller's transaction `uow` (of `db`): the versions once, the duplicate
+    search; only reads (the caches' loaders, on a miss, read in their own transactions)."""
+    with versions.pinned(db, uow):
+        return _assess(db, uow, report, settings)
+
+
+def _assess(db: Database, uow: UnitOfWork, report: ReportIn, settings: Settings) -> Assessment:
     routes = service_routes(db)
     service, needs_review, suggestions, others = _choose_service(report, routes, settings)
     # The priority rule of triage.classify.priority: a life threat is P1 whatever the category; an
@@ -179,7 +196,7 @@ def assess_report(db: Database, report: ReportIn, settings: Settings) -> Assessm
     # Duplicates are searched around a real point: the reporter's, or a named place's (not a region's).
     has_point = report.lon is not None or (location is not None and location.precision == "point")
     if lon is not None and lat is not None and has_point:
-        ranked = _find_duplicates(db, service, report.description, lon, lat, now)
+        ranked = _find_duplicates(uow, service, report.description, lon, lat, now)
         if ranked and ranked[0][1] >= settings.duplicate_merge_threshold:
             merge_into = ranked[0][0]
         possible = tuple(

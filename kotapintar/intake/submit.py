@@ -22,7 +22,7 @@ from kotapintar.core.errors import Conflict, ValidationFailed
 from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType, utcnow
 from kotapintar.core.settings import Settings, get_settings
-from kotapintar.intake.assess import assess_report
+from kotapintar.intake.assess import assess_in, assess_report
 from kotapintar.intake.guard import check_report_text
 from kotapintar.sop.runtime import OpenedCase, SopWriter, start_case_sop
 from kotapintar.triage.assessment import Assessment
@@ -74,9 +74,15 @@ def submit_report(
         )
     check_report_text(report.description, report.attributes, report.address)
     key = _idempotency_key(actor, report, idempotency_key)
-    assessment = assess_report(db, report, settings)
+    # On PostgreSQL a transaction that has only read holds no locks, so the assessment reads in the write
+    # transaction itself: one checkout, BEGIN and COMMIT for the whole report (issue 19 item 4). On SQLite
+    # the write transaction takes the database's write lock at BEGIN, so the assessment reads before it, in
+    # a read transaction of its own, and the lock is held only for the writes.
+    assessment = None if db.is_postgres else assess_report(db, report, settings)
     try:
         with db.transaction() as uow:
+            if assessment is None:
+                assessment = assess_in(db, uow, report, settings)
             if assessment.merge_into_case_id is not None:
                 joined = _join_existing(uow, actor, report, key, assessment, media or [])
                 if joined is not None:

@@ -4,13 +4,16 @@ so that a second web process refuses what the first one counted."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from limits import parse
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import event
 
 from kotapintar.core.access.throttle import ACCOUNT_FAILURES, LoginThrottle, counter_storage
 from kotapintar.core.db.database import Database
-from kotapintar.core.versions import VersionedCache, bump, current
+from kotapintar.core.versions import VersionedCache, bump, current, pinned
 
 
 def test_a_bump_in_one_process_reloads_the_cache_of_another(db: Database) -> None:
@@ -34,6 +37,31 @@ def test_a_bump_in_one_process_reloads_the_cache_of_another(db: Database) -> Non
             bump(uow, "catalog")
             bump(uow, "catalog")
         assert current(other, "catalog") == 3 and current(other, "units") == units_before
+    finally:
+        other.dispose()
+
+
+def test_a_pinned_unit_of_work_reads_the_versions_once_and_the_next_one_sees_a_bump(db: Database) -> None:
+    other = Database(db.url)  # another process
+    cache = VersionedCache(("catalog", "regions"), lambda d: current(d, "catalog"))
+    reads: list[str] = []
+
+    @event.listens_for(other.engine, "before_cursor_execute")
+    def _count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if "shared_versions" in statement:
+            reads.append(statement)
+
+    try:
+        assert cache.get(other) == 0
+        reads.clear()
+        with other.reading() as uow, pinned(other, uow):
+            assert cache.get(other) == 0 and cache.get(other) == 0 and cache.get(other, "k", lambda: 5) == 5
+        assert len(reads) == 1, "one read of the versions for the whole unit of work"
+        with db.transaction() as uow:
+            bump(uow, "catalog")
+        with other.reading() as uow, pinned(other, uow):
+            assert cache.get(other) == 1, "a bump committed elsewhere is seen by the next unit of work"
+        assert cache.get(db) == 1 and cache.get(other) == 1  # unpinned (and other databases) read as before
     finally:
         other.dispose()
 
