@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,17 @@ _TIMERS: Table = Timer.__table__  # type: ignore[assignment]
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedTimer:
+    """A timer row a scheduler batch claimed (locked until its commit)."""
+
+    id: int
+    key: str
+    case_id: int | None
+    due_at: datetime
+    payload: dict[str, Any]
+
+
 class RawJSON(str):
     """A value that is JSON text already (an SOP state serialised by pydantic): `bulk_update` writes it as it
     is instead of encoding it again."""
@@ -46,16 +58,30 @@ class RawJSON(str):
     __slots__ = ()
 
 
-def _json_value(value: Any) -> str:
-    if isinstance(value, RawJSON):
-        return str(value)
+def _iso(value: Any) -> str:
     if isinstance(value, datetime):
-        return json.dumps(value.isoformat())
-    return json.dumps(value, separators=(",", ":"))
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _json_row(row: Mapping[str, Any], keys: Sequence[str]) -> str:
-    return "{" + ",".join(f'"{k}":{_json_value(row[k])}' for k in keys) + "}"
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=_iso).encode
+
+
+def _json_rows(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str:
+    """The rows as one JSON array of objects with `keys` (one C-encoder call for the whole batch); a
+    `RawJSON` value (at most one key, the same in every row) is spliced in as it is."""
+    raw = [k for k in keys if isinstance(rows[0][k], RawJSON)]
+    if not raw:
+        return _ENCODE([{k: r[k] for k in keys} for r in rows])
+    spliced = raw[0]
+    plain = [k for k in keys if k != spliced]
+    return (
+        "["
+        + ",".join(
+            _ENCODE({k: r[k] for k in plain})[:-1] + f',"{spliced}":' + str(r[spliced]) + "}" for r in rows
+        )
+        + "]"
+    )
 
 
 _TIMER_COLUMNS = ("key", "kind", "case_id", "task_id", "due_at", "payload", "created_at", "attempts")
@@ -213,13 +239,7 @@ class SopRepository:
             return
         conn = self.session.connection()
         if self.is_postgres:
-            payload = (
-                "["
-                + ",".join(
-                    "{" + ",".join(f'"{k}":{_json_value(r[k])}' for k in ("id", *keys)) + "}" for r in rows
-                )
-                + "]"
-            )
+            payload = _json_rows(rows, ("id", *keys))
             conn.execute(text(_pg_update_sql(table, keys)), {"rows": payload})
             return
         stmt = (
@@ -336,8 +356,7 @@ class SopRepository:
             return
         conn = self.session.connection()
         if self.is_postgres:
-            payload = "[" + ",".join(_json_row(r, _TIMER_COLUMNS) for r in rows) + "]"
-            conn.execute(_PG_UPSERT_TIMERS, {"rows": payload})
+            conn.execute(_PG_UPSERT_TIMERS, {"rows": _json_rows(rows, _TIMER_COLUMNS)})
             return
         conn.execute(_SQLITE_UPSERT_TIMER, list(rows))
 
@@ -369,32 +388,27 @@ class SopRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return self.session.scalars(stmt).first()
 
-    def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
-        """Lock up to `limit` of the soonest due timers for this transaction, skipping other workers' ones."""
-        stmt = select(Timer).where(Timer.due_at <= now).order_by(Timer.due_at, Timer.id).limit(limit)
+    def claim_due_timer_rows(self, now: datetime, limit: int) -> list[ClaimedTimer]:
+        """Lock up to `limit` of the soonest due timers for this transaction, skipping other workers' ones
+        (PostgreSQL `FOR UPDATE SKIP LOCKED`): plain rows for the scheduler's batches (no ORM objects to build,
+        track and expunge), deleted by `finish_timer_ids`."""
+        c = _TIMERS.c
+        stmt = (
+            select(c.id, c.key, c.case_id, c.due_at, c.payload)
+            .where(c.due_at <= now)
+            .order_by(c.due_at, c.id)
+            .limit(limit)
+        )
         if self.is_postgres:
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.scalars(stmt).all())
+        return [ClaimedTimer(*r) for r in self.session.connection().execute(stmt)]
 
-    def timer_still_due(self, timer_id: int, now: datetime) -> bool:
-        """Whether a claimed timer still waits, due by `now` (an earlier firing may have cancelled or moved it)."""
-        self.session.flush()
-        due = self.session.scalar(
-            select(Timer.due_at).where(Timer.id == timer_id).execution_options(populate_existing=True)
-        )
-        return due is not None and due <= now
-
-    def finish_timers(self, timers: Sequence[Timer]) -> None:
-        """Delete fired timers in the transaction that executed them (bulk; rows already gone are ignored)."""
-        self.session.flush()
-        ids = [t.id for t in timers]
+    def finish_timer_ids(self, ids: Sequence[int]) -> None:
+        """Delete fired timers by id in the transaction that executed them (rows already gone are ignored)."""
         for start in range(0, len(ids), 1000):
             self.session.connection().execute(
                 delete(_TIMERS).where(self._ids_in(_TIMERS.c.id, ids[start : start + 1000]))
             )
-        for timer in timers:
-            if timer in self.session:
-                self.session.expunge(timer)
 
     def finish_timer(self, timer: Timer) -> None:
         """Delete a fired timer in the transaction that executed it: committed together, so exactly once."""

@@ -25,7 +25,7 @@ from kotapintar.core.events.types import utcnow
 from kotapintar.core.http.metrics import TIMER_LAG_SECONDS, TIMERS_FIRED
 from kotapintar.sop.engine import CaseCancelled, TimerFired
 from kotapintar.sop.models import SopInstance, Timer
-from kotapintar.sop.repository import SopRepository
+from kotapintar.sop.repository import ClaimedTimer, SopRepository
 from kotapintar.sop.runtime import _NOT_PENDING, BatchInstance, SopBatch, feed_event
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,11 @@ class FireResult:
 
 
 def _fire_claimed(
-    uow: UnitOfWork, repo: SopRepository, timer: Timer, now: datetime, batch: SopBatch | None = None
+    uow: UnitOfWork,
+    repo: SopRepository,
+    timer: Timer | ClaimedTimer,
+    now: datetime,
+    batch: SopBatch | None = None,
 ) -> bool:
     """Give one claimed timer to its case's SOP (or stop the SOP of a case that ended outside it).
 
@@ -112,7 +116,7 @@ def _fire_claimed(
     return True
 
 
-def _still_due(batch: SopBatch, timer: Timer, now: datetime) -> bool:
+def _still_due(batch: SopBatch, timer: ClaimedTimer, now: datetime) -> bool:
     """Whether a claimed timer still waits, due by `now`, after the batch's earlier firings of its case
     (one of them may have cancelled or moved it; those writes are still queued in the batch's writer)."""
     pending = batch.writer.pending_timer(timer.key)
@@ -164,7 +168,7 @@ def _fire_batch(
     """
     with db.transaction() as uow:
         repo = SopRepository(uow.session)
-        claimed = repo.claim_due_timers(now, size)
+        claimed = repo.claim_due_timer_rows(now, size)
         if not claimed:
             return 0, 0
         if on_full is not None and len(claimed) >= size:
@@ -173,7 +177,7 @@ def _fire_batch(
         # Instances, cases, tasks and chain anchors of the whole batch: one query each, locked in order.
         batch = SopBatch.load(uow, [t.case_id for t in claimed if t.case_id is not None])
         seen_cases: set[int] = set()
-        fired: list[Timer] = []
+        fired: list[int] = []
         due_ats: list[datetime] = []
         for timer in claimed:
             if timer.case_id in seen_cases and not _still_due(batch, timer, now):
@@ -183,10 +187,10 @@ def _fire_batch(
             if timer.case_id is not None:
                 seen_cases.add(timer.case_id)
             due_ats.append(timer.due_at)
-            fired.append(timer)
+            fired.append(timer.id)
         batch.writer.flush()
         batch.write_rows(uow)
-        repo.finish_timers(fired)
+        repo.finish_timer_ids(fired)
     committed = utcnow()  # due -> committed: when the firing became visible to everyone
     batch_lags = [(committed - due).total_seconds() for due in due_ats]
     for lag in batch_lags:
