@@ -259,9 +259,8 @@ class SopBatch:
     def write_rows(self, uow: UnitOfWork) -> None:
         """Write the instances, cases and tasks the batch changed: one UPDATE per table and set of changed
         columns. The ORM case and task objects then hold those values as committed (nothing left for a
-        flush), and their cases
-        are named to the unit of work's event repository, so the analytics rollup refreshes them as it does
-        for rows the ORM flushes."""
+        flush), and their cases are named to the unit of work's event repository, so the analytics rollup
+        refreshes them as it does for rows the ORM flushes."""
         repo = SopRepository(uow.session)
         repo.bulk_update(
             SopInstance.__table__,  # type: ignore[arg-type]

@@ -296,17 +296,27 @@ def run_due_timers(
     run = _Run(db, now, limit, batch_size, lags)
     helpers: list[threading.Thread] = []
 
+    def helper() -> None:
+        try:
+            run.loop()
+        except Exception:  # the database went away mid-run, say: the caller's thread meets it too
+            log.exception("a timer thread stopped")
+
     def start_helpers() -> None:
         if helpers or threads <= 1:
             return
         for n in range(threads - 1):
-            thread = threading.Thread(target=run.loop, name=f"kp-timers-{n + 1}", daemon=True)
+            thread = threading.Thread(target=helper, name=f"kp-timers-{n + 1}", daemon=True)
             helpers.append(thread)
             thread.start()
 
-    run.loop(start_helpers)
-    for thread in helpers:
-        thread.join()
+    try:
+        run.loop(start_helpers)
+    finally:
+        with run.lock:
+            run.done = True  # the helpers stop after their current batch, also when this thread failed
+        for thread in helpers:
+            thread.join()
     return run.result
 
 
