@@ -339,6 +339,7 @@ def run_scheduler(
     quarter of a million of them): they live as long as the process, and the full collections a burst of
     timers triggers otherwise walk them all, about 0.15 s of CPU per 1,000 timers (issue 19).
     """
+    gc.collect()  # garbage of the start-up is freed first, not frozen with the rest
     gc.freeze()
     while not stop.is_set():
         try:
