@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from string import Formatter
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -555,7 +554,8 @@ class _Run:
     def render(self, key: str, vars_: Mapping[str, str]) -> dict[str, str]:
         texts = self.spec.templates.get(key) or self.ctx.templates.get(key) or {}
         safe = _SafeVars(vars_)
-        return {loc: Formatter().vformat(text, (), safe) for loc, text in texts.items()}
+        # str.format_map: the same grammar as string.Formatter (the loader checks the fields), in C.
+        return {loc: text.format_map(safe) for loc, text in texts.items()}
 
     def notify(self, key: str, audiences: list[str], vars_: dict[str, str]) -> None:
         texts = self.render(key, vars_)

@@ -8,17 +8,20 @@ so the scheduler and the task commands never dead-lock each other.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import load_only
+from pydantic import ValidationError
+from sqlalchemy import Table, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import InstanceState as OrmState
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kotapintar.cases.lifecycle import CaseStatus, check_transition
 from kotapintar.cases.models import Case, Task
@@ -31,6 +34,7 @@ from kotapintar.core.events.repository import case_stream
 from kotapintar.core.events.types import EventType
 from kotapintar.sop.conditions import CASE_FIELDS, CHANNELS, SERVICE_CODES, FieldType
 from kotapintar.sop.engine import (
+    SCHEMA_VERSION,
     UNIT_STATUS_ORDER,
     AssignTask,
     CancelTimer,
@@ -54,14 +58,26 @@ from kotapintar.sop.engine import (
 )
 from kotapintar.sop.library import current_spec, spec_of
 from kotapintar.sop.loader import load_calendar
-from kotapintar.sop.models import SopInstance, Timer
-from kotapintar.sop.repository import SopRepository
+from kotapintar.sop.models import SopInstance
+from kotapintar.sop.repository import RawJSON, SopRepository
 from kotapintar.sop.spec import SopSpec
 from kotapintar.triage.assessment import Assessment
 
 log = logging.getLogger(__name__)
 _ctx_lock = threading.Lock()
 _contexts: dict[str, EngineContext] = {}
+_url_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _db_key(uow: UnitOfWork) -> str:
+    """The database URL of the unit of work's engine, as the key of this process's caches (rendering a URL
+    is not free, and the scheduler asks once per timer)."""
+    engine = uow.session.get_bind().engine
+    key = _url_keys.get(engine)
+    if key is None:
+        key = _url_keys[engine] = str(engine.url)
+    return key
+
 
 # Case statuses in lifecycle order: a status change the SOP asks for while the case has been moved by hand
 # is applied only when it moves the case forward (never back to an earlier stage).
@@ -85,26 +101,7 @@ _TASK_STATUS_EVENTS: dict[TaskStatus, str] = {
 }
 
 
-_TIMERS: Table = Timer.__table__  # type: ignore[assignment]
 _NOT_PENDING: dict[str, Any] = {}
-
-
-def _upsert_timer(postgres: bool) -> Any:
-    """INSERT a timer, or move the one waiting under its key (built once per dialect: the hot path)."""
-    ins = (pg_insert if postgres else sqlite_insert)(_TIMERS)
-    return ins.on_conflict_do_update(
-        index_elements=[_TIMERS.c.key],
-        set_={
-            "kind": ins.excluded.kind,
-            "due_at": ins.excluded.due_at,
-            "payload": ins.excluded.payload,
-            "task_id": ins.excluded.task_id,
-            "attempts": 0,
-        },
-    )
-
-
-_UPSERT_TIMER = {True: _upsert_timer(True), False: _upsert_timer(False)}
 
 
 class SopWriter:
@@ -146,14 +143,52 @@ class SopWriter:
             self.events = []
         if not self.timers:
             return
-        conn = self.uow.session.connection()
         gone = [k for k, v in self.timers.items() if v is None]
-        for start in range(0, len(gone), 1000):
-            conn.execute(delete(_TIMERS).where(_TIMERS.c.key.in_(gone[start : start + 1000])))
-        rows = [v for v in self.timers.values() if v is not None]
-        if rows:
-            conn.execute(_UPSERT_TIMER[self.uow.dialect == "postgresql"], rows)
+        if gone:
+            SopRepository(self.uow.session).delete_timers_by_key(gone)
+        SopRepository(self.uow.session).upsert_timers([v for v in self.timers.values() if v is not None])
         self.timers = {}
+
+
+@dataclass
+class BatchInstance:
+    """An SOP instance row as the scheduler's batch reads it (Core, the state as JSON text) and writes it back
+    (one bulk UPDATE per batch): no ORM object, so no per-row flush bookkeeping."""
+
+    id: int
+    case_id: int
+    sop_code: str
+    sop_version: int
+    status: str
+    state_json: str
+    state: InstanceState | None = None  # validated on first use; the newest state once an event changed it
+    updated_at: datetime | None = None  # set when changed: the row is written by `SopBatch.write_rows`
+
+    def current_state(self) -> InstanceState:
+        """The engine state: validated from the stored JSON text once, then the one the batch keeps."""
+        if self.state is None:
+            self.state = upgrade_state_json(self.state_json)
+        return self.state
+
+    def save(self, state: InstanceState, at: datetime) -> None:
+        """Keep the new state (later events of the batch start from it) and mark the row to be written."""
+        self.state, self.status, self.updated_at = state, state.status, at
+
+    def close(self, at: datetime) -> None:
+        """The SOP ends as closed (its case was closed outside it)."""
+        self.status, self.updated_at = "closed", at
+
+
+def upgrade_state_json(raw: str) -> InstanceState:
+    """Stored state given as JSON text: validated by pydantic straight from the text (cheaper than parsing to
+    Python and validating that), unless it is of an older schema and needs `upgrade_state`."""
+    try:
+        state = InstanceState.model_validate_json(raw)
+    except ValidationError:  # a newer or older schema: upgrade_state says which, or upgrades it
+        return upgrade_state(json.loads(raw))
+    if state.schema_version == SCHEMA_VERSION:
+        return state
+    return upgrade_state(json.loads(raw))
 
 
 @dataclass
@@ -161,49 +196,111 @@ class SopBatch:
     """Rows of many cases loaded (and locked) with one query each, and the writer they share.
 
     The scheduler fires a batch of timers of different cases in one transaction; loading each case's
-    instance, case row and tasks one by one was most of its cost (issue 19).
+    instance, case row and tasks one by one was most of its cost (issue 19). Instances are plain
+    `BatchInstance` rows, and the instances, cases and tasks the engine changed are written by
+    `write_rows` with one UPDATE per table (not the ORM flush). `busy` are the cases another transaction
+    holds (PostgreSQL): their timers wait for a later run.
     """
 
     writer: SopWriter
-    instances: dict[int, SopInstance] = field(default_factory=dict)
+    instances: dict[int, BatchInstance] = field(default_factory=dict)
     cases: dict[int, Case] = field(default_factory=dict)
     tasks: dict[int, dict[str, Task]] = field(default_factory=dict)
+    busy: set[int] = field(default_factory=set)
+    ctx: EngineContext | None = None
+    specs: dict[tuple[str, int], SopSpec] = field(default_factory=dict)
 
     @classmethod
     def load(cls, uow: UnitOfWork, case_ids: Iterable[int]) -> SopBatch:
-        """Lock instances, then cases, then event chains of `case_ids` (ascending: the runtime's lock order)."""
+        """Lock instances, then cases, then event chains of `case_ids` (ascending: the runtime's lock order).
+
+        On PostgreSQL the instance and case locks skip rows other transactions hold (the caller already holds
+        timer rows, and a task command holds the instance before it writes timers: waiting here could
+        dead-lock); the cases skipped are `busy`.
+        """
         ids = sorted(set(case_ids))
-        batch = cls(writer=SopWriter(uow))
-        session = uow.session
+        batch = cls(writer=SopWriter(uow), ctx=engine_context(uow))
+        repo = SopRepository(uow.session)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            for inst in session.scalars(
-                select(SopInstance)
-                .where(SopInstance.case_id.in_(chunk))
-                .order_by(SopInstance.case_id)
-                .with_for_update()
-            ):
-                batch.instances[inst.case_id] = inst
-            for case in session.scalars(
-                select(Case)
-                .options(load_only(Case.id, Case.status, Case.ticket, Case.updated_at))
-                .where(Case.id.in_(chunk))
-                .order_by(Case.id)
-                .with_for_update()
-            ):  # only what the runtime reads (others load on first use): a case row has ~25 columns
+            for r in repo.lock_instance_rows(chunk):
+                batch.instances[r.case_id] = BatchInstance(
+                    id=r.id,
+                    case_id=r.case_id,
+                    sop_code=r.sop_code,
+                    sop_version=r.sop_version,
+                    status=r.status,
+                    state_json=r.state,
+                )
+            held = [c for c in chunk if c in batch.instances]
+            if repo.is_postgres and len(held) < len(chunk):
+                batch.busy |= repo.existing_instances([c for c in chunk if c not in batch.instances])
+            for case in repo.lock_case_rows(held):
                 batch.cases[case.id] = case
-            for task in session.scalars(
-                select(Task).where(Task.case_id.in_(chunk), Task.task_key.is_not(None))
-            ):
+            if repo.is_postgres and len(batch.cases) < len(batch.instances):
+                for case_id in held:
+                    if case_id not in batch.cases:
+                        batch.busy.add(case_id)
+                        del batch.instances[case_id]
+            for task in repo.sop_tasks_of([c for c in held if c in batch.cases]):
                 if task.task_key is not None:
                     batch.tasks.setdefault(task.case_id, {})[task.task_key] = task
         uow.events.preload_anchors([case_stream(c) for c in batch.instances])
         return batch
 
+    def spec_of(self, uow: UnitOfWork, row: BatchInstance) -> SopSpec:
+        """The pinned spec of an instance (looked up once per version per batch)."""
+        key = (row.sop_code, row.sop_version)
+        spec = self.specs.get(key)
+        if spec is None:
+            spec = self.specs[key] = _pinned_spec(uow, row)
+        return spec
+
+    def write_rows(self, uow: UnitOfWork) -> None:
+        """Write the instances, cases and tasks the batch changed: one UPDATE per table and set of changed
+        columns. The ORM case and task objects then hold those values as committed (nothing left for a
+        flush), and their cases are named to the unit of work's event repository, so the analytics rollup
+        refreshes them as it does for rows the ORM flushes."""
+        repo = SopRepository(uow.session)
+        repo.bulk_update(
+            SopInstance.__table__,  # type: ignore[arg-type]
+            ("state", "status", "updated_at"),
+            [
+                {
+                    "id": r.id,
+                    "state": RawJSON(r.state.model_dump_json() if r.state is not None else r.state_json),
+                    "status": r.status,
+                    "updated_at": r.updated_at,
+                }
+                for r in self.instances.values()
+                if r.updated_at is not None
+            ],
+        )
+        objects: list[Case | Task] = list(self.cases.values())
+        for by_key in self.tasks.values():
+            objects.extend(by_key.values())
+        groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        session = uow.session
+        for obj in objects:
+            state: OrmState[Any] = inspect(obj)
+            if state.session is not session or not state.committed_state:
+                continue
+            table: Table = type(obj).__table__  # type: ignore[assignment]
+            keys = tuple(sorted(state.committed_state))
+            if not all(k in table.c for k in keys):
+                continue  # not only columns changed (none such today): the ORM flush writes it
+            row = {"id": obj.id, **{k: getattr(obj, k) for k in keys}}
+            groups.setdefault((table, keys), []).append(row)
+            uow.events.case_ids.add(obj.case_id if isinstance(obj, Task) else obj.id)
+            for k in keys:  # written below: nothing left for the ORM to flush (cheaper than expunging)
+                set_committed_value(obj, k, row[k])
+        for (table, keys), rows in groups.items():
+            repo.bulk_update(table, keys, rows)
+
 
 def engine_context(uow: UnitOfWork) -> EngineContext:
     """The engine's context: the shipped working calendar and this deployment's command-center agency."""
-    bind = str(uow.session.get_bind().engine.url)
+    bind = _db_key(uow)
     with _ctx_lock:
         hit = _contexts.get(bind)
     if hit is not None:
@@ -363,7 +460,7 @@ def load_instance(uow: UnitOfWork, case_id: int, *, for_update: bool = True) -> 
     return row, _pinned_spec(uow, row)
 
 
-def _pinned_spec(uow: UnitOfWork, row: SopInstance) -> SopSpec:
+def _pinned_spec(uow: UnitOfWork, row: SopInstance | BatchInstance) -> SopSpec:
     """The spec of the version an instance is pinned to: from this process's cache, else read once."""
     cached = _spec_by_instance(uow, row)
     if cached is not None:
@@ -379,19 +476,19 @@ def _pinned_spec(uow: UnitOfWork, row: SopInstance) -> SopSpec:
 _version_specs: dict[tuple[str, str, int], SopSpec] = {}
 
 
-def _spec_by_instance(uow: UnitOfWork, row: SopInstance) -> SopSpec | None:
+def _spec_by_instance(uow: UnitOfWork, row: SopInstance | BatchInstance) -> SopSpec | None:
     """The spec of an instance's version from this process's cache (versions are immutable), else None.
 
     Keyed by database URL and (code, version); a version row never changes once published, so a hit is
     always the pinned spec. A miss falls back to reading the version row.
     """
-    key = (str(uow.session.get_bind().engine.url), row.sop_code, row.sop_version)
+    key = (_db_key(uow), row.sop_code, row.sop_version)
     with _ctx_lock:
         return _version_specs.get(key)
 
 
-def _remember_spec(uow: UnitOfWork, row: SopInstance, spec: SopSpec) -> None:
-    key = (str(uow.session.get_bind().engine.url), row.sop_code, row.sop_version)
+def _remember_spec(uow: UnitOfWork, row: SopInstance | BatchInstance, spec: SopSpec) -> None:
+    key = (_db_key(uow), row.sop_code, row.sop_version)
     with _ctx_lock:
         _version_specs[key] = spec
 
@@ -413,21 +510,25 @@ def feed_event(
     the rows come from the batch's loads and the writes wait for the batch's `writer.flush()`.
     """
     if batch is not None and case_id in batch.instances and case_id in batch.cases:
-        row = batch.instances[case_id]
-        spec = _pinned_spec(uow, row)
+        batch_row = batch.instances[case_id]
+        spec = batch.spec_of(uow, batch_row)
         case: Case | None = batch.cases[case_id]
         tasks: dict[str, Task] | None = batch.tasks.setdefault(case_id, {})
         writer: SopWriter | None = batch.writer
+        # The scheduler never looks at the state before: the engine works on the batch's only copy.
+        state = working = batch_row.current_state()
+        ctx = batch.ctx or engine_context(uow)
+        row: SopInstance | BatchInstance = batch_row
     else:
         row, spec = load_instance(uow, case_id)
         case = uow.repo(CaseRepository).get(case_id, for_update=True)
         tasks, writer = None, None
+        state = upgrade_state(row.state)
+        # The engine works on a second copy validated from the stored JSON (cheaper than its deep clone).
+        working = upgrade_state(row.state)
+        ctx = engine_context(uow)
     assert case is not None
-    state = upgrade_state(row.state)
-    # The engine works on a second copy validated from the stored JSON (cheaper than its deep clone);
-    # the scheduler (batch) never looks at the state before, so it hands its only copy over.
-    working = state if batch is not None else upgrade_state(row.state)
-    decision = decide(spec, working, make_event(state), engine_context(uow), owned=True)
+    decision = decide(spec, working, make_event(state), ctx, owned=True)
     apply_decision(
         uow, actor_name, case, row, spec, state.case_status, decision, at, extra, tasks=tasks, writer=writer
     )
@@ -438,7 +539,7 @@ def apply_decision(
     uow: UnitOfWork,
     actor_name: str,
     case: Case,
-    row: SopInstance,
+    row: SopInstance | BatchInstance,
     spec: SopSpec,
     engine_status_before: CaseStatus,
     decision: Decision,
@@ -574,7 +675,10 @@ def apply_decision(
                 },
             )
     case.updated_at = at
-    repo.save_state(row, decision.state.model_dump(mode="json"), decision.state.status, at)
+    if isinstance(row, BatchInstance):
+        row.save(decision.state, at)  # written with the batch's other instances (`SopBatch.write_rows`)
+    else:
+        repo.save_state(row, decision.state.model_dump(mode="json"), decision.state.status, at)
     if own_writer:
         out.flush()
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from kotapintar.cases.models import Case
 from kotapintar.cases.repository import TaskRepository
@@ -19,8 +20,9 @@ from kotapintar.core.access.actors import channel_actor
 from kotapintar.core.db.database import Database
 from kotapintar.core.settings import Settings
 from kotapintar.intake import submit as report_intake
+from kotapintar.sop.models import Timer
 from kotapintar.sop.repository import SopRepository
-from kotapintar.sop.scheduler import run_due_timers
+from kotapintar.sop.scheduler import FireResult, run_due_timers
 from tests.sop.test_sop_runtime_flow import distinct_report
 
 WIB = timedelta(hours=7)
@@ -161,3 +163,30 @@ def test_a_batch_fires_nothing_for_a_case_closed_outside_its_sop(
         assert repo.timers_for_case(closed) == []
         instance = repo.instance(closed)
         assert instance is not None and instance.status == "closed"
+
+
+def test_scheduler_skips_an_instance_a_command_holds_instead_of_dead_locking(
+    db: Database, backend: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task command locks the SOP instance, then writes the case's timers; the scheduler holds timer rows
+    when it comes to the instance. It must skip the instance (not wait: that was a lock cycle), leave the
+    timers, and fire them once the command committed."""
+    if backend == "sqlite":
+        pytest.skip("row locks: SQLite has one writer at a time, so no lock cycle can form")
+    case_id = open_complaint(db, settings, monkeypatch)
+    before_due = datetime(2026, 1, 8, 16, 0, tzinfo=UTC) - WIB - timedelta(minutes=1)
+    results: list[FireResult] = []
+    with db.transaction() as uow:  # the command, between its instance lock and its timer writes
+        uow.session.execute(text("SET LOCAL lock_timeout = '5s'"))
+        assert SopRepository(uow.session).instance(case_id, for_update=True) is not None
+        scheduler = threading.Thread(target=lambda: results.append(run_due_timers(db, now=before_due)))
+        scheduler.start()
+        scheduler.join(timeout=20)
+        assert not scheduler.is_alive(), "the scheduler waited for the instance the command holds"
+        assert results[0].fired == 0 and results[0].failed == 0
+        # The command writes the case's timers: none is held by the scheduler any more (else lock_timeout).
+        uow.session.execute(update(Timer).where(Timer.case_id == case_id).values(attempts=Timer.attempts))
+    assert count(db, case_id, "task_reminded") == 0
+    result = run_due_timers(db, now=before_due)
+    assert result.failed == 0
+    assert count(db, case_id, "task_reminded") == 2  # both reminders, once each, after the command
