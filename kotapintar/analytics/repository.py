@@ -335,7 +335,17 @@ class AnalyticsRepository:
         values = {"accept": m.accept_s, "complete": m.complete_s}
         where = self._task_where(scope)
         if self.dialect == "postgresql":
-            return {by: self.quantiles_of(self.task_key(by), values, m.__table__, where) for by in bys}
+            # One statement per (grouping, duration): each reads its (key, duration, created_at) index only
+            # — already in order, so percentile_cont's sort is a pass over sorted input. Both durations in
+            # one statement made PostgreSQL fetch every task from the heap (0.9 s instead of 2 × 0.1 s at
+            # 200,000 cases).
+            return {
+                by: {
+                    name: self.quantiles_of(self.task_key(by), {name: column}, m.__table__, where)[name]
+                    for name, column in values.items()
+                }
+                for by in bys
+            }
         indexed = [by for by in bys if by in INDEXED_GROUPINGS]
         windowed = {by: self.task_key(by) for by in bys if by not in indexed}
         out = self._window_quantiles_by(windowed, values, m.__table__, where) if windowed else {}
