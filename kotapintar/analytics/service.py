@@ -37,8 +37,6 @@ from kotapintar.metrics.definitions import (
 from kotapintar.metrics.response_times import SEGMENTS, load_targets
 from kotapintar.sensors import queries as sensor_queries
 
-HOTSPOT_RESOLUTION = 7  # ~5 km² cells: coarse enough to publish, fine enough to see a street cluster
-
 
 def scope_of_days(days: int, *, now: datetime | None = None, **filters: Any) -> Scope:
     """The last `days` days up to now (inclusive of this second)."""
@@ -284,18 +282,13 @@ def incident_overview(
 
 
 def hotspots(db: Database, actor: Actor, scope: Scope, *, top: int = 200) -> list[tuple[str, int]]:
-    """Cases per H3 cell (resolution 7) in the scope, busiest first."""
+    """Cases per H3 cell (resolution 7) in the scope, busiest first: a GROUP BY over the case rollup, whose
+    rows carry the case's cell at that resolution (coarsened in SQL when the row was written)."""
     _check(actor, scope)
     with db.reading() as uow:
-        fine = _repo(uow, None).cells(scope)
-    coarse: dict[str, int] = {}
-    for cell, n in fine:
-        try:
-            parent = h3.cell_to_parent(cell, HOTSPOT_RESOLUTION) if h3.get_resolution(cell) > 7 else cell
-        except (ValueError, h3.H3BaseException):
-            continue  # a malformed cell in old data is skipped, not a 500
-        coarse[parent] = coarse.get(parent, 0) + n
-    return sorted(coarse.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        counted = _repo(uow, None).cells(scope)
+    ranked = sorted(counted, key=lambda kv: (-kv[1], kv[0]))
+    return [(cell, n) for cell, n in ranked if h3.is_valid_cell(cell)][:top]  # garbage in old data: skipped
 
 
 @dataclass(frozen=True)
@@ -382,7 +375,10 @@ def rebuild_rollup(db: Database, *, settings: Settings | None = None) -> tuple[i
     """Recompute the whole rollup from the tasks, cases and event log (`kotapintar analytics rebuild`);
     returns (task rows, incident rows)."""
     with db.transaction() as uow:
-        return _repo(uow, settings, reading=False).rebuild()
+        repo = _repo(uow, settings, reading=False)
+        counts = repo.rebuild()
+        repo.rebuild_cases()
+        return counts
 
 
 def segment_summary(
