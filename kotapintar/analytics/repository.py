@@ -500,32 +500,54 @@ class AnalyticsRepository:
     def refresh(self, case_ids: Sequence[int]) -> None:
         """Recompute the rollup rows of these cases (the case, its tasks, and the incident when it is one)
         from the cases, tasks and event log, in the caller's transaction. The statements are built once per
-        dialect and time zone (an expanding IN), so a command pays only their execution."""
+        dialect and time zone (an expanding IN), so a command pays only their execution; on PostgreSQL the
+        deletes are one statement and the inserts another, which also returns which of the cases are
+        incidents (data-modifying CTEs: two round trips for a case that is not an incident, three for one),
+        and the incident's event-log query runs only for those."""
         ids = sorted(set(case_ids))
         statements = _REFRESH.get((self.dialect, self.tz, self.offset_h))
         if statements is None:
             statements = _REFRESH[(self.dialect, self.tz, self.offset_h)] = self._refresh_statements()
+        writes, incident_ids, insert_incidents = statements
         connection = self.session.connection()  # Core statements with parameters (not ORM bulk mode)
         for start in range(0, len(ids), REFRESH_CHUNK):
             chunk = {"ids": ids[start : start + REFRESH_CHUNK]}
-            for statement in statements:
+            for statement in writes:
                 connection.execute(statement, chunk)
+            incidents = [int(i) for i in connection.execute(incident_ids, chunk).scalars()]
+            if incidents:
+                connection.execute(insert_incidents, {"ids": incidents})
 
-    def _refresh_statements(self) -> tuple[Any, ...]:
+    def _refresh_statements(self) -> tuple[Sequence[Any], Any, Any]:
+        """(the deletes and inserts, the query of which cases are incidents, the incident insert)."""
         ids: Any = bindparam("ids", expanding=True)
         tasks, incidents, cases = (
             self.task_rows_query(ids),
             self.incident_rows_query(ids),
             self.case_rows_query(ids),
         )
-        return (
+        deletes = [
             delete(TaskMetric).where(TaskMetric.case_id.in_(ids)),
             delete(IncidentMetric).where(IncidentMetric.case_id.in_(ids)),
             delete(CaseMetric).where(CaseMetric.case_id.in_(ids)),
+        ]
+        inserts = [
             insert(TaskMetric).from_select(list(tasks.selected_columns.keys()), tasks),
-            insert(IncidentMetric).from_select(list(incidents.selected_columns.keys()), incidents),
             insert(CaseMetric).from_select(list(cases.selected_columns.keys()), cases),
+        ]
+        incident_ids: Any = union(
+            select(Call.case_id).where(Call.case_id.in_(ids)),
+            select(UnitAssignment.case_id).where(UnitAssignment.case_id.in_(ids)),
         )
+        insert_incidents = insert(IncidentMetric).from_select(
+            list(incidents.selected_columns.keys()), incidents
+        )
+        if self.dialect != "postgresql":
+            return [*deletes, *inserts], incident_ids, insert_incidents
+        # Different tables in each statement, so the CTEs' order of execution does not matter.
+        deleting = deletes[0].add_cte(deletes[1].cte("gone_incidents"), deletes[2].cte("gone_cases"))
+        inserting = incident_ids.add_cte(inserts[0].cte("new_tasks"), inserts[1].cte("new_cases"))
+        return [deleting], inserting, insert_incidents
 
     def rebuild(self) -> tuple[int, int]:
         """Recompute the task and incident rollup (after an upgrade, or to repair it); returns (tasks,
