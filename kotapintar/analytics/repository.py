@@ -32,10 +32,12 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
     union,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import BIT
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -544,10 +546,33 @@ class AnalyticsRepository:
         )
         if self.dialect != "postgresql":
             return [*deletes, *inserts], incident_ids, insert_incidents
-        # Different tables in each statement, so the CTEs' order of execution does not matter.
-        deleting = deletes[0].add_cte(deletes[1].cte("gone_incidents"), deletes[2].cte("gone_cases"))
-        inserting = incident_ids.add_cte(inserts[0].cte("new_tasks"), inserts[1].cte("new_cases"))
-        return [deleting], inserting, insert_incidents
+        # PostgreSQL: ONE statement for a case that is not an incident. Rows are upserted, and an upsert
+        # that would change nothing is skipped (IS DISTINCT FROM), so a command that changes one task
+        # writes that one row instead of deleting and re-inserting every row of the case (each with its
+        # entries in every index); rows whose source is gone are deleted. Each CTE touches rows the others
+        # do not (different tables, or keys outside the upserted set), so their order does not matter.
+        gone = [
+            delete(TaskMetric)
+            .where(
+                TaskMetric.case_id.in_(ids),
+                TaskMetric.task_id.not_in(select(Task.id).where(Task.case_id.in_(ids))),
+            )
+            .cte("gone_tasks"),
+            delete(CaseMetric)
+            .where(
+                CaseMetric.case_id.in_(ids),
+                CaseMetric.case_id.not_in(select(Case.id).where(Case.id.in_(ids))),
+            )
+            .cte("gone_cases"),
+            delete(IncidentMetric)
+            .where(IncidentMetric.case_id.in_(ids), IncidentMetric.case_id.not_in(incident_ids))
+            .cte("gone_incidents"),
+        ]
+        upserts = [
+            _upsert(TaskMetric, tasks, "task_id").cte("new_tasks"),
+            _upsert(CaseMetric, cases, "case_id").cte("new_cases"),
+        ]
+        return [], incident_ids.add_cte(*gone, *upserts), _upsert(IncidentMetric, incidents, "case_id")
 
     def rebuild(self) -> tuple[int, int]:
         """Recompute the task and incident rollup (after an upgrade, or to repair it); returns (tasks,
@@ -894,6 +919,19 @@ class AnalyticsRepository:
         ).one()
         latest_event = self.session.execute(select(func.max(Event.occurred_at))).scalar()
         return _aware(latest_case), _aware(latest_event), int(public)
+
+
+def _upsert(table: Any, rows: Any, key: str) -> Any:
+    """PostgreSQL: INSERT the rows … ON CONFLICT (key) DO UPDATE only where a column differs."""
+    columns = list(rows.selected_columns.keys())
+    stmt = pg_insert(table).from_select(columns, rows)
+    target = table.__table__.c
+    changed = tuple_(*(target[c] for c in columns)).is_distinct_from(
+        tuple_(*(stmt.excluded[c] for c in columns))
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[key], set_={c: stmt.excluded[c] for c in columns if c != key}, where=changed
+    )
 
 
 def _aware(value: Any) -> datetime | None:
