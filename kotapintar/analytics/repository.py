@@ -582,18 +582,29 @@ class AnalyticsRepository:
             (self.task_rows_query(None), TaskMetric),
             (self.incident_rows_query(None), IncidentMetric),
         ):
-            self.session.execute(delete(table))
-            self.session.execute(insert(table).from_select(list(query.selected_columns.keys()), query))
+            self._refill(table, query)
         tasks = self.session.execute(select(func.count()).select_from(TaskMetric)).scalar_one()
         incidents = self.session.execute(select(func.count()).select_from(IncidentMetric)).scalar_one()
         return int(tasks), int(incidents)
 
     def rebuild_cases(self) -> int:
         """Recompute the case rollup; returns its rows."""
-        query = self.case_rows_query(None)
-        self.session.execute(delete(CaseMetric))
-        self.session.execute(insert(CaseMetric).from_select(list(query.selected_columns.keys()), query))
+        self._refill(CaseMetric, self.case_rows_query(None))
         return int(self.session.execute(select(func.count()).select_from(CaseMetric)).scalar_one())
+
+    def _refill(self, table: Any, query: Any) -> None:
+        """Empty a rollup table and fill it with one INSERT … SELECT, its secondary indexes dropped before and
+        built after (in the same transaction: DDL is transactional on both databases). Maintaining the task
+        rollup's 18 indexes row by row made a rebuild of 1,500,000 tasks take many minutes; building each
+        index once from the filled table is a sort. Readers wait for the rebuild's commit (a repair)."""
+        connection = self.session.connection()
+        indexes = sorted(table.__table__.indexes, key=lambda ix: ix.name)
+        for index in indexes:
+            index.drop(connection)
+        self.session.execute(delete(table))
+        self.session.execute(insert(table).from_select(list(query.selected_columns.keys()), query))
+        for index in indexes:
+            index.create(connection)
 
     def case_rows_query(self, case_ids: Any) -> Any:
         """The case rollup rows (of these cases, or all): filter keys ('-' for none), the hotspot cell and
