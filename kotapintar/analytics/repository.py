@@ -602,7 +602,10 @@ class AnalyticsRepository:
         for index in indexes:
             index.drop(connection)
         self.session.execute(delete(table))
-        self.session.execute(insert(table).from_select(list(query.selected_columns.keys()), query))
+        # In creation order, as the commands write them: a month's rows then sit together on disk, so a
+        # month's report reads a twelfth of the table, not every page of it.
+        ordered = query.order_by(query.selected_columns.created_at)
+        self.session.execute(insert(table).from_select(list(query.selected_columns.keys()), ordered))
         for index in indexes:
             index.create(connection)
 

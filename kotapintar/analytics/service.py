@@ -100,9 +100,12 @@ def task_figures_by(
     *,
     now: datetime | None = None,
     settings: Settings | None = None,
+    backlog: bool = True,
 ) -> dict[str, list[TaskFigures]]:
     """`task_figures` for several groupings in one read (a page's league, breakdown and trend): the
-    per-task durations are computed once for all of them (the same figures as separate calls: tested)."""
+    per-task durations are computed once for all of them (the same figures as separate calls: tested).
+    `backlog=False` skips open-now/late-now (a pass over every open task, whenever created) for a reader
+    that shows only the period's figures, such as the monthly report."""
     _check(actor, scope)
     bys = [_grouping(by) for by in dict.fromkeys(bys)]
     now = now or utcnow()
@@ -111,7 +114,9 @@ def task_figures_by(
         repo = _repo(uow, settings)
         counts = repo.task_counts_by(scope, bys, now, accept_target)
         quantiles = repo.task_quantiles_by(scope, bys, counts)
-        owed = repo.backlog_by(scope, [by for by in bys if by not in ("week", "month")], now)
+        owed = (
+            repo.backlog_by(scope, [by for by in bys if by not in ("week", "month")], now) if backlog else {}
+        )
         parts = {by: (counts[by], owed.get(by, {})) for by in bys}
     return {
         by: _task_figures(counts, quantiles[by], backlog, accept_target)
