@@ -101,11 +101,14 @@ def task_figures_by(
     now: datetime | None = None,
     settings: Settings | None = None,
     backlog: bool = True,
+    quantiles: bool = True,
 ) -> dict[str, list[TaskFigures]]:
     """`task_figures` for several groupings in one read (a page's league, breakdown and trend): the
     per-task durations are computed once for all of them (the same figures as separate calls: tested).
     `backlog=False` skips open-now/late-now (a pass over every open task, whenever created) for a reader
-    that shows only the period's figures, such as the monthly report."""
+    that shows only the period's figures, such as the monthly report; `quantiles=False` skips the
+    duration percentiles (their distributions then say n = 0) for a reader that shows none, such as the
+    public board."""
     _check(actor, scope)
     bys = [_grouping(by) for by in dict.fromkeys(bys)]
     now = now or utcnow()
@@ -113,14 +116,18 @@ def task_figures_by(
     with db.reading() as uow:
         repo = _repo(uow, settings)
         counts = repo.task_counts_by(scope, bys, now, accept_target)
-        quantiles = repo.task_quantiles_by(scope, bys, counts)
+        picked = (
+            repo.task_quantiles_by(scope, bys, counts)
+            if quantiles
+            else {by: {"accept": {}, "complete": {}} for by in bys}
+        )
         owed = (
             repo.backlog_by(scope, [by for by in bys if by not in ("week", "month")], now) if backlog else {}
         )
         parts = {by: (counts[by], owed.get(by, {})) for by in bys}
     return {
-        by: _task_figures(counts, quantiles[by], backlog, accept_target)
-        for by, (counts, backlog) in parts.items()
+        by: _task_figures(rows, picked[by], owed_by, accept_target)
+        for by, (rows, owed_by) in parts.items()
     }
 
 
@@ -180,7 +187,9 @@ def public_scoreboard(db: Database, days: int, *, now: datetime | None = None) -
     """Per agency: tasks, late, on-time share (the supervisor's figures) and cases resolved with the median
     time from report to resolution (public cases only)."""
     scope = scope_of_days(days, now=now)
-    figures = {f.key: f for f in task_figures(db, None, scope, "agency", now=now)}
+    # The board shows counts and the on-time share only: no duration percentiles, no backlog.
+    period = task_figures_by(db, None, scope, ("agency",), now=now, backlog=False, quantiles=False)
+    figures = {f.key: f for f in period["agency"]}
     with db.reading() as uow:
         resolved = _repo(uow, None).resolve_quantiles(
             Scope(since=scope.since, until=scope.until, public_only=True)
