@@ -126,8 +126,7 @@ def task_figures_by(
         )
         parts = {by: (counts[by], owed.get(by, {})) for by in bys}
     return {
-        by: _task_figures(rows, picked[by], owed_by, accept_target)
-        for by, (rows, owed_by) in parts.items()
+        by: _task_figures(rows, picked[by], owed_by, accept_target) for by, (rows, owed_by) in parts.items()
     }
 
 
