@@ -100,3 +100,27 @@ class IncidentMetric(Base):
     total: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_metric_incidents_created_at", "created_at"),)
+
+
+class CaseMetric(Base):
+    """One case as the hotspots and the public board see it: the case's filter keys, its H3 cell at the
+    hotspot resolution (computed in SQL from the stored cell, so hotspots are a GROUP BY, not a Python
+    pass over every fine cell) and its time from report to resolution in seconds."""
+
+    __tablename__ = "metric_cases"
+
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    agency: Mapped[str | None] = mapped_column(String(60))  # the case's (NULL while unrouted)
+    service: Mapped[str] = mapped_column(String(60))
+    kecamatan: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(40))
+    confidential: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    cell: Mapped[str | None] = mapped_column(String(16))  # resolution 7 (repository.HOTSPOT_RESOLUTION)
+    resolved_at: Mapped[datetime | None]
+    resolve_s: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_metric_cases_created_at_cell", "created_at", "cell"),  # hotspots: an index-only read
+        Index("ix_metric_cases_agency_resolve_s", "agency", "resolve_s", "resolved_at"),  # the board's median
+    )

@@ -37,8 +37,6 @@ from kotapintar.metrics.definitions import (
 from kotapintar.metrics.response_times import SEGMENTS, load_targets
 from kotapintar.sensors import queries as sensor_queries
 
-HOTSPOT_RESOLUTION = 7  # ~5 km² cells: coarse enough to publish, fine enough to see a street cluster
-
 
 def scope_of_days(days: int, *, now: datetime | None = None, **filters: Any) -> Scope:
     """The last `days` days up to now (inclusive of this second)."""
@@ -102,9 +100,15 @@ def task_figures_by(
     *,
     now: datetime | None = None,
     settings: Settings | None = None,
+    backlog: bool = True,
+    quantiles: bool = True,
 ) -> dict[str, list[TaskFigures]]:
     """`task_figures` for several groupings in one read (a page's league, breakdown and trend): the
-    per-task durations are computed once for all of them (the same figures as separate calls: tested)."""
+    per-task durations are computed once for all of them (the same figures as separate calls: tested).
+    `backlog=False` skips open-now/late-now (a pass over every open task, whenever created) for a reader
+    that shows only the period's figures, such as the monthly report; `quantiles=False` skips the
+    duration percentiles (their distributions then say n = 0) for a reader that shows none, such as the
+    public board."""
     _check(actor, scope)
     bys = [_grouping(by) for by in dict.fromkeys(bys)]
     now = now or utcnow()
@@ -112,12 +116,17 @@ def task_figures_by(
     with db.reading() as uow:
         repo = _repo(uow, settings)
         counts = repo.task_counts_by(scope, bys, now, accept_target)
-        quantiles = repo.task_quantiles_by(scope, bys, counts)
-        owed = repo.backlog_by(scope, [by for by in bys if by not in ("week", "month")], now)
+        picked = (
+            repo.task_quantiles_by(scope, bys, counts)
+            if quantiles
+            else {by: {"accept": {}, "complete": {}} for by in bys}
+        )
+        owed = (
+            repo.backlog_by(scope, [by for by in bys if by not in ("week", "month")], now) if backlog else {}
+        )
         parts = {by: (counts[by], owed.get(by, {})) for by in bys}
     return {
-        by: _task_figures(counts, quantiles[by], backlog, accept_target)
-        for by, (counts, backlog) in parts.items()
+        by: _task_figures(rows, picked[by], owed_by, accept_target) for by, (rows, owed_by) in parts.items()
     }
 
 
@@ -177,7 +186,9 @@ def public_scoreboard(db: Database, days: int, *, now: datetime | None = None) -
     """Per agency: tasks, late, on-time share (the supervisor's figures) and cases resolved with the median
     time from report to resolution (public cases only)."""
     scope = scope_of_days(days, now=now)
-    figures = {f.key: f for f in task_figures(db, None, scope, "agency", now=now)}
+    # The board shows counts and the on-time share only: no duration percentiles, no backlog.
+    period = task_figures_by(db, None, scope, ("agency",), now=now, backlog=False, quantiles=False)
+    figures = {f.key: f for f in period["agency"]}
     with db.reading() as uow:
         resolved = _repo(uow, None).resolve_quantiles(
             Scope(since=scope.since, until=scope.until, public_only=True)
@@ -284,18 +295,13 @@ def incident_overview(
 
 
 def hotspots(db: Database, actor: Actor, scope: Scope, *, top: int = 200) -> list[tuple[str, int]]:
-    """Cases per H3 cell (resolution 7) in the scope, busiest first."""
+    """Cases per H3 cell (resolution 7) in the scope, busiest first: a GROUP BY over the case rollup, whose
+    rows carry the case's cell at that resolution (coarsened in SQL when the row was written)."""
     _check(actor, scope)
     with db.reading() as uow:
-        fine = _repo(uow, None).cells(scope)
-    coarse: dict[str, int] = {}
-    for cell, n in fine:
-        try:
-            parent = h3.cell_to_parent(cell, HOTSPOT_RESOLUTION) if h3.get_resolution(cell) > 7 else cell
-        except (ValueError, h3.H3BaseException):
-            continue  # a malformed cell in old data is skipped, not a 500
-        coarse[parent] = coarse.get(parent, 0) + n
-    return sorted(coarse.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        counted = _repo(uow, None).cells(scope)
+    ranked = sorted(counted, key=lambda kv: (-kv[1], kv[0]))
+    return [(cell, n) for cell, n in ranked if h3.is_valid_cell(cell)][:top]  # garbage in old data: skipped
 
 
 @dataclass(frozen=True)
@@ -382,7 +388,10 @@ def rebuild_rollup(db: Database, *, settings: Settings | None = None) -> tuple[i
     """Recompute the whole rollup from the tasks, cases and event log (`kotapintar analytics rebuild`);
     returns (task rows, incident rows)."""
     with db.transaction() as uow:
-        return _repo(uow, settings, reading=False).rebuild()
+        repo = _repo(uow, settings, reading=False)
+        counts = repo.rebuild()
+        repo.rebuild_cases()
+        return counts
 
 
 def segment_summary(

@@ -3,15 +3,17 @@ case, in their transaction, and equals a rebuild from the tasks, cases and event
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from typing import Any
 
+import h3
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import String, delete, literal, select
 from typer.testing import CliRunner
 
 from kotapintar.analytics import service as analytics
-from kotapintar.analytics.models import IncidentMetric, TaskMetric
+from kotapintar.analytics.models import CaseMetric, IncidentMetric, TaskMetric
 from kotapintar.app.cli import app as cli_app
 from kotapintar.cases.repository import TaskRepository
 from kotapintar.core.access.actors import channel_actor
@@ -26,8 +28,8 @@ from tests.analytics.history import build
 from tests.helpers import actor, report
 
 
-def _rows(db: Database) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
-    """Both rollup tables, keyed (PostgreSQL's numeric seconds compared as floats)."""
+def _rows(db: Database) -> tuple[dict[int, tuple[Any, ...]], ...]:
+    """The rollup tables, keyed (PostgreSQL's numeric seconds compared as floats)."""
 
     def plain(row: Any) -> tuple[Any, ...]:
         return tuple(float(v) if isinstance(v, Decimal) else v for v in row)
@@ -35,7 +37,8 @@ def _rows(db: Database) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any
     with db.reading() as uow:
         tasks = {r[0]: plain(r) for r in uow.session.execute(select(*TaskMetric.__table__.c)).all()}
         incidents = {r[0]: plain(r) for r in uow.session.execute(select(*IncidentMetric.__table__.c)).all()}
-    return tasks, incidents
+        cases = {r[0]: plain(r) for r in uow.session.execute(select(*CaseMetric.__table__.c)).all()}
+    return tasks, incidents, cases
 
 
 def _rounded(value: Any) -> Any:
@@ -87,14 +90,16 @@ def test_commands_keep_the_rollup_and_a_rebuild_gives_the_same_rows(
     after = diskominfo()
     assert (after.completed, after.complete.n) == (1, 1)
 
-    tasks, incidents = _rows(db)
+    tasks, incidents, cases = _rows(db)
     assert {built.case_ids[n] for n in "KLM"} <= set(incidents)
+    assert {case_id, *built.case_ids.values()} <= set(cases)
     with db.reading() as uow:
         assert len(tasks) == len(uow.repo(TaskRepository).for_case(case_id)) + 10  # the history's 10 tasks
     # a script that wrote without the app's wiring left the rollup empty: the CLI rebuilds the same rows
     with db.transaction() as uow:
         uow.session.execute(delete(TaskMetric))
         uow.session.execute(delete(IncidentMetric))
+        uow.session.execute(delete(CaseMetric))
     monkeypatch.setenv("KOTAPINTAR_DATABASE_URL", db.url)
     get_settings.cache_clear()
     try:
@@ -103,7 +108,7 @@ def test_commands_keep_the_rollup_and_a_rebuild_gives_the_same_rows(
         get_settings.cache_clear()
     assert out.exit_code == 0, out.output
     assert f"{len(tasks)} tasks, {len(incidents)} incidents" in out.output
-    assert _rows(db) == (tasks, incidents)
+    assert _rows(db) == (tasks, incidents, cases)
 
 
 def test_dispatch_segment_summary_in_sql_equals_the_pure_aggregate(db: Database) -> None:
@@ -127,3 +132,23 @@ def test_dispatch_segment_summary_in_sql_equals_the_pure_aggregate(db: Database)
     total = next(s for s in fire["segments"] if s["segment"] == "total")
     assert (total["n"], total["mean_s"], total["share_within_target"]) == (2, 812.5, 0.5)
     assert total["p90_s"] == pytest.approx(982.5)
+
+
+def test_the_hotspot_cell_coarsened_in_sql_is_h3s_parent(db: Database) -> None:
+    """The case rollup's cell is `h3.cell_to_parent(cell, 7)` computed in SQL (bit arithmetic on the hex
+    index) on both databases; a coarser cell stays as it is; text that is no cell gives NULL (no error in
+    the refreshing transaction)."""
+    rng = random.Random(7)
+    cells = [
+        h3.latlng_to_cell(rng.uniform(-60, 60), rng.uniform(-180, 180), rng.choice((8, 9, 10, 15)))
+        for _ in range(20)
+    ]
+    coarse = h3.latlng_to_cell(-3.0, 114.4, 5)
+    expected = {cell: h3.cell_to_parent(cell, 7) for cell in cells} | {coarse: coarse, "zz-not-a-cell": None}
+    with db.reading() as uow:
+        repo = analytics.rollup_repository(uow.session)
+        got = {
+            cell: uow.session.execute(select(repo.parent_cell(literal(cell, String(16)), 7))).scalar()
+            for cell in expected
+        }
+    assert got == expected
