@@ -1,7 +1,7 @@
 """SOP instance state compressed with lz4 on PostgreSQL (issue 19, timers)
 
-Revision ID: 0020_timers_pg_state_lz4
-Revises: 0019_rollup_metrics
+Revision ID: 0021_timers_pg_state_lz4
+Revises: 0020_analytics_scale_case_rollup
 
 An instance's engine state is a JSON document of 2-3 kB, rewritten by every event of its case (the timer
 scheduler rewrites 200 per batch). Above 2 kB a row is compressed on write, and PostgreSQL's default pglz
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0020_timers_pg_state_lz4"
-down_revision: str | Sequence[str] | None = "0019_rollup_metrics"
+revision: str = "0021_timers_pg_state_lz4"
+down_revision: str | Sequence[str] | None = "0020_analytics_scale_case_rollup"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
