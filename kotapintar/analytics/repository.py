@@ -274,16 +274,20 @@ class AnalyticsRepository:
         return [created >= scope.since, created < scope.until, *self._metric_filters(scope)]
 
     def _metric_filters(
-        self, scope: Scope, m: type[TaskMetric] | type[IncidentMetric] = TaskMetric
+        self, scope: Scope, m: type[TaskMetric] | type[IncidentMetric] | type[CaseMetric] = TaskMetric
     ) -> list[ColumnElement[bool]]:
-        """The scope's agency, service, channel, kecamatan and public-only filters on a rollup table."""
+        """The scope's agency, service, channel, kecamatan and public-only filters on a rollup table. The
+        case rollup has no agency (the case filters of `_case_filters`); its keys are stored '-' for none,
+        and a filter value is never '-'."""
         where: list[ColumnElement[bool]] = []
-        for value, column in (
-            (scope.agency, m.agency),
+        pairs: list[tuple[str | None, Any]] = [
             (scope.service, m.service),
             (scope.channel, m.channel),
             (scope.kecamatan, m.kecamatan),
-        ):
+        ]
+        if m is not CaseMetric:
+            pairs.insert(0, (scope.agency, m.agency))
+        for value, column in pairs:
             if value:
                 where.append(column == value)
         if scope.public_only:
@@ -484,7 +488,7 @@ class AnalyticsRepository:
             m.resolved_at >= scope.since,
             m.resolved_at < scope.until,
             m.agency.is_not(None),
-            *self._case_metric_filters(scope),
+            *self._metric_filters(scope, CaseMetric),
         ]
         return self.quantiles(m.agency, m.resolve_s, m.__table__, where)
 
@@ -863,27 +867,11 @@ class AnalyticsRepository:
                 m.cell.is_not(None),
                 m.created_at >= scope.since,
                 m.created_at < scope.until,
-                *self._case_metric_filters(scope),
+                *self._metric_filters(scope, CaseMetric),
             )
             .group_by(m.cell)
         )
         return [(str(c), int(n)) for c, n in self.session.execute(stmt).all()]
-
-    def _case_metric_filters(self, scope: Scope) -> list[ColumnElement[bool]]:
-        """The scope's service, channel, kecamatan and public-only filters on the case rollup (the case
-        filters of `_case_filters`; the keys are stored '-' for none, and a filter value is never '-')."""
-        m = CaseMetric
-        where: list[ColumnElement[bool]] = []
-        for value, column in (
-            (scope.service, m.service),
-            (scope.channel, m.channel),
-            (scope.kecamatan, m.kecamatan),
-        ):
-            if value:
-                where.append(column == value)
-        if scope.public_only:
-            where.append(m.confidential.is_(False))
-        return where
 
     def corrections(self, scope: Scope) -> list[Any]:
         """Per service: cases created in scope, of which with a service or priority change after triage."""
