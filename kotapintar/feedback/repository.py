@@ -111,7 +111,7 @@ class FeedbackRepository:
             column = Case.service_code
         else:
             column = literal("all")
-        stmt = select(column, func.count(Case.id)).where(Case.closed_at.is_not(None))
+        stmt = select(column, func.count()).where(Case.closed_at.is_not(None))  # count(*): index-only
         if since is not None:
             stmt = stmt.where(Case.closed_at >= since)
         if until is not None:
