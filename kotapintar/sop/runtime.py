@@ -445,8 +445,9 @@ def start_case_sop(
     uow.session.add(row)
     if opened is None:
         # Not intake's fresh case: callers (un-merge's restart) look the instance up next with a get(),
-        # which does not autoflush, so the row must be in the database now (still one INSERT).
-        uow.session.flush([row])
+        # which does not autoflush, so the row must be in the database now (still one INSERT; a flush of
+        # named objects only is deprecated in SQLAlchemy 2, and whatever else is pending goes at commit anyway).
+        uow.session.flush()
     if writer is None:
         out.flush()
     return decision
