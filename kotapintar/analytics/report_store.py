@@ -19,20 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kotapintar.analytics.models import StoredReport
 from kotapintar.analytics.report import build_monthly, month_scope, to_csv, to_pdf
-from kotapintar.cases.models import Case, Task
-from kotapintar.cases.service import OPEN_TASK_STATUSES
+from kotapintar.analytics.repository import AnalyticsRepository
 from kotapintar.core.access.actors import Actor, system_actor
 from kotapintar.core.access.roles import Permission
 from kotapintar.core.db.database import Database
 from kotapintar.core.errors import NotFound
 from kotapintar.core.events.types import utcnow
 from kotapintar.core.settings import Settings
-from kotapintar.feedback.models import SurveyResponse
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 600.0  # a missing report appears within ten minutes of the month's end
@@ -76,24 +74,11 @@ def _existing(db: Database, month: str) -> set[str]:
 
 
 def agencies_with_work(db: Database, month: str, tz: str) -> list[str]:
-    """The agencies a monthly report has something to say about: a task of theirs was open at some time in
-    the month (created before its end, still open or finished after its start), a case of theirs was opened
-    in it (112 incidents carry no task), or a citizen rated them in it.
-    An agency with neither gets no report: 18 empty PDFs a month bury the few that matter."""
+    """The agencies a monthly report has something to say about (AnalyticsRepository.agencies_with_work):
+    an agency with no work in the month gets no report; 18 empty PDFs a month bury the few that matter."""
     scope = month_scope(month, tz, None)
     with db.reading() as uow:
-        tasks = select(Task.agency_code).where(
-            Task.created_at < scope.until,
-            or_(Task.status.in_(OPEN_TASK_STATUSES), Task.completed_at >= scope.since),
-        )
-        cases = select(Case.agency_code).where(Case.created_at >= scope.since, Case.created_at < scope.until)
-        rated = select(SurveyResponse.agency_code).where(
-            SurveyResponse.created_at >= scope.since,
-            SurveyResponse.created_at < scope.until,
-            SurveyResponse.agency_code.is_not(None),
-        )
-        codes = uow.session.scalars(tasks.union(cases, rated)).all()
-    return sorted({str(c) for c in codes if c})
+        return AnalyticsRepository(uow.session).agencies_with_work(scope.since, scope.until)
 
 
 def generate_month(db: Database, settings: Settings, month: str, *, now: datetime | None = None) -> list[str]:

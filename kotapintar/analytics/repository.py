@@ -45,6 +45,7 @@ from kotapintar.analytics.models import CaseMetric, IncidentMetric, TaskMetric
 from kotapintar.cases.models import Case, Report, Task
 from kotapintar.core.events.models import Event
 from kotapintar.dispatch.models import Call, UnitAssignment
+from kotapintar.feedback.models import SurveyResponse
 from kotapintar.metrics.definitions import DONE_TASK, PERCENTILES, interpolate
 from kotapintar.metrics.performance import OPEN_TASKS
 from kotapintar.metrics.response_times import SEGMENT_LABELS, SEGMENTS, Targets
@@ -612,6 +613,22 @@ class AnalyticsRepository:
         self.session.execute(insert(table).from_select(list(query.selected_columns.keys()), ordered))
         for index in indexes:
             index.create(connection)
+
+    def agencies_with_work(self, since: datetime, until: datetime) -> list[str]:
+        """Agencies with work in [since, until): a task of theirs open at some time in it (created before its
+        end, still open or finished after its start), a case of theirs opened in it (112 incidents carry no
+        task), or a citizen's IKM answer about them in it."""
+        tasks = select(Task.agency_code).where(
+            Task.created_at < until,
+            or_(Task.status.in_(sorted(OPEN_TASKS)), Task.completed_at >= since),
+        )
+        cases = select(Case.agency_code).where(Case.created_at >= since, Case.created_at < until)
+        rated = select(SurveyResponse.agency_code).where(
+            SurveyResponse.created_at >= since,
+            SurveyResponse.created_at < until,
+            SurveyResponse.agency_code.is_not(None),
+        )
+        return sorted({str(c) for c in self.session.scalars(tasks.union(cases, rated)) if c})
 
     def case_rows_query(self, case_ids: Any) -> Any:
         """The case rollup rows (of these cases, or all): filter keys ('-' for none), the hotspot cell and
